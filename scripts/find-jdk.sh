@@ -1,0 +1,35 @@
+# Sourced by ./weft and ./build: sets WEFT_JAVA_HOME to a JDK 25 or newer, or explains what is missing.
+weft_java_major() {
+  local v
+  v=$("$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+  echo "${v%%.*}"
+}
+
+weft_find_jdk() {
+  local min=25 candidate major
+  local -a candidates=()
+  [ -n "${WEFT_JAVA_HOME:-}" ] && candidates+=("$WEFT_JAVA_HOME")
+  [ -n "${JAVA_HOME:-}" ] && candidates+=("$JAVA_HOME")
+  for candidate in /usr/lib/jvm/* /usr/java/* /opt/java/* /opt/jdk* /usr/local/lib/jvm/* \
+    "$HOME"/.sdkman/candidates/java/* "$HOME"/.jdks/* /Library/Java/JavaVirtualMachines/*/Contents/Home; do
+    [ -d "$candidate" ] && candidates+=("$candidate")
+  done
+  if command -v java >/dev/null 2>&1; then
+    candidates+=("$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")")
+  fi
+  for candidate in "${candidates[@]}"; do
+    [ -x "$candidate/bin/java" ] && [ -x "$candidate/bin/javac" ] || continue
+    major=$(weft_java_major "$candidate")
+    if [ -n "$major" ] && [ "$major" -ge "$min" ] 2>/dev/null; then
+      WEFT_JAVA_HOME="$candidate"
+      export WEFT_JAVA_HOME
+      return 0
+    fi
+  done
+  {
+    echo "weft: no JDK $min or newer found."
+    echo "  Looked at: \$JAVA_HOME (${JAVA_HOME:-unset}), /usr/lib/jvm/*, /usr/java/*, /opt/java/*, ~/.sdkman, ~/.jdks and the java on PATH."
+    echo "  Install one (for example Eclipse Temurin 25) or point JAVA_HOME at it."
+  } >&2
+  return 1
+}
