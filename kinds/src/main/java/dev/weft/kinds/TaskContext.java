@@ -1,0 +1,24 @@
+package dev.weft.kinds;
+
+/** What a running task may ask of the worker that runs it. */
+public interface TaskContext {
+
+  /** True once the task has been cancelled; long loops check it between steps. */
+  boolean isCancelled();
+
+  /**
+   * Registers an action to run when the task is cancelled (for example, signalling a child
+   * process). Runs at once if the task is already cancelled.
+   */
+  void onCancel(Runnable action);
+
+  /** How long a cancelled task gets to stop on its own before it is killed, in milliseconds. */
+  long graceMs();
+
+  /** Throws {@link InterruptedException} if the task has been cancelled. */
+  default void checkCancelled() throws InterruptedException {
+    if (isCancelled() || Thread.currentThread().isInterrupted()) {
+      throw new InterruptedException("task cancelled");
+    }
+  }
+}

@@ -1,0 +1,129 @@
+package dev.weft.worker;
+
+import dev.weft.local.HostIdentity;
+import java.util.Objects;
+
+/**
+ * Everything a worker is started with. Fluent setters; {@link #conclude()} fills defaults and checks
+ * the rules between fields.
+ */
+public final class WorkerConfig {
+  private String coordinatorHost = "127.0.0.1";
+  private int coordinatorPort = 7070;
+  private String id = "";
+  private int slots = Runtime.getRuntime().availableProcessors();
+  private int prefetch = 0;
+  private long reconnectInitialMs = 200;
+  private long reconnectMaxMs = 5_000;
+  private long parentPid = -1;
+
+  /** The coordinator's address as {@code HOST:PORT} (IPv6 hosts in brackets). */
+  public WorkerConfig join(String hostPort) {
+    Objects.requireNonNull(hostPort, "hostPort");
+    int colon = hostPort.lastIndexOf(':');
+    if (colon <= 0 || colon == hostPort.length() - 1) {
+      throw new IllegalArgumentException(
+          "coordinator address must be HOST:PORT, e.g. 127.0.0.1:7070, got '" + hostPort + "'");
+    }
+    String host = hostPort.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    int port;
+    try {
+      port = Integer.parseInt(hostPort.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "coordinator port must be a number 1..65535, got '" + hostPort.substring(colon + 1) + "'",
+          e);
+    }
+    this.coordinatorHost = host;
+    this.coordinatorPort = port;
+    return this;
+  }
+
+  public WorkerConfig id(String value) {
+    this.id = Objects.requireNonNull(value, "id");
+    return this;
+  }
+
+  public WorkerConfig slots(int value) {
+    this.slots = value;
+    return this;
+  }
+
+  /** Tasks queued on the worker beyond its slots, so a busy worker never waits for a round trip. */
+  public WorkerConfig prefetch(int value) {
+    this.prefetch = value;
+    return this;
+  }
+
+  public WorkerConfig reconnectBackoffMs(long initialMs, long maxMs) {
+    this.reconnectInitialMs = initialMs;
+    this.reconnectMaxMs = maxMs;
+    return this;
+  }
+
+  /** Exit when this process ends (for workers a coordinator or demo spawned); -1 for none. */
+  public WorkerConfig parentPid(long value) {
+    this.parentPid = value;
+    return this;
+  }
+
+  public WorkerConfig conclude() {
+    if (coordinatorPort < 1 || coordinatorPort > 65_535) {
+      throw new IllegalArgumentException(
+          "coordinator port must be 1..65535, got " + coordinatorPort);
+    }
+    if (slots < 1 || slots > 4096) {
+      throw new IllegalArgumentException("slots must be 1..4096, got " + slots);
+    }
+    if (prefetch < 0 || prefetch > 65_536) {
+      throw new IllegalArgumentException("prefetch must be 0..65536, got " + prefetch);
+    }
+    if (reconnectInitialMs <= 0 || reconnectMaxMs < reconnectInitialMs) {
+      throw new IllegalArgumentException(
+          "reconnect backoff must satisfy 0 < initial ("
+              + reconnectInitialMs
+              + ") <= max ("
+              + reconnectMaxMs
+              + ")");
+    }
+    if (id.isEmpty()) {
+      id = HostIdentity.hostname() + "-" + ProcessHandle.current().pid();
+    }
+    return this;
+  }
+
+  public String coordinatorHost() {
+    return coordinatorHost;
+  }
+
+  public int coordinatorPort() {
+    return coordinatorPort;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public int slots() {
+    return slots;
+  }
+
+  public int prefetch() {
+    return prefetch;
+  }
+
+  public long reconnectInitialMs() {
+    return reconnectInitialMs;
+  }
+
+  public long reconnectMaxMs() {
+    return reconnectMaxMs;
+  }
+
+  public long parentPid() {
+    return parentPid;
+  }
+}
