@@ -24,7 +24,7 @@ public record HostIdentity(
   /** Reads the identity of the running process. Never throws: what cannot be read is left blank. */
   public static HostIdentity current() {
     return new HostIdentity(
-        hostname(),
+        localHostname(),
         firstLine(Path.of("/etc/machine-id")),
         firstLine(Path.of("/proc/sys/kernel/random/boot_id")),
         longAttribute(Path.of("/dev/shm"), "unix:dev"),
@@ -43,7 +43,7 @@ public record HostIdentity(
   }
 
   /** This host's name; "localhost" when the system will not say. */
-  public static String hostname() {
+  public static String localHostname() {
     String env = System.getenv("HOSTNAME");
     if (env != null && !env.isBlank()) {
       return env.trim();

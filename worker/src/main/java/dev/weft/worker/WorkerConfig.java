@@ -90,7 +90,7 @@ public final class WorkerConfig {
               + ")");
     }
     if (id.isEmpty()) {
-      id = HostIdentity.hostname() + "-" + ProcessHandle.current().pid();
+      id = HostIdentity.localHostname() + "-" + ProcessHandle.current().pid();
     }
     return this;
   }
