@@ -85,7 +85,8 @@ public final class CoordinatorConfig {
           "maxInboundMessageBytes must be at least 65536, got " + maxInboundMessageBytes);
     }
     if (maxTasksPerJob < 1) {
-      throw new IllegalArgumentException("maxTasksPerJob must be at least 1, got " + maxTasksPerJob);
+      throw new IllegalArgumentException(
+          "maxTasksPerJob must be at least 1, got " + maxTasksPerJob);
     }
     if (defaultGrace.isNegative()) {
       throw new IllegalArgumentException("defaultGrace must not be negative, got " + defaultGrace);

@@ -4,8 +4,8 @@ import dev.weft.local.HostIdentity;
 import java.util.Objects;
 
 /**
- * Everything a worker is started with. Fluent setters; {@link #conclude()} fills defaults and checks
- * the rules between fields.
+ * Everything a worker is started with. Fluent setters; {@link #conclude()} fills defaults and
+ * checks the rules between fields.
  */
 public final class WorkerConfig {
   private String coordinatorHost = "127.0.0.1";

@@ -1,0 +1,185 @@
+package dev.weft.coordinator;
+
+import dev.weft.kinds.JobKinds;
+import dev.weft.v1.JobServiceGrpc;
+import dev.weft.v1.WorkerServiceGrpc;
+import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionService;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A running coordinator: JobService for clients and WorkerService for workers on one port, plus
+ * grpc.health.v1 and server reflection, so standard gRPC tools can talk to it.
+ */
+public final class Coordinator implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(Coordinator.class.getName());
+  private static final long DRAIN_WAIT_MS = 5_000;
+
+  private final String id;
+  private final Server server;
+  private final Scheduler scheduler;
+  private final HealthStatusManager health;
+  private final ScheduledExecutorService timers;
+  private final ExecutorService events;
+  private final Object lifecycle = new Object();
+  private boolean shutdown;
+
+  private Coordinator(
+      String id,
+      Server server,
+      Scheduler scheduler,
+      HealthStatusManager health,
+      ScheduledExecutorService timers,
+      ExecutorService events) {
+    this.id = id;
+    this.server = server;
+    this.scheduler = scheduler;
+    this.health = health;
+    this.timers = timers;
+    this.events = events;
+  }
+
+  /** Binds the configured address and starts serving. */
+  public static Coordinator start(CoordinatorConfig config) throws IOException {
+    config.conclude();
+    String id = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
+    ScheduledExecutorService timers =
+        Executors.newSingleThreadScheduledExecutor(daemon("weft-coordinator-timer"));
+    ExecutorService events = Executors.newCachedThreadPool(daemon("weft-coordinator-events"));
+    Scheduler scheduler =
+        new Scheduler(
+            config,
+            id,
+            JobKinds.load(Coordinator.class.getClassLoader()),
+            events,
+            timers,
+            System::nanoTime);
+    HealthStatusManager health = new HealthStatusManager();
+    Server server =
+        NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+            .maxInboundMessageSize(config.maxInboundMessageBytes())
+            .maxInboundMetadataSize(64 * 1024)
+            .permitKeepAliveTime(5, TimeUnit.SECONDS)
+            .permitKeepAliveWithoutCalls(true)
+            .keepAliveTime(30, TimeUnit.SECONDS)
+            .keepAliveTimeout(10, TimeUnit.SECONDS)
+            .addService(new JobEndpoint(scheduler))
+            .addService(new WorkerEndpoint(scheduler))
+            .addService(health.getHealthService())
+            .addService(ProtoReflectionServiceV1.newInstance())
+            .addService(ProtoReflectionService.newInstance())
+            .build();
+    try {
+      server.start();
+    } catch (IOException e) {
+      timers.shutdownNow();
+      events.shutdownNow();
+      throw new IOException(
+          "cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
+    }
+    health.setStatus("", ServingStatus.SERVING);
+    health.setStatus(JobServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    health.setStatus(WorkerServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    timers.scheduleAtFixedRate(
+        () -> runQuietly(scheduler::tick),
+        config.heartbeatIntervalMs(),
+        config.heartbeatIntervalMs(),
+        TimeUnit.MILLISECONDS);
+    return new Coordinator(id, server, scheduler, health, timers, events);
+  }
+
+  public String id() {
+    return id;
+  }
+
+  /** The bound port (useful when the configured port was 0). */
+  public int port() {
+    return server.getPort();
+  }
+
+  /** Waits until at least {@code count} workers are attached; false when the timeout passed. */
+  public boolean awaitWorkers(int count, Duration timeout) throws InterruptedException {
+    return scheduler.awaitWorkers(count, timeout.toNanos());
+  }
+
+  /**
+   * Stops gracefully: reports NOT_SERVING, refuses new jobs, tells workers to detach, then stops
+   * the server. Returns at once; {@link #awaitTermination} waits for the end.
+   */
+  public void shutdown() {
+    synchronized (lifecycle) {
+      if (shutdown) {
+        return;
+      }
+      shutdown = true;
+    }
+    health.enterTerminalState();
+    scheduler.stopAccepting();
+    server.shutdown();
+    Thread.ofPlatform().name("weft-coordinator-stop").daemon(true).start(this::finishShutdown);
+  }
+
+  private void finishShutdown() {
+    try {
+      if (!server.awaitTermination(DRAIN_WAIT_MS, TimeUnit.MILLISECONDS)) {
+        scheduler.closeAllLinks("the coordinator stopped");
+        server.shutdownNow();
+        server.awaitTermination(DRAIN_WAIT_MS, TimeUnit.MILLISECONDS);
+      }
+    } catch (InterruptedException e) {
+      server.shutdownNow();
+      Thread.currentThread().interrupt();
+    } finally {
+      timers.shutdownNow();
+      events.shutdown();
+    }
+  }
+
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+    timers.awaitTermination(DRAIN_WAIT_MS, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void close() {
+    shutdown();
+    try {
+      awaitTermination();
+    } catch (InterruptedException e) {
+      server.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static void runQuietly(Runnable action) {
+    // A failing tick must not cancel the periodic task: log it and go on.
+    try {
+      action.run();
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, "coordinator tick failed", e);
+    }
+  }
+
+  private static ThreadFactory daemon(String name) {
+    AtomicInteger count = new AtomicInteger();
+    return runnable -> {
+      Thread thread = new Thread(runnable, name + "-" + count.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
+  }
+}

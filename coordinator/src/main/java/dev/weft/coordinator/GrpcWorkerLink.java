@@ -1,0 +1,63 @@
+package dev.weft.coordinator;
+
+import dev.weft.v1.CoordinatorMessage;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+
+/** A worker attached over {@code WorkerService.Attach}: messages go out on the response stream. */
+final class GrpcWorkerLink implements WorkerLink {
+  private final ServerCallStreamObserver<CoordinatorMessage> out;
+  private boolean closed;
+
+  GrpcWorkerLink(ServerCallStreamObserver<CoordinatorMessage> out) {
+    this.out = out;
+  }
+
+  @Override
+  public synchronized void send(CoordinatorMessage message) {
+    // onNext is not thread-safe and throws once the call is cancelled: guard both here.
+    if (closed || out.isCancelled()) {
+      return;
+    }
+    out.onNext(message);
+  }
+
+  @Override
+  public String transport() {
+    return "grpc";
+  }
+
+  @Override
+  public synchronized void close(String reason) {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (!out.isCancelled()) {
+      out.onError(Status.UNAVAILABLE.withDescription(reason).asRuntimeException());
+    }
+  }
+
+  /** Ends the stream with a specific status (a protocol violation by the worker). */
+  synchronized void closeWith(Status status) {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (!out.isCancelled()) {
+      out.onError(status.asRuntimeException());
+    }
+  }
+
+  /** Marks the link closed after the worker ended the stream itself. */
+  synchronized void markClosed() {
+    closed = true;
+  }
+
+  synchronized void complete() {
+    if (!closed && !out.isCancelled()) {
+      closed = true;
+      out.onCompleted();
+    }
+  }
+}

@@ -1,0 +1,314 @@
+package dev.weft.coordinator;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.util.Timestamps;
+import dev.weft.kinds.InvalidTaskOutputException;
+import dev.weft.kinds.JobKind;
+import dev.weft.kinds.JobReduction;
+import dev.weft.kinds.TaskPlan;
+import dev.weft.v1.Job;
+import dev.weft.v1.JobEvent;
+import dev.weft.v1.JobResult;
+import dev.weft.v1.JobSpec;
+import dev.weft.v1.JobState;
+import dev.weft.v1.Progress;
+import dev.weft.v1.TaskEvent;
+import dev.weft.v1.TaskFailure;
+import dev.weft.v1.TaskState;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One job's state machine and bookkeeping: which tasks are pending, running, done, how many times
+ * each was attempted, and the reduction of their outputs. Not thread-safe: the {@link Scheduler}
+ * calls it under its lock.
+ */
+final class JobRun {
+  static final int DEFAULT_MAX_ATTEMPTS = 3;
+  private static final int MAX_RECORDED_FAILURES = 100;
+  private static final long PROGRESS_INTERVAL_NANOS = 100_000_000L;
+
+  private static final byte PENDING = 0;
+  private static final byte RUNNING = 1;
+  private static final byte SUCCEEDED = 2;
+  private static final byte FAILED = 3;
+
+  private final String id;
+  private final JobSpec spec;
+  private final String kindName;
+  private final TaskPlan plan;
+  private final JobReduction reduction;
+  private final int maxAttempts;
+  private final long graceMs;
+  private final JobWatchers watchers;
+  private final long createdMs;
+
+  private final byte[] taskStates;
+  private final byte[] attemptsByTask;
+  private final ArrayDeque<Integer> retries = new ArrayDeque<>();
+  private int nextFresh;
+  private int done;
+  private int failed;
+  private int running;
+  private long attempts;
+  private final List<TaskFailure> failures = new ArrayList<>();
+
+  private JobState state = JobState.QUEUED;
+  private long startedMs;
+  private long finishedMs;
+  private JobResult result;
+  private String error = "";
+  private long lastProgressNanos;
+
+  JobRun(
+      String id,
+      JobSpec spec,
+      JobKind kind,
+      TaskPlan plan,
+      long graceMs,
+      JobWatchers watchers,
+      long createdMs) {
+    this.id = id;
+    this.spec = spec;
+    this.kindName = kind.name();
+    this.plan = plan;
+    this.reduction = kind.reduction(spec, plan);
+    this.maxAttempts = spec.getMaxAttempts() > 0 ? spec.getMaxAttempts() : DEFAULT_MAX_ATTEMPTS;
+    this.graceMs = graceMs;
+    this.watchers = watchers;
+    this.createdMs = createdMs;
+    this.taskStates = new byte[plan.taskCount()];
+    this.attemptsByTask = new byte[plan.taskCount()];
+  }
+
+  String id() {
+    return id;
+  }
+
+  String kindName() {
+    return kindName;
+  }
+
+  TaskPlan plan() {
+    return plan;
+  }
+
+  long graceMs() {
+    return graceMs;
+  }
+
+  JobSpec spec() {
+    return spec;
+  }
+
+  JobWatchers watchers() {
+    return watchers;
+  }
+
+  boolean isFinished() {
+    return state == JobState.SUCCEEDED || state == JobState.FAILED || state == JobState.CANCELLED;
+  }
+
+  boolean hasPending() {
+    return !isFinished() && (!retries.isEmpty() || nextFresh < taskStates.length);
+  }
+
+  /** Takes the next task to dispatch and marks it running; returns its index and attempt. */
+  int takeTask() {
+    int task = retries.isEmpty() ? nextFresh++ : retries.pollFirst();
+    taskStates[task] = RUNNING;
+    attemptsByTask[task]++;
+    attempts++;
+    running++;
+    if (state == JobState.QUEUED) {
+      state = JobState.RUNNING;
+      startedMs = System.currentTimeMillis();
+      watchers.emit(event().setState(state).build());
+    }
+    return task;
+  }
+
+  int attemptOf(int task) {
+    return attemptsByTask[task];
+  }
+
+  /** Records a task's output. Returns true when this finished the job. */
+  boolean succeed(int task, ByteString output, String workerId) {
+    if (isFinished() || taskStates[task] != RUNNING) {
+      return false;
+    }
+    try {
+      reduction.add(task, output);
+    } catch (InvalidTaskOutputException e) {
+      return fail(task, "unreadable output: " + e.getMessage(), false, workerId);
+    }
+    taskStates[task] = SUCCEEDED;
+    running--;
+    done++;
+    taskEvent(task, TaskState.TASK_SUCCEEDED, workerId, "");
+    if (done == taskStates.length) {
+      result = reduction.result();
+      finish(JobState.SUCCEEDED, "");
+      return true;
+    }
+    progress(false);
+    return false;
+  }
+
+  /**
+   * Records a failed attempt. The task is retried while it has attempts left, unless the failure is
+   * the task's own and the job did not ask for retries. Returns true when this finished the job.
+   */
+  boolean fail(int task, String message, boolean applicationError, String workerId) {
+    if (isFinished() || taskStates[task] != RUNNING) {
+      return false;
+    }
+    running--;
+    recordFailure(task, workerId, message);
+    boolean retry =
+        (!applicationError || spec.getRetryOnError()) && attemptsByTask[task] < maxAttempts;
+    if (retry) {
+      taskStates[task] = PENDING;
+      retries.addLast(task);
+      taskEvent(task, TaskState.TASK_PENDING, workerId, "retrying after: " + message);
+      return false;
+    }
+    taskStates[task] = FAILED;
+    failed++;
+    taskEvent(task, TaskState.TASK_FAILED, workerId, message);
+    String why =
+        applicationError && !spec.getRetryOnError()
+            ? "task " + task + " failed: " + message
+            : "task " + task + " failed after " + attemptsByTask[task] + " attempts: " + message;
+    finish(JobState.FAILED, why);
+    return true;
+  }
+
+  /** An attempt whose worker went away: retried like any failure, counting the attempt. */
+  boolean lose(int task, String workerId, String reason) {
+    return fail(task, "worker " + workerId + " lost: " + reason, false, workerId);
+  }
+
+  /** An attempt the worker handed back unstarted or unfinished (drain): retried at no cost. */
+  void handBack(int task) {
+    if (isFinished() || taskStates[task] != RUNNING) {
+      return;
+    }
+    running--;
+    attemptsByTask[task]--;
+    taskStates[task] = PENDING;
+    retries.addFirst(task);
+  }
+
+  /** Cancels the job; returns false when it had already finished. */
+  boolean cancel(String reason) {
+    if (isFinished()) {
+      return false;
+    }
+    finish(JobState.CANCELLED, reason.isEmpty() ? "cancelled" : reason);
+    return true;
+  }
+
+  /** Fails the whole job (a timeout); returns false when it had already finished. */
+  boolean abort(String reason) {
+    if (isFinished()) {
+      return false;
+    }
+    finish(JobState.FAILED, reason);
+    return true;
+  }
+
+  private void finish(JobState end, String why) {
+    state = end;
+    error = why;
+    finishedMs = System.currentTimeMillis();
+    running = 0;
+    retries.clear();
+    nextFresh = taskStates.length;
+    watchers.finish(event().setFinished(toProto()).build());
+  }
+
+  private void recordFailure(int task, String workerId, String message) {
+    if (failures.size() < MAX_RECORDED_FAILURES) {
+      failures.add(
+          TaskFailure.newBuilder()
+              .setTask(task)
+              .setAttempt(attemptsByTask[task])
+              .setWorkerId(workerId)
+              .setError(message)
+              .build());
+    }
+  }
+
+  private void taskEvent(int task, TaskState taskState, String workerId, String detail) {
+    if (watchers.wantsTasks()) {
+      watchers.emitTask(
+          event()
+              .setTask(
+                  TaskEvent.newBuilder()
+                      .setTask(task)
+                      .setState(taskState)
+                      .setWorkerId(workerId)
+                      .setDetail(detail))
+              .build());
+    }
+  }
+
+  private void progress(boolean force) {
+    if (!watchers.isEmpty()) {
+      long now = System.nanoTime();
+      if (force || now - lastProgressNanos >= PROGRESS_INTERVAL_NANOS) {
+        lastProgressNanos = now;
+        watchers.emit(
+            event()
+                .setProgress(
+                    Progress.newBuilder()
+                        .setDone(done)
+                        .setFailed(failed)
+                        .setRunning(running)
+                        .setTotal(taskStates.length))
+                .build());
+      }
+    }
+  }
+
+  private JobEvent.Builder event() {
+    return JobEvent.newBuilder().setJobId(id);
+  }
+
+  Job toProto() {
+    Job.Builder job =
+        Job.newBuilder()
+            .setId(id)
+            .setKind(kindName)
+            .setSpec(spec)
+            .setState(state)
+            .setTasksTotal(taskStates.length)
+            .setTasksDone(done)
+            .setTasksFailed(failed)
+            .setTasksRunning(running)
+            .setCreated(Timestamps.fromMillis(createdMs))
+            .setError(error)
+            .addAllFailures(failures)
+            .setAttempts(attempts);
+    if (startedMs != 0) {
+      job.setStarted(Timestamps.fromMillis(startedMs));
+    }
+    if (finishedMs != 0) {
+      job.setFinished(Timestamps.fromMillis(finishedMs));
+    }
+    if (result != null) {
+      job.setResult(result);
+    }
+    return job.build();
+  }
+
+  JobState state() {
+    return state;
+  }
+
+  long finishedMs() {
+    return finishedMs;
+  }
+}

@@ -1,0 +1,53 @@
+package dev.weft.coordinator;
+
+import com.google.protobuf.Duration;
+import com.google.protobuf.util.Durations;
+import dev.weft.kinds.InvalidJobException;
+import dev.weft.v1.JobSpec;
+
+/** The rules every job spec obeys whatever its kind; kinds check their own parameters. */
+final class JobSpecRules {
+  static final int MAX_ATTEMPTS = 100;
+  static final long MAX_TIMEOUT_SECONDS = 30L * 24 * 3600;
+  static final long MAX_GRACE_SECONDS = 3600;
+  static final int MAX_NAME_CHARS = 200;
+
+  private JobSpecRules() {}
+
+  static void check(JobSpec spec) throws InvalidJobException {
+    if (spec.getMaxAttempts() < 0 || spec.getMaxAttempts() > MAX_ATTEMPTS) {
+      throw new InvalidJobException(
+          "max_attempts",
+          "must be 1.." + MAX_ATTEMPTS + " (0 means the default, 3), got " + spec.getMaxAttempts());
+    }
+    if (spec.hasTimeout()) {
+      checkDuration("timeout", spec.getTimeout(), MAX_TIMEOUT_SECONDS, false);
+    }
+    if (spec.hasGrace()) {
+      checkDuration("grace", spec.getGrace(), MAX_GRACE_SECONDS, true);
+    }
+    if (spec.getName().length() > MAX_NAME_CHARS) {
+      throw new InvalidJobException(
+          "name",
+          "must be at most " + MAX_NAME_CHARS + " characters, got " + spec.getName().length());
+    }
+  }
+
+  private static void checkDuration(String field, Duration value, long maxSeconds, boolean zeroOk)
+      throws InvalidJobException {
+    if (!Durations.isValid(value)) {
+      throw new InvalidJobException(field, "is not a valid duration");
+    }
+    boolean tooSmall = zeroOk ? Durations.isNegative(value) : !Durations.isPositive(value);
+    if (tooSmall || value.getSeconds() > maxSeconds) {
+      throw new InvalidJobException(
+          field,
+          "must be "
+              + (zeroOk ? "0s" : "more than 0s")
+              + " .. "
+              + maxSeconds
+              + "s, got "
+              + Durations.toString(value));
+    }
+  }
+}

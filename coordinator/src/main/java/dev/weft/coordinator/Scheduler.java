@@ -1,0 +1,507 @@
+package dev.weft.coordinator;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.util.Durations;
+import dev.weft.kinds.InvalidJobException;
+import dev.weft.kinds.JobKind;
+import dev.weft.kinds.JobKinds;
+import dev.weft.kinds.TaskPlan;
+import dev.weft.v1.Assignments;
+import dev.weft.v1.CancelTasks;
+import dev.weft.v1.CoordinatorMessage;
+import dev.weft.v1.Drain;
+import dev.weft.v1.Heartbeat;
+import dev.weft.v1.Hello;
+import dev.weft.v1.Job;
+import dev.weft.v1.JobEvent;
+import dev.weft.v1.JobSpec;
+import dev.weft.v1.JobState;
+import dev.weft.v1.TaskAssignment;
+import dev.weft.v1.TaskResult;
+import dev.weft.v1.Welcome;
+import dev.weft.v1.WorkerInfo;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.io.IOException;
+import java.security.SecureRandom;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+
+/**
+ * Hands tasks to workers with credit and folds their results into jobs. One lock guards all of it:
+ * every operation is short, and links never block (see {@link WorkerLink}).
+ *
+ * <p>It knows workers only as {@link WorkerLink}s: which transport carries a link is not its
+ * concern.
+ */
+final class Scheduler {
+  private static final int MAX_BATCH = 256;
+  private static final int JOB_ID_CHARS = 10;
+  private static final char[] ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz".toCharArray();
+
+  private final CoordinatorConfig config;
+  private final String coordinatorId;
+  private final JobKinds kinds;
+  private final Executor eventExecutor;
+  private final ScheduledExecutorService timers;
+  private final LongSupplier nanoClock;
+  private final SecureRandom random = new SecureRandom();
+
+  private final Map<String, JobRun> jobs = new LinkedHashMap<>();
+  private final ArrayDeque<JobRun> runnable = new ArrayDeque<>();
+  private final Map<String, WorkerSession> workers = new LinkedHashMap<>();
+  private final Map<WorkerLink, WorkerSession> sessionsByLink = new HashMap<>();
+  private long nextAttemptId = 1;
+  private boolean accepting = true;
+
+  Scheduler(
+      CoordinatorConfig config,
+      String coordinatorId,
+      JobKinds kinds,
+      Executor eventExecutor,
+      ScheduledExecutorService timers,
+      LongSupplier nanoClock) {
+    this.config = config;
+    this.coordinatorId = coordinatorId;
+    this.kinds = kinds;
+    this.eventExecutor = eventExecutor;
+    this.timers = timers;
+    this.nanoClock = nanoClock;
+  }
+
+  // ---- jobs ----
+
+  /** Validates and queues a job. Throws a status exception naming the bad field. */
+  Job submit(JobSpec spec) {
+    JobKind kind;
+    TaskPlan plan;
+    try {
+      JobSpecRules.check(spec);
+      kind = kinds.kindOf(spec);
+      plan = kind.plan(spec);
+    } catch (InvalidJobException e) {
+      throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException();
+    }
+    if (plan.taskCount() > config.maxTasksPerJob()) {
+      throw Status.INVALID_ARGUMENT
+          .withDescription(
+              "tasks: the job splits into "
+                  + plan.taskCount()
+                  + " tasks; this coordinator allows 1.."
+                  + config.maxTasksPerJob())
+          .asRuntimeException();
+    }
+    long graceMs =
+        spec.hasGrace() ? Durations.toMillis(spec.getGrace()) : config.defaultGrace().toMillis();
+    synchronized (this) {
+      if (!accepting) {
+        throw Status.UNAVAILABLE
+            .withDescription("the coordinator is shutting down and takes no new jobs")
+            .asRuntimeException();
+      }
+      String id = newJobId();
+      JobRun job =
+          new JobRun(
+              id,
+              spec,
+              kind,
+              plan,
+              graceMs,
+              new JobWatchers(eventExecutor),
+              System.currentTimeMillis());
+      jobs.put(id, job);
+      runnable.addLast(job);
+      if (spec.hasTimeout()) {
+        long timeoutMs = Durations.toMillis(spec.getTimeout());
+        timers.schedule(() -> timeOut(id, timeoutMs), timeoutMs, TimeUnit.MILLISECONDS);
+      }
+      pruneFinished();
+      dispatch();
+      return job.toProto();
+    }
+  }
+
+  synchronized Job get(String id) {
+    return find(id).toProto();
+  }
+
+  synchronized List<Job> list(Set<JobState> states, int limit) {
+    List<Job> out = new ArrayList<>();
+    List<JobRun> all = new ArrayList<>(jobs.values());
+    for (int i = all.size() - 1; i >= 0 && out.size() < limit; i--) {
+      JobRun job = all.get(i);
+      if (states.isEmpty() || states.contains(job.state())) {
+        out.add(job.toProto());
+      }
+    }
+    return out;
+  }
+
+  synchronized void watch(String id, ServerCallStreamObserver<JobEvent> stream, boolean tasks) {
+    JobRun job = find(id);
+    stream.setOnCancelHandler(() -> unwatch(job, stream));
+    job.watchers()
+        .add(stream, tasks, JobEvent.newBuilder().setJobId(id).setSnapshot(job.toProto()).build());
+  }
+
+  private synchronized void unwatch(JobRun job, ServerCallStreamObserver<JobEvent> stream) {
+    job.watchers().remove(stream);
+  }
+
+  /** Cancels a job; the boolean says whether it was still running. */
+  synchronized Map.Entry<Job, Boolean> cancel(String id, String reason) {
+    JobRun job = find(id);
+    boolean cancelled = job.cancel(reason.isEmpty() ? "cancelled by request" : reason);
+    if (cancelled) {
+      runnable.remove(job);
+      cancelAttempts(job, "job cancelled");
+    }
+    return Map.entry(job.toProto(), cancelled);
+  }
+
+  private synchronized void timeOut(String id, long timeoutMs) {
+    JobRun job = jobs.get(id);
+    if (job != null && job.abort("timed out after " + timeoutMs + " ms")) {
+      runnable.remove(job);
+      cancelAttempts(job, "job timed out");
+    }
+  }
+
+  private JobRun find(String id) {
+    JobRun job = jobs.get(id);
+    if (job == null) {
+      throw Status.NOT_FOUND
+          .withDescription(
+              "no job with id '" + id + "' (see `weft jobs` for the jobs this coordinator knows)")
+          .asRuntimeException();
+    }
+    return job;
+  }
+
+  private String newJobId() {
+    while (true) {
+      StringBuilder id = new StringBuilder("j");
+      for (int i = 0; i < JOB_ID_CHARS; i++) {
+        id.append(ID_ALPHABET[random.nextInt(ID_ALPHABET.length)]);
+      }
+      if (!jobs.containsKey(id.toString())) {
+        return id.toString();
+      }
+    }
+  }
+
+  /** Forgets the oldest finished jobs beyond the retention limit. */
+  private void pruneFinished() {
+    int finished = 0;
+    for (JobRun job : jobs.values()) {
+      if (job.isFinished()) {
+        finished++;
+      }
+    }
+    Iterator<JobRun> it = jobs.values().iterator();
+    while (finished > config.retainedFinishedJobs() && it.hasNext()) {
+      if (it.next().isFinished()) {
+        it.remove();
+        finished--;
+      }
+    }
+  }
+
+  // ---- workers ----
+
+  /** Registers a worker after its hello; returns its session, or throws on a bad hello. */
+  synchronized WorkerSession attach(Hello hello, WorkerLink link) {
+    String id = hello.getWorkerId();
+    WorkerSession previous = workers.get(id);
+    if (previous != null) {
+      // The same worker reconnecting before we noticed its old stream break.
+      detach(previous, "replaced by a new connection of the same worker");
+      previous.link().close("replaced by a new connection of the same worker");
+    }
+    WorkerSession session = new WorkerSession(id, hello, link, nanoClock.getAsLong());
+    workers.put(id, session);
+    sessionsByLink.put(link, session);
+    link.send(
+        CoordinatorMessage.newBuilder()
+            .setWelcome(
+                Welcome.newBuilder()
+                    .setWorkerId(id)
+                    .setCoordinatorId(coordinatorId)
+                    .setHeartbeatIntervalMs(config.heartbeatIntervalMs())
+                    .setLeaseMs(config.leaseMs()))
+            .build());
+    if (!accepting) {
+      session.drain();
+      link.send(drainMessage());
+    }
+    notifyAll();
+    return session;
+  }
+
+  synchronized void credit(WorkerSession session, int slots) {
+    session.seen(nanoClock.getAsLong());
+    if (!isAttached(session)) {
+      return;
+    }
+    if (slots < 0 || session.credit() + slots > session.maxCredit()) {
+      session.link().close("credit " + slots + " out of range");
+      detach(session, "sent credit out of range");
+      return;
+    }
+    session.addCredit(slots);
+    dispatch();
+  }
+
+  synchronized void results(WorkerSession session, List<TaskResult> results) {
+    session.seen(nanoClock.getAsLong());
+    if (!isAttached(session)) {
+      return;
+    }
+    for (TaskResult result : results) {
+      WorkerSession.Attempt attempt = session.complete(result.getAttemptId());
+      if (attempt == null) {
+        continue; // an attempt we already gave up on: its result must not count twice
+      }
+      JobRun job = attempt.job();
+      boolean ended;
+      if (result.getOk()) {
+        ended = job.succeed(attempt.task(), result.getOutput(), session.id());
+      } else if (result.getCancelled()) {
+        job.handBack(attempt.task());
+        ended = false;
+        requeue(job);
+      } else {
+        ended =
+            job.fail(attempt.task(), result.getError(), result.getApplicationError(), session.id());
+        requeue(job);
+      }
+      if (ended) {
+        jobEnded(job);
+      }
+    }
+    dispatch();
+  }
+
+  synchronized void heartbeat(WorkerSession session) {
+    session.seen(nanoClock.getAsLong());
+  }
+
+  /** The worker hands back attempts it will not finish (it is draining). */
+  synchronized void handBack(WorkerSession session, List<Long> attemptIds) {
+    for (long attemptId : attemptIds) {
+      WorkerSession.Attempt attempt = session.complete(attemptId);
+      if (attempt != null) {
+        attempt.job().handBack(attempt.task());
+        requeue(attempt.job());
+      }
+    }
+    session.drain();
+    dispatch();
+  }
+
+  /** The worker's link is gone: its attempts go back to the queue. */
+  synchronized void detached(WorkerSession session, String reason) {
+    if (isAttached(session)) {
+      detach(session, reason);
+      dispatch();
+    }
+  }
+
+  private boolean isAttached(WorkerSession session) {
+    return workers.get(session.id()) == session;
+  }
+
+  private void detach(WorkerSession session, String reason) {
+    workers.remove(session.id());
+    sessionsByLink.remove(session.link());
+    for (WorkerSession.Attempt attempt : session.inflight().values()) {
+      if (attempt.job().lose(attempt.task(), session.id(), reason)) {
+        jobEnded(attempt.job());
+      } else {
+        requeue(attempt.job());
+      }
+    }
+    session.inflight().clear();
+  }
+
+  synchronized List<WorkerInfo> listWorkers() {
+    List<WorkerInfo> out = new ArrayList<>();
+    for (WorkerSession session : workers.values()) {
+      out.add(session.toProto());
+    }
+    out.sort(Comparator.comparing(WorkerInfo::getId));
+    return out;
+  }
+
+  synchronized boolean awaitWorkers(int count, long timeoutNanos) throws InterruptedException {
+    long deadline = System.nanoTime() + timeoutNanos;
+    while (workers.size() < count) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return true;
+  }
+
+  /** Sends heartbeats and closes links whose worker was silent past its lease. */
+  synchronized void tick() {
+    long now = nanoClock.getAsLong();
+    long leaseNanos = TimeUnit.MILLISECONDS.toNanos(config.leaseMs());
+    CoordinatorMessage beat =
+        CoordinatorMessage.newBuilder()
+            .setHeartbeat(Heartbeat.newBuilder().setSentUnixMs(System.currentTimeMillis()))
+            .build();
+    for (WorkerSession session : new ArrayList<>(workers.values())) {
+      if (now - session.lastSeenNanos() > leaseNanos) {
+        String reason =
+            String.format(Locale.ROOT, "silent for more than its lease of %d ms", config.leaseMs());
+        detach(session, reason);
+        session.link().close(reason);
+      } else {
+        session.link().send(beat);
+      }
+    }
+    dispatch();
+  }
+
+  /** Stops taking jobs and tells every worker to drain. */
+  synchronized void stopAccepting() {
+    accepting = false;
+    for (WorkerSession session : workers.values()) {
+      session.drain();
+      session.link().send(drainMessage());
+    }
+    for (JobRun job : jobs.values()) {
+      job.watchers().abort(Status.UNAVAILABLE.withDescription("the coordinator is shutting down"));
+    }
+  }
+
+  synchronized void closeAllLinks(String reason) {
+    for (WorkerSession session : new ArrayList<>(workers.values())) {
+      detach(session, reason);
+      session.link().close(reason);
+    }
+  }
+
+  private static CoordinatorMessage drainMessage() {
+    return CoordinatorMessage.newBuilder()
+        .setDrain(Drain.newBuilder().setReason("the coordinator is shutting down"))
+        .build();
+  }
+
+  // ---- dispatch ----
+
+  private void requeue(JobRun job) {
+    if (job.hasPending() && !runnable.contains(job)) {
+      runnable.addLast(job);
+    }
+  }
+
+  private void jobEnded(JobRun job) {
+    runnable.remove(job);
+    if (job.state() != JobState.SUCCEEDED) {
+      cancelAttempts(job, "job " + job.state().name().toLowerCase(Locale.ROOT));
+    }
+  }
+
+  /** Asks workers to stop the job's outstanding attempts; their slots return with the answers. */
+  private void cancelAttempts(JobRun job, String reason) {
+    for (WorkerSession session : workers.values()) {
+      CancelTasks.Builder cancel =
+          CancelTasks.newBuilder().setGraceMs(job.graceMs()).setReason(reason);
+      for (Map.Entry<Long, WorkerSession.Attempt> entry : session.inflight().entrySet()) {
+        if (entry.getValue().job() == job) {
+          cancel.addAttemptIds(entry.getKey());
+        }
+      }
+      if (cancel.getAttemptIdsCount() > 0) {
+        session.link().send(CoordinatorMessage.newBuilder().setCancel(cancel).build());
+      }
+    }
+  }
+
+  /** Gives every worker with credit as many tasks as it has credit for, round-robin over jobs. */
+  private void dispatch() {
+    if (runnable.isEmpty()) {
+      return;
+    }
+    for (WorkerSession session : workers.values()) {
+      if (runnable.isEmpty()) {
+        return;
+      }
+      Assignments.Builder batch = null;
+      while (session.credit() > 0) {
+        JobRun job = nextJobFor(session);
+        if (job == null) {
+          break;
+        }
+        int task = job.takeTask();
+        ByteString input;
+        try {
+          input = job.plan().input(task);
+        } catch (IOException | RuntimeException e) {
+          if (job.fail(task, "cannot read task input: " + e.getMessage(), true, "coordinator")) {
+            jobEnded(job);
+          } else {
+            requeue(job);
+          }
+          continue;
+        }
+        if (job.hasPending()) {
+          runnable.addLast(job);
+        }
+        long attemptId = nextAttemptId++;
+        session.assign(attemptId, new WorkerSession.Attempt(job, task, job.attemptOf(task)));
+        if (batch == null) {
+          batch = Assignments.newBuilder();
+        }
+        batch.addTasks(
+            TaskAssignment.newBuilder()
+                .setAttemptId(attemptId)
+                .setJobId(job.id())
+                .setTask(task)
+                .setAttempt(job.attemptOf(task))
+                .setKind(job.kindName())
+                .setInput(input)
+                .setGraceMs(job.graceMs()));
+        if (batch.getTasksCount() >= MAX_BATCH) {
+          session.link().send(CoordinatorMessage.newBuilder().setAssignments(batch).build());
+          batch = null;
+        }
+      }
+      if (batch != null) {
+        session.link().send(CoordinatorMessage.newBuilder().setAssignments(batch).build());
+      }
+    }
+  }
+
+  /** Takes the first runnable job this worker can run off the queue (fair: it goes to the back). */
+  private JobRun nextJobFor(WorkerSession session) {
+    for (Iterator<JobRun> it = runnable.iterator(); it.hasNext(); ) {
+      JobRun job = it.next();
+      if (!job.hasPending()) {
+        it.remove();
+        continue;
+      }
+      if (session.runs(job.kindName())) {
+        it.remove();
+        return job;
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,106 @@
+package dev.weft.coordinator;
+
+import dev.weft.v1.Hello;
+import dev.weft.v1.WorkerInfo;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One attached worker as the scheduler sees it: its link, its credit (how many more tasks it may be
+ * given) and the attempts it holds. Guarded by the scheduler's lock.
+ */
+final class WorkerSession {
+  /** A task attempt outstanding on this worker. */
+  record Attempt(JobRun job, int task, int attempt) {}
+
+  private final String id;
+  private final Hello hello;
+  private final Set<String> kinds;
+  private final WorkerLink link;
+  private final long connectedMs;
+  private final Map<Long, Attempt> inflight = new HashMap<>();
+  private int credit;
+  private long tasksDone;
+  private long lastSeenNanos;
+  private boolean draining;
+
+  WorkerSession(String id, Hello hello, WorkerLink link, long nowNanos) {
+    this.id = id;
+    this.hello = hello;
+    this.kinds = Set.copyOf(hello.getKindsList());
+    this.link = link;
+    this.connectedMs = System.currentTimeMillis();
+    this.lastSeenNanos = nowNanos;
+  }
+
+  String id() {
+    return id;
+  }
+
+  WorkerLink link() {
+    return link;
+  }
+
+  boolean runs(String kind) {
+    return kinds.contains(kind);
+  }
+
+  int credit() {
+    return draining ? 0 : credit;
+  }
+
+  void addCredit(int slots) {
+    credit += slots;
+  }
+
+  void assign(long attemptId, Attempt attempt) {
+    inflight.put(attemptId, attempt);
+    credit--;
+  }
+
+  /** Removes a finished attempt and returns its slot; null for an attempt this worker lost. */
+  Attempt complete(long attemptId) {
+    Attempt attempt = inflight.remove(attemptId);
+    if (attempt != null) {
+      credit++;
+      tasksDone++;
+    }
+    return attempt;
+  }
+
+  Map<Long, Attempt> inflight() {
+    return inflight;
+  }
+
+  void seen(long nowNanos) {
+    lastSeenNanos = nowNanos;
+  }
+
+  long lastSeenNanos() {
+    return lastSeenNanos;
+  }
+
+  void drain() {
+    draining = true;
+  }
+
+  int maxCredit() {
+    return hello.getSlots() + 65_536;
+  }
+
+  WorkerInfo toProto() {
+    return WorkerInfo.newBuilder()
+        .setId(id)
+        .setHost(hello.getHost().getHostname())
+        .setPid(hello.getPid())
+        .setSlots(hello.getSlots())
+        .setBusy(inflight.size())
+        .setTransport(link.transport())
+        .addAllKinds(hello.getKindsList())
+        .setTasksDone(tasksDone)
+        .setConnectedUnixMs(connectedMs)
+        .setState(draining ? "draining" : "ready")
+        .build();
+  }
+}
