@@ -4,6 +4,7 @@ import dev.weft.kinds.JobKinds;
 import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.WorkerServiceGrpc;
 import io.grpc.Server;
+import io.grpc.ServerBuilder;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -56,6 +57,21 @@ public final class Coordinator implements AutoCloseable {
   /** Binds the configured address and starts serving. */
   public static Coordinator start(CoordinatorConfig config) throws IOException {
     config.conclude();
+    NettyServerBuilder builder =
+        NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+            .maxInboundMessageSize(config.maxInboundMessageBytes())
+            .maxInboundMetadataSize(64 * 1024)
+            .permitKeepAliveTime(5, TimeUnit.SECONDS)
+            .permitKeepAliveWithoutCalls(true)
+            .keepAliveTime(30, TimeUnit.SECONDS)
+            .keepAliveTimeout(10, TimeUnit.SECONDS);
+    return start(config, builder, config.host() + ":" + config.port());
+  }
+
+  /** Starts on any server builder (tests use the in-process transport). */
+  static Coordinator start(CoordinatorConfig config, ServerBuilder<?> builder, String where)
+      throws IOException {
+    config.conclude();
     String id = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
     ScheduledExecutorService timers =
         Executors.newSingleThreadScheduledExecutor(daemon("weft-coordinator-timer"));
@@ -70,13 +86,7 @@ public final class Coordinator implements AutoCloseable {
             System::nanoTime);
     HealthStatusManager health = new HealthStatusManager();
     Server server =
-        NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
-            .maxInboundMessageSize(config.maxInboundMessageBytes())
-            .maxInboundMetadataSize(64 * 1024)
-            .permitKeepAliveTime(5, TimeUnit.SECONDS)
-            .permitKeepAliveWithoutCalls(true)
-            .keepAliveTime(30, TimeUnit.SECONDS)
-            .keepAliveTimeout(10, TimeUnit.SECONDS)
+        builder
             .addService(new JobEndpoint(scheduler))
             .addService(new WorkerEndpoint(scheduler))
             .addService(health.getHealthService())
@@ -88,8 +98,7 @@ public final class Coordinator implements AutoCloseable {
     } catch (IOException e) {
       timers.shutdownNow();
       events.shutdownNow();
-      throw new IOException(
-          "cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
+      throw new IOException("cannot listen on " + where + ": " + e.getMessage(), e);
     }
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(JobServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
@@ -129,12 +138,14 @@ public final class Coordinator implements AutoCloseable {
     }
     health.enterTerminalState();
     scheduler.stopAccepting();
-    server.shutdown();
     Thread.ofPlatform().name("weft-coordinator-stop").daemon(true).start(this::finishShutdown);
   }
 
   private void finishShutdown() {
     try {
+      // Keep serving (health says NOT_SERVING) while workers hand back their tasks and detach.
+      scheduler.awaitNoWorkers(TimeUnit.MILLISECONDS.toNanos(DRAIN_WAIT_MS));
+      server.shutdown();
       if (!server.awaitTermination(DRAIN_WAIT_MS, TimeUnit.MILLISECONDS)) {
         scheduler.closeAllLinks("the coordinator stopped");
         server.shutdownNow();

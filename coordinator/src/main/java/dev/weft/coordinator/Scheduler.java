@@ -334,6 +334,7 @@ final class Scheduler {
       }
     }
     session.inflight().clear();
+    notifyAll();
   }
 
   synchronized List<WorkerInfo> listWorkers() {
@@ -348,6 +349,18 @@ final class Scheduler {
   synchronized boolean awaitWorkers(int count, long timeoutNanos) throws InterruptedException {
     long deadline = System.nanoTime() + timeoutNanos;
     while (workers.size() < count) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return true;
+  }
+
+  synchronized boolean awaitNoWorkers(long timeoutNanos) throws InterruptedException {
+    long deadline = System.nanoTime() + timeoutNanos;
+    while (!workers.isEmpty()) {
       long left = deadline - System.nanoTime();
       if (left <= 0) {
         return false;
