@@ -88,7 +88,7 @@ public final class Coordinator implements AutoCloseable {
     Server server =
         builder
             .addService(new JobEndpoint(scheduler))
-            .addService(new WorkerEndpoint(scheduler))
+            .addService(new WorkerEndpoint(scheduler, null))
             .addService(health.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance())
             .addService(ProtoReflectionService.newInstance())

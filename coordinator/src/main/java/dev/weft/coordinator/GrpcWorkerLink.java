@@ -39,7 +39,8 @@ final class GrpcWorkerLink implements WorkerLink {
   }
 
   /** Ends the stream with a specific status (a protocol violation by the worker). */
-  synchronized void closeWith(Status status) {
+  @Override
+  public synchronized void refuse(Status status) {
     if (closed) {
       return;
     }

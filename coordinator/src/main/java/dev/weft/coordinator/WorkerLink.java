@@ -19,4 +19,7 @@ interface WorkerLink {
 
   /** Closes the link; the worker is told why when the transport allows it. Idempotent. */
   void close(String reason);
+
+  /** Closes the link because the worker broke the protocol. */
+  void refuse(io.grpc.Status status);
 }

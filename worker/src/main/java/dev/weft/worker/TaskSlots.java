@@ -8,8 +8,12 @@ import dev.weft.kinds.TaskFailedException;
 import dev.weft.v1.TaskAssignment;
 import dev.weft.v1.TaskResult;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -29,6 +33,8 @@ final class TaskSlots {
   private final ExecutorService threads;
   private final Map<Long, RunningTask> tasks = new ConcurrentHashMap<>();
   private final Consumer<TaskResult> results;
+  private final Set<Long> earlyCancels = Collections.synchronizedSet(new LinkedHashSet<>());
+  private static final int MAX_EARLY_CANCELS = 4096;
 
   TaskSlots(int slots, JobKinds kinds, Consumer<TaskResult> results) {
     this.kinds = kinds;
@@ -47,6 +53,9 @@ final class TaskSlots {
   void submit(TaskAssignment assignment) {
     RunningTask task = new RunningTask(assignment);
     tasks.put(assignment.getAttemptId(), task);
+    if (earlyCancels.remove(assignment.getAttemptId())) {
+      task.cancel();
+    }
     threads.execute(task);
   }
 
@@ -56,7 +65,24 @@ final class TaskSlots {
       RunningTask task = tasks.get(attemptId);
       if (task != null) {
         task.cancel();
+      } else {
+        rememberEarlyCancel(attemptId);
       }
+    }
+  }
+
+  /**
+   * A cancel may overtake its assignment when the two travel different paths (the control stream
+   * and a fast path); remember a bounded number so the assignment is cancelled when it lands.
+   */
+  private void rememberEarlyCancel(long attemptId) {
+    synchronized (earlyCancels) {
+      if (earlyCancels.size() >= MAX_EARLY_CANCELS) {
+        Iterator<Long> oldest = earlyCancels.iterator();
+        oldest.next();
+        oldest.remove();
+      }
+      earlyCancels.add(attemptId);
     }
   }
 

@@ -1,0 +1,18 @@
+package dev.weft.coordinator;
+
+import dev.weft.v1.Hello;
+import dev.weft.v1.ShmAccept;
+import dev.weft.v1.ShmDecline;
+
+/** Moves a same-host worker's task traffic onto shared memory once it proves it can reach it. */
+interface FastPathOffer {
+
+  /** Called after the hello; offers a segment when the worker may share memory with us. */
+  void offer(WorkerSession session, Hello hello);
+
+  /** The worker read the nonce back: verify it and switch the session to the fast path. */
+  void accepted(WorkerSession session, ShmAccept accept);
+
+  /** The worker could not use the segment: remove it and stay on the current link. */
+  void declined(WorkerSession session, ShmDecline decline);
+}

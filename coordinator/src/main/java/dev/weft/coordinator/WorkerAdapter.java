@@ -1,0 +1,104 @@
+package dev.weft.coordinator;
+
+import dev.weft.v1.Hello;
+import dev.weft.v1.WorkerMessage;
+import io.grpc.Status;
+
+/**
+ * Decodes the messages of one worker, whichever link carries them, into scheduler calls. Every
+ * transport feeds one of these, so protocol rules live in one place.
+ */
+final class WorkerAdapter {
+  static final int MAX_WORKER_ID_CHARS = 200;
+  static final int MAX_SLOTS = 4096;
+
+  private final Scheduler scheduler;
+  private final WorkerLink link;
+  private final FastPathOffer fastPath;
+  private volatile WorkerSession session;
+
+  /**
+   * @param fastPath offers a same-host worker shared memory after its hello; null when the link
+   *     cannot be upgraded
+   */
+  WorkerAdapter(Scheduler scheduler, WorkerLink link, FastPathOffer fastPath) {
+    this.scheduler = scheduler;
+    this.link = link;
+    this.fastPath = fastPath;
+  }
+
+  /** Handles one message; a protocol violation closes the link with INVALID_ARGUMENT. */
+  void onMessage(WorkerMessage message) {
+    WorkerSession current = session;
+    if (current == null) {
+      if (!message.hasHello()) {
+        link.refuse(
+            Status.INVALID_ARGUMENT.withDescription(
+                "the first message on a worker link must be a hello, got "
+                    + message.getBodyCase()));
+        return;
+      }
+      String problem = checkHello(message.getHello());
+      if (problem != null) {
+        link.refuse(Status.INVALID_ARGUMENT.withDescription(problem));
+        return;
+      }
+      session = scheduler.attach(message.getHello(), link);
+      if (fastPath != null) {
+        fastPath.offer(session, message.getHello());
+      }
+      return;
+    }
+    switch (message.getBodyCase()) {
+      case CREDIT -> scheduler.credit(current, message.getCredit().getSlots());
+      case RESULTS -> scheduler.results(current, message.getResults().getResultsList());
+      case HEARTBEAT -> scheduler.heartbeat(current);
+      case GOODBYE -> {
+        scheduler.handBack(current, message.getGoodbye().getReturnedAttemptIdsList());
+        scheduler.detached(current, "it said goodbye: " + message.getGoodbye().getReason());
+        link.close("goodbye");
+      }
+      case SHM_ACCEPT -> {
+        if (fastPath != null) {
+          fastPath.accepted(current, message.getShmAccept());
+        }
+      }
+      case SHM_DECLINE -> {
+        if (fastPath != null) {
+          fastPath.declined(current, message.getShmDecline());
+        }
+      }
+      case HELLO -> link.refuse(Status.INVALID_ARGUMENT.withDescription("hello sent twice"));
+      case BODY_NOT_SET ->
+          link.refuse(Status.INVALID_ARGUMENT.withDescription("empty WorkerMessage (no body set)"));
+    }
+  }
+
+  /** The link is gone: the worker's attempts go back to the queue. */
+  void onClosed(String reason) {
+    WorkerSession current = session;
+    if (current != null) {
+      scheduler.detached(current, reason);
+    }
+  }
+
+  /** Returns what is wrong with a hello, or null when it is acceptable. */
+  static String checkHello(Hello hello) {
+    String id = hello.getWorkerId();
+    if (id.isBlank() || id.length() > MAX_WORKER_ID_CHARS) {
+      return "hello.worker_id: must be 1.." + MAX_WORKER_ID_CHARS + " characters, not blank";
+    }
+    for (int i = 0; i < id.length(); i++) {
+      if (Character.isISOControl(id.charAt(i)) || Character.isWhitespace(id.charAt(i))) {
+        return "hello.worker_id: must not contain spaces or control characters";
+      }
+    }
+    if (hello.getSlots() < 1 || hello.getSlots() > MAX_SLOTS) {
+      return "hello.slots: must be 1.." + MAX_SLOTS + ", got " + hello.getSlots();
+    }
+    if (hello.getKindsCount() == 0) {
+      return "hello.kinds: a worker must run at least one kind";
+    }
+    return null;
+  }
+}
