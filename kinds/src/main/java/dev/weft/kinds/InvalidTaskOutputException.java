@@ -4,6 +4,10 @@ package dev.weft.kinds;
 public final class InvalidTaskOutputException extends Exception {
   private static final long serialVersionUID = 1L;
 
+  public InvalidTaskOutputException(String message) {
+    super(message);
+  }
+
   public InvalidTaskOutputException(String message, Throwable cause) {
     super(message, cause);
   }

@@ -11,6 +11,12 @@ import java.util.TreeMap;
 
 /** The job kinds on a class path: the built-ins and any plugin found by {@link ServiceLoader}. */
 public final class JobKinds {
+  /**
+   * The most tasks one job may have, whatever its kind: bounds the coordinator's per-job state and
+   * the size of a kind's plan.
+   */
+  public static final int MAX_TASKS = 1_000_000;
+
   private final Map<String, JobKind> byName;
 
   private JobKinds(Map<String, JobKind> byName) {

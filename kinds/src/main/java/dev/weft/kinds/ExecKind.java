@@ -1,0 +1,338 @@
+package dev.weft.kinds;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.weft.v1.ExecOutcome;
+import dev.weft.v1.ExecParams;
+import dev.weft.v1.ExecResult;
+import dev.weft.v1.ExecTask;
+import dev.weft.v1.ExecTaskOutput;
+import dev.weft.v1.JobResult;
+import dev.weft.v1.JobSpec;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code exec}: runs a command as a child process per task, with {@code {}} in any word replaced by
+ * the task's input (as {@code xargs -I{}} and GNU parallel do), or the input appended as a last
+ * word when no word has {@code {}}. No shell is involved.
+ */
+public final class ExecKind implements JobKind {
+  static final String PLACEHOLDER = "{}";
+
+  /** Exit code reported for a command that could not be started, as a shell reports one. */
+  static final int CANNOT_START_EXIT = 127;
+
+  // Once the process has exited its pipes close within moments, unless a background child it
+  // left behind still holds them; then the task ends without the rest of the output.
+  private static final Duration DRAIN_AFTER_EXIT = Duration.ofSeconds(2);
+  private static final int MAX_MESSAGE_LINE = 200;
+  // The OS's reason in ProcessBuilder's messages: "error=2, No such file or directory" (JDK 21)
+  // or "Exec failed, error: 2 (No such file or directory)" (JDK 25).
+  private static final Pattern ERRNO_REASON =
+      Pattern.compile("error=\\d+, (.+?)\\s*$|error: \\d+ \\((.+?)\\)\\s*$");
+
+  public ExecKind() {}
+
+  @Override
+  public String name() {
+    return "exec";
+  }
+
+  @Override
+  public TaskPlan plan(JobSpec spec) throws InvalidJobException {
+    if (!spec.hasExec()) {
+      throw new InvalidJobException("params", "an exec job needs exec parameters");
+    }
+    ExecParams params = spec.getExec();
+    TaskCount.checkFields(spec);
+    if (spec.getTaskSize() != 0) {
+      throw new InvalidJobException(
+          "task_size",
+          "not used by exec jobs, which run one task per input; set exec.inputs or tasks (got "
+              + spec.getTaskSize()
+              + ")");
+    }
+    checkCommand(params.getCommandList());
+    List<String> inputs = params.getInputsList();
+    if (inputs.size() > JobKinds.MAX_TASKS) {
+      throw new InvalidJobException(
+          "exec.inputs",
+          "at most " + JobKinds.MAX_TASKS + " inputs per job (got " + inputs.size() + ")");
+    }
+    if (!inputs.isEmpty() && spec.getTasks() != 0 && spec.getTasks() != inputs.size()) {
+      throw new InvalidJobException(
+          "tasks",
+          "exec runs one task per input; leave tasks at 0 when exec.inputs is set (got tasks="
+              + spec.getTasks()
+              + " with "
+              + inputs.size()
+              + " inputs)");
+    }
+    for (int i = 0; i < inputs.size(); i++) {
+      if (inputs.get(i).indexOf('\0') >= 0) {
+        throw new InvalidJobException(
+            "exec.inputs", "the input at index " + i + " contains a NUL character");
+      }
+    }
+    if (params.getWorkdir().indexOf('\0') >= 0) {
+      throw new InvalidJobException("exec.workdir", "contains a NUL character");
+    }
+    for (Map.Entry<String, String> variable : params.getEnvMap().entrySet()) {
+      String name = variable.getKey();
+      if (name.isEmpty() || name.indexOf('=') >= 0 || name.indexOf('\0') >= 0) {
+        throw new InvalidJobException(
+            "exec.env",
+            "variable names must be non-empty, without '=' or NUL (got '" + name + "')");
+      }
+      if (variable.getValue().indexOf('\0') >= 0) {
+        throw new InvalidJobException(
+            "exec.env", "the value of " + name + " contains a NUL character");
+      }
+    }
+    int tasks = inputs.isEmpty() ? Math.max(1, spec.getTasks()) : inputs.size();
+    return new Plan(params, tasks);
+  }
+
+  private static void checkCommand(List<String> command) throws InvalidJobException {
+    if (command.isEmpty()) {
+      throw new InvalidJobException(
+          "exec.command", "must name a program to run (got an empty command)");
+    }
+    if (command.getFirst().isBlank()) {
+      throw new InvalidJobException(
+          "exec.command", "the first word must name a program (got '" + command.getFirst() + "')");
+    }
+    for (int i = 0; i < command.size(); i++) {
+      if (command.get(i).indexOf('\0') >= 0) {
+        throw new InvalidJobException(
+            "exec.command", "the word at index " + i + " contains a NUL character");
+      }
+    }
+  }
+
+  /** The input of task {@code task}: its entry of {@code exec.inputs}, or else its index. */
+  static String inputOf(ExecParams params, int task) {
+    return params.getInputsCount() == 0 ? Integer.toString(task) : params.getInputs(task);
+  }
+
+  /** The command line of one task: placeholders replaced, or the input appended if it has none. */
+  static List<String> argv(List<String> command, String input, boolean appendWhenUnused) {
+    List<String> argv = new ArrayList<>(command.size() + 1);
+    boolean used = false;
+    for (String word : command) {
+      if (word.contains(PLACEHOLDER)) {
+        used = true;
+        argv.add(word.replace(PLACEHOLDER, input));
+      } else {
+        argv.add(word);
+      }
+    }
+    if (!used && appendWhenUnused) {
+      argv.add(input);
+    }
+    return argv;
+  }
+
+  @Override
+  public ByteString run(ByteString input, TaskContext context)
+      throws TaskFailedException, InterruptedException {
+    ExecTask task;
+    try {
+      task = ExecTask.parseFrom(input);
+    } catch (InvalidProtocolBufferException e) {
+      throw new TaskFailedException("exec: task input is not an ExecTask: " + e.getMessage());
+    }
+    if (task.getArgvCount() == 0 || task.getArgv(0).isBlank()) {
+      throw new TaskFailedException("exec: task has no command");
+    }
+    String program = task.getArgv(0);
+    ProcessBuilder builder =
+        new ProcessBuilder(task.getArgvList())
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    if (!task.getWorkdir().isEmpty()) {
+      if (!isDirectory(task.getWorkdir())) {
+        throw cannotStart(program, "no such working directory: " + task.getWorkdir());
+      }
+      builder.directory(new File(task.getWorkdir()));
+    }
+    builder.environment().putAll(task.getEnvMap());
+
+    context.checkCancelled();
+    long started = System.nanoTime();
+    Process process;
+    try {
+      process = builder.start();
+    } catch (IOException e) {
+      throw cannotStart(program, startFailureReason(e));
+    }
+    ProcessTree tree = new ProcessTree(process.toHandle());
+    OutputTail stdout = OutputTail.start(process.getInputStream(), "exec-stdout-" + process.pid());
+    OutputTail stderr = OutputTail.start(process.getErrorStream(), "exec-stderr-" + process.pid());
+    context.onCancel(() -> tree.terminate(context.graceMs()));
+    int exit;
+    long durationMs;
+    try {
+      exit = process.waitFor();
+      durationMs = (System.nanoTime() - started) / 1_000_000;
+      stdout.awaitEnd(DRAIN_AFTER_EXIT);
+      stderr.awaitEnd(DRAIN_AFTER_EXIT);
+    } catch (InterruptedException e) {
+      tree.terminate(context.graceMs());
+      throw e;
+    }
+    if (context.isCancelled()) {
+      throw new InterruptedException("task cancelled");
+    }
+    ExecTaskOutput output =
+        ExecTaskOutput.newBuilder()
+            .setExitCode(exit)
+            .setStdoutTail(stdout.text())
+            .setStderrTail(stderr.text())
+            .setDurationMs(durationMs)
+            .build();
+    if (exit != 0) {
+      String line = lastLine(output.getStderrTail());
+      throw new TaskFailedException(
+          "exit " + exit + (line.isEmpty() ? "" : ": " + line), output.toByteString());
+    }
+    return output.toByteString();
+  }
+
+  private static boolean isDirectory(String workdir) {
+    try {
+      return Files.isDirectory(Path.of(workdir));
+    } catch (InvalidPathException e) {
+      return false;
+    }
+  }
+
+  private static TaskFailedException cannotStart(String program, String reason) {
+    String message = "cannot start '" + program + "': " + reason;
+    ExecTaskOutput output =
+        ExecTaskOutput.newBuilder().setExitCode(CANNOT_START_EXIT).setStderrTail(message).build();
+    return new TaskFailedException(message, output.toByteString());
+  }
+
+  /** The OS's reason for a failed start, without ProcessBuilder's wording around it. */
+  static String startFailureReason(IOException e) {
+    String message = String.valueOf(e.getMessage());
+    Matcher reason = ERRNO_REASON.matcher(message);
+    if (!reason.find()) {
+      return message;
+    }
+    return reason.group(1) != null ? reason.group(1) : reason.group(2);
+  }
+
+  /** The last non-blank line of {@code text}, cut to a length that fits in an error message. */
+  static String lastLine(String text) {
+    String trimmed = text.stripTrailing();
+    String line = trimmed.substring(trimmed.lastIndexOf('\n') + 1).strip();
+    return line.length() <= MAX_MESSAGE_LINE ? line : line.substring(0, MAX_MESSAGE_LINE) + "...";
+  }
+
+  @Override
+  public JobReduction reduction(JobSpec spec, TaskPlan plan) {
+    return new Reduction(spec.getExec(), plan.taskCount());
+  }
+
+  private static final class Plan implements TaskPlan {
+    private final ExecParams params;
+    private final int tasks;
+
+    Plan(ExecParams params, int tasks) {
+      this.params = params;
+      this.tasks = tasks;
+    }
+
+    @Override
+    public int taskCount() {
+      return tasks;
+    }
+
+    @Override
+    public ByteString input(int task) {
+      String input = inputOf(params, task);
+      return ExecTask.newBuilder()
+          .addAllArgv(argv(params.getCommandList(), input, params.getInputsCount() > 0))
+          .setInput(input)
+          .setWorkdir(params.getWorkdir())
+          .putAllEnv(params.getEnvMap())
+          .build()
+          .toByteString();
+    }
+
+    @Override
+    public String describe(int task) {
+      return "input '" + inputOf(params, task) + "'";
+    }
+  }
+
+  /**
+   * Keeps every task's outcome, in task order. Besides successes it takes the outputs of tasks that
+   * exited non-zero (a {@link TaskFailedException}'s output), which it counts as failed.
+   */
+  private static final class Reduction implements JobReduction {
+    private final ExecParams params;
+    private final AddedTasks added;
+    private final ExecOutcome[] outcomes;
+
+    Reduction(ExecParams params, int tasks) {
+      this.params = params;
+      this.added = new AddedTasks("exec", tasks);
+      this.outcomes = new ExecOutcome[tasks];
+    }
+
+    @Override
+    public void add(int task, ByteString output) throws InvalidTaskOutputException {
+      ExecTaskOutput result = added.parse(ExecTaskOutput.parser(), task, output);
+      if (added.first(task)) {
+        outcomes[task] =
+            ExecOutcome.newBuilder()
+                .setTask(task)
+                .setInput(inputOf(params, task))
+                .setExitCode(result.getExitCode())
+                .setStdoutTail(result.getStdoutTail())
+                .setStderrTail(result.getStderrTail())
+                .setDurationMs(result.getDurationMs())
+                .build();
+      }
+    }
+
+    @Override
+    public JobResult result() {
+      ExecResult.Builder result = ExecResult.newBuilder();
+      int succeeded = 0;
+      int failed = 0;
+      for (ExecOutcome outcome : outcomes) {
+        if (outcome == null) {
+          continue;
+        }
+        result.addTasks(outcome);
+        if (outcome.getExitCode() == 0) {
+          succeeded++;
+        } else {
+          failed++;
+        }
+      }
+      String summary =
+          succeeded
+              + (succeeded == 1 ? " task" : " tasks")
+              + " succeeded"
+              + (failed == 0 ? "" : ", " + failed + " failed");
+      return JobResult.newBuilder()
+          .setExec(result.setSucceeded(succeeded).setFailed(failed))
+          .setSummary(summary)
+          .build();
+    }
+  }
+}

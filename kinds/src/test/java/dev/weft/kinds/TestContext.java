@@ -1,0 +1,63 @@
+package dev.weft.kinds;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/** A task context a test drives by hand: it can cancel, and wait until a task has registered. */
+final class TestContext implements TaskContext {
+  private final long graceMs;
+  private final List<Runnable> actions = new ArrayList<>();
+  private final CountDownLatch registered = new CountDownLatch(1);
+  private boolean cancelled;
+
+  TestContext(long graceMs) {
+    this.graceMs = graceMs;
+  }
+
+  TestContext() {
+    this(10_000);
+  }
+
+  @Override
+  public synchronized boolean isCancelled() {
+    return cancelled;
+  }
+
+  @Override
+  public void onCancel(Runnable action) {
+    boolean runNow;
+    synchronized (this) {
+      runNow = cancelled;
+      if (!runNow) {
+        actions.add(action);
+      }
+    }
+    registered.countDown();
+    if (runNow) {
+      action.run();
+    }
+  }
+
+  @Override
+  public long graceMs() {
+    return graceMs;
+  }
+
+  void cancel() {
+    List<Runnable> toRun;
+    synchronized (this) {
+      cancelled = true;
+      toRun = List.copyOf(actions);
+      actions.clear();
+    }
+    toRun.forEach(Runnable::run);
+  }
+
+  /** Waits until the task has registered a cancel action, which it does once it is under way. */
+  boolean awaitRegistration(Duration timeout) throws InterruptedException {
+    return registered.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+}
