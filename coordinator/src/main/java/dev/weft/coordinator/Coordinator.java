@@ -1,6 +1,7 @@
 package dev.weft.coordinator;
 
 import dev.weft.kinds.JobKinds;
+import dev.weft.local.ShmSegment;
 import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.WorkerServiceGrpc;
 import io.grpc.Server;
@@ -15,6 +16,7 @@ import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -36,6 +38,8 @@ public final class Coordinator implements AutoCloseable {
   private final HealthStatusManager health;
   private final ScheduledExecutorService timers;
   private final ExecutorService events;
+  private final SharedMemoryUpgrade upgrade;
+  private final LocalWorkers localWorkers;
   private final Object lifecycle = new Object();
   private boolean shutdown;
 
@@ -45,7 +49,11 @@ public final class Coordinator implements AutoCloseable {
       Scheduler scheduler,
       HealthStatusManager health,
       ScheduledExecutorService timers,
-      ExecutorService events) {
+      ExecutorService events,
+      SharedMemoryUpgrade upgrade,
+      LocalWorkers localWorkers) {
+    this.upgrade = upgrade;
+    this.localWorkers = localWorkers;
     this.id = id;
     this.server = server;
     this.scheduler = scheduler;
@@ -84,11 +92,18 @@ public final class Coordinator implements AutoCloseable {
             events,
             timers,
             System::nanoTime);
+    sweepStaleSegments();
+    SharedMemoryUpgrade upgrade =
+        new SharedMemoryUpgrade(
+            scheduler,
+            id,
+            SharedMemoryUpgrade.Mode.valueOf(config.fastPath().toUpperCase(Locale.ROOT)),
+            timers);
     HealthStatusManager health = new HealthStatusManager();
     Server server =
         builder
             .addService(new JobEndpoint(scheduler))
-            .addService(new WorkerEndpoint(scheduler, null))
+            .addService(new WorkerEndpoint(scheduler, upgrade))
             .addService(health.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance())
             .addService(ProtoReflectionService.newInstance())
@@ -108,7 +123,34 @@ public final class Coordinator implements AutoCloseable {
         config.heartbeatIntervalMs(),
         config.heartbeatIntervalMs(),
         TimeUnit.MILLISECONDS);
-    return new Coordinator(id, server, scheduler, health, timers, events);
+    LocalWorkers localWorkers =
+        new LocalWorkers(
+            config,
+            scheduler,
+            config.localTransport().equals("shm")
+                ? new SharedMemoryUpgrade(scheduler, id, SharedMemoryUpgrade.Mode.SHM, timers)
+                : null,
+            server.getPort());
+    Coordinator coordinator =
+        new Coordinator(id, server, scheduler, health, timers, events, upgrade, localWorkers);
+    try {
+      localWorkers.start();
+    } catch (IOException e) {
+      coordinator.close();
+      throw new IOException("cannot start local workers: " + e.getMessage(), e);
+    }
+    return coordinator;
+  }
+
+  /** Segments left by coordinators or workers that died without cleaning up. */
+  private static void sweepStaleSegments() {
+    try {
+      for (java.nio.file.Path swept : ShmSegment.sweepStale()) {
+        LOG.log(System.Logger.Level.INFO, "removed stale segment {0}", swept);
+      }
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.WARNING, "could not sweep stale shared-memory segments", e);
+    }
   }
 
   public String id() {
@@ -137,6 +179,7 @@ public final class Coordinator implements AutoCloseable {
       shutdown = true;
     }
     health.enterTerminalState();
+    localWorkers.stopRestarting();
     scheduler.stopAccepting();
     Thread.ofPlatform().name("weft-coordinator-stop").daemon(true).start(this::finishShutdown);
   }
@@ -145,6 +188,8 @@ public final class Coordinator implements AutoCloseable {
     try {
       // Keep serving (health says NOT_SERVING) while workers hand back their tasks and detach.
       scheduler.awaitNoWorkers(TimeUnit.MILLISECONDS.toNanos(DRAIN_WAIT_MS));
+      localWorkers.close();
+      upgrade.closeAll();
       server.shutdown();
       if (!server.awaitTermination(DRAIN_WAIT_MS, TimeUnit.MILLISECONDS)) {
         scheduler.closeAllLinks("the coordinator stopped");

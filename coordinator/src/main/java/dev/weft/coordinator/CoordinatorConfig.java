@@ -2,6 +2,7 @@ package dev.weft.coordinator;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -21,6 +22,11 @@ public final class CoordinatorConfig {
   private int retainedFinishedJobs = 10_000;
   private Path dataDir;
   private Duration defaultGrace = Duration.ofSeconds(10);
+  private String fastPath = "auto";
+  private int localWorkers;
+  private String localTransport = "pipe";
+  private int localWorkerSlots;
+  private List<String> workerCommand = List.of();
 
   public CoordinatorConfig listen(String host, int port) {
     this.host = Objects.requireNonNull(host, "host");
@@ -63,8 +69,53 @@ public final class CoordinatorConfig {
     return this;
   }
 
+  /**
+   * Whether same-host workers attached over gRPC move to shared memory: {@code auto} when they can,
+   * {@code grpc} never, {@code shm} always (workers that cannot are refused).
+   */
+  public CoordinatorConfig fastPath(String mode) {
+    this.fastPath = Objects.requireNonNull(mode, "mode");
+    return this;
+  }
+
+  /**
+   * Workers this coordinator starts and supervises itself on its own host.
+   *
+   * @param count how many
+   * @param transport {@code pipe} (their stdin/stdout), {@code shm} (pipes upgraded to shared
+   *     memory) or {@code grpc} (they attach to our port like any worker)
+   * @param slots slots per worker; 0 for the host's cores
+   * @param command the command that runs {@code weft worker} (without its options)
+   */
+  public CoordinatorConfig localWorkers(
+      int count, String transport, int slots, List<String> command) {
+    this.localWorkers = count;
+    this.localTransport = Objects.requireNonNull(transport, "transport");
+    this.localWorkerSlots = slots;
+    this.workerCommand = List.copyOf(command);
+    return this;
+  }
+
   /** Checks the fields against each other; returns this for chaining. */
   public CoordinatorConfig conclude() {
+    if (!List.of("auto", "grpc", "shm").contains(fastPath)) {
+      throw new IllegalArgumentException(
+          "transport must be auto, grpc or shm, got '" + fastPath + "'");
+    }
+    if (localWorkers < 0 || localWorkers > 256) {
+      throw new IllegalArgumentException("local workers must be 0..256, got " + localWorkers);
+    }
+    if (!List.of("pipe", "shm", "grpc").contains(localTransport)) {
+      throw new IllegalArgumentException(
+          "local transport must be pipe, shm or grpc, got '" + localTransport + "'");
+    }
+    if (localWorkers > 0 && workerCommand.isEmpty()) {
+      throw new IllegalArgumentException("local workers need the command that starts a worker");
+    }
+    if (localWorkerSlots < 0 || localWorkerSlots > 4096) {
+      throw new IllegalArgumentException(
+          "local worker slots must be 0..4096, got " + localWorkerSlots);
+    }
     if (port < 0 || port > 65_535) {
       throw new IllegalArgumentException("port must be 0..65535 (0 picks a free one), got " + port);
     }
@@ -125,6 +176,26 @@ public final class CoordinatorConfig {
   /** Where the journal lives; null keeps jobs in memory only. */
   public Path dataDir() {
     return dataDir;
+  }
+
+  public String fastPath() {
+    return fastPath;
+  }
+
+  public int localWorkers() {
+    return localWorkers;
+  }
+
+  public String localTransport() {
+    return localTransport;
+  }
+
+  public int localWorkerSlots() {
+    return localWorkerSlots;
+  }
+
+  public List<String> workerCommand() {
+    return workerCommand;
   }
 
   public Duration defaultGrace() {

@@ -11,7 +11,7 @@ interface FastPathOffer {
   void offer(WorkerSession session, Hello hello);
 
   /** The worker read the nonce back: verify it and switch the session to the fast path. */
-  void accepted(WorkerSession session, ShmAccept accept);
+  void accepted(WorkerSession session, ShmAccept accept, WorkerAdapter adapter);
 
   /** The worker could not use the segment: remove it and stay on the current link. */
   void declined(WorkerSession session, ShmDecline decline);

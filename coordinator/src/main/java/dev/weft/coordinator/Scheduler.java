@@ -10,6 +10,7 @@ import dev.weft.v1.Assignments;
 import dev.weft.v1.CancelTasks;
 import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.Drain;
+import dev.weft.v1.FastPathClosed;
 import dev.weft.v1.Heartbeat;
 import dev.weft.v1.Hello;
 import dev.weft.v1.Job;
@@ -27,7 +28,6 @@ import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -62,7 +62,6 @@ final class Scheduler {
   private final Map<String, JobRun> jobs = new LinkedHashMap<>();
   private final ArrayDeque<JobRun> runnable = new ArrayDeque<>();
   private final Map<String, WorkerSession> workers = new LinkedHashMap<>();
-  private final Map<WorkerLink, WorkerSession> sessionsByLink = new HashMap<>();
   private long nextAttemptId = 1;
   private boolean accepting = true;
 
@@ -232,7 +231,6 @@ final class Scheduler {
     }
     WorkerSession session = new WorkerSession(id, hello, link, nanoClock.getAsLong());
     workers.put(id, session);
-    sessionsByLink.put(link, session);
     link.send(
         CoordinatorMessage.newBuilder()
             .setWelcome(
@@ -325,7 +323,7 @@ final class Scheduler {
 
   private void detach(WorkerSession session, String reason) {
     workers.remove(session.id());
-    sessionsByLink.remove(session.link());
+    session.link().release();
     for (WorkerSession.Attempt attempt : session.inflight().values()) {
       if (attempt.job().lose(attempt.task(), session.id(), reason)) {
         jobEnded(attempt.job());
@@ -335,6 +333,37 @@ final class Scheduler {
     }
     session.inflight().clear();
     notifyAll();
+  }
+
+  /** Moves a worker's traffic to {@code next} if it is still on {@code expected}. */
+  synchronized boolean switchLink(WorkerSession session, WorkerLink expected, WorkerLink next) {
+    if (!isAttached(session) || session.link() != expected) {
+      return false;
+    }
+    session.switchLink(next);
+    return true;
+  }
+
+  /**
+   * The fast path under a worker failed: back to {@code control}, withdrawing every outstanding
+   * attempt (the worker cancels them; late results no longer count) so no task is lost or counted
+   * twice. The worker then announces its credit afresh.
+   */
+  synchronized void fallBack(
+      WorkerSession session, WorkerLink failed, WorkerLink control, String reason) {
+    if (!isAttached(session) || session.link() != failed) {
+      return;
+    }
+    session.switchLink(control);
+    for (WorkerSession.Attempt attempt : session.withdrawAll().values()) {
+      attempt.job().handBack(attempt.task());
+      requeue(attempt.job());
+    }
+    control.send(
+        CoordinatorMessage.newBuilder()
+            .setFastPathClosed(FastPathClosed.newBuilder().setReason(reason))
+            .build());
+    dispatch();
   }
 
   synchronized List<WorkerInfo> listWorkers() {

@@ -60,7 +60,7 @@ final class WorkerAdapter {
       }
       case SHM_ACCEPT -> {
         if (fastPath != null) {
-          fastPath.accepted(current, message.getShmAccept());
+          fastPath.accepted(current, message.getShmAccept(), this);
         }
       }
       case SHM_DECLINE -> {

@@ -20,6 +20,12 @@ interface WorkerLink {
   /** Closes the link; the worker is told why when the transport allows it. Idempotent. */
   void close(String reason);
 
+  /**
+   * The worker is gone (detached, lost, replaced): release what the transport holds for it, such as
+   * a shared-memory segment. Idempotent.
+   */
+  default void release() {}
+
   /** Closes the link because the worker broke the protocol. */
   void refuse(io.grpc.Status status);
 }

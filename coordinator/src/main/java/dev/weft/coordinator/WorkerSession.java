@@ -17,7 +17,7 @@ final class WorkerSession {
   private final String id;
   private final Hello hello;
   private final Set<String> kinds;
-  private final WorkerLink link;
+  private WorkerLink link;
   private final long connectedMs;
   private final Map<Long, Attempt> inflight = new HashMap<>();
   private int credit;
@@ -40,6 +40,23 @@ final class WorkerSession {
 
   WorkerLink link() {
     return link;
+  }
+
+  /** Moves the session to another link (the fast path, or back from it). */
+  void switchLink(WorkerLink next) {
+    link = next;
+  }
+
+  /** Takes back every outstanding attempt and all credit (the fast path closed under them). */
+  Map<Long, Attempt> withdrawAll() {
+    Map<Long, Attempt> withdrawn = new HashMap<>(inflight);
+    inflight.clear();
+    credit = 0;
+    return withdrawn;
+  }
+
+  Hello hello() {
+    return hello;
   }
 
   boolean runs(String kind) {

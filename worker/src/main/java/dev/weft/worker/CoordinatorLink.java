@@ -3,14 +3,22 @@ package dev.weft.worker;
 import dev.weft.v1.WorkerMessage;
 
 /**
- * The worker's end of its channel to the coordinator, whatever carries it. {@link #send} must not
- * block and must keep message order.
+ * The worker's end of a channel to the coordinator, whatever carries it. {@link #send} keeps
+ * message order; it may wait briefly for room (back-pressure) but never for the coordinator.
  */
 interface CoordinatorLink {
 
-  /** Queues a message for the coordinator; dropped once the link is closed. */
+  /** Sends a message; dropped once the link is closed. */
   void send(WorkerMessage message);
 
-  /** Ends the link cleanly (after a goodbye). Idempotent. */
+  /** "grpc", "pipe" or "shm". */
+  String transport();
+
+  /** Ends the link cleanly. Idempotent. */
   void close();
+
+  /** Abandons the link without ceremony (the coordinator went silent). */
+  default void abort(String reason) {
+    close();
+  }
 }

@@ -21,6 +21,11 @@ final class GrpcCoordinatorLink implements CoordinatorLink {
   }
 
   @Override
+  public String transport() {
+    return "grpc";
+  }
+
+  @Override
   public synchronized void close() {
     if (!closed) {
       closed = true;
@@ -28,8 +33,8 @@ final class GrpcCoordinatorLink implements CoordinatorLink {
     }
   }
 
-  /** Abandons the stream (the coordinator went silent). */
-  synchronized void abort(String reason) {
+  @Override
+  public synchronized void abort(String reason) {
     if (!closed) {
       closed = true;
       out.cancel(reason, null);

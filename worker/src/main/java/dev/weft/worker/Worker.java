@@ -1,40 +1,52 @@
 package dev.weft.worker;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.weft.kinds.JobKinds;
+import dev.weft.local.FrameReader;
 import dev.weft.local.HostIdentity;
 import dev.weft.v1.CoordinatorMessage;
-import dev.weft.v1.Credit;
-import dev.weft.v1.Goodbye;
-import dev.weft.v1.Heartbeat;
 import dev.weft.v1.Hello;
 import dev.weft.v1.TaskResult;
 import dev.weft.v1.TaskResults;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.v1.WorkerServiceGrpc;
+import dev.weft.wire.LinkFrames;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A running worker: attaches to its coordinator, runs the tasks it is given on its slots, and
- * re-attaches with backoff whenever the coordinator goes away.
+ * re-attaches with backoff whenever the coordinator goes away. A worker on stdin/stdout (spawned by
+ * its coordinator) has a single session and stops when its pipes close.
  */
 public final class Worker implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Worker.class.getName());
   private static final String VERSION = "0.1.0";
   private static final int MAX_RESULTS_PER_MESSAGE = 1024;
+  private static final long FAST_PATH_HEARTBEAT_MS = 500;
+  private static final long FAST_PATH_STALE_MS = 5_000;
 
   private final WorkerConfig config;
   private final JobKinds kinds;
@@ -46,7 +58,7 @@ public final class Worker implements AutoCloseable {
   private final CountDownLatch terminated = new CountDownLatch(1);
   private final Object state = new Object();
   private Thread attachThread;
-  private Session session;
+  private WorkerSession session;
   private boolean stopping;
 
   private Worker(WorkerConfig config) {
@@ -54,12 +66,14 @@ public final class Worker implements AutoCloseable {
     this.kinds = JobKinds.load(Worker.class.getClassLoader());
     this.slots = new TaskSlots(config.slots(), kinds, this::enqueueResult);
     this.channel =
-        NettyChannelBuilder.forAddress(config.coordinatorHost(), config.coordinatorPort())
-            .usePlaintext()
-            .keepAliveTime(30, TimeUnit.SECONDS)
-            .keepAliveTimeout(10, TimeUnit.SECONDS)
-            .maxInboundMessageSize(256 * 1024 * 1024)
-            .build();
+        config.stdio()
+            ? null
+            : NettyChannelBuilder.forAddress(config.coordinatorHost(), config.coordinatorPort())
+                .usePlaintext()
+                .keepAliveTime(30, TimeUnit.SECONDS)
+                .keepAliveTimeout(10, TimeUnit.SECONDS)
+                .maxInboundMessageSize(LinkFrames.MAX_MESSAGE_BYTES)
+                .build();
     this.timers =
         Executors.newSingleThreadScheduledExecutor(
             runnable -> {
@@ -74,7 +88,9 @@ public final class Worker implements AutoCloseable {
     config.conclude();
     Worker worker = new Worker(config);
     worker.attachThread =
-        Thread.ofPlatform().name("weft-worker-attach").daemon(false).start(worker::attachLoop);
+        Thread.ofPlatform()
+            .name("weft-worker-attach")
+            .start(config.stdio() ? worker::stdioSession : worker::attachLoop);
     if (config.parentPid() > 0) {
       ProcessHandle.of(config.parentPid())
           .ifPresentOrElse(
@@ -88,6 +104,13 @@ public final class Worker implements AutoCloseable {
     return config.id();
   }
 
+  /** The transport the current session uses ("grpc", "pipe", "shm"), or empty when detached. */
+  public String transport() {
+    synchronized (state) {
+      return session == null ? "" : session.transport();
+    }
+  }
+
   /** Returns once the worker has stopped. */
   public void awaitTermination() throws InterruptedException {
     terminated.await();
@@ -96,7 +119,7 @@ public final class Worker implements AutoCloseable {
   /** Detaches (handing back unfinished tasks) and stops. Idempotent. */
   @Override
   public void close() {
-    Session current;
+    WorkerSession current;
     synchronized (state) {
       if (stopping) {
         return;
@@ -109,17 +132,21 @@ public final class Worker implements AutoCloseable {
       current.leave("the worker is stopping");
     }
     slots.shutdown();
-    channel.shutdown();
     try {
-      if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
-        channel.shutdownNow();
+      if (channel != null) {
+        channel.shutdown();
+        if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+          channel.shutdownNow();
+        }
       }
       if (attachThread != null && attachThread != Thread.currentThread()) {
         attachThread.join(TimeUnit.SECONDS.toMillis(5));
       }
       slots.awaitTermination(TimeUnit.SECONDS.toMillis(5));
     } catch (InterruptedException e) {
-      channel.shutdownNow();
+      if (channel != null) {
+        channel.shutdownNow();
+      }
       Thread.currentThread().interrupt();
     } finally {
       timers.shutdownNow();
@@ -127,41 +154,117 @@ public final class Worker implements AutoCloseable {
     }
   }
 
+  private FastPathClient fastPath() {
+    return config.transport().equals("grpc")
+        ? null
+        : new FastPathClient(FAST_PATH_HEARTBEAT_MS, FAST_PATH_STALE_MS);
+  }
+
+  private boolean begin(WorkerSession next) {
+    synchronized (state) {
+      if (stopping) {
+        return false;
+      }
+      session = next;
+      return true;
+    }
+  }
+
+  private void end(WorkerSession finished) {
+    synchronized (state) {
+      if (session == finished) {
+        session = null;
+      }
+    }
+    // Whatever was running belonged to the old session: the coordinator has requeued it.
+    slots.cancelAll();
+  }
+
+  /** gRPC: attach, run the session to its end, back off, attach again, until closed. */
   private void attachLoop() {
     long backoffMs = config.reconnectInitialMs();
     while (true) {
-      Session current = new Session();
-      synchronized (state) {
-        if (stopping) {
-          return;
-        }
-        session = current;
+      GrpcAttach attach = new GrpcAttach();
+      WorkerSession current =
+          new WorkerSession(attach, slots, config.slots() + config.prefetch(), timers, fastPath());
+      attach.session = current;
+      if (!begin(current)) {
+        return;
       }
-      boolean welcomed = current.run();
-      synchronized (state) {
-        session = null;
+      WorkerServiceGrpc.newStub(channel).attach(attach);
+      current.start(hello());
+      boolean welcomed;
+      try {
+        welcomed = current.await();
+      } catch (InterruptedException e) {
+        attach.abort("worker interrupted");
+        Thread.currentThread().interrupt();
+        return;
+      } finally {
+        end(current);
       }
-      // Whatever was running belonged to the old session: the coordinator has requeued it.
-      slots.cancelAll();
       backoffMs =
           welcomed ? config.reconnectInitialMs() : Math.min(backoffMs * 2, config.reconnectMaxMs());
-      long waitMs = backoffMs / 2 + ThreadLocalRandom.current().nextLong(backoffMs / 2 + 1);
-      synchronized (state) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
-        while (!stopping) {
-          long left = deadline - System.nanoTime();
-          if (left <= 0) {
-            break;
-          }
-          try {
-            TimeUnit.NANOSECONDS.timedWait(state, left);
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-          }
-        }
+      if (!pause(backoffMs / 2 + ThreadLocalRandom.current().nextLong(backoffMs / 2 + 1))) {
+        return;
       }
     }
+  }
+
+  /** Waits before the next attach; false when the worker is stopping. */
+  private boolean pause(long waitMs) {
+    synchronized (state) {
+      long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
+      while (!stopping) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return true;
+        }
+        try {
+          TimeUnit.NANOSECONDS.timedWait(state, left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+      return false;
+    }
+  }
+
+  /** stdin/stdout: one session; when the coordinator closes the pipe, the worker stops. */
+  private void stdioSession() {
+    // Our stdout is the link: anything else that prints must go to stderr.
+    PipeCoordinatorLink link =
+        new PipeCoordinatorLink(
+            new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16));
+    System.setOut(new PrintStream(new FileOutputStream(FileDescriptor.err), true));
+    InputStream in = new BufferedInputStream(new FileInputStream(FileDescriptor.in), 1 << 16);
+    WorkerSession current =
+        new WorkerSession(link, slots, config.slots() + config.prefetch(), timers, fastPath());
+    if (!begin(current)) {
+      return;
+    }
+    current.start(hello());
+    FrameReader reader = new FrameReader(in, LinkFrames.MAX_MESSAGE_BYTES, LinkFrames.MAX_TYPE);
+    String reason = "the coordinator closed the pipe";
+    try {
+      while (reader.read(
+          (type, payload) -> {
+            try {
+              current.onMessage(CoordinatorMessage.parseFrom(payload));
+            } catch (InvalidProtocolBufferException e) {
+              throw new IllegalStateException("unreadable frame from the coordinator", e);
+            }
+          })) {
+        // each frame is handled inside read
+      }
+    } catch (IOException | IllegalStateException e) {
+      reason = "the pipe from the coordinator failed: " + e.getMessage();
+    }
+    LOG.log(System.Logger.Level.INFO, "{0}; stopping", reason);
+    current.ended(reason);
+    end(current);
+    Thread.ofPlatform().start(this::close);
   }
 
   private void enqueueResult(TaskResult result) {
@@ -193,7 +296,7 @@ public final class Worker implements AutoCloseable {
   }
 
   private void sendResults(List<TaskResult> batch) {
-    Session current;
+    WorkerSession current;
     synchronized (state) {
       current = session;
     }
@@ -205,138 +308,88 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  /** One attach stream, from hello to its end. */
-  private final class Session implements ClientResponseObserver<WorkerMessage, CoordinatorMessage> {
-    private final CountDownLatch ended = new CountDownLatch(1);
+  /** The gRPC Attach stream as the session's control link. */
+  private final class GrpcAttach
+      implements CoordinatorLink, ClientResponseObserver<WorkerMessage, CoordinatorMessage> {
     private volatile GrpcCoordinatorLink link;
-    private volatile boolean welcomed;
-    private volatile long lastHeardNanos = System.nanoTime();
-    private ScheduledFuture<?> heartbeat;
-
-    /** Runs the session to its end; returns whether the coordinator ever welcomed us. */
-    boolean run() {
-      WorkerServiceGrpc.newStub(channel).attach(this);
-      link.send(WorkerMessage.newBuilder().setHello(hello()).build());
-      try {
-        ended.await();
-      } catch (InterruptedException e) {
-        link.abort("worker interrupted");
-        Thread.currentThread().interrupt();
-      } finally {
-        if (heartbeat != null) {
-          heartbeat.cancel(false);
-        }
-      }
-      return welcomed;
-    }
+    private volatile WorkerSession session;
 
     @Override
     public void beforeStart(ClientCallStreamObserver<WorkerMessage> requests) {
       link = new GrpcCoordinatorLink(requests);
     }
 
-    void send(WorkerMessage message) {
-      GrpcCoordinatorLink current = link;
-      if (current != null) {
-        current.send(message);
-      }
+    @Override
+    public void send(WorkerMessage message) {
+      link.send(message);
     }
 
-    /** Hands back unfinished work and ends the stream. */
-    void leave(String reason) {
-      List<Long> unfinished = slots.cancelAll();
-      send(
-          WorkerMessage.newBuilder()
-              .setGoodbye(
-                  Goodbye.newBuilder().setReason(reason).addAllReturnedAttemptIds(unfinished))
-              .build());
+    @Override
+    public String transport() {
+      return "grpc";
+    }
+
+    @Override
+    public void close() {
       link.close();
     }
 
     @Override
-    public void onNext(CoordinatorMessage message) {
-      lastHeardNanos = System.nanoTime();
-      switch (message.getBodyCase()) {
-        case WELCOME -> {
-          welcomed = true;
-          long intervalMs = Math.max(100, message.getWelcome().getHeartbeatIntervalMs());
-          long leaseMs = Math.max(3 * intervalMs, message.getWelcome().getLeaseMs());
-          LOG.log(
-              System.Logger.Level.INFO,
-              "attached to coordinator {0} as {1}",
-              message.getWelcome().getCoordinatorId(),
-              message.getWelcome().getWorkerId());
-          heartbeat =
-              timers.scheduleAtFixedRate(
-                  () -> beat(leaseMs), intervalMs, intervalMs, TimeUnit.MILLISECONDS);
-          send(
-              WorkerMessage.newBuilder()
-                  .setCredit(Credit.newBuilder().setSlots(config.slots() + config.prefetch()))
-                  .build());
-        }
-        case ASSIGNMENTS -> message.getAssignments().getTasksList().forEach(slots::submit);
-        case CANCEL -> slots.cancel(message.getCancel().getAttemptIdsList());
-        case DRAIN -> leave("drained: " + message.getDrain().getReason());
-        case HEARTBEAT, BODY_NOT_SET -> {}
-      }
+    public void abort(String reason) {
+      link.abort(reason);
     }
 
-    private void beat(long leaseMs) {
-      if (System.nanoTime() - lastHeardNanos > TimeUnit.MILLISECONDS.toNanos(leaseMs)) {
-        LOG.log(
-            System.Logger.Level.WARNING,
-            "coordinator silent for more than {0} ms; re-attaching",
-            leaseMs);
-        link.abort("coordinator silent past its lease");
-        return;
-      }
-      send(
-          WorkerMessage.newBuilder()
-              .setHeartbeat(
-                  Heartbeat.newBuilder()
-                      .setSentUnixMs(System.currentTimeMillis())
-                      .setBusy(slots.busy()))
-              .build());
+    @Override
+    public void onNext(CoordinatorMessage message) {
+      session.onMessage(message);
     }
 
     @Override
     public void onError(Throwable t) {
       link.markClosed();
       Status status = Status.fromThrowable(t);
-      LOG.log(
-          System.Logger.Level.INFO,
-          "attach to {0}:{1} ended: {2} {3}",
-          config.coordinatorHost(),
-          String.valueOf(config.coordinatorPort()),
-          status.getCode(),
-          status.getDescription() == null ? "" : status.getDescription());
-      ended.countDown();
+      String reason =
+          "attach to "
+              + config.coordinatorHost()
+              + ":"
+              + config.coordinatorPort()
+              + " ended: "
+              + status.getCode()
+              + (status.getDescription() == null ? "" : " " + status.getDescription());
+      LOG.log(System.Logger.Level.INFO, reason);
+      session.ended(reason);
     }
 
     @Override
     public void onCompleted() {
       link.close();
-      ended.countDown();
+      session.ended("the coordinator ended the stream");
     }
   }
 
   private Hello hello() {
     HostIdentity host = HostIdentity.current();
-    return Hello.newBuilder()
-        .setWorkerId(config.id())
-        .setPid(ProcessHandle.current().pid())
-        .setSlots(config.slots())
-        .addAllKinds(kinds.names())
-        .addTransports("grpc")
-        .setHost(
-            dev.weft.v1.HostIdentity.newBuilder()
-                .setHostname(host.hostname())
-                .setMachineId(host.machineId())
-                .setBootId(host.bootId())
-                .setShmDevice(host.shmDevice())
-                .setNetNamespace(host.netNamespace())
-                .setUid(host.uid()))
-        .setVersion(VERSION)
-        .build();
+    Hello.Builder hello =
+        Hello.newBuilder()
+            .setWorkerId(config.id())
+            .setPid(ProcessHandle.current().pid())
+            .setSlots(config.slots())
+            .addAllKinds(kinds.names())
+            .setHost(
+                dev.weft.v1.HostIdentity.newBuilder()
+                    .setHostname(host.hostname())
+                    .setMachineId(host.machineId())
+                    .setBootId(host.bootId())
+                    .setShmDevice(host.shmDevice())
+                    .setNetNamespace(host.netNamespace())
+                    .setUid(host.uid()))
+            .setVersion(VERSION);
+    if (!config.transport().equals("shm")) {
+      hello.addTransports(config.stdio() ? "pipe" : "grpc");
+    }
+    if (!config.transport().equals("grpc") && Files.isDirectory(Path.of("/dev/shm"))) {
+      hello.addTransports("shm");
+    }
+    return hello.build();
   }
 }

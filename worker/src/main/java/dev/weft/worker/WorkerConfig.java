@@ -16,6 +16,8 @@ public final class WorkerConfig {
   private long reconnectInitialMs = 200;
   private long reconnectMaxMs = 5_000;
   private long parentPid = -1;
+  private String transport = "auto";
+  private boolean stdio;
 
   /** The coordinator's address as {@code HOST:PORT} (IPv6 hosts in brackets). */
   public WorkerConfig join(String hostPort) {
@@ -70,7 +72,26 @@ public final class WorkerConfig {
     return this;
   }
 
+  /**
+   * {@code auto} takes the shared-memory fast path when the coordinator offers it, {@code grpc}
+   * never does, {@code shm} insists on it (the coordinator refuses the worker otherwise).
+   */
+  public WorkerConfig transport(String value) {
+    this.transport = Objects.requireNonNull(value, "transport");
+    return this;
+  }
+
+  /** Talk to the coordinator over stdin/stdout (a worker the coordinator spawned itself). */
+  public WorkerConfig stdio(boolean value) {
+    this.stdio = value;
+    return this;
+  }
+
   public WorkerConfig conclude() {
+    if (!transport.equals("auto") && !transport.equals("grpc") && !transport.equals("shm")) {
+      throw new IllegalArgumentException(
+          "transport must be auto, grpc or shm, got '" + transport + "'");
+    }
     if (coordinatorPort < 1 || coordinatorPort > 65_535) {
       throw new IllegalArgumentException(
           "coordinator port must be 1..65535, got " + coordinatorPort);
@@ -121,6 +142,14 @@ public final class WorkerConfig {
 
   public long reconnectMaxMs() {
     return reconnectMaxMs;
+  }
+
+  public String transport() {
+    return transport;
+  }
+
+  public boolean stdio() {
+    return stdio;
   }
 
   public long parentPid() {

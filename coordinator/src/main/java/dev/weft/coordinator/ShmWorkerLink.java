@@ -1,0 +1,155 @@
+package dev.weft.coordinator;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.weft.local.ShmEndpoint;
+import dev.weft.v1.CoordinatorMessage;
+import dev.weft.v1.WorkerMessage;
+import dev.weft.wire.LinkFrames;
+import io.grpc.Status;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * A worker's task traffic over a shared-memory segment, with its original link kept as the control
+ * channel (liveness, goodbyes, and frames too large for a ring).
+ *
+ * <p>{@link #send} never blocks: when the ring is full, messages wait in order in an overflow queue
+ * that a writer thread drains as the worker makes room.
+ */
+final class ShmWorkerLink implements WorkerLink, ShmEndpoint.Listener {
+  private final ShmEndpoint endpoint;
+  private final WorkerLink control;
+  private final Consumer<WorkerMessage> inbound;
+  private final Consumer<String> onFailure;
+  private final ArrayDeque<byte[]> overflow = new ArrayDeque<>();
+  private boolean draining;
+  private volatile boolean closed;
+
+  /**
+   * @param inbound where the worker's messages from the ring go
+   * @param onFailure told once when the fast path fails (not when it is closed)
+   */
+  ShmWorkerLink(
+      Function<ShmEndpoint.Listener, ShmEndpoint> endpoints,
+      WorkerLink control,
+      Consumer<WorkerMessage> inbound,
+      Consumer<String> onFailure) {
+    this.control = control;
+    this.inbound = inbound;
+    this.onFailure = onFailure;
+    this.endpoint = endpoints.apply(this);
+  }
+
+  void start() {
+    endpoint.start();
+  }
+
+  WorkerLink control() {
+    return control;
+  }
+
+  @Override
+  public void send(CoordinatorMessage message) {
+    if (closed) {
+      return;
+    }
+    byte[] bytes = message.toByteArray();
+    if (bytes.length > endpoint.maxFrameLength()) {
+      control.send(message);
+      return;
+    }
+    synchronized (overflow) {
+      if (overflow.isEmpty() && endpoint.trySend(LinkFrames.COORDINATOR_MESSAGE, bytes)) {
+        return;
+      }
+      overflow.addLast(bytes);
+      if (!draining) {
+        draining = true;
+        Thread.ofVirtual().name("weft-shm-overflow").start(this::drainOverflow);
+      }
+    }
+  }
+
+  /** Writes queued messages in order, waiting for room; stops when the link goes down. */
+  private void drainOverflow() {
+    while (true) {
+      byte[] next;
+      synchronized (overflow) {
+        next = overflow.peekFirst();
+        if (next == null || closed) {
+          overflow.clear();
+          draining = false;
+          return;
+        }
+      }
+      if (!endpoint.send(LinkFrames.COORDINATOR_MESSAGE, next)) {
+        synchronized (overflow) {
+          overflow.clear();
+          draining = false;
+        }
+        return;
+      }
+      synchronized (overflow) {
+        overflow.pollFirst();
+      }
+    }
+  }
+
+  @Override
+  public String transport() {
+    return "shm";
+  }
+
+  /** Closes the fast path only (the segment is unlinked); the control link stays up. */
+  void closeFastPath() {
+    closed = true;
+    endpoint.close();
+  }
+
+  @Override
+  public void release() {
+    closeFastPath();
+    control.release();
+  }
+
+  @Override
+  public void close(String reason) {
+    closeFastPath();
+    control.close(reason);
+  }
+
+  @Override
+  public void refuse(Status status) {
+    closeFastPath();
+    control.refuse(status);
+  }
+
+  @Override
+  public void onFrame(int type, ByteBuffer payload) {
+    if (type != LinkFrames.WORKER_MESSAGE) {
+      fail("unexpected frame type " + type + " from the worker");
+      return;
+    }
+    WorkerMessage message;
+    try {
+      message = WorkerMessage.parseFrom(payload);
+    } catch (InvalidProtocolBufferException e) {
+      fail("unreadable frame from the worker: " + e.getMessage());
+      return;
+    }
+    inbound.accept(message);
+  }
+
+  @Override
+  public void onFailure(String reason) {
+    fail(reason);
+  }
+
+  private void fail(String reason) {
+    if (!closed) {
+      onFailure.accept(reason);
+    }
+  }
+}

@@ -1,0 +1,152 @@
+package dev.weft.worker;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.weft.local.ShmConfig;
+import dev.weft.local.ShmEndpoint;
+import dev.weft.local.ShmSegment;
+import dev.weft.v1.CoordinatorMessage;
+import dev.weft.v1.ShmAccept;
+import dev.weft.v1.ShmDecline;
+import dev.weft.v1.ShmOffer;
+import dev.weft.v1.WorkerMessage;
+import dev.weft.wire.LinkFrames;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/**
+ * The worker's half of the same-host fast path: maps the segment the coordinator offers, proves it
+ * by reading the nonce back, and moves task traffic onto the segment's rings.
+ */
+final class FastPathClient {
+  private static final System.Logger LOG = System.getLogger(FastPathClient.class.getName());
+
+  private final long heartbeatIntervalMs;
+  private final long staleAfterMs;
+
+  FastPathClient(long heartbeatIntervalMs, long staleAfterMs) {
+    this.heartbeatIntervalMs = heartbeatIntervalMs;
+    this.staleAfterMs = staleAfterMs;
+  }
+
+  static WorkerMessage decline(ShmOffer offer, String reason) {
+    return WorkerMessage.newBuilder()
+        .setShmDecline(ShmDecline.newBuilder().setPath(offer.getPath()).setReason(reason))
+        .build();
+  }
+
+  /**
+   * Attaches the offered segment and answers over {@code control}. Returns the fast link, or null
+   * after declining (the reason is sent to the coordinator).
+   */
+  CoordinatorLink accept(ShmOffer offer, WorkerSession session, CoordinatorLink control) {
+    ShmConfig config;
+    try {
+      config = configFor(Path.of(offer.getPath()));
+    } catch (IllegalArgumentException e) {
+      control.send(decline(offer, e.getMessage()));
+      return null;
+    }
+    ShmSegment segment;
+    try {
+      segment = ShmSegment.attach(config);
+    } catch (IOException | RuntimeException e) {
+      control.send(decline(offer, "cannot attach " + offer.getPath() + ": " + e.getMessage()));
+      return null;
+    }
+    ShmLink link = new ShmLink(segment, session, control);
+    control.send(
+        WorkerMessage.newBuilder()
+            .setShmAccept(
+                ShmAccept.newBuilder()
+                    .setPath(offer.getPath())
+                    .setNonce(ByteString.copyFrom(segment.readNonce())))
+            .build());
+    link.endpoint.start();
+    LOG.log(System.Logger.Level.INFO, "fast path over {0}", offer.getPath());
+    return link;
+  }
+
+  /** Only weft's own segment names in a shm directory are attached, never an arbitrary path. */
+  static ShmConfig configFor(Path path) {
+    String name = path.getFileName() == null ? "" : path.getFileName().toString();
+    Path directory = path.getParent();
+    if (!path.isAbsolute() || directory == null || !name.startsWith(ShmConfig.NAME_PREFIX)) {
+      throw new IllegalArgumentException(
+          "offered segment "
+              + path
+              + " is not an absolute path named "
+              + ShmConfig.NAME_PREFIX
+              + "*");
+    }
+    String rest = name.substring(ShmConfig.NAME_PREFIX.length());
+    int dash = rest.indexOf('-');
+    if (dash <= 0 || dash == rest.length() - 1) {
+      throw new IllegalArgumentException(
+          "offered segment name " + name + " is not weft-<coordinator>-<link>");
+    }
+    return new ShmConfig()
+        .directory(directory)
+        .coordinatorId(rest.substring(0, dash))
+        .linkId(rest.substring(dash + 1))
+        .maxFrameType(LinkFrames.MAX_TYPE)
+        .conclude();
+  }
+
+  /** Task traffic in both directions over the segment; control stays on the other link. */
+  private final class ShmLink implements CoordinatorLink, ShmEndpoint.Listener {
+    private final ShmEndpoint endpoint;
+    private final WorkerSession session;
+    private final CoordinatorLink control;
+
+    ShmLink(ShmSegment segment, WorkerSession session, CoordinatorLink control) {
+      this.session = session;
+      this.control = control;
+      this.endpoint =
+          new ShmEndpoint(
+              segment, this, heartbeatIntervalMs, staleAfterMs, "weft-worker-shm-reader");
+    }
+
+    @Override
+    public void send(WorkerMessage message) {
+      byte[] bytes = message.toByteArray();
+      if (bytes.length > endpoint.maxFrameLength()
+          || !endpoint.send(LinkFrames.WORKER_MESSAGE, bytes)) {
+        // Too large for a ring, or the fast path is down: the control link still works.
+        control.send(message);
+      }
+    }
+
+    @Override
+    public String transport() {
+      return "shm";
+    }
+
+    @Override
+    public void close() {
+      endpoint.close();
+    }
+
+    @Override
+    public void onFrame(int type, ByteBuffer payload) {
+      if (type != LinkFrames.COORDINATOR_MESSAGE) {
+        session.fastPathFailed(this, "unexpected frame type " + type + " from the coordinator");
+        return;
+      }
+      CoordinatorMessage message;
+      try {
+        message = CoordinatorMessage.parseFrom(payload);
+      } catch (InvalidProtocolBufferException e) {
+        session.fastPathFailed(this, "unreadable frame: " + e.getMessage());
+        return;
+      }
+      session.onMessage(message);
+    }
+
+    @Override
+    public void onFailure(String reason) {
+      session.fastPathFailed(this, reason);
+    }
+  }
+}

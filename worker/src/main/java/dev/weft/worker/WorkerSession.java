@@ -1,0 +1,192 @@
+package dev.weft.worker;
+
+import dev.weft.v1.CoordinatorMessage;
+import dev.weft.v1.Credit;
+import dev.weft.v1.Goodbye;
+import dev.weft.v1.Heartbeat;
+import dev.weft.v1.Hello;
+import dev.weft.v1.WorkerMessage;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One attachment to a coordinator, from hello to its end, whatever link carries it. Decodes the
+ * coordinator's messages into calls on the task slots; sends results on the fastest link it has.
+ */
+final class WorkerSession {
+  private static final System.Logger LOG = System.getLogger(WorkerSession.class.getName());
+
+  private final CoordinatorLink control;
+  private final TaskSlots slots;
+  private final int credit;
+  private final ScheduledExecutorService timers;
+  private final FastPathClient fastPath;
+  private final CountDownLatch ended = new CountDownLatch(1);
+  private volatile CoordinatorLink data;
+  private volatile boolean welcomed;
+  private volatile long lastHeardNanos = System.nanoTime();
+  private volatile String endReason = "";
+  private ScheduledFuture<?> heartbeat;
+
+  /**
+   * @param fastPath answers shared-memory offers; null when this worker must stay on {@code
+   *     control}
+   */
+  WorkerSession(
+      CoordinatorLink control,
+      TaskSlots slots,
+      int credit,
+      ScheduledExecutorService timers,
+      FastPathClient fastPath) {
+    this.control = control;
+    this.data = control;
+    this.slots = slots;
+    this.credit = credit;
+    this.timers = timers;
+    this.fastPath = fastPath;
+  }
+
+  void start(Hello hello) {
+    control.send(WorkerMessage.newBuilder().setHello(hello).build());
+  }
+
+  /** Sends on the fast path when there is one; the control link otherwise. */
+  void send(WorkerMessage message) {
+    data.send(message);
+  }
+
+  void onMessage(CoordinatorMessage message) {
+    lastHeardNanos = System.nanoTime();
+    switch (message.getBodyCase()) {
+      case WELCOME -> {
+        welcomed = true;
+        long intervalMs = Math.max(50, message.getWelcome().getHeartbeatIntervalMs());
+        long leaseMs = Math.max(3 * intervalMs, message.getWelcome().getLeaseMs());
+        LOG.log(
+            System.Logger.Level.INFO,
+            "attached to coordinator {0} as {1} over {2}",
+            message.getWelcome().getCoordinatorId(),
+            message.getWelcome().getWorkerId(),
+            control.transport());
+        synchronized (this) {
+          if (ended.getCount() > 0) {
+            heartbeat =
+                timers.scheduleAtFixedRate(
+                    () -> beat(leaseMs), intervalMs, intervalMs, TimeUnit.MILLISECONDS);
+          }
+        }
+        control.send(
+            WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setSlots(credit)).build());
+      }
+      case ASSIGNMENTS -> message.getAssignments().getTasksList().forEach(slots::submit);
+      case CANCEL -> slots.cancel(message.getCancel().getAttemptIdsList());
+      case DRAIN -> leave("drained: " + message.getDrain().getReason());
+      case SHM_OFFER -> {
+        if (fastPath == null) {
+          control.send(
+              FastPathClient.decline(message.getShmOffer(), "this worker runs --transport grpc"));
+        } else {
+          CoordinatorLink fast = fastPath.accept(message.getShmOffer(), this, control);
+          if (fast != null) {
+            data = fast;
+          }
+        }
+      }
+      case FAST_PATH_CLOSED -> {
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "fast path closed by the coordinator: {0}",
+            message.getFastPathClosed().getReason());
+        CoordinatorLink fast = data;
+        data = control;
+        if (fast != control) {
+          fast.close();
+        }
+        // The coordinator withdrew every outstanding attempt: stop them and start afresh.
+        slots.cancelAll();
+        control.send(
+            WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setSlots(credit)).build());
+      }
+      case HEARTBEAT, BODY_NOT_SET -> {}
+    }
+  }
+
+  /** The fast path failed on our side: tell the coordinator and carry on over control. */
+  void fastPathFailed(CoordinatorLink fast, String reason) {
+    if (data == fast) {
+      data = control;
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "fast path failed: {0}; back on {1}",
+          reason,
+          control.transport());
+    }
+    fast.close();
+  }
+
+  private void beat(long leaseMs) {
+    if (System.nanoTime() - lastHeardNanos > TimeUnit.MILLISECONDS.toNanos(leaseMs)) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "coordinator silent for more than {0} ms; detaching",
+          leaseMs);
+      control.abort("coordinator silent past its lease");
+      ended("coordinator silent past its lease");
+      return;
+    }
+    control.send(
+        WorkerMessage.newBuilder()
+            .setHeartbeat(
+                Heartbeat.newBuilder()
+                    .setSentUnixMs(System.currentTimeMillis())
+                    .setBusy(slots.busy()))
+            .build());
+  }
+
+  /** Hands back unfinished work, says goodbye and ends the link. */
+  void leave(String reason) {
+    List<Long> unfinished = slots.cancelAll();
+    control.send(
+        WorkerMessage.newBuilder()
+            .setGoodbye(Goodbye.newBuilder().setReason(reason).addAllReturnedAttemptIds(unfinished))
+            .build());
+    control.close();
+    ended(reason);
+  }
+
+  /** The link ended (either side); idempotent. */
+  void ended(String reason) {
+    synchronized (this) {
+      if (ended.getCount() == 0) {
+        return;
+      }
+      endReason = reason;
+      if (heartbeat != null) {
+        heartbeat.cancel(false);
+      }
+    }
+    CoordinatorLink fast = data;
+    data = control;
+    if (fast != control) {
+      fast.close();
+    }
+    ended.countDown();
+  }
+
+  /** Waits for the end; returns whether the coordinator ever welcomed this session. */
+  boolean await() throws InterruptedException {
+    ended.await();
+    return welcomed;
+  }
+
+  String endReason() {
+    return endReason;
+  }
+
+  String transport() {
+    return data.transport();
+  }
+}
