@@ -29,7 +29,7 @@ public record HostIdentity(
         firstLine(Path.of("/proc/sys/kernel/random/boot_id")),
         longAttribute(Path.of("/dev/shm"), "unix:dev"),
         longAttribute(Path.of("/proc/self/ns/net"), "unix:ino"),
-        (int) longAttribute(Path.of("/proc/self"), "unix:uid"));
+        currentUid());
   }
 
   /** True when a segment this process creates in /dev/shm could be mapped by {@code other}. */
@@ -40,6 +40,11 @@ public record HostIdentity(
         && shmDevice != -1
         && shmDevice == other.shmDevice
         && uid == other.uid;
+  }
+
+  /** The user this process runs as, or -1 when unknown. */
+  static int currentUid() {
+    return (int) longAttribute(Path.of("/proc/self"), "unix:uid");
   }
 
   /** This host's name; "localhost" when the system will not say. */
