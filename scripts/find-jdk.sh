@@ -1,7 +1,16 @@
 # Sourced by ./weft and ./build: sets WEFT_JAVA_HOME to a JDK 25 or newer, or explains what is missing.
+# The major version of the JDK at $1: from its release file when it has one (no JVM start, so ./weft
+# stays fast), else by asking its java.
 weft_java_major() {
-  local v
-  v=$("$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+  local v=""
+  if [ -r "$1/release" ]; then
+    v=$(sed -n 's/^JAVA_VERSION="\([0-9][0-9.]*\).*/\1/p' "$1/release")
+    # Java 8 and older said 1.8.0_x.
+    case "$v" in 1.*) v=${v#1.} ;; esac
+  fi
+  if [ -z "$v" ]; then
+    v=$("$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+  fi
   echo "${v%%.*}"
 }
 

@@ -2,7 +2,9 @@ package dev.weft.coordinator;
 
 import dev.weft.kinds.JobKinds;
 import dev.weft.local.ShmSegment;
+import dev.weft.v1.Job;
 import dev.weft.v1.JobServiceGrpc;
+import dev.weft.v1.JobSpec;
 import dev.weft.v1.WorkerServiceGrpc;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
@@ -17,6 +19,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -162,9 +165,27 @@ public final class Coordinator implements AutoCloseable {
     return server.getPort();
   }
 
+  /**
+   * Submits a job from inside this process (embedding, benchmarks) and completes with its final
+   * state. Bad specs fail the future with the same INVALID_ARGUMENT status clients get. The future
+   * completes on the scheduler's thread: chain work with the {@code *Async} methods.
+   */
+  public CompletableFuture<Job> run(JobSpec spec) {
+    try {
+      return scheduler.whenFinished(scheduler.submit(spec).getId());
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
   /** Waits until at least {@code count} workers are attached; false when the timeout passed. */
   public boolean awaitWorkers(int count, Duration timeout) throws InterruptedException {
     return scheduler.awaitWorkers(count, timeout.toNanos());
+  }
+
+  /** Waits until some worker is on {@code transport} ("grpc", "pipe", "shm"); false on timeout. */
+  public boolean awaitTransport(String transport, Duration timeout) throws InterruptedException {
+    return scheduler.awaitTransport(transport, timeout.toNanos());
   }
 
   /**

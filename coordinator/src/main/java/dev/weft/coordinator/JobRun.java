@@ -60,6 +60,7 @@ final class JobRun {
   private JobResult result;
   private String error = "";
   private long lastProgressNanos;
+  private final java.util.function.Consumer<JobRun> onFinish;
 
   JobRun(
       String id,
@@ -68,7 +69,9 @@ final class JobRun {
       TaskPlan plan,
       long graceMs,
       JobWatchers watchers,
-      long createdMs) {
+      long createdMs,
+      java.util.function.Consumer<JobRun> onFinish) {
+    this.onFinish = onFinish;
     this.id = id;
     this.spec = spec;
     this.kindName = kind.name();
@@ -227,6 +230,7 @@ final class JobRun {
     retries.clear();
     nextFresh = taskStates.length;
     watchers.finish(event().setFinished(toProto()).build());
+    onFinish.accept(this);
   }
 
   private void recordFailure(int task, String workerId, String message) {

@@ -28,12 +28,14 @@ import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -62,6 +64,8 @@ final class Scheduler {
   private final Map<String, JobRun> jobs = new LinkedHashMap<>();
   private final ArrayDeque<JobRun> runnable = new ArrayDeque<>();
   private final Map<String, WorkerSession> workers = new LinkedHashMap<>();
+  private final ArrayDeque<String> finishedOrder = new ArrayDeque<>();
+  private final Map<String, CompletableFuture<Job>> waiters = new HashMap<>();
   private long nextAttemptId = 1;
   private boolean accepting = true;
 
@@ -119,7 +123,8 @@ final class Scheduler {
               plan,
               graceMs,
               new JobWatchers(eventExecutor),
-              System.currentTimeMillis());
+              System.currentTimeMillis(),
+              this::finished);
       jobs.put(id, job);
       runnable.addLast(job);
       if (spec.hasTimeout()) {
@@ -201,21 +206,30 @@ final class Scheduler {
     }
   }
 
+  /** Every job's end passes here, whatever ended it. */
+  private void finished(JobRun job) {
+    finishedOrder.addLast(job.id());
+    CompletableFuture<Job> waiter = waiters.remove(job.id());
+    if (waiter != null) {
+      // Completed here, under the lock, to spare a thread hand-off; see Coordinator.run.
+      waiter.complete(job.toProto());
+    }
+  }
+
   /** Forgets the oldest finished jobs beyond the retention limit. */
   private void pruneFinished() {
-    int finished = 0;
-    for (JobRun job : jobs.values()) {
-      if (job.isFinished()) {
-        finished++;
-      }
+    while (finishedOrder.size() > config.retainedFinishedJobs()) {
+      jobs.remove(finishedOrder.pollFirst());
     }
-    Iterator<JobRun> it = jobs.values().iterator();
-    while (finished > config.retainedFinishedJobs() && it.hasNext()) {
-      if (it.next().isFinished()) {
-        it.remove();
-        finished--;
-      }
+  }
+
+  /** Completes with the job's final state once it ends. */
+  synchronized CompletableFuture<Job> whenFinished(String id) {
+    JobRun job = find(id);
+    if (job.isFinished()) {
+      return CompletableFuture.completedFuture(job.toProto());
     }
+    return waiters.computeIfAbsent(id, key -> new CompletableFuture<>());
   }
 
   // ---- workers ----
@@ -341,6 +355,21 @@ final class Scheduler {
       return false;
     }
     session.switchLink(next);
+    notifyAll();
+    return true;
+  }
+
+  /** Waits until some attached worker's link is of {@code transport}; false on timeout. */
+  synchronized boolean awaitTransport(String transport, long timeoutNanos)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + timeoutNanos;
+    while (workers.values().stream().noneMatch(w -> w.link().transport().equals(transport))) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
     return true;
   }
 

@@ -1,0 +1,281 @@
+package dev.weft.bench;
+
+import dev.weft.coordinator.Coordinator;
+import dev.weft.coordinator.CoordinatorConfig;
+import dev.weft.v1.Job;
+import dev.weft.v1.JobSpec;
+import dev.weft.v1.JobState;
+import dev.weft.v1.NoopParams;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/**
+ * Compares the transports through the real coordinator and worker: for each transport a coordinator
+ * runs in this process with one worker process of its own on that transport, and the same jobs go
+ * through each in turn, interleaved round by round so drift in the machine's speed hits every
+ * transport alike.
+ *
+ * <p>Measured per transport: the round trip of a one-task no-op job (submit to result, in this
+ * process), no-op tasks per second with the worker's pipeline full, and payload throughput of no-op
+ * tasks carrying 64 KiB and 1 MiB each (the path a {@code hash} job's chunks take).
+ */
+public final class TransportBench {
+  /** What to run; see {@code weft bench --help}. */
+  public record Options(
+      List<String> transports,
+      Duration duration,
+      Duration warmup,
+      int rounds,
+      int workerSlots,
+      int prefetch,
+      List<String> workerCommand) {
+    public Options {
+      transports = List.copyOf(transports);
+      workerCommand = List.copyOf(workerCommand);
+      for (String transport : transports) {
+        if (!List.of("grpc", "pipe", "shm").contains(transport)) {
+          throw new IllegalArgumentException(
+              "transport must be grpc, pipe or shm, got '" + transport + "'");
+        }
+      }
+      if (transports.isEmpty()) {
+        throw new IllegalArgumentException("name at least one transport");
+      }
+      if (duration.isNegative() || duration.isZero()) {
+        throw new IllegalArgumentException("duration must be positive, got " + duration);
+      }
+      if (rounds < 1) {
+        throw new IllegalArgumentException("rounds must be at least 1, got " + rounds);
+      }
+    }
+  }
+
+  /** One transport's figures. */
+  public record Result(
+      String transport,
+      double rttP50Us,
+      double rttP99Us,
+      double rttP999Us,
+      long rttSamples,
+      double tasksPerS,
+      double mbPerS64k,
+      double mbPerS1m) {}
+
+  private static final int KIB = 1024;
+
+  private final Options options;
+  private final Consumer<String> progress;
+
+  public TransportBench(Options options, Consumer<String> progress) {
+    this.options = options;
+    this.progress = progress;
+  }
+
+  /** Runs every measurement; the coordinators and workers are gone when it returns. */
+  public List<Result> run() throws IOException, InterruptedException {
+    Map<String, Coordinator> coordinators = new LinkedHashMap<>();
+    try {
+      for (String transport : options.transports()) {
+        coordinators.put(transport, start(transport));
+      }
+      Map<String, Samples> samples = new LinkedHashMap<>();
+      for (String transport : options.transports()) {
+        samples.put(transport, new Samples());
+      }
+      long warmupNanos = options.warmup().toNanos() / options.rounds();
+      long sliceNanos = options.duration().toNanos() / options.rounds();
+      for (int round = 1; round <= options.rounds(); round++) {
+        for (String transport : options.transports()) {
+          progress.accept("round " + round + "/" + options.rounds() + ": " + transport);
+          Coordinator coordinator = coordinators.get(transport);
+          Samples s = samples.get(transport);
+          // Warm-up round trips (the JIT needs them, gRPC's most of all) are not recorded.
+          roundTrips(coordinator, warmupNanos, null);
+          roundTrips(coordinator, sliceNanos, s);
+          s.tasksPerS.add(noopRate(coordinator, 0, sliceNanos));
+          s.mbPerS64k.add(payloadRate(coordinator, 64 * KIB, sliceNanos));
+          s.mbPerS1m.add(payloadRate(coordinator, 1024 * KIB, sliceNanos));
+        }
+      }
+      List<Result> results = new ArrayList<>();
+      for (Map.Entry<String, Samples> entry : samples.entrySet()) {
+        results.add(entry.getValue().result(entry.getKey()));
+      }
+      return results;
+    } finally {
+      for (Coordinator coordinator : coordinators.values()) {
+        coordinator.close();
+      }
+    }
+  }
+
+  private Coordinator start(String transport) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(options.workerCommand());
+    command.addAll(List.of("--prefetch", String.valueOf(options.prefetch())));
+    Coordinator coordinator =
+        Coordinator.start(
+            new CoordinatorConfig()
+                .listen("127.0.0.1", 0)
+                .fastPath(transport.equals("shm") ? "auto" : "grpc")
+                .retainedFinishedJobs(1_000)
+                .localWorkers(1, transport, options.workerSlots(), command));
+    boolean ready = false;
+    try {
+      ready = coordinator.awaitWorkers(1, Duration.ofSeconds(30));
+      if (ready && transport.equals("shm")) {
+        ready = coordinator.awaitTransport("shm", Duration.ofSeconds(30));
+      }
+    } finally {
+      if (!ready) {
+        coordinator.close();
+      }
+    }
+    if (!ready) {
+      throw new IOException("the " + transport + " worker did not attach within 30 s");
+    }
+    return coordinator;
+  }
+
+  /** Runs one-task jobs back to back; the caller's thread spins so its own wake-up is not timed. */
+  private static void roundTrips(Coordinator coordinator, long nanos, Samples into)
+      throws InterruptedException {
+    JobSpec spec = JobSpec.newBuilder().setNoop(NoopParams.getDefaultInstance()).build();
+    long end = System.nanoTime() + nanos;
+    while (System.nanoTime() < end) {
+      long start = System.nanoTime();
+      CompletableFuture<Job> job = coordinator.run(spec);
+      while (!job.isDone()) {
+        Thread.onSpinWait();
+      }
+      long took = System.nanoTime() - start;
+      check(job);
+      if (into != null) {
+        into.rtt.add(took);
+      }
+      if (Thread.interrupted()) {
+        throw new InterruptedException("bench interrupted");
+      }
+    }
+  }
+
+  /**
+   * No-op tasks per second with the pipeline full: one big job, sized to last about {@code nanos}.
+   */
+  private static double noopRate(Coordinator coordinator, int payloadBytes, long nanos)
+      throws InterruptedException {
+    int tasks = 2_000;
+    double rate = 0;
+    long end = System.nanoTime() + nanos;
+    do {
+      long start = System.nanoTime();
+      Job job =
+          await(
+              coordinator.run(
+                  JobSpec.newBuilder()
+                      .setNoop(NoopParams.newBuilder().setPayloadBytes(payloadBytes))
+                      .setTasks(tasks)
+                      .build()));
+      long took = System.nanoTime() - start;
+      checkDone(job);
+      rate = tasks * 1e9 / took;
+      // Size the next job to about half the remaining time, so the last one is long enough.
+      long left = end - System.nanoTime();
+      tasks = (int) Math.max(1_000, Math.min(1_000_000, rate * left / 2e9));
+    } while (System.nanoTime() < end - nanos / 4);
+    return rate;
+  }
+
+  private static double payloadRate(Coordinator coordinator, int payloadBytes, long nanos)
+      throws InterruptedException {
+    return noopRate(coordinator, payloadBytes, nanos) * payloadBytes / 1e6;
+  }
+
+  private static Job await(CompletableFuture<Job> future) throws InterruptedException {
+    try {
+      return future.get(10, TimeUnit.MINUTES);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(
+          "bench job failed: " + e.getCause().getMessage(), e.getCause());
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("bench job did not finish within 10 minutes", e);
+    }
+  }
+
+  private static void check(CompletableFuture<Job> job) throws InterruptedException {
+    checkDone(await(job));
+  }
+
+  private static void checkDone(Job job) {
+    if (job.getState() != JobState.SUCCEEDED) {
+      throw new IllegalStateException(
+          "bench job " + job.getId() + " ended " + job.getState() + ": " + job.getError());
+    }
+  }
+
+  /** What one transport measured over all rounds. */
+  private static final class Samples {
+    private final LongList rtt = new LongList();
+    private final List<Double> tasksPerS = new ArrayList<>();
+    private final List<Double> mbPerS64k = new ArrayList<>();
+    private final List<Double> mbPerS1m = new ArrayList<>();
+
+    Result result(String transport) {
+      long[] sorted = rtt.sorted();
+      return new Result(
+          transport,
+          percentile(sorted, 0.50) / 1e3,
+          percentile(sorted, 0.99) / 1e3,
+          percentile(sorted, 0.999) / 1e3,
+          sorted.length,
+          median(tasksPerS),
+          median(mbPerS64k),
+          median(mbPerS1m));
+    }
+  }
+
+  private static double percentile(long[] sorted, double p) {
+    if (sorted.length == 0) {
+      return Double.NaN;
+    }
+    int index = (int) Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1);
+    return sorted[Math.max(0, index)];
+  }
+
+  private static double median(List<Double> values) {
+    if (values.isEmpty()) {
+      return Double.NaN;
+    }
+    double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    int mid = sorted.length / 2;
+    return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  }
+
+  /** A growable array of longs: millions of samples without boxing. */
+  private static final class LongList {
+    private long[] values = new long[1 << 16];
+    private int size;
+
+    void add(long value) {
+      if (size == values.length) {
+        values = Arrays.copyOf(values, size * 2);
+      }
+      values[size++] = value;
+    }
+
+    long[] sorted() {
+      long[] copy = Arrays.copyOf(values, size);
+      Arrays.sort(copy);
+      return copy;
+    }
+  }
+}

@@ -1,0 +1,160 @@
+package dev.weft.cli;
+
+import dev.weft.v1.CancelJobRequest;
+import dev.weft.v1.CancelJobResponse;
+import dev.weft.v1.GetJobRequest;
+import dev.weft.v1.Job;
+import dev.weft.v1.JobServiceGrpc;
+import dev.weft.v1.JobServiceGrpc.JobServiceBlockingStub;
+import dev.weft.v1.JobSpec;
+import dev.weft.v1.JobState;
+import dev.weft.v1.ListJobsRequest;
+import dev.weft.v1.ListWorkersRequest;
+import dev.weft.v1.SubmitJobRequest;
+import dev.weft.v1.WorkerInfo;
+import io.grpc.ConnectivityState;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * The JobService as the CLI uses it: every call carries a deadline, and "cannot reach the
+ * coordinator" becomes one clear {@link CliException} naming the address.
+ */
+final class CoordinatorClient implements AutoCloseable {
+  static final Duration UNARY_DEADLINE = Duration.ofSeconds(10);
+  private static final int MAX_INBOUND_BYTES = 64 * 1024 * 1024;
+
+  private final Address address;
+  private final ManagedChannel channel;
+
+  CoordinatorClient(Address address) {
+    this.address = address;
+    this.channel =
+        Grpc.newChannelBuilderForAddress(
+                address.host(), address.port(), InsecureChannelCredentials.create())
+            .maxInboundMessageSize(MAX_INBOUND_BYTES)
+            .userAgent("weft-cli/" + BuildInfo.version())
+            .build();
+  }
+
+  Address address() {
+    return address;
+  }
+
+  Job submit(JobSpec spec) {
+    return call(s -> s.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()));
+  }
+
+  Job get(String id) {
+    return call(s -> s.getJob(GetJobRequest.newBuilder().setId(id).build()));
+  }
+
+  List<Job> list(Collection<JobState> states, int limit) {
+    ListJobsRequest request =
+        ListJobsRequest.newBuilder().addAllStates(states).setLimit(limit).build();
+    return call(s -> s.listJobs(request).getJobsList());
+  }
+
+  CancelJobResponse cancel(String id, String reason) {
+    return call(
+        s -> s.cancelJob(CancelJobRequest.newBuilder().setId(id).setReason(reason).build()));
+  }
+
+  List<WorkerInfo> workers() {
+    return call(s -> s.listWorkers(ListWorkersRequest.getDefaultInstance()).getWorkersList());
+  }
+
+  /** A stub whose calls must end within {@code deadline}; create one per call. */
+  JobServiceBlockingStub stub(Duration deadline) {
+    return JobServiceGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  boolean isConnected() {
+    return channel.getState(false) == ConnectivityState.READY;
+  }
+
+  private <T> T call(Function<JobServiceBlockingStub, T> rpc) {
+    try {
+      return rpc.apply(stub(UNARY_DEADLINE));
+    } catch (StatusRuntimeException e) {
+      if (isUnreachable(e.getStatus())) {
+        throw unreachable(e.getStatus());
+      }
+      if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
+        throw notACoordinator(e.getStatus());
+      }
+      throw e;
+    }
+  }
+
+  /** Something answers at the address, but not with our JobService (another server, a proxy). */
+  private CliException notACoordinator(Status status) {
+    return new CliException(
+        ExitCodes.UNREACHABLE,
+        "no weft coordinator at "
+            + address
+            + ", something else answered ("
+            + status.getDescription()
+            + "); check --coordinator or WEFT_COORDINATOR");
+  }
+
+  static boolean isUnreachable(Status status) {
+    return status.getCode() == Status.Code.UNAVAILABLE
+        || status.getCode() == Status.Code.DEADLINE_EXCEEDED;
+  }
+
+  CliException unreachable(Status status) {
+    String within = DurationConverter.format(UNARY_DEADLINE);
+    String why;
+    if (status.getCode() != Status.Code.DEADLINE_EXCEEDED) {
+      why = describe(status);
+    } else if (isConnected()) {
+      why = "connected, but it did not answer within " + within;
+    } else {
+      why = "no connection within " + within;
+    }
+    return new CliException(
+        ExitCodes.UNREACHABLE,
+        "cannot reach the coordinator at "
+            + address
+            + " ("
+            + why
+            + "); start one with 'weft coordinator' or point --coordinator or WEFT_COORDINATOR"
+            + " at a running one");
+  }
+
+  private static String describe(Status status) {
+    Throwable cause = status.getCause();
+    while (cause != null && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    String detail =
+        cause != null && cause.getMessage() != null
+            ? cause.getMessage()
+            : status.getDescription() != null ? status.getDescription() : status.getCode().name();
+    return detail.toLowerCase(Locale.ROOT).contains("refused") ? "connection refused" : detail;
+  }
+
+  @Override
+  public void close() {
+    channel.shutdown();
+    try {
+      if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+        channel.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      channel.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,37 @@
+package dev.weft.cli;
+
+import dev.weft.v1.JobState;
+import io.grpc.Status;
+
+/**
+ * The exit codes scripts can rely on, and the one place that maps outcomes to them.
+ *
+ * <p>0 success; 1 the job failed or was cancelled; 2 a usage error (bad option, bad request,
+ * unknown job); 3 the coordinator cannot be reached; 70 a bug in weft; 130 detached after Ctrl-C.
+ */
+final class ExitCodes {
+  static final int OK = 0;
+  static final int JOB_FAILED = 1;
+  static final int USAGE = 2;
+  static final int UNREACHABLE = 3;
+  static final int SOFTWARE = 70;
+  static final int INTERRUPTED = 130;
+
+  private ExitCodes() {}
+
+  static int forJob(JobState state) {
+    return switch (state) {
+      case FAILED, CANCELLED -> JOB_FAILED;
+      default -> OK;
+    };
+  }
+
+  /** What an error status from the coordinator means for the user. */
+  static int forStatus(Status.Code code) {
+    return switch (code) {
+      case INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE, ALREADY_EXISTS, FAILED_PRECONDITION -> USAGE;
+      case UNAVAILABLE, DEADLINE_EXCEEDED -> UNREACHABLE;
+      default -> SOFTWARE;
+    };
+  }
+}

@@ -1,0 +1,151 @@
+package dev.weft.cli;
+
+import dev.weft.v1.Job;
+import dev.weft.v1.JobEvent;
+import dev.weft.v1.JobState;
+import dev.weft.v1.Progress;
+import dev.weft.v1.WatchJobRequest;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.Iterator;
+
+/**
+ * Follows a job until it finishes. Each WatchJob stream has a deadline; when it expires, or the
+ * coordinator drops the stream, the watch starts again (its first event is a fresh snapshot, so no
+ * progress is lost). A coordinator that stays unreachable for {@link #RECONNECT_PATIENCE} ends the
+ * wait with exit code 3.
+ */
+final class JobWatcher {
+  static final Duration WATCH_DEADLINE = Duration.ofMinutes(30);
+  static final Duration RECONNECT_PATIENCE = Duration.ofSeconds(30);
+  private static final long MAX_BACKOFF_MS = 2_000;
+
+  /** Told about the job's progress as events arrive. */
+  interface Listener {
+    void progress(int done, int failed, int running, int total);
+  }
+
+  private final CoordinatorClient client;
+  private final Duration watchDeadline;
+  private volatile Context.CancellableContext current;
+  private volatile boolean detached;
+  private boolean heard; // an event arrived on the current stream (only the waiting thread uses it)
+
+  JobWatcher(CoordinatorClient client, Duration watchDeadline) {
+    this.client = client;
+    this.watchDeadline = watchDeadline;
+  }
+
+  static boolean isFinal(JobState state) {
+    return state == JobState.SUCCEEDED || state == JobState.FAILED || state == JobState.CANCELLED;
+  }
+
+  /** Returns the job once it has finished. */
+  Job await(String id, Listener listener) throws InterruptedException {
+    long unreachableSince = -1;
+    long backoffMs = 100;
+    while (true) {
+      Context.CancellableContext context = Context.current().withCancellation();
+      // Published before checking the flag, and detach() sets the flag before reading this: one
+      // of the two always sees the other, so a detach never misses a stream.
+      current = context;
+      if (detached) {
+        context.cancel(null);
+        checkDetached(id);
+      }
+      heard = false;
+      Context previous = context.attach();
+      try {
+        Job finished = follow(id, listener);
+        if (finished != null) {
+          return finished;
+        }
+        // The stream ended without its final event (the coordinator is shutting down, say): watch
+        // again after a pause; the next snapshot tells whether the job is done.
+        unreachableSince = -1;
+        Thread.sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+      } catch (StatusRuntimeException e) {
+        checkDetached(id);
+        if (heard) {
+          // This stream worked for a while: a new outage starts now.
+          unreachableSince = -1;
+          backoffMs = 100;
+        }
+        Status status = e.getStatus();
+        if (status.getCode() == Status.Code.DEADLINE_EXCEEDED && client.isConnected()) {
+          continue; // this watch's deadline passed, the job runs on: watch again
+        }
+        if (!CoordinatorClient.isUnreachable(status)) {
+          throw e;
+        }
+        long now = System.nanoTime();
+        if (unreachableSince < 0) {
+          unreachableSince = now;
+        } else if (now - unreachableSince > RECONNECT_PATIENCE.toNanos()) {
+          throw client.unreachable(status);
+        }
+        Thread.sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+      } finally {
+        context.detach(previous);
+        context.cancel(null);
+      }
+    }
+  }
+
+  /** Stops waiting: the job keeps running; {@link #await} ends with exit code 130. */
+  void detach() {
+    detached = true;
+    Context.CancellableContext context = current;
+    if (context != null) {
+      context.cancel(null);
+    }
+  }
+
+  private Job follow(String id, Listener listener) {
+    Iterator<JobEvent> events =
+        client.stub(watchDeadline).watchJob(WatchJobRequest.newBuilder().setId(id).build());
+    while (events.hasNext()) {
+      JobEvent event = events.next();
+      heard = true;
+      switch (event.getEventCase()) {
+        case SNAPSHOT -> {
+          Job job = event.getSnapshot();
+          if (isFinal(job.getState())) {
+            return job;
+          }
+          listener.progress(
+              job.getTasksDone(), job.getTasksFailed(), job.getTasksRunning(), job.getTasksTotal());
+        }
+        case PROGRESS -> {
+          Progress p = event.getProgress();
+          listener.progress(p.getDone(), p.getFailed(), p.getRunning(), p.getTotal());
+        }
+        case FINISHED -> {
+          return event.getFinished();
+        }
+        default -> {
+          // state changes and task events: the next progress event or the final one says it all
+        }
+      }
+    }
+    return null;
+  }
+
+  private void checkDetached(String id) {
+    if (detached) {
+      throw new CliException(
+          ExitCodes.INTERRUPTED,
+          "detached; job "
+              + id
+              + " keeps running (weft status "
+              + id
+              + ", weft cancel "
+              + id
+              + ")");
+    }
+  }
+}

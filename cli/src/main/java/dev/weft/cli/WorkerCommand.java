@@ -1,0 +1,121 @@
+package dev.weft.cli;
+
+import dev.weft.worker.Worker;
+import dev.weft.worker.WorkerConfig;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code weft worker --join HOST:PORT}: runs tasks until SIGTERM or Ctrl-C. */
+@Command(
+    name = "worker",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Run a worker: it attaches to a coordinator (and re-attaches when it comes back) and runs"
+          + " tasks on its slots.",
+      "SIGTERM or Ctrl-C drains it: no new tasks, running ones finish or go back, exit 0; a"
+          + " second one stops it at once.",
+    },
+    footerHeading = "%n",
+    footer = {
+      "Examples:",
+      "  weft worker --join 127.0.0.1:7070",
+      "  weft worker --join coordinator.example:7070 --slots 16 --id render-01",
+    })
+final class WorkerCommand implements Callable<Integer> {
+  @Spec private CommandSpec spec;
+
+  @Option(
+      names = "--join",
+      paramLabel = "HOST:PORT",
+      converter = Address.Converter.class,
+      description = "The coordinator's address (required).")
+  private Address join;
+
+  @Option(
+      names = "--transport",
+      paramLabel = "MODE",
+      defaultValue = "auto",
+      description =
+          "auto: move to shared memory when the coordinator is on this host and offers it;"
+              + " grpc: never; shm: insist on it (default: ${DEFAULT-VALUE}).")
+  private String transport;
+
+  // Set by a coordinator that spawns its own workers: the link is this process's stdin/stdout.
+  @Option(names = "--stdio", hidden = true)
+  private boolean stdio;
+
+  @Option(
+      names = "--slots",
+      paramLabel = "N",
+      description = "Tasks run at once (default: the number of cores, here ${DEFAULT-VALUE}).")
+  private int slots = Runtime.getRuntime().availableProcessors();
+
+  @Option(names = "--id", paramLabel = "ID", description = "The worker's name (default: HOST-PID).")
+  private String id;
+
+  @Option(
+      names = "--prefetch",
+      paramLabel = "N",
+      description = "Tasks queued beyond the slots, so a busy worker never waits (default: 0).")
+  private Integer prefetch;
+
+  // Set by `weft demo` (and any launcher) so a worker never outlives the process that started it.
+  @Option(names = "--parent-pid", hidden = true)
+  private Long parentPid;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    if (join == null && !stdio) {
+      throw new ParameterException(
+          spec.commandLine(), "Missing required option: '--join=HOST:PORT'");
+    }
+    WorkerConfig config = new WorkerConfig().slots(slots).transport(transport).stdio(stdio);
+    if (join != null) {
+      config.join(join.toString());
+    }
+    if (id != null) {
+      config.id(id);
+    }
+    if (prefetch != null) {
+      config.prefetch(prefetch);
+    }
+    if (parentPid != null) {
+      config.parentPid(parentPid);
+    }
+    try {
+      config.conclude();
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+    Worker worker = Worker.start(config);
+    // With --stdio, stdout carries the link's frames: say everything else on stderr.
+    PrintWriter out = stdio ? spec.commandLine().getErr() : spec.commandLine().getOut();
+    out.printf(
+        "weft worker %s %s with %d slot%s%n",
+        worker.id(),
+        stdio ? "on stdin/stdout" : "joining " + join,
+        config.slots(),
+        config.slots() == 1 ? "" : "s");
+    out.flush();
+    Thread hook = new Thread(worker::close, "weft-worker-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try (StopSignals _ =
+        StopSignals.handle(
+            worker::close, () -> Runtime.getRuntime().halt(ExitCodes.INTERRUPTED), "INT", "TERM")) {
+      worker.awaitTermination();
+    }
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      return ExitCodes.OK; // the JVM is already exiting: the hook is what stopped the worker
+    }
+    out.println("weft worker " + worker.id() + " stopped");
+    out.flush();
+    return ExitCodes.OK;
+  }
+}

@@ -1,0 +1,146 @@
+package dev.weft.cli;
+
+import static dev.weft.cli.ProcessCluster.assertExit;
+import static dev.weft.cli.ProcessCluster.cli;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import org.junit.jupiter.api.Test;
+
+/** What the CLI says before (or instead of) talking to a coordinator: no processes needed. */
+final class CommandLineTest {
+
+  @Test
+  void withoutACoordinatorClientsExitThreeAndSayWhatToDo() throws IOException {
+    String address = "127.0.0.1:" + ProcessCluster.freePort();
+
+    CliResult r = cli("jobs", "--coordinator", address);
+
+    assertExit(3, r);
+    assertTrue(r.err().contains(address), r::toString);
+    assertTrue(r.err().contains("weft coordinator"), r::toString);
+    assertEquals(1, r.err().lines().count(), () -> "one line, no stack trace; " + r);
+  }
+
+  @Test
+  void submitWithoutACoordinatorExitsThree() throws IOException {
+    CliResult r =
+        cli(
+            "submit",
+            "sum",
+            "--from",
+            "1",
+            "--to",
+            "2",
+            "--wait",
+            "--coordinator",
+            "127.0.0.1:" + ProcessCluster.freePort());
+
+    assertExit(3, r);
+  }
+
+  @Test
+  void missingOptionIsAUsageErrorOnOneLine() {
+    CliResult r = cli("submit", "sum", "--from", "1");
+
+    assertExit(2, r);
+    assertEquals(
+        "weft submit sum: Missing required option: '--to=B' (see 'weft submit sum --help')",
+        r.err().strip());
+  }
+
+  @Test
+  void badDurationSaysWhatIsAllowed() {
+    CliResult r = cli("submit", "sleep", "--ms", "1", "--timeout", "5 minutes");
+
+    assertExit(2, r);
+    assertTrue(r.err().contains("--timeout"), r::toString);
+    assertTrue(r.err().contains("1h30m"), r::toString);
+    assertEquals(1, r.err().lines().count(), r::toString);
+  }
+
+  @Test
+  void badSizeSaysWhatIsAllowed() {
+    CliResult r = cli("submit", "hash", "--file", "x", "--chunk", "lots");
+
+    assertExit(2, r);
+    assertTrue(r.err().contains("--chunk"), r::toString);
+    assertTrue(r.err().contains("64k"), r::toString);
+  }
+
+  @Test
+  void badAddressSaysWhatIsAllowed() {
+    CliResult r = cli("workers", "--coordinator", "localhost");
+
+    assertExit(2, r);
+    assertTrue(r.err().contains("HOST:PORT"), r::toString);
+  }
+
+  @Test
+  void missingInputFileIsAUsageError() {
+    CliResult r =
+        cli(
+            "submit",
+            "exec",
+            "--input",
+            "/no/such/inputs.txt",
+            "--coordinator",
+            "127.0.0.1:1",
+            "--",
+            "echo",
+            "{}");
+
+    assertExit(2, r);
+    assertTrue(r.err().contains("/no/such/inputs.txt: no such file"), r::toString);
+  }
+
+  @Test
+  void tasksAndTaskSizeTogetherAreAUsageError() {
+    CliResult r =
+        cli("submit", "sum", "--from", "1", "--to", "9", "--tasks", "3", "--task-size", "3");
+
+    assertExit(2, r);
+    assertTrue(r.err().contains("--tasks or --task-size"), r::toString);
+  }
+
+  @Test
+  void misspelledCommandGetsASuggestion() {
+    CliResult r = cli("sumbit");
+
+    assertExit(2, r);
+    assertTrue(r.err().contains("submit"), r::toString);
+    assertEquals(1, r.err().lines().count(), r::toString);
+  }
+
+  @Test
+  void submitWithoutAKindListsTheKinds() {
+    CliResult r = cli("submit");
+
+    assertExit(2, r);
+    assertTrue(r.err().contains("sum, primes, pi, sleep, exec, hash, noop, plugin"), r::toString);
+  }
+
+  @Test
+  void versionAndHelp() {
+    CliResult version = cli("--version");
+    CliResult help = cli("help", "submit");
+    CliResult kindHelp = cli("submit", "exec", "--help");
+
+    assertExit(0, version);
+    assertTrue(version.out().startsWith("weft "), version::toString);
+    assertExit(0, help);
+    assertTrue(help.out().contains("Examples:"), help::toString);
+    assertExit(0, kindHelp);
+    assertTrue(kindHelp.out().contains("--retry-on-error"), kindHelp::toString);
+    assertTrue(kindHelp.out().contains("--coordinator"), kindHelp::toString);
+  }
+
+  @Test
+  void noArgumentsPrintsUsageAndExitsTwo() {
+    CliResult r = cli();
+
+    assertExit(2, r);
+    assertTrue(r.err().contains("Usage: weft"), r::toString);
+  }
+}

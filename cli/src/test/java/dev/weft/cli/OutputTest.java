@@ -1,0 +1,211 @@
+package dev.weft.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.Timestamp;
+import dev.weft.v1.ExecOutcome;
+import dev.weft.v1.ExecResult;
+import dev.weft.v1.Job;
+import dev.weft.v1.JobResult;
+import dev.weft.v1.JobState;
+import dev.weft.v1.SumResult;
+import dev.weft.v1.TaskFailure;
+import dev.weft.v1.WorkerInfo;
+import io.grpc.Status;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.time.Instant;
+import java.util.List;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+
+/** Human and JSON output, the progress bar and the exit code mapping, without any process. */
+final class OutputTest {
+  private static final Timestamp T0 = Timestamp.newBuilder().setSeconds(1_000).build();
+  private static final Timestamp T2 = Timestamp.newBuilder().setSeconds(1_002).build();
+
+  @Test
+  void finishedJobShowsStateResultAndRate() {
+    Job job =
+        Job.newBuilder()
+            .setId("j1")
+            .setKind("sum")
+            .setState(JobState.SUCCEEDED)
+            .setTasksTotal(100)
+            .setTasksDone(100)
+            .setCreated(T0)
+            .setFinished(T2)
+            .setResult(
+                JobResult.newBuilder()
+                    .setSum(SumResult.newBuilder().setSum("500000000500000000"))
+                    .setSummary("500000000500000000"))
+            .build();
+
+    String text = print(out -> JobReport.finished(out, job));
+
+    assertEquals(
+        "SUCCEEDED  job j1 (sum), 100 tasks in 2.00 s, 50.0 tasks/s\n"
+            + "result     500000000500000000\n",
+        text);
+  }
+
+  @Test
+  void failedExecJobShowsExitCodesAndOutputTails() {
+    Job job =
+        Job.newBuilder()
+            .setId("j2")
+            .setKind("exec")
+            .setState(JobState.FAILED)
+            .setTasksTotal(4)
+            .setTasksDone(3)
+            .setTasksFailed(1)
+            .setError("task 2 failed: exit 7")
+            .addFailures(
+                TaskFailure.newBuilder()
+                    .setTask(2)
+                    .setAttempt(1)
+                    .setWorkerId("w1")
+                    .setError("exit 7"))
+            .setResult(
+                JobResult.newBuilder()
+                    .setExec(
+                        ExecResult.newBuilder()
+                            .setSucceeded(3)
+                            .setFailed(1)
+                            .addTasks(ExecOutcome.newBuilder().setTask(0).setInput("1"))
+                            .addTasks(
+                                ExecOutcome.newBuilder()
+                                    .setTask(2)
+                                    .setInput("3")
+                                    .setExitCode(7)
+                                    .setStdoutTail("out-3\n")
+                                    .setStderrTail("boom\n")
+                                    .setDurationMs(12))))
+            .build();
+
+    String text = print(out -> JobReport.finished(out, job));
+
+    assertTrue(text.startsWith("FAILED     job j2 (exec)\n"), text);
+    assertTrue(text.contains("error      task 2 failed: exit 7\n"), text);
+    assertTrue(text.contains("  task 2, attempt 1 on w1: exit 7\n"), text);
+    assertTrue(text.contains("  task 2 (input 3) exited 7 after 12 ms\n"), text);
+    assertTrue(text.contains("    stdout:\n      out-3\n    stderr:\n      boom\n"), text);
+    assertFalse(text.contains("task 0"), text);
+  }
+
+  @Test
+  void workersTableIsAligned() {
+    List<WorkerInfo> workers =
+        List.of(
+            WorkerInfo.newBuilder()
+                .setId("w1")
+                .setHost("a")
+                .setPid(10)
+                .setSlots(2)
+                .setTransport("grpc")
+                .setTasksDone(5)
+                .setState("ready")
+                .build(),
+            WorkerInfo.newBuilder()
+                .setId("worker-two")
+                .setHost("host-b")
+                .setPid(2000)
+                .setSlots(16)
+                .setBusy(3)
+                .setTransport("shm")
+                .setState("READY")
+                .build());
+
+    String text = print(out -> JobReport.workers(out, workers));
+
+    assertEquals(
+        """
+        ID          HOST    PID   SLOTS  BUSY  TRANSPORT  TASKS  STATE
+        w1          a       10    2      0     grpc       5      ready
+        worker-two  host-b  2000  16     3     shm        0      ready
+        """,
+        text);
+  }
+
+  @Test
+  void jsonIsOneLineWithProtoFieldNames() {
+    Job job = Job.newBuilder().setId("j1").setState(JobState.RUNNING).setTasksTotal(3).build();
+
+    String json = JsonOutput.of(job);
+
+    assertFalse(json.contains("\n"));
+    assertTrue(json.startsWith("{\"id\":\"j1\""), json);
+    assertTrue(json.contains("\"state\":\"RUNNING\""), json);
+    assertTrue(json.contains("\"tasks_total\":3"), json);
+    assertTrue(json.contains("\"tasks_done\":0"), json);
+    assertFalse(json.contains("\"result\""), "no result before the job finishes: " + json);
+    assertEquals("[]", JsonOutput.array(List.of()));
+    assertEquals("[" + json + "," + json + "]", JsonOutput.array(List.of(job, job)));
+  }
+
+  @Test
+  void progressBarShowsCountRateAndEta() {
+    long[] now = {0};
+    StringWriter err = new StringWriter();
+    ProgressBar bar = new ProgressBar(new PrintWriter(err), () -> now[0]);
+
+    bar.progress(0, 0, 2, 100);
+    now[0] = 2_000_000_000L;
+    bar.progress(50, 0, 2, 100);
+    now[0] += 10_000_000L; // 10 ms later: too soon to redraw
+    bar.progress(51, 0, 2, 100);
+
+    String[] frames = err.toString().split("\r");
+    assertEquals(3, frames.length, err.toString()); // "", frame 1, frame 2
+    assertTrue(frames[2].startsWith("[###############...............] 50/100 tasks"), frames[2]);
+    assertTrue(frames[2].contains("25.0 tasks/s"), frames[2]);
+    assertTrue(frames[2].contains("ETA 2s"), frames[2]);
+
+    bar.clear();
+    assertTrue(err.toString().endsWith("\r\u001b[K"));
+  }
+
+  @Test
+  void exitCodes() {
+    assertEquals(0, ExitCodes.forJob(JobState.SUCCEEDED));
+    assertEquals(0, ExitCodes.forJob(JobState.RUNNING));
+    assertEquals(1, ExitCodes.forJob(JobState.FAILED));
+    assertEquals(1, ExitCodes.forJob(JobState.CANCELLED));
+    assertEquals(2, ExitCodes.forStatus(Status.Code.INVALID_ARGUMENT));
+    assertEquals(2, ExitCodes.forStatus(Status.Code.NOT_FOUND));
+    assertEquals(3, ExitCodes.forStatus(Status.Code.UNAVAILABLE));
+    assertEquals(3, ExitCodes.forStatus(Status.Code.DEADLINE_EXCEEDED));
+    assertEquals(70, ExitCodes.forStatus(Status.Code.INTERNAL));
+  }
+
+  private static String print(Consumer<PrintWriter> printer) {
+    StringWriter text = new StringWriter();
+    PrintWriter out = new PrintWriter(text);
+    printer.accept(out);
+    out.flush();
+    return text.toString().replace(System.lineSeparator(), "\n");
+  }
+
+  @Test
+  void detailsOfARunningJob() {
+    Job job =
+        Job.newBuilder()
+            .setId("j3")
+            .setKind("sleep")
+            .setState(JobState.RUNNING)
+            .setTasksTotal(8)
+            .setTasksDone(2)
+            .setCreated(T0)
+            .build();
+
+    String text =
+        print(out -> JobReport.details(out, job, Instant.ofEpochSecond(T0.getSeconds() + 65)));
+
+    assertTrue(text.contains("state      RUNNING\n"), text);
+    assertTrue(text.contains("progress   2/8\n"), text);
+    assertTrue(text.contains("(65s ago)"), text);
+    assertFalse(text.contains("wall time"), text);
+  }
+}

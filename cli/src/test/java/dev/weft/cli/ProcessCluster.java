@@ -1,0 +1,317 @@
+package dev.weft.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
+
+/**
+ * Real weft processes for end-to-end tests: a coordinator JVM on a free loopback port, worker JVMs,
+ * and the CLI run in this JVM or as a JVM of its own. {@link #close()} stops every process it
+ * started (SIGTERM, then SIGKILL after a deadline) and checks that this JVM has no child left.
+ */
+final class ProcessCluster implements AutoCloseable {
+  static final Duration START_DEADLINE = Duration.ofSeconds(30);
+  static final Duration STOP_DEADLINE = Duration.ofSeconds(10);
+  static final Duration CLI_DEADLINE = Duration.ofSeconds(60);
+  private static final Pattern LISTENING = Pattern.compile("listening on (\\S+)");
+
+  private final Path dir;
+  private final List<Process> processes = new ArrayList<>();
+  private final List<Path> logs = new ArrayList<>();
+  private Process coordinatorProcess;
+  private Address coordinator;
+
+  ProcessCluster() throws IOException {
+    this.dir = Files.createTempDirectory("weft-e2e-");
+  }
+
+  /** {@code java [weft's flags] -cp <this JVM's class path> dev.weft.cli.Main args...}. */
+  static List<String> weftCommand(String... args) {
+    return WeftJvm.command(Arrays.asList(args));
+  }
+
+  /**
+   * Starts a coordinator on {@code port} (0: a free one; fast heartbeats, so lost workers are
+   * noticed soon) and returns once it has printed where it listens.
+   */
+  Address startCoordinator(int port) throws IOException, InterruptedException {
+    coordinatorProcess =
+        spawn(
+            "coordinator",
+            "coordinator",
+            "--listen",
+            "127.0.0.1:" + port,
+            "--data-dir",
+            dir.resolve("data").toString(),
+            "--heartbeat",
+            "250ms",
+            "--lease",
+            "2s");
+    Path log = logs.getLast();
+    Process process = coordinatorProcess;
+    Await.until(
+        "the coordinator to print its port",
+        START_DEADLINE,
+        () -> LISTENING.matcher(read(log)).find() || !process.isAlive(),
+        this::logTails);
+    Matcher m = LISTENING.matcher(read(log));
+    if (!m.find()) {
+      throw new AssertionError("the coordinator exited early\n" + logTails());
+    }
+    coordinator = Address.parse(m.group(1), false);
+    return coordinator;
+  }
+
+  List<Process> processes() {
+    return List.copyOf(processes);
+  }
+
+  Process coordinatorProcess() {
+    return coordinatorProcess;
+  }
+
+  Address coordinator() {
+    return coordinator;
+  }
+
+  /** Starts a worker joining this cluster's coordinator; {@code options} are added to its own. */
+  Process startWorker(String id, int slots, String... options) throws IOException {
+    return startWorker(coordinator, id, slots, options);
+  }
+
+  private Process startWorker(Address join, String id, int slots, String... options)
+      throws IOException {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "worker",
+                "--join",
+                join.toString(),
+                "--id",
+                id,
+                "--slots",
+                Integer.toString(slots),
+                "--parent-pid",
+                Long.toString(ProcessHandle.current().pid())));
+    args.addAll(Arrays.asList(options));
+    return spawn(id, args.toArray(String[]::new));
+  }
+
+  /**
+   * Starts a coordinator and {@code count} workers with two slots each, and waits for them. The
+   * JVMs start side by side on a port chosen here (workers retry until the coordinator is up),
+   * which saves a JVM start-up per test.
+   */
+  void startWithWorkers(int count) throws IOException, InterruptedException {
+    Address address = new Address("127.0.0.1", freePort());
+    for (int i = 1; i <= count; i++) {
+      startWorker(address, "w" + i, 2);
+    }
+    startCoordinator(address.port());
+    awaitWorkers(count);
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
+  void awaitWorkers(int count) throws InterruptedException {
+    Await.until(
+        count + " workers to attach",
+        START_DEADLINE,
+        () -> {
+          CliResult r = client("workers", "--json");
+          return r.exitCode() == 0 && r.workers().size() == count;
+        },
+        this::logTails);
+  }
+
+  /** Runs the CLI in this JVM against this cluster's coordinator. */
+  CliResult client(String... args) {
+    return cli(withCoordinator(args));
+  }
+
+  /** Runs the CLI in this JVM, capturing what it prints. */
+  static CliResult cli(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cmd = Main.newCommandLine();
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    int code = cmd.execute(args);
+    return new CliResult(code, out.toString(), err.toString());
+  }
+
+  /** Runs the CLI as a JVM of its own against this cluster's coordinator. */
+  CliResult clientProcess(String... args) throws IOException, InterruptedException {
+    return cliProcess(withCoordinator(args));
+  }
+
+  /** Runs the CLI as a JVM of its own, waits for it (with a deadline) and returns what it did. */
+  CliResult cliProcess(String... args) throws IOException, InterruptedException {
+    return cliProcess(Map.of(), args);
+  }
+
+  /** The same, with extra environment variables. */
+  CliResult cliProcess(Map<String, String> env, String... args)
+      throws IOException, InterruptedException {
+    Path out = Files.createTempFile(dir, "cli-", ".out");
+    Path err = Files.createTempFile(dir, "cli-", ".err");
+    ProcessBuilder builder = new ProcessBuilder(weftCommand(args));
+    builder.environment().putAll(env);
+    Process process =
+        builder
+            .redirectOutput(out.toFile())
+            .redirectError(err.toFile())
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            .start();
+    processes.add(process);
+    if (!process.waitFor(CLI_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)) {
+      process.destroyForcibly();
+      throw new AssertionError(
+          "weft "
+              + String.join(" ", args)
+              + " did not finish within "
+              + CLI_DEADLINE
+              + "\n"
+              + new CliResult(-1, read(out), read(err)));
+    }
+    return new CliResult(process.exitValue(), read(out), read(err));
+  }
+
+  /** {@code --coordinator} goes before any {@code --}: what follows that is the exec command. */
+  private String[] withCoordinator(String... args) {
+    List<String> all = new ArrayList<>(Arrays.asList(args));
+    int end = all.indexOf("--");
+    all.addAll(end < 0 ? all.size() : end, List.of("--coordinator", coordinator.toString()));
+    return all.toArray(String[]::new);
+  }
+
+  private Process spawn(String name, String... args) throws IOException {
+    Path log = dir.resolve(name + ".log");
+    Process process =
+        new ProcessBuilder(weftCommand(args))
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile())
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            .start();
+    processes.add(process);
+    logs.add(log);
+    return process;
+  }
+
+  /** The last lines of every process's output, for failure messages. */
+  String logTails() {
+    StringBuilder out = new StringBuilder();
+    for (Path log : logs) {
+      List<String> lines = read(log).lines().toList();
+      out.append("--- ").append(log.getFileName()).append(":\n");
+      lines
+          .subList(Math.max(0, lines.size() - 30), lines.size())
+          .forEach(line -> out.append("  ").append(line).append('\n'));
+    }
+    return out.toString();
+  }
+
+  private static String read(Path file) {
+    try {
+      return Files.readString(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Stops the workers, then the coordinator (SIGTERM; SIGKILL after {@link #STOP_DEADLINE}), and
+   * fails if any process started by this JVM is still alive afterwards.
+   */
+  @Override
+  public void close() throws InterruptedException, IOException {
+    // Workers and CLI processes first, all at once; the coordinator last, as a user would.
+    List<Process> others = new ArrayList<>(processes);
+    others.remove(coordinatorProcess);
+    List<Long> ignoredSigterm = new ArrayList<>(stop(others));
+    if (coordinatorProcess != null) {
+      ignoredSigterm.addAll(stop(List.of(coordinatorProcess)));
+    }
+    Await.until(
+        "every child process of the test JVM to exit",
+        STOP_DEADLINE,
+        () -> ProcessHandle.current().descendants().noneMatch(ProcessHandle::isAlive),
+        () -> {
+          StringBuilder left = new StringBuilder("still alive (now killed):\n");
+          ProcessHandle.current()
+              .descendants()
+              .forEach(
+                  p -> {
+                    left.append("  ").append(p.pid()).append(' ').append(p.info()).append('\n');
+                    p.destroyForcibly();
+                  });
+          return left.toString();
+        });
+    try (var files = Files.walk(dir)) {
+      files.sorted(Comparator.reverseOrder()).forEach(ProcessCluster::delete);
+    }
+    if (!ignoredSigterm.isEmpty()) {
+      throw new AssertionError("processes " + ignoredSigterm + " ignored SIGTERM; killed them");
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after the deadline; returns the pids that needed SIGKILL. */
+  private static List<Long> stop(List<Process> group) throws InterruptedException {
+    group.forEach(Process::destroy);
+    long deadline = System.nanoTime() + STOP_DEADLINE.toNanos();
+    List<Long> killed = new ArrayList<>();
+    for (Process process : group) {
+      long left = Math.max(0, deadline - System.nanoTime());
+      if (!process.waitFor(left, TimeUnit.NANOSECONDS)) {
+        process.destroyForcibly();
+        process.waitFor(STOP_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+        killed.add(process.pid());
+      }
+    }
+    return killed;
+  }
+
+  /** Sends SIGTERM and returns the exit code, for tests of a graceful stop. */
+  static int terminate(Process process) throws InterruptedException {
+    process.destroy();
+    if (!process.waitFor(STOP_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)) {
+      process.destroyForcibly();
+      throw new AssertionError("process " + process.pid() + " ignored SIGTERM; killed it");
+    }
+    return process.exitValue();
+  }
+
+  static void assertExit(int expected, CliResult result) {
+    assertEquals(expected, result.exitCode(), () -> "unexpected exit code; " + result);
+  }
+
+  private static void delete(Path path) {
+    try {
+      Files.deleteIfExists(path);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
