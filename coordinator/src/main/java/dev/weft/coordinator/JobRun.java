@@ -25,6 +25,7 @@ import java.util.List;
  * calls it under its lock.
  */
 final class JobRun {
+  private static final System.Logger LOG = System.getLogger(JobRun.class.getName());
   static final int DEFAULT_MAX_ATTEMPTS = 3;
   private static final int MAX_RECORDED_FAILURES = 100;
   private static final long PROGRESS_INTERVAL_NANOS = 100_000_000L;
@@ -59,6 +60,7 @@ final class JobRun {
   private long finishedMs;
   private JobResult result;
   private String error = "";
+  private String firstPermanentFailure;
   private long lastProgressNanos;
   private final java.util.function.Consumer<JobRun> onFinish;
 
@@ -150,9 +152,7 @@ final class JobRun {
     running--;
     done++;
     taskEvent(task, TaskState.TASK_SUCCEEDED, workerId, "");
-    if (done == taskStates.length) {
-      result = reduction.result();
-      finish(JobState.SUCCEEDED, "");
+    if (settle()) {
       return true;
     }
     progress(false);
@@ -160,10 +160,45 @@ final class JobRun {
   }
 
   /**
+   * Ends the job once every task has succeeded or failed for good: SUCCEEDED with the reduced
+   * result, or FAILED with the first failure and whatever result the kind can still give (exec
+   * reports every task's outcome). Returns true when it ended the job.
+   */
+  private boolean settle() {
+    if (done + failed < taskStates.length) {
+      return false;
+    }
+    if (failed == 0) {
+      result = reduction.result();
+      finish(JobState.SUCCEEDED, "");
+      return true;
+    }
+    try {
+      result = reduction.result();
+    } catch (IllegalStateException e) {
+      result = null; // the kind has no partial result (a sum missing a range is no sum)
+    }
+    finish(
+        JobState.FAILED,
+        failed + " of " + taskStates.length + " tasks failed; first: " + firstPermanentFailure);
+    return true;
+  }
+
+  /**
    * Records a failed attempt. The task is retried while it has attempts left, unless the failure is
    * the task's own and the job did not ask for retries. Returns true when this finished the job.
    */
   boolean fail(int task, String message, boolean applicationError, String workerId) {
+    return fail(task, message, applicationError, workerId, ByteString.EMPTY);
+  }
+
+  /**
+   * As {@link #fail(int, String, boolean, String)}, with the output the failed task left (an exec
+   * task's exit code and output tails), which the reduction keeps when the task fails for good. A
+   * task that fails for good does not stop the others: the job ends FAILED once all are settled.
+   */
+  boolean fail(
+      int task, String message, boolean applicationError, String workerId, ByteString output) {
     if (isFinished() || taskStates[task] != RUNNING) {
       return false;
     }
@@ -180,12 +215,28 @@ final class JobRun {
     taskStates[task] = FAILED;
     failed++;
     taskEvent(task, TaskState.TASK_FAILED, workerId, message);
-    String why =
-        applicationError && !spec.getRetryOnError()
-            ? "task " + task + " failed: " + message
-            : "task " + task + " failed after " + attemptsByTask[task] + " attempts: " + message;
-    finish(JobState.FAILED, why);
-    return true;
+    if (firstPermanentFailure == null) {
+      firstPermanentFailure =
+          applicationError && !spec.getRetryOnError()
+              ? "task " + task + ": " + message
+              : "task " + task + " after " + attemptsByTask[task] + " attempts: " + message;
+    }
+    if (!output.isEmpty()) {
+      try {
+        reduction.add(task, output);
+      } catch (InvalidTaskOutputException | RuntimeException e) {
+        // The failure is already recorded; an unusable failure output only loses detail.
+        LOG.log(
+            System.Logger.Level.DEBUG,
+            "job " + id + " task " + task + ": failure output dropped",
+            e);
+      }
+    }
+    if (settle()) {
+      return true;
+    }
+    progress(false);
+    return false;
   }
 
   /** An attempt whose worker went away: retried like any failure, counting the attempt. */

@@ -296,7 +296,12 @@ final class Scheduler {
         requeue(job);
       } else {
         ended =
-            job.fail(attempt.task(), result.getError(), result.getApplicationError(), session.id());
+            job.fail(
+                attempt.task(),
+                result.getError(),
+                result.getApplicationError(),
+                session.id(),
+                result.getOutput());
         requeue(job);
       }
       if (ended) {

@@ -380,7 +380,7 @@ class JobServiceTest {
             .setApplicationError(true)
             .build());
     Job appFailed = awaitState(app.getId(), JobState.FAILED);
-    assertEquals("task 0 failed: exit 3: boom", appFailed.getError());
+    assertEquals("1 of 1 tasks failed; first: task 0: exit 3: boom", appFailed.getError());
   }
 
   @Test
