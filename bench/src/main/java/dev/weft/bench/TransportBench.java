@@ -72,6 +72,7 @@ public final class TransportBench {
       double mbPerS1m) {}
 
   private static final int KIB = 1024;
+  private static final long ROUND_TRIP_DEADLINE_NANOS = TimeUnit.SECONDS.toNanos(30);
 
   private final Options options;
   private final Consumer<String> progress;
@@ -146,7 +147,7 @@ public final class TransportBench {
     return coordinator;
   }
 
-  /** Runs one-task jobs back to back; the caller's thread spins so its own wake-up is not timed. */
+  /** Runs one-task jobs back to back; the caller polls so its own wake-up is not timed. */
   private static void roundTrips(Coordinator coordinator, long nanos, Samples into)
       throws InterruptedException {
     JobSpec spec = JobSpec.newBuilder().setNoop(NoopParams.getDefaultInstance()).build();
@@ -154,8 +155,16 @@ public final class TransportBench {
     while (System.nanoTime() < end) {
       long start = System.nanoTime();
       CompletableFuture<Job> job = coordinator.run(spec);
+      long giveUp = start + ROUND_TRIP_DEADLINE_NANOS;
       while (!job.isDone()) {
-        Thread.onSpinWait();
+        // Yield rather than spin: on a small machine the coordinator and worker need the cores.
+        Thread.yield();
+        if (System.nanoTime() - giveUp > 0) {
+          throw new IllegalStateException(
+              "a one-task job did not finish within "
+                  + TimeUnit.NANOSECONDS.toSeconds(ROUND_TRIP_DEADLINE_NANOS)
+                  + " s: is the worker gone?");
+        }
       }
       long took = System.nanoTime() - start;
       check(job);
@@ -202,12 +211,13 @@ public final class TransportBench {
 
   private static Job await(CompletableFuture<Job> future) throws InterruptedException {
     try {
-      return future.get(10, TimeUnit.MINUTES);
+      return future.get(2, TimeUnit.MINUTES);
     } catch (ExecutionException e) {
       throw new IllegalStateException(
           "bench job failed: " + e.getCause().getMessage(), e.getCause());
     } catch (TimeoutException e) {
-      throw new IllegalStateException("bench job did not finish within 10 minutes", e);
+      throw new IllegalStateException(
+          "bench job did not finish within 2 minutes: is the worker gone?", e);
     }
   }
 

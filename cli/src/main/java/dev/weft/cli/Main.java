@@ -22,6 +22,7 @@ import picocli.CommandLine.Spec;
       WorkersCommand.class,
       CancelCommand.class,
       DemoCommand.class,
+      BenchCommand.class,
       HelpCommand.class,
     },
     footerHeading = "%n",

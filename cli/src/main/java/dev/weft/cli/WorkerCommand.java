@@ -27,6 +27,9 @@ import picocli.CommandLine.Spec;
       "  weft worker --join coordinator.example:7070 --slots 16 --id render-01",
     })
 final class WorkerCommand implements Callable<Integer> {
+  // Held so the level set in call() sticks (JUL forgets loggers nobody references).
+  private static final java.util.logging.Logger QUIET_ROOT = java.util.logging.Logger.getLogger("");
+
   @Spec private CommandSpec spec;
 
   @Option(
@@ -68,8 +71,15 @@ final class WorkerCommand implements Callable<Integer> {
   @Option(names = "--parent-pid", hidden = true)
   private Long parentPid;
 
+  // Set by `weft bench`: the worker's INFO lines would interleave with the bench's output.
+  @Option(names = "--quiet", hidden = true)
+  private boolean quiet;
+
   @Override
   public Integer call() throws InterruptedException {
+    if (quiet) {
+      QUIET_ROOT.setLevel(java.util.logging.Level.WARNING);
+    }
     if (join == null && !stdio) {
       throw new ParameterException(
           spec.commandLine(), "Missing required option: '--join=HOST:PORT'");

@@ -50,6 +50,8 @@ import java.util.function.LongSupplier;
  */
 final class Scheduler {
   private static final int MAX_BATCH = 256;
+  // Keeps a batch within one shared-memory ring frame and far below gRPC's message limits.
+  private static final int MAX_BATCH_BYTES = 1 << 20;
   private static final int JOB_ID_CHARS = 10;
   private static final char[] ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz".toCharArray();
 
@@ -520,6 +522,7 @@ final class Scheduler {
         return;
       }
       Assignments.Builder batch = null;
+      int batchBytes = 0;
       while (session.credit() > 0) {
         JobRun job = nextJobFor(session);
         if (job == null) {
@@ -554,9 +557,11 @@ final class Scheduler {
                 .setKind(job.kindName())
                 .setInput(input)
                 .setGraceMs(job.graceMs()));
-        if (batch.getTasksCount() >= MAX_BATCH) {
+        batchBytes += input.size();
+        if (batch.getTasksCount() >= MAX_BATCH || batchBytes >= MAX_BATCH_BYTES) {
           session.link().send(CoordinatorMessage.newBuilder().setAssignments(batch).build());
           batch = null;
+          batchBytes = 0;
         }
       }
       if (batch != null) {

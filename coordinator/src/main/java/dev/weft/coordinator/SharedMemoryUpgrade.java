@@ -10,6 +10,7 @@ import dev.weft.v1.ShmAccept;
 import dev.weft.v1.ShmDecline;
 import dev.weft.v1.ShmOffer;
 import dev.weft.wire.LinkFrames;
+import dev.weft.wire.LinkWaits;
 import io.grpc.Status;
 import java.io.IOException;
 import java.security.MessageDigest;
@@ -29,6 +30,8 @@ import java.util.concurrent.TimeUnit;
 final class SharedMemoryUpgrade implements FastPathOffer {
   private static final System.Logger LOG = System.getLogger(SharedMemoryUpgrade.class.getName());
   private static final int NONCE_BYTES = 32;
+  // 16 MiB each way: a 1 MiB batch fits in one ring record, so it is neither split nor reassembled.
+  private static final int RING_BYTES = 16 << 20;
   private static final long ACCEPT_TIMEOUT_MS = 10_000;
   private static final long HEARTBEAT_MS = 500;
   private static final long STALE_MS = 5_000;
@@ -81,6 +84,9 @@ final class SharedMemoryUpgrade implements FastPathOffer {
                   .coordinatorId(coordinatorId)
                   .linkId(HexFormat.of().formatHex(random.generateSeed(6)))
                   .maxFrameType(LinkFrames.MAX_TYPE)
+                  .ringCapacity(RING_BYTES)
+                  .spinNs(LinkWaits.SPIN_NS)
+                  .maxYields(LinkWaits.MAX_YIELDS)
                   .conclude());
     } catch (IOException | RuntimeException e) {
       LOG.log(System.Logger.Level.WARNING, "cannot create a segment for worker " + session.id(), e);

@@ -1,6 +1,7 @@
 package dev.weft.coordinator;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.weft.local.FrameEncoder;
 import dev.weft.local.ShmEndpoint;
 import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.WorkerMessage;
@@ -23,7 +24,7 @@ final class ShmWorkerLink implements WorkerLink, ShmEndpoint.Listener {
   private final WorkerLink control;
   private final Consumer<WorkerMessage> inbound;
   private final Consumer<String> onFailure;
-  private final ArrayDeque<byte[]> overflow = new ArrayDeque<>();
+  private final ArrayDeque<CoordinatorMessage> overflow = new ArrayDeque<>();
   private boolean draining;
   private volatile boolean closed;
 
@@ -55,16 +56,17 @@ final class ShmWorkerLink implements WorkerLink, ShmEndpoint.Listener {
     if (closed) {
       return;
     }
-    byte[] bytes = message.toByteArray();
-    if (bytes.length > endpoint.maxFrameLength()) {
+    int length = message.getSerializedSize();
+    if (length > endpoint.maxFrameLength()) {
       control.send(message);
       return;
     }
     synchronized (overflow) {
-      if (overflow.isEmpty() && endpoint.trySend(LinkFrames.COORDINATOR_MESSAGE, bytes)) {
+      if (overflow.isEmpty()
+          && endpoint.trySend(LinkFrames.COORDINATOR_MESSAGE, length, encoder(message))) {
         return;
       }
-      overflow.addLast(bytes);
+      overflow.addLast(message);
       if (!draining) {
         draining = true;
         Thread.ofVirtual().name("weft-shm-overflow").start(this::drainOverflow);
@@ -72,10 +74,15 @@ final class ShmWorkerLink implements WorkerLink, ShmEndpoint.Listener {
     }
   }
 
+  /** Serializes straight into the ring: a large payload is copied once, not twice. */
+  private static FrameEncoder encoder(CoordinatorMessage message) {
+    return destination -> LinkFrames.writeTo(message, destination);
+  }
+
   /** Writes queued messages in order, waiting for room; stops when the link goes down. */
   private void drainOverflow() {
     while (true) {
-      byte[] next;
+      CoordinatorMessage next;
       synchronized (overflow) {
         next = overflow.peekFirst();
         if (next == null || closed) {
@@ -84,7 +91,7 @@ final class ShmWorkerLink implements WorkerLink, ShmEndpoint.Listener {
           return;
         }
       }
-      if (!endpoint.send(LinkFrames.COORDINATOR_MESSAGE, next)) {
+      if (!endpoint.send(LinkFrames.COORDINATOR_MESSAGE, next.getSerializedSize(), encoder(next))) {
         synchronized (overflow) {
           overflow.clear();
           draining = false;

@@ -83,12 +83,20 @@ public final class ShmEndpoint implements AutoCloseable {
    * closed (the frame was not sent), or when the frame is larger than {@link #maxFrameLength()}.
    */
   public boolean send(int type, byte[] payload) {
-    if (payload.length > maxFrameLength()) {
+    return send(type, payload.length, destination -> destination.put(payload));
+  }
+
+  /**
+   * Sends a frame of {@code length} bytes that {@code encoder} writes straight into the ring,
+   * waiting while the ring is full; false as for {@link #send(int, byte[])}.
+   */
+  public boolean send(int type, int length, FrameEncoder encoder) {
+    if (length > maxFrameLength()) {
       return false;
     }
     synchronized (sendLock) {
       while (!stopped && failure == null) {
-        if (segment.sender().offer(type, payload)) {
+        if (segment.sender().offer(type, length, encoder)) {
           return true;
         }
         if (segment.isPeerClosed()) {
@@ -106,11 +114,16 @@ public final class ShmEndpoint implements AutoCloseable {
 
   /** Tries to send once without waiting; false when the ring is full or the link is down. */
   public boolean trySend(int type, byte[] payload) {
-    if (payload.length > maxFrameLength() || stopped || failure != null) {
+    return trySend(type, payload.length, destination -> destination.put(payload));
+  }
+
+  /** As {@link #trySend(int, byte[])}, encoding in place. */
+  public boolean trySend(int type, int length, FrameEncoder encoder) {
+    if (length > maxFrameLength() || stopped || failure != null) {
       return false;
     }
     synchronized (sendLock) {
-      return segment.sender().offer(type, payload);
+      return segment.sender().offer(type, length, encoder);
     }
   }
 

@@ -1,5 +1,11 @@
 package dev.weft.wire;
 
+import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.MessageLite;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+
 /**
  * Frame types for links that carry weft's messages as frames (pipes, shared-memory rings). Both
  * ends must agree, so they live beside the schema.
@@ -18,4 +24,18 @@ public final class LinkFrames {
   public static final int MAX_MESSAGE_BYTES = 64 * 1024 * 1024 + 64 * 1024;
 
   private LinkFrames() {}
+
+  /**
+   * Serializes {@code message} into {@code destination}, which must have exactly its serialized
+   * size remaining: links encode straight into a ring's memory instead of copying a byte array.
+   */
+  public static void writeTo(MessageLite message, ByteBuffer destination) {
+    try {
+      CodedOutputStream out = CodedOutputStream.newInstance(destination);
+      message.writeTo(out);
+      out.flush();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot encode a " + message.getClass().getSimpleName(), e);
+    }
+  }
 }

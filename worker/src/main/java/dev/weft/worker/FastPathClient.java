@@ -11,6 +11,7 @@ import dev.weft.v1.ShmDecline;
 import dev.weft.v1.ShmOffer;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.wire.LinkFrames;
+import dev.weft.wire.LinkWaits;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -91,6 +92,8 @@ final class FastPathClient {
         .coordinatorId(rest.substring(0, dash))
         .linkId(rest.substring(dash + 1))
         .maxFrameType(LinkFrames.MAX_TYPE)
+        .spinNs(LinkWaits.SPIN_NS)
+        .maxYields(LinkWaits.MAX_YIELDS)
         .conclude();
   }
 
@@ -110,10 +113,12 @@ final class FastPathClient {
 
     @Override
     public void send(WorkerMessage message) {
-      byte[] bytes = message.toByteArray();
-      if (bytes.length > endpoint.maxFrameLength()
-          || !endpoint.send(LinkFrames.WORKER_MESSAGE, bytes)) {
-        // Too large for a ring, or the fast path is down: the control link still works.
+      int length = message.getSerializedSize();
+      if (length > endpoint.maxFrameLength()
+          || !endpoint.send(
+              LinkFrames.WORKER_MESSAGE,
+              length,
+              destination -> LinkFrames.writeTo(message, destination))) {
         control.send(message);
       }
     }

@@ -15,10 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
@@ -30,7 +26,7 @@ final class TaskSlots {
   private static final System.Logger LOG = System.getLogger(TaskSlots.class.getName());
 
   private final JobKinds kinds;
-  private final ExecutorService threads;
+  private final SlotThreads threads;
   private final Map<Long, RunningTask> tasks = new ConcurrentHashMap<>();
   private final Consumer<TaskResult> results;
   private final Set<Long> earlyCancels = Collections.synchronizedSet(new LinkedHashSet<>());
@@ -39,15 +35,7 @@ final class TaskSlots {
   TaskSlots(int slots, JobKinds kinds, Consumer<TaskResult> results) {
     this.kinds = kinds;
     this.results = results;
-    AtomicInteger count = new AtomicInteger();
-    this.threads =
-        Executors.newFixedThreadPool(
-            slots,
-            runnable -> {
-              Thread thread = new Thread(runnable, "weft-slot-" + count.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
+    this.threads = new SlotThreads(slots);
   }
 
   void submit(TaskAssignment assignment) {
@@ -103,7 +91,7 @@ final class TaskSlots {
   }
 
   boolean awaitTermination(long millis) throws InterruptedException {
-    return threads.awaitTermination(millis, TimeUnit.MILLISECONDS);
+    return threads.awaitTermination(millis);
   }
 
   /** One accepted attempt, from the queue through its run to its single result. */

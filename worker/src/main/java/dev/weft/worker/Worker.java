@@ -45,6 +45,8 @@ public final class Worker implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Worker.class.getName());
   private static final String VERSION = "0.1.0";
   private static final int MAX_RESULTS_PER_MESSAGE = 1024;
+  // Keeps a batch within one shared-memory ring frame (exec results carry output tails).
+  private static final int MAX_RESULT_BYTES_PER_MESSAGE = 1 << 20;
   private static final long FAST_PATH_HEARTBEAT_MS = 500;
   private static final long FAST_PATH_STALE_MS = 5_000;
 
@@ -281,12 +283,15 @@ public final class Worker implements AutoCloseable {
     }
     do {
       List<TaskResult> batch = new ArrayList<>();
+      int bytes = 0;
       TaskResult next;
       while ((next = pendingResults.poll()) != null) {
         batch.add(next);
-        if (batch.size() == MAX_RESULTS_PER_MESSAGE) {
+        bytes += next.getSerializedSize();
+        if (batch.size() == MAX_RESULTS_PER_MESSAGE || bytes >= MAX_RESULT_BYTES_PER_MESSAGE) {
           sendResults(batch);
           batch = new ArrayList<>();
+          bytes = 0;
         }
       }
       if (!batch.isEmpty()) {

@@ -1,0 +1,199 @@
+package dev.weft.cli;
+
+import dev.weft.bench.TransportBench;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code weft bench}: the transports side by side, through the real coordinator and workers. */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Compare the transports (grpc over TCP loopback, pipe, shm) through the real coordinator"
+          + " and worker code: for each, a coordinator in this JVM and one worker process of its"
+          + " own on that transport. Measurements are interleaved round by round (grpc pipe shm"
+          + " grpc pipe shm ...) so drift in the machine's speed hits every transport alike.",
+      "Measures: the round trip of a one-task no-op job (p50/p99/p99.9 in microseconds), no-op"
+          + " tasks per second with the worker's pipeline full, and MB/s of tasks carrying 64 KiB"
+          + " and 1 MiB payloads (the path a hash job's chunks take).",
+    },
+    footerHeading = "%n",
+    footer = {
+      "Examples:",
+      "  weft bench                              all transports, default durations",
+      "  weft bench --transports shm,grpc --duration 5s --warmup 20s",
+      "  weft bench --json                       one JSON object per transport, one per line",
+    })
+final class BenchCommand implements Callable<Integer> {
+  private static final List<Logger> QUIETED =
+      List.of(Logger.getLogger("dev.weft"), Logger.getLogger("io.grpc"));
+
+  @Spec private CommandSpec spec;
+
+  @Option(
+      names = "--transports",
+      split = ",",
+      paramLabel = "T",
+      defaultValue = "grpc,pipe,shm",
+      description = "Transports to compare, from grpc, pipe, shm (default: ${DEFAULT-VALUE}).")
+  private List<String> transports;
+
+  @Option(
+      names = "--duration",
+      paramLabel = "DURATION",
+      defaultValue = "3s",
+      converter = DurationConverter.class,
+      description =
+          "Time each measurement takes per transport, split over the rounds (default:"
+              + " ${DEFAULT-VALUE}).")
+  private Duration duration;
+
+  @Option(
+      names = "--warmup",
+      paramLabel = "DURATION",
+      defaultValue = "10s",
+      converter = DurationConverter.class,
+      description =
+          "Unrecorded round trips per transport before the measurements, split over the rounds;"
+              + " gRPC needs about 20 s here to settle (default: ${DEFAULT-VALUE}).")
+  private Duration warmup;
+
+  @Option(
+      names = "--rounds",
+      paramLabel = "N",
+      defaultValue = "3",
+      description = "Interleaved rounds (default: ${DEFAULT-VALUE}).")
+  private int rounds;
+
+  @Option(
+      names = "--slots",
+      paramLabel = "N",
+      defaultValue = "2",
+      description = "Slots of each bench worker (default: ${DEFAULT-VALUE}).")
+  private int slots;
+
+  @Option(
+      names = "--prefetch",
+      paramLabel = "N",
+      defaultValue = "512",
+      description =
+          "Tasks each bench worker queues beyond its slots, so the pipeline stays full"
+              + " (default: ${DEFAULT-VALUE}).")
+  private int prefetch;
+
+  @Option(names = "--json", description = "One JSON object per transport, one per line.")
+  private boolean json;
+
+  @Override
+  public Integer call() throws IOException, InterruptedException {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    if (slots < 1 || prefetch < 0 || rounds < 1) {
+      throw new CliException(
+          ExitCodes.USAGE, "--slots and --rounds must be at least 1 and --prefetch at least 0");
+    }
+    QUIETED.forEach(logger -> logger.setLevel(Level.WARNING));
+    TransportBench.Options options;
+    try {
+      options =
+          new TransportBench.Options(
+              transports,
+              duration,
+              warmup,
+              rounds,
+              slots,
+              prefetch,
+              WeftJvm.command(List.of("worker", "--quiet")));
+    } catch (IllegalArgumentException e) {
+      throw new CliException(ExitCodes.USAGE, e.getMessage());
+    }
+    long start = System.nanoTime();
+    List<TransportBench.Result> results =
+        new TransportBench(
+                options,
+                line -> {
+                  err.println("bench: " + line);
+                  err.flush();
+                })
+            .run();
+    double seconds = (System.nanoTime() - start) / 1e9;
+    if (json) {
+      for (TransportBench.Result r : results) {
+        out.println(toJson(r));
+      }
+      out.flush();
+      return ExitCodes.OK;
+    }
+    Table table =
+        new Table(
+            "TRANSPORT",
+            "RTT P50 µs",
+            "RTT P99 µs",
+            "RTT P99.9 µs",
+            "TASKS/S",
+            "MB/S 64KiB",
+            "MB/S 1MiB");
+    for (TransportBench.Result r : results) {
+      table.row(
+          r.transport(),
+          fixed(r.rttP50Us(), 1),
+          fixed(r.rttP99Us(), 1),
+          fixed(r.rttP999Us(), 1),
+          fixed(r.tasksPerS(), 0),
+          fixed(r.mbPerS64k(), 0),
+          fixed(r.mbPerS1m(), 0));
+    }
+    table.print(out);
+    TransportBench.Result grpc = find(results, "grpc");
+    for (TransportBench.Result r : results) {
+      if (grpc != null && r != grpc) {
+        out.printf(
+            Locale.ROOT,
+            "%s vs grpc: round trip %.1fx lower, tasks/s %.1fx higher, 1 MiB payloads %.1fx"
+                + " higher%n",
+            r.transport(),
+            grpc.rttP50Us() / r.rttP50Us(),
+            r.tasksPerS() / grpc.tasksPerS(),
+            r.mbPerS1m() / grpc.mbPerS1m());
+      }
+    }
+    out.printf(Locale.ROOT, "(%d rounds, %.0f s in all)%n", rounds, seconds);
+    out.flush();
+    return ExitCodes.OK;
+  }
+
+  private static TransportBench.Result find(List<TransportBench.Result> results, String name) {
+    return results.stream().filter(r -> r.transport().equals(name)).findFirst().orElse(null);
+  }
+
+  private static String fixed(double value, int decimals) {
+    return String.format(Locale.ROOT, "%." + decimals + "f", value);
+  }
+
+  static String toJson(TransportBench.Result r) {
+    return String.format(
+        Locale.ROOT,
+        "{\"transport\":\"%s\",\"rtt_p50_us\":%.2f,\"rtt_p99_us\":%.2f,\"rtt_p999_us\":%.2f,"
+            + "\"rtt_samples\":%d,\"tasks_per_s\":%.0f,\"mb_per_s\":%.1f,\"mb_per_s_64k\":%.1f,"
+            + "\"mb_per_s_1m\":%.1f}",
+        r.transport(),
+        r.rttP50Us(),
+        r.rttP99Us(),
+        r.rttP999Us(),
+        r.rttSamples(),
+        r.tasksPerS(),
+        r.mbPerS1m(),
+        r.mbPerS64k(),
+        r.mbPerS1m());
+  }
+}
