@@ -159,12 +159,11 @@ final class BenchCommand implements Callable<Integer> {
       if (grpc != null && r != grpc) {
         out.printf(
             Locale.ROOT,
-            "%s vs grpc: round trip %.1fx lower, tasks/s %.1fx higher, 1 MiB payloads %.1fx"
-                + " higher%n",
+            "%s vs grpc: round trip %s, tasks/s %s, 1 MiB payloads %s%n",
             r.transport(),
-            grpc.rttP50Us() / r.rttP50Us(),
-            r.tasksPerS() / grpc.tasksPerS(),
-            r.mbPerS1m() / grpc.mbPerS1m());
+            factor(grpc.rttP50Us() / r.rttP50Us()),
+            factor(r.tasksPerS() / grpc.tasksPerS()),
+            factor(r.mbPerS1m() / grpc.mbPerS1m()));
       }
     }
     out.printf(Locale.ROOT, "(%d rounds, %.0f s in all)%n", rounds, seconds);
@@ -174,6 +173,13 @@ final class BenchCommand implements Callable<Integer> {
 
   private static TransportBench.Result find(List<TransportBench.Result> results, String name) {
     return results.stream().filter(r -> r.transport().equals(name)).findFirst().orElse(null);
+  }
+
+  /** "5.2x better" or "1.3x worse", for a ratio where above 1 is better. */
+  private static String factor(double ratio) {
+    return ratio >= 1
+        ? String.format(Locale.ROOT, "%.1fx better", ratio)
+        : String.format(Locale.ROOT, "%.1fx worse", 1 / ratio);
   }
 
   private static String fixed(double value, int decimals) {

@@ -5,7 +5,6 @@ import dev.weft.coordinator.CoordinatorConfig;
 import dev.weft.local.HostIdentity;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -26,7 +25,7 @@ import picocli.CommandLine.Spec;
     footer = {
       "Examples:",
       "  weft coordinator",
-      "  weft coordinator --listen 0.0.0.0:7070 --data-dir /var/lib/weft",
+      "  weft coordinator --listen 0.0.0.0:7070",
       "  weft coordinator --local-workers 2 --local-transport shm",
     })
 final class CoordinatorCommand implements Callable<Integer> {
@@ -41,15 +40,6 @@ final class CoordinatorCommand implements Callable<Integer> {
           "Where to serve clients and workers; port 0 picks a free one"
               + " (default: ${DEFAULT-VALUE}).")
   private Address listen;
-
-  @Option(
-      names = "--data-dir",
-      paramLabel = "DIR",
-      defaultValue = "${sys:user.home}/.weft/data",
-      description =
-          "Where the coordinator journals jobs, to resume them after a restart"
-              + " (default: ${DEFAULT-VALUE}).")
-  private Path dataDir;
 
   @Option(
       names = "--heartbeat",
@@ -105,7 +95,6 @@ final class CoordinatorCommand implements Callable<Integer> {
     CoordinatorConfig config =
         new CoordinatorConfig()
             .listen(listen.host(), listen.port())
-            .dataDir(dataDir)
             .fastPath(transport)
             .localWorkers(
                 localWorkers, localTransport, localSlots, WeftJvm.command(List.of("worker")));

@@ -17,8 +17,9 @@ import picocli.CommandLine.Spec;
     description = {
       "Run a worker: it attaches to a coordinator (and re-attaches when it comes back) and runs"
           + " tasks on its slots.",
-      "SIGTERM or Ctrl-C drains it: no new tasks, running ones finish or go back, exit 0; a"
-          + " second one stops it at once.",
+      "SIGTERM or Ctrl-C stops it: it takes no new tasks, hands its unfinished ones back to the"
+          + " coordinator (which runs them elsewhere), detaches and exits 0; a second one stops it"
+          + " at once.",
     },
     footerHeading = "%n",
     footer = {

@@ -34,6 +34,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -75,6 +76,13 @@ final class LinkContractTest {
           "0558512c66fc59cca27b331fc56300cb0250aea07962958195005263443f5083");
   static final String HASH_OF_9_MIB_BY_3_MIB =
       "2226ea600a98d324c7576b72ca75eb6b9805598a60c4ab0fd2bc9ed1290fe2c6";
+  static final List<String> CHUNKS_OF_27_MIB_BY_9_MIB =
+      List.of(
+          "ad848fa1efd3202ac9ebaeba8e4a7a6e0fd452890606283a2dfddc96256050b5",
+          "cbca68151749f52fd6d63e713154217ad671a29dd2e23c20fc0e4d10e43483b7",
+          "55543ee45479eb272ace0eab21d784e6839f32bea14fb62c794973f24fe3423f");
+  static final String HASH_OF_27_MIB_BY_9_MIB =
+      "ba2b7d93ce875a347a2ea813ea64658ce4554a771ff563832edc637f0f8e3320";
 
   @Nested
   @DisplayName("gRPC over TCP: a worker in this JVM, fast path off on both sides")
@@ -282,11 +290,14 @@ final class LinkContractTest {
       assertEquals(expected, job.getResult().getHash());
     }
 
-    /**
-     * A task of 3 MiB is larger than a ring frame (2 MiB): on shm it goes over the control link.
-     */
+    /** On shm a 3 MiB task fits in a frame but not in one ring record: it travels in fragments. */
     @Test
-    void hashWithChunksLargerThanARingFrameIsExact() throws Exception {
+    void hashWithChunksSplitAcrossRingRecordsIsExact() throws Exception {
+      onShm(
+          ring ->
+              assertTrue(
+                  3 * MIB > ring.maxRecordLengthToWorker() && 4 * MIB <= ring.maxFrameLength(),
+                  "3 MiB tasks no longer need fragments: pick another chunk size"));
       Path file = writeContent("9mib", 9 * MIB);
 
       Job job = run(hashJob(file, 3 * MIB));
@@ -295,6 +306,25 @@ final class LinkContractTest {
       HashResult expected = digestOfChunks(file, 3 * MIB);
       assertEquals(CHUNKS_OF_9_MIB_BY_3_MIB, expected.getChunkSha256List(), "test vs hashlib");
       assertEquals(HASH_OF_9_MIB_BY_3_MIB, expected.getSha256(), "test vs hashlib");
+      assertEquals(expected, job.getResult().getHash());
+    }
+
+    /** On shm a 9 MiB task is larger than a ring frame: it goes over the control link. */
+    @Test
+    void hashWithChunksLargerThanARingFrameIsExact() throws Exception {
+      onShm(
+          ring ->
+              assertTrue(
+                  9 * MIB > ring.maxFrameLength(),
+                  "9 MiB tasks now fit in a ring frame: pick a larger chunk size"));
+      Path file = writeContent("27mib", 27 * MIB);
+
+      Job job = run(hashJob(file, 9 * MIB));
+
+      assertSucceeded(3, job);
+      HashResult expected = digestOfChunks(file, 9 * MIB);
+      assertEquals(CHUNKS_OF_27_MIB_BY_9_MIB, expected.getChunkSha256List(), "test vs hashlib");
+      assertEquals(HASH_OF_27_MIB_BY_9_MIB, expected.getSha256(), "test vs hashlib");
       assertEquals(expected, job.getResult().getHash());
     }
 
@@ -372,6 +402,15 @@ final class LinkContractTest {
               Duration.ofSeconds(20));
       assertSucceeded(2 * SLOTS, sum);
       assertEquals("500000500000", sum.getResult().getSum().getSum());
+    }
+
+    /** Checks a test's premise against the link's segment, when the link has one. */
+    private void onShm(Consumer<SegmentFile> check) throws Exception {
+      for (Path segment : segments) {
+        try (SegmentFile ring = SegmentFile.map(segment)) {
+          check.accept(ring);
+        }
+      }
     }
 
     private Job run(JobSpec.Builder spec) throws Exception {

@@ -59,8 +59,6 @@ final class ProcessCluster implements AutoCloseable {
             "coordinator",
             "--listen",
             "127.0.0.1:" + port,
-            "--data-dir",
-            dir.resolve("data").toString(),
             "--heartbeat",
             "250ms",
             "--lease",

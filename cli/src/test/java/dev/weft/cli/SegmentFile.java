@@ -35,6 +35,7 @@ final class SegmentFile implements AutoCloseable {
   private static final long HEADER_LENGTH_OFFSET = 12;
   private static final long CAPACITY_TO_ATTACHER_OFFSET = 24;
   private static final long CAPACITY_TO_CREATOR_OFFSET = 28;
+  private static final long MAX_FRAME_LENGTH_OFFSET = 32;
   private static final long ATTACHER_PID_OFFSET = 2L * SLOT_LENGTH;
   private static final int SEGMENT_HEADER_LENGTH = 12 * SLOT_LENGTH;
 
@@ -44,6 +45,7 @@ final class SegmentFile implements AutoCloseable {
   private final Path path;
   private final Arena arena;
   private final MemorySegment memory;
+  private final int coordinatorRingCapacity;
   private final long workerRing;
   private final int workerRingCapacity;
 
@@ -51,8 +53,8 @@ final class SegmentFile implements AutoCloseable {
     this.path = path;
     this.arena = arena;
     this.memory = memory;
-    int toWorker = (int) INT.getAcquire(memory, CAPACITY_TO_ATTACHER_OFFSET);
-    this.workerRing = (long) SEGMENT_HEADER_LENGTH + toWorker + TRAILER_LENGTH;
+    this.coordinatorRingCapacity = (int) INT.getAcquire(memory, CAPACITY_TO_ATTACHER_OFFSET);
+    this.workerRing = (long) SEGMENT_HEADER_LENGTH + coordinatorRingCapacity + TRAILER_LENGTH;
     this.workerRingCapacity = (int) INT.getAcquire(memory, CAPACITY_TO_CREATOR_OFFSET);
   }
 
@@ -93,6 +95,19 @@ final class SegmentFile implements AutoCloseable {
 
   Path path() {
     return path;
+  }
+
+  /** The largest frame the rings carry; larger messages must go over the control link. */
+  int maxFrameLength() {
+    return (int) INT.getAcquire(memory, MAX_FRAME_LENGTH_OFFSET);
+  }
+
+  /**
+   * The largest payload of one record in the coordinator's ring (Agrona allows an eighth of the
+   * capacity); a larger frame is split into fragments.
+   */
+  int maxRecordLengthToWorker() {
+    return coordinatorRingCapacity >> 3;
   }
 
   /** The pid of the worker that attached this segment (0 before one has). */

@@ -62,6 +62,16 @@ final class LocalWorkers implements AutoCloseable {
     return command;
   }
 
+  /** Our address as a worker on this host reaches it: loopback unless we listen elsewhere. */
+  private String joinAddress() {
+    String host = config.host();
+    boolean wildcard = host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]");
+    if (wildcard) {
+      return "127.0.0.1:" + port;
+    }
+    return (host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
+  }
+
   /** One supervised worker process. */
   private final class Child {
     private final String id;
@@ -76,7 +86,8 @@ final class LocalWorkers implements AutoCloseable {
       ProcessBuilder builder =
           new ProcessBuilder(command(id)).redirectError(ProcessBuilder.Redirect.INHERIT);
       if (config.localTransport().equals("grpc")) {
-        builder.redirectOutput(ProcessBuilder.Redirect.INHERIT);
+        // Its banner would land in our stdout, which may be a --json answer; its logs go to stderr.
+        builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
       }
       process = builder.start();
       LOG.log(System.Logger.Level.INFO, "started local worker {0} (pid {1})", id, process.pid());

@@ -240,10 +240,17 @@ final class Scheduler {
   synchronized WorkerSession attach(Hello hello, WorkerLink link) {
     String id = hello.getWorkerId();
     WorkerSession previous = workers.get(id);
-    if (previous != null) {
+    if (previous != null && isSameProcess(previous.hello(), hello)) {
       // The same worker reconnecting before we noticed its old stream break.
       detach(previous, "replaced by a new connection of the same worker");
       previous.link().close("replaced by a new connection of the same worker");
+    } else if (previous != null) {
+      // Another process chose a name in use: both keep working, under distinct names.
+      int suffix = 2;
+      while (workers.containsKey(hello.getWorkerId() + "-" + suffix)) {
+        suffix++;
+      }
+      id = hello.getWorkerId() + "-" + suffix;
     }
     WorkerSession session = new WorkerSession(id, hello, link, nanoClock.getAsLong());
     workers.put(id, session);
@@ -262,6 +269,12 @@ final class Scheduler {
     }
     notifyAll();
     return session;
+  }
+
+  private static boolean isSameProcess(Hello a, Hello b) {
+    return a.getPid() == b.getPid()
+        && a.getHost().getHostname().equals(b.getHost().getHostname())
+        && a.getHost().getBootId().equals(b.getHost().getBootId());
   }
 
   synchronized void credit(WorkerSession session, int slots) {

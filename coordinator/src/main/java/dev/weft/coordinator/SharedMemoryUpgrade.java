@@ -185,8 +185,10 @@ final class SharedMemoryUpgrade implements FastPathOffer {
 
   private void fallBack(WorkerSession session, ShmWorkerLink link, String reason) {
     LOG.log(
-        System.Logger.Level.WARNING,
-        "fast path to worker {0} failed ({1}); falling back to {2}",
+        reason.equals(ShmEndpoint.PEER_CLOSED)
+            ? System.Logger.Level.INFO
+            : System.Logger.Level.WARNING,
+        "fast path to worker {0} ended ({1}); falling back to {2}",
         session.id(),
         reason,
         link.control().transport());

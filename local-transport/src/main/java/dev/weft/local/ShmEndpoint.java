@@ -14,6 +14,10 @@ import java.util.concurrent.locks.LockSupport;
 public final class ShmEndpoint implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(ShmEndpoint.class.getName());
   private static final int POLL_LIMIT = 256;
+
+  /** The reason given to {@link Listener#onFailure} when the peer closed its side. */
+  public static final String PEER_CLOSED = "the peer closed the segment";
+
   private static final long FULL_RING_PARK_NS = TimeUnit.MICROSECONDS.toNanos(50);
 
   /** Receives frames and the end of the link; called on the endpoint's thread. */
@@ -100,7 +104,7 @@ public final class ShmEndpoint implements AutoCloseable {
           return true;
         }
         if (segment.isPeerClosed()) {
-          fail("the peer closed the segment");
+          fail(PEER_CLOSED);
           return false;
         }
         LockSupport.parkNanos(FULL_RING_PARK_NS);
@@ -149,7 +153,7 @@ public final class ShmEndpoint implements AutoCloseable {
             return;
           }
         } else if (segment.isPeerClosed()) {
-          fail("the peer closed the segment");
+          fail(PEER_CLOSED);
           return;
         }
       }
@@ -169,7 +173,7 @@ public final class ShmEndpoint implements AutoCloseable {
 
   private String checkPeer(long nowMs) {
     if (segment.isPeerClosed()) {
-      return "the peer closed the segment";
+      return PEER_CLOSED;
     }
     if (segment.isPeerStale(nowMs, staleAfterMs)) {
       return "the peer's heartbeat is older than " + staleAfterMs + " ms";
@@ -187,7 +191,12 @@ public final class ShmEndpoint implements AutoCloseable {
       }
       failure = reason;
     }
-    LOG.log(System.Logger.Level.WARNING, "{0}: {1}", name, reason);
+    // A peer that closes its side is the normal end of a link; anything else is worth a warning.
+    LOG.log(
+        reason.equals(PEER_CLOSED) ? System.Logger.Level.DEBUG : System.Logger.Level.WARNING,
+        "{0}: {1}",
+        name,
+        reason);
     listener.onFailure(reason);
   }
 

@@ -74,6 +74,11 @@ final class TaskSlots {
     }
   }
 
+  /** The attempts accepted and not yet finished. */
+  List<Long> unfinished() {
+    return new ArrayList<>(tasks.keySet());
+  }
+
   /** Cancels everything and returns the attempts that had not finished. */
   List<Long> cancelAll() {
     List<Long> unfinished = new ArrayList<>(tasks.keySet());

@@ -361,7 +361,11 @@ public final class Worker implements AutoCloseable {
               + " ended: "
               + status.getCode()
               + (status.getDescription() == null ? "" : " " + status.getDescription());
-      LOG.log(System.Logger.Level.INFO, reason);
+      switch (status.getCode()) {
+        case INVALID_ARGUMENT, FAILED_PRECONDITION, UNAUTHENTICATED, PERMISSION_DENIED ->
+            session.refused(reason);
+        default -> LOG.log(System.Logger.Level.INFO, reason);
+      }
       session.ended(reason);
     }
 

@@ -27,6 +27,7 @@ final class WorkerSession {
   private final CountDownLatch ended = new CountDownLatch(1);
   private volatile CoordinatorLink data;
   private volatile boolean welcomed;
+  private volatile boolean refused;
   private volatile long lastHeardNanos = System.nanoTime();
   private volatile String endReason = "";
   private ScheduledFuture<?> heartbeat;
@@ -81,7 +82,11 @@ final class WorkerSession {
         control.send(
             WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setSlots(credit)).build());
       }
-      case ASSIGNMENTS -> message.getAssignments().getTasksList().forEach(slots::submit);
+      case ASSIGNMENTS -> {
+        if (ended.getCount() > 0) {
+          message.getAssignments().getTasksList().forEach(slots::submit);
+        }
+      }
       case CANCEL -> slots.cancel(message.getCancel().getAttemptIdsList());
       case DRAIN -> leave("drained: " + message.getDrain().getReason());
       case SHM_OFFER -> {
@@ -146,15 +151,20 @@ final class WorkerSession {
             .build());
   }
 
-  /** Hands back unfinished work, says goodbye and ends the link. */
+  /**
+   * Says goodbye, handing back unfinished work, then ends the link. The goodbye goes first: the
+   * cancelled tasks' results come after it and no longer count, so the coordinator never mistakes
+   * the slots they free for room for new tasks.
+   */
   void leave(String reason) {
-    List<Long> unfinished = slots.cancelAll();
+    List<Long> unfinished = slots.unfinished();
     control.send(
         WorkerMessage.newBuilder()
             .setGoodbye(Goodbye.newBuilder().setReason(reason).addAllReturnedAttemptIds(unfinished))
             .build());
-    control.close();
     ended(reason);
+    control.close();
+    slots.cancel(unfinished);
   }
 
   /** The link ended (either side); idempotent. */
@@ -176,10 +186,19 @@ final class WorkerSession {
     ended.countDown();
   }
 
-  /** Waits for the end; returns whether the coordinator ever welcomed this session. */
+  /**
+   * Waits for the end; returns whether the session went well enough to retry at once: the
+   * coordinator welcomed it and did not refuse it.
+   */
   boolean await() throws InterruptedException {
     ended.await();
-    return welcomed;
+    return welcomed && !refused;
+  }
+
+  /** The coordinator refused this worker (a bad hello, a transport it cannot give): back off. */
+  void refused(String reason) {
+    refused = true;
+    LOG.log(System.Logger.Level.WARNING, "the coordinator refused this worker: {0}", reason);
   }
 
   String endReason() {
