@@ -17,15 +17,15 @@ import java.nio.file.StandardOpenOption;
 import org.agrona.BitUtil;
 
 /**
- * A weft shared-memory segment mapped by a test, to read its header and to write into the worker's
- * ring as a faulty or hostile peer would. The offsets mirror {@code dev.weft.local.
- * SegmentDescriptor}, which stays package-private: the test computes the layout rather than widen
- * the public API, and {@link #map} checks magic, version and header length so a layout change fails
- * here with a clear message instead of scribbling at the wrong place.
+ * A weft shared-memory segment mapped by a test, to read its header and to write into its rings as
+ * a faulty or hostile peer would. The offsets mirror {@code dev.weft.local.SegmentDescriptor},
+ * which stays package-private: the test computes the layout rather than widen the public API, and
+ * {@link #map} checks magic, version and header length so that a layout change fails here with a
+ * clear message instead of scribbling at the wrong place.
  *
- * <p>The worker's ring ("attacher to creator") is an Agrona one-to-one ring: records of an 8-byte
- * header (int32 length, then int32 type) and a payload, 8-aligned, with head and tail positions in
- * a trailer after the ring's bytes.
+ * <p>Each direction is an Agrona one-to-one ring: 8-aligned records of an 8-byte header (int32
+ * length, then int32 type) and a payload, with head and tail positions in a trailer after the
+ * ring's bytes. The coordinator created the segment; the worker attached it.
  */
 final class SegmentFile implements AutoCloseable {
   private static final long MAGIC = 0x314D_4853_5446_4557L;
@@ -45,17 +45,19 @@ final class SegmentFile implements AutoCloseable {
   private final Path path;
   private final Arena arena;
   private final MemorySegment memory;
-  private final int coordinatorRingCapacity;
-  private final long workerRing;
-  private final int workerRingCapacity;
+  private final Ring toWorker;
+  private final Ring toCoordinator;
 
   private SegmentFile(Path path, Arena arena, MemorySegment memory) {
     this.path = path;
     this.arena = arena;
     this.memory = memory;
-    this.coordinatorRingCapacity = (int) INT.getAcquire(memory, CAPACITY_TO_ATTACHER_OFFSET);
-    this.workerRing = (long) SEGMENT_HEADER_LENGTH + coordinatorRingCapacity + TRAILER_LENGTH;
-    this.workerRingCapacity = (int) INT.getAcquire(memory, CAPACITY_TO_CREATOR_OFFSET);
+    int toWorkerCapacity = (int) INT.getAcquire(memory, CAPACITY_TO_ATTACHER_OFFSET);
+    this.toWorker = new Ring(SEGMENT_HEADER_LENGTH, toWorkerCapacity);
+    this.toCoordinator =
+        new Ring(
+            (long) SEGMENT_HEADER_LENGTH + toWorkerCapacity + TRAILER_LENGTH,
+            (int) INT.getAcquire(memory, CAPACITY_TO_CREATOR_OFFSET));
   }
 
   /** Maps {@code path} read-write; the mapping outlives the file if the coordinator unlinks it. */
@@ -102,76 +104,92 @@ final class SegmentFile implements AutoCloseable {
     return (int) INT.getAcquire(memory, MAX_FRAME_LENGTH_OFFSET);
   }
 
-  /**
-   * The largest payload of one record in the coordinator's ring (Agrona allows an eighth of the
-   * capacity); a larger frame is split into fragments.
-   */
-  int maxRecordLengthToWorker() {
-    return coordinatorRingCapacity >> 3;
-  }
-
   /** The pid of the worker that attached this segment (0 before one has). */
   long attacherPid() {
     return (long) LONG.getAcquire(memory, ATTACHER_PID_OFFSET);
   }
 
-  /** Where the worker will write its next record, as a position (bytes ever written). */
-  long workerTail() {
-    return (long) LONG.getVolatile(memory, workerRing + workerRingCapacity + TAIL_POSITION_OFFSET);
+  /** The ring the coordinator writes and the worker reads. */
+  Ring toWorker() {
+    return toWorker;
   }
 
-  /** How far the coordinator has published that it read the worker's ring. */
-  long workerHead() {
-    return (long) LONG.getVolatile(memory, workerRing + workerRingCapacity + HEAD_POSITION_OFFSET);
-  }
-
-  /**
-   * Writes {@code length} into the header of the record slot at the worker's tail, where the
-   * coordinator looks for the next record, without moving the tail: a length the producer never
-   * wrote.
-   */
-  void writeLengthAtTail(int length) {
-    long index = ringIndex(workerTail(), HEADER_LENGTH);
-    INT.setRelease(memory, workerRing + index, length);
-  }
-
-  /**
-   * Appends one well-formed record with {@code typeWord} as the producer would: pre-zero the header
-   * after it, publish the tail, write payload and type, and the length last. Only safe while the
-   * worker writes nothing.
-   */
-  void appendRecord(int typeWord, byte[] payload) {
-    long tail = workerTail();
-    int recordLength = HEADER_LENGTH + payload.length;
-    int aligned = BitUtil.align(recordLength, ALIGNMENT);
-    long index = ringIndex(tail, aligned + HEADER_LENGTH);
-    long record = workerRing + index;
-    LONG.setRelease(memory, record + aligned, 0L);
-    LONG.setRelease(memory, workerRing + workerRingCapacity + TAIL_POSITION_OFFSET, tail + aligned);
-    MemorySegment.copy(
-        payload, 0, memory, ValueLayout.JAVA_BYTE, record + HEADER_LENGTH, payload.length);
-    INT.setRelease(memory, record + 4, typeWord);
-    INT.setRelease(memory, record, recordLength);
-  }
-
-  /** The ring offset of {@code position}, checking that {@code bytes} fit before the ring's end. */
-  private long ringIndex(long position, int bytes) {
-    long index = position & (workerRingCapacity - 1);
-    if (index + bytes > workerRingCapacity) {
-      throw new AssertionError(
-          "the worker's ring is at offset "
-              + index
-              + " of "
-              + workerRingCapacity
-              + ": no room for "
-              + bytes
-              + " bytes before it wraps; use a shorter job");
-    }
-    return index;
+  /** The ring the worker writes and the coordinator reads. */
+  Ring toCoordinator() {
+    return toCoordinator;
   }
 
   @Override
   public void close() {
     arena.close();
+  }
+
+  /** One direction: positions are byte counts since the start, indexes are offsets in the ring. */
+  final class Ring {
+    private final long base;
+    private final int capacity;
+
+    private Ring(long base, int capacity) {
+      this.base = base;
+      this.capacity = capacity;
+    }
+
+    /** The largest payload of one record (Agrona allows an eighth); larger frames are split. */
+    int maxRecordLength() {
+      return capacity >> 3;
+    }
+
+    /** Where the producer will write its next record. */
+    long tail() {
+      return (long) LONG.getVolatile(memory, base + capacity + TAIL_POSITION_OFFSET);
+    }
+
+    /** How far the consumer has published that it has read. */
+    long head() {
+      return (long) LONG.getVolatile(memory, base + capacity + HEAD_POSITION_OFFSET);
+    }
+
+    /**
+     * Writes {@code length} into the header of the record slot at the tail, where the consumer
+     * looks for the next record, without moving the tail: a length the producer never wrote.
+     */
+    void writeLengthAtTail(int length) {
+      long index = index(tail(), HEADER_LENGTH);
+      INT.setRelease(memory, base + index, length);
+    }
+
+    /**
+     * Appends one well-formed record with {@code typeWord} as the producer would: pre-zero the
+     * header after it, publish the tail, write payload and type, and the length last. Only safe
+     * while the real producer writes nothing.
+     */
+    void appendRecord(int typeWord, byte[] payload) {
+      long tail = tail();
+      int recordLength = HEADER_LENGTH + payload.length;
+      int aligned = BitUtil.align(recordLength, ALIGNMENT);
+      long record = base + index(tail, aligned + HEADER_LENGTH);
+      LONG.setRelease(memory, record + aligned, 0L);
+      LONG.setRelease(memory, base + capacity + TAIL_POSITION_OFFSET, tail + aligned);
+      MemorySegment.copy(
+          payload, 0, memory, ValueLayout.JAVA_BYTE, record + HEADER_LENGTH, payload.length);
+      INT.setRelease(memory, record + 4, typeWord);
+      INT.setRelease(memory, record, recordLength);
+    }
+
+    /** The ring offset of {@code position}, checking that {@code bytes} fit before the end. */
+    private long index(long position, int bytes) {
+      long index = position & (capacity - 1);
+      if (index + bytes > capacity) {
+        throw new AssertionError(
+            "the ring is at offset "
+                + index
+                + " of "
+                + capacity
+                + ": no room for "
+                + bytes
+                + " bytes before it wraps; use a shorter job");
+      }
+      return index;
+    }
   }
 }

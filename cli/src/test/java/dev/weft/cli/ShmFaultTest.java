@@ -7,12 +7,25 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
+import dev.weft.local.HostIdentity;
+import dev.weft.local.ShmEndpoint;
+import dev.weft.v1.CoordinatorMessage;
+import dev.weft.v1.Hello;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
+import dev.weft.v1.ShmOffer;
 import dev.weft.v1.SumParams;
 import dev.weft.v1.WorkerInfo;
+import dev.weft.v1.WorkerMessage;
+import dev.weft.v1.WorkerServiceGrpc;
 import dev.weft.worker.Worker;
 import dev.weft.worker.WorkerConfig;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.stub.StreamObserver;
+import java.io.File;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,8 +34,10 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -30,38 +45,47 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Faults under a shared-memory link: frames the coordinator must reject, and a worker killed while
- * on shm. Either way the job ends with its exact result and no segment is left behind.
+ * Faults under a shared-memory link: frames a reader must reject, and workers killed while on shm.
+ * Whatever happens, the job ends with its exact result and no segment is left behind.
+ *
+ * <p>The frame tests use a worker in this JVM, upgraded to shm: both ends map the same file, and so
+ * does the test, which writes into a ring while the scheduler is held (see {@link
+ * #holdTheScheduler}) so that nothing races the bad record.
  */
 final class ShmFaultTest {
   private static final Duration START_DEADLINE = Duration.ofSeconds(30);
   private static final Duration JOB_DEADLINE = Duration.ofSeconds(60);
   private static final int SLOTS = 2;
   private static final String UPGRADE_LOGGER = "dev.weft.coordinator.SharedMemoryUpgrade";
+  private static final String WORKER_SESSION_LOGGER = "dev.weft.worker.WorkerSession";
 
+  @TempDir Path dir;
   private final Deque<AutoCloseable> resources = new ArrayDeque<>();
   private final List<String> coordinatorIds = new ArrayList<>();
 
   /** What the test writes into the worker-to-coordinator ring, and what the reader must say. */
   enum Corruption {
     OVERSIZED_LENGTH(
-        "record length 2147483647 at ring offset", f -> f.writeLengthAtTail(Integer.MAX_VALUE)),
+        "record length 2147483647 at ring offset",
+        ring -> ring.writeLengthAtTail(Integer.MAX_VALUE)),
     NEGATIVE_LENGTH(
         "has length -2147483648, which no record there can have",
-        f -> f.writeLengthAtTail(Integer.MIN_VALUE)),
+        ring -> ring.writeLengthAtTail(Integer.MIN_VALUE)),
     // A record of 64 bytes where the producer's tail says nothing was written.
-    BYTES_PAST_THE_TAIL("inconsistent with the producer's tail", f -> f.writeLengthAtTail(64)),
+    BYTES_PAST_THE_TAIL(
+        "inconsistent with the producer's tail", ring -> ring.writeLengthAtTail(64)),
     // A complete, published record whose frame type no weft link uses.
-    UNKNOWN_TYPE("has frame type 99, not in [1, 2]", f -> f.appendRecord(99, new byte[8]));
+    UNKNOWN_TYPE("has frame type 99, not in [1, 2]", ring -> ring.appendRecord(99, new byte[8]));
 
     final String reason;
-    final Consumer<SegmentFile> write;
+    final Consumer<SegmentFile.Ring> write;
 
-    Corruption(String reason, Consumer<SegmentFile> write) {
+    Corruption(String reason, Consumer<SegmentFile.Ring> write) {
       this.reason = reason;
       this.write = write;
     }
@@ -96,74 +120,71 @@ final class ShmFaultTest {
    */
   @ParameterizedTest
   @EnumSource
-  void aCorruptFrameFallsBackToGrpcAndEveryTaskCountsOnce(Corruption corruption) throws Exception {
-    Coordinator coordinator = start(new CoordinatorConfig().fastPath("auto"));
-    CoordinatorClient client = client(coordinator);
-    Worker worker =
-        closeLater(
-            Worker.start(
-                new WorkerConfig()
-                    .join("127.0.0.1:" + coordinator.port())
-                    .id("tampered")
-                    .transport("auto")
-                    .slots(SLOTS)));
-    assertTrue(coordinator.awaitTransport("shm", START_DEADLINE), client.workers()::toString);
-    List<Path> segments = Leftovers.segmentsOf(coordinator.id());
-    assertEquals(1, segments.size(), segments::toString);
-    SegmentFile segment = closeLater(SegmentFile.map(segments.getFirst()));
-    LogCapture upgradeLog = closeLater(new LogCapture(UPGRADE_LOGGER));
-
-    CompletableFuture<Job> job =
-        coordinator.run(sum(2_000_000_000L, 1_000).toBuilder().setName("small-tasks").build());
-    // Well under way, so results have crossed the ring before the bad record and will after it.
-    AtomicReference<Job> seen = new AtomicReference<>();
-    Await.until(
-        "100 tasks to be done over shm",
-        Duration.ofSeconds(30),
-        () -> {
-          seen.set(jobNamed(client, "small-tasks"));
-          return seen.get().getTasksDone() >= 100;
-        },
-        () -> "job: " + seen.get());
-    SchedulerHold hold = holdTheScheduler(coordinator);
-    awaitQuiet(segment);
-    // A reader held in the middle of a pass has not published its head: if it were free (and
-    // caught up), head would equal tail and the bad record would race the worker's next one.
+  void aCorruptFrameFromTheWorkerFallsBackToGrpcAndEveryTaskCountsOnce(Corruption corruption)
+      throws Exception {
+    Tampered link = new Tampered();
+    CompletableFuture<Job> job = link.startJob();
+    SchedulerHold hold = holdTheScheduler(link.coordinator);
+    SegmentFile.Ring ring = link.segment.toCoordinator();
+    awaitQuiet(ring, "the worker");
+    // A reader held in the middle of a pass has not published its head. Were it free (and caught
+    // up), head would equal tail and the bad record would race the worker's next one.
     assertTrue(
-        segment.workerHead() < segment.workerTail(),
+        ring.head() < ring.tail(),
         () ->
             "the coordinator's shm reader is not held (head "
-                + segment.workerHead()
+                + ring.head()
                 + ", tail "
-                + segment.workerTail()
+                + ring.tail()
                 + "): does Coordinator.run still complete under the scheduler's lock?");
-    corruption.write.accept(segment);
+    corruption.write.accept(ring);
     hold.release();
 
-    Await.until(
-        "the worker to fall back to grpc",
-        Duration.ofSeconds(10),
-        () -> worker.transport().equals("grpc"),
-        () -> "worker on " + worker.transport() + "; logged " + upgradeLog.messages());
-    Job done = await(job, client);
-    Job small = await(hold.job, client);
-
-    assertSucceeded(1_000, done);
-    assertEquals("2000000001000000000", done.getResult().getSum().getSum());
-    assertSucceeded(1, small);
-    assertEquals("55", small.getResult().getSum().getSum());
-    List<WorkerInfo> workers = client.workers();
-    assertEquals(1, workers.size(), workers::toString);
-    assertEquals("grpc", workers.getFirst().getTransport(), workers::toString);
-    assertFalse(Files.exists(segment.path()), "the failed link's segment is unlinked");
-    assertEquals(List.of(), Leftovers.segmentsOf(coordinator.id()));
-    List<String> logged = upgradeLog.messages();
-    assertEquals(1, logged.size(), () -> "one fall-back: " + logged);
+    link.assertFellBackAndFinished(job, hold);
+    List<String> endings = link.fastPathEndings();
+    assertEquals(1, endings.size(), () -> "one fall-back: " + endings);
     assertTrue(
-        logged.getFirst().startsWith("fast path to worker tampered failed (corrupt frame: ")
-            && logged.getFirst().contains(corruption.reason)
-            && logged.getFirst().endsWith("; falling back to grpc"),
-        () -> "the reader must reject this record for its own reason: " + logged);
+        endings.getFirst().contains("corrupt frame: ")
+            && endings.getFirst().contains(corruption.reason),
+        () -> "the coordinator must reject this record for its own reason: " + endings);
+  }
+
+  /**
+   * The same from the other side: a bad record in the coordinator's ring. The worker rejects it and
+   * leaves the fast path; the coordinator sees it go and falls back too.
+   */
+  @Test
+  void aCorruptFrameFromTheCoordinatorMakesBothEndsFallBack() throws Exception {
+    Tampered link = new Tampered();
+    LogCapture workerLog = closeLater(new LogCapture(WORKER_SESSION_LOGGER));
+    CompletableFuture<Job> job = link.startJob();
+    SchedulerHold hold = holdTheScheduler(link.coordinator);
+    SegmentFile.Ring ring = link.segment.toWorker();
+    // Held, the coordinator dispatches nothing and sends no heartbeat; the worker reads it all.
+    awaitQuiet(ring, "the coordinator");
+    Await.until(
+        "the worker to read everything sent to it",
+        Duration.ofSeconds(10),
+        () -> ring.head() == ring.tail());
+    ring.writeLengthAtTail(Integer.MAX_VALUE);
+    // The worker's reader wakes within its park timeout even when nothing rings its doorbell.
+    Await.until(
+        "the worker to leave the fast path",
+        Duration.ofSeconds(10),
+        () -> link.worker.transport().equals("grpc"),
+        () -> "logged: " + workerLog.messages());
+    hold.release();
+
+    link.assertFellBackAndFinished(job, hold);
+    assertTrue(
+        workerLog.messages().stream()
+            .anyMatch(m -> m.contains("corrupt frame: record length 2147483647 at ring offset")),
+        () -> "the worker must reject the record: " + workerLog.messages());
+    List<String> endings = link.fastPathEndings();
+    assertEquals(1, endings.size(), () -> "one fall-back: " + endings);
+    assertTrue(
+        endings.getFirst().contains(ShmEndpoint.PEER_CLOSED),
+        () -> "the coordinator follows the worker: " + endings);
   }
 
   @Test
@@ -175,25 +196,11 @@ final class ShmFaultTest {
     CoordinatorClient client = client(coordinator);
     assertTrue(coordinator.awaitTransport("shm", START_DEADLINE), client.workers()::toString);
     WorkerInfo victim = onlyWorker(client);
-    assertEquals("shm", victim.getTransport(), victim::toString);
-    List<Path> before = Leftovers.segmentsOf(coordinator.id());
-    assertEquals(1, before.size(), before::toString);
-    assertEquals(victim.getPid(), attacherOf(before.getFirst()), "the victim maps the segment");
+    Path victimSegment = onlySegment(coordinator);
+    assertEquals(victim.getPid(), attacherOf(victimSegment), "the victim maps the segment");
 
-    CompletableFuture<Job> job =
-        coordinator.run(sum(4_000_000_000L, 400).toBuilder().setName("killed-mid-job").build());
-    AtomicReference<Job> seen = new AtomicReference<>();
-    Await.until(
-        "the job to be under way on the worker",
-        Duration.ofSeconds(30),
-        () -> {
-          seen.set(jobNamed(client, "killed-mid-job"));
-          return seen.get().getTasksDone() >= 10 && onlyWorker(client).getBusy() > 0;
-        },
-        () -> "job: " + seen.get() + "\nworkers: " + client.workers());
-    ProcessHandle process = ProcessHandle.of(victim.getPid()).orElseThrow();
-    assertTrue(process.destroyForcibly(), "SIGKILL the worker");
-    process.onExit().get(10, TimeUnit.SECONDS);
+    CompletableFuture<Job> job = coordinator.run(named(sum(4_000_000_000L, 400), "killed"));
+    killMidJob(client, victim, "killed");
     assertFalse(job.isDone(), () -> "the job ended before its worker died: " + job.join());
 
     // The supervisor starts the worker again, which gets a segment of its own.
@@ -214,10 +221,10 @@ final class ShmFaultTest {
         Duration.ofSeconds(10),
         () -> {
           List<Path> now = Leftovers.segmentsOf(coordinator.id());
-          return now.size() == 1 && !now.contains(before.getFirst());
+          return now.size() == 1 && !now.contains(victimSegment);
         },
         () -> "segments: " + Leftovers.segmentsOf(coordinator.id()));
-    Path after = Leftovers.segmentsOf(coordinator.id()).getFirst();
+    Path after = onlySegment(coordinator);
     assertEquals(replacement.getPid(), attacherOf(after), "the new worker maps the new segment");
     Job done = await(job, client);
 
@@ -228,11 +235,202 @@ final class ShmFaultTest {
   }
 
   /**
+   * A worker a user started (`weft worker --join`): its death shows as its gRPC stream breaking.
+   */
+  @Test
+  void aUserStartedShmWorkerKilledMidJobHasItsSegmentRemoved() throws Exception {
+    Coordinator coordinator = start(new CoordinatorConfig().fastPath("auto"));
+    CoordinatorClient client = client(coordinator);
+    Process process =
+        new ProcessBuilder(
+                WeftJvm.command(
+                    List.of(
+                        "worker",
+                        "--join",
+                        "127.0.0.1:" + coordinator.port(),
+                        "--id",
+                        "user-started",
+                        "--slots",
+                        String.valueOf(SLOTS),
+                        "--parent-pid",
+                        String.valueOf(ProcessHandle.current().pid()))))
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("worker.log").toFile())
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            .start();
+    AutoCloseable kill = process::destroyForcibly;
+    closeLater(kill);
+    assertTrue(
+        coordinator.awaitTransport("shm", START_DEADLINE),
+        () -> client.workers() + "\n" + read(dir.resolve("worker.log")));
+    WorkerInfo victim = onlyWorker(client);
+    assertEquals(process.pid(), victim.getPid(), victim::toString);
+    Path victimSegment = onlySegment(coordinator);
+
+    CompletableFuture<Job> job = coordinator.run(named(sum(4_000_000_000L, 400), "orphaned"));
+    killMidJob(client, victim, "orphaned");
+    Await.until(
+        "the killed worker to be detached and its segment removed",
+        Duration.ofSeconds(10),
+        () -> client.workers().isEmpty() && Leftovers.segmentsOf(coordinator.id()).isEmpty(),
+        () -> client.workers() + "\n" + Leftovers.segmentsOf(coordinator.id()));
+    assertFalse(job.isDone(), () -> "the job ended without a worker: " + job.join());
+    // Another worker finishes the job: the killed one's tasks went back to the queue.
+    closeLater(Worker.start(inProcessWorker(coordinator, "rescuer")));
+    assertTrue(coordinator.awaitTransport("shm", START_DEADLINE), client.workers()::toString);
+    Job done = await(job, client);
+
+    assertSucceeded(400, done);
+    assertEquals("8000000002000000000", done.getResult().getSum().getSum());
+    assertTrue(done.getAttempts() > 400, () -> "the killed worker's tasks ran again: " + done);
+    assertFalse(Files.exists(victimSegment), "the killed worker's segment stays removed");
+  }
+
+  /**
+   * A worker that goes away while a segment is on offer to it (it never answers): the link is
+   * closed, so the segment must go with it, not when the offer times out ten seconds later.
+   */
+  @Test
+  void aWorkerGoneBeforeAnsweringItsOfferLeavesNoSegment() throws Exception {
+    Coordinator coordinator = start(new CoordinatorConfig().fastPath("auto"));
+    CoordinatorClient client = client(coordinator);
+    ManagedChannel channel =
+        Grpc.newChannelBuilderForAddress(
+                "127.0.0.1", coordinator.port(), InsecureChannelCredentials.create())
+            .build();
+    closeLater(channel::shutdownNow);
+    BlockingQueue<CoordinatorMessage> received = new LinkedBlockingQueue<>();
+    StreamObserver<WorkerMessage> requests =
+        WorkerServiceGrpc.newStub(channel)
+            .attach(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(CoordinatorMessage message) {
+                    received.add(message);
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {}
+
+                  @Override
+                  public void onCompleted() {}
+                });
+    requests.onNext(WorkerMessage.newBuilder().setHello(sameHostHello("silent")).build());
+    ShmOffer offer = null;
+    while (offer == null) {
+      CoordinatorMessage next = received.poll(10, TimeUnit.SECONDS);
+      assertTrue(next != null, "no shm offer within 10 s; got " + received);
+      offer = next.hasShmOffer() ? next.getShmOffer() : null;
+    }
+    Path offered = Path.of(offer.getPath());
+    assertTrue(Files.exists(offered), offered::toString);
+
+    requests.onError(new IllegalStateException("the worker is gone")); // cancels the stream
+    Await.until(
+        "the silent worker to be detached",
+        Duration.ofSeconds(5),
+        () -> client.workers().isEmpty());
+    Await.until(
+        "the segment offered to it to be removed",
+        Duration.ofSeconds(2),
+        () -> !Files.exists(offered),
+        () -> offered + " is still there, " + Leftovers.segmentsOf(coordinator.id()));
+  }
+
+  /** A hello as `weft worker` on this host sends it, offering shm. */
+  private static Hello sameHostHello(String id) {
+    HostIdentity host = HostIdentity.current();
+    return Hello.newBuilder()
+        .setWorkerId(id)
+        .setPid(ProcessHandle.current().pid())
+        .setSlots(1)
+        .addKinds("sum")
+        .addTransports("grpc")
+        .addTransports("shm")
+        .setHost(
+            dev.weft.v1.HostIdentity.newBuilder()
+                .setHostname(host.hostname())
+                .setMachineId(host.machineId())
+                .setBootId(host.bootId())
+                .setShmDevice(host.shmDevice())
+                .setNetNamespace(host.netNamespace())
+                .setUid(host.uid()))
+        .build();
+  }
+
+  /** A coordinator with a worker in this JVM on shm, the segment mapped by the test. */
+  private final class Tampered {
+    final Coordinator coordinator;
+    final CoordinatorClient client;
+    final Worker worker;
+    final SegmentFile segment;
+    final LogCapture upgradeLog;
+
+    Tampered() throws Exception {
+      coordinator = start(new CoordinatorConfig().fastPath("auto"));
+      client = client(coordinator);
+      worker = closeLater(Worker.start(inProcessWorker(coordinator, "tampered")));
+      assertTrue(coordinator.awaitTransport("shm", START_DEADLINE), client.workers()::toString);
+      segment = closeLater(SegmentFile.map(onlySegment(coordinator)));
+      upgradeLog = closeLater(new LogCapture(UPGRADE_LOGGER));
+    }
+
+    /**
+     * A job of many small tasks, once well under way: results have crossed the rings before the bad
+     * record, and the rest of the job runs after it.
+     */
+    CompletableFuture<Job> startJob() throws InterruptedException {
+      CompletableFuture<Job> job =
+          coordinator.run(named(sum(2_000_000_000L, 1_000), "small-tasks"));
+      AtomicReference<Job> seen = new AtomicReference<>();
+      Await.until(
+          "100 tasks to be done over shm",
+          Duration.ofSeconds(30),
+          () -> {
+            seen.set(jobNamed(client, "small-tasks"));
+            return seen.get().getTasksDone() >= 100;
+          },
+          () -> "job: " + seen.get());
+      return job;
+    }
+
+    /** What the coordinator logged about this worker's fast path ending, and why. */
+    List<String> fastPathEndings() {
+      return upgradeLog.messages().stream()
+          .filter(m -> m.contains("tampered"))
+          .filter(m -> m.contains("corrupt frame") || m.contains(ShmEndpoint.PEER_CLOSED))
+          .toList();
+    }
+
+    /** The link is back on gRPC, its segment gone, and both jobs exact. */
+    void assertFellBackAndFinished(CompletableFuture<Job> job, SchedulerHold hold)
+        throws Exception {
+      Await.until(
+          "the worker to be back on grpc",
+          Duration.ofSeconds(10),
+          () -> worker.transport().equals("grpc"),
+          () -> "worker on " + worker.transport() + "; logged " + upgradeLog.messages());
+      Job done = await(job, client);
+      Job small = await(hold.job, client);
+
+      assertSucceeded(1_000, done);
+      assertEquals("2000000001000000000", done.getResult().getSum().getSum());
+      assertSucceeded(1, small);
+      assertEquals("55", small.getResult().getSum().getSum());
+      List<WorkerInfo> workers = client.workers();
+      assertEquals(1, workers.size(), workers::toString);
+      assertEquals("grpc", workers.getFirst().getTransport(), workers::toString);
+      assertFalse(Files.exists(segment.path()), "the failed link's segment is unlinked");
+      assertEquals(List.of(), Leftovers.segmentsOf(coordinator.id()));
+    }
+  }
+
+  /**
    * Holds the coordinator's scheduler lock until released. {@link Coordinator#run}'s future
    * completes under that lock, on the thread that delivered the last result, so a callback that
-   * blocks holds it. The shm reader then stops at the next record it delivers (or in the callback,
-   * if it delivered this one), nothing is dispatched, and the worker goes quiet once its running
-   * tasks are reported.
+   * blocks holds it. While held, nothing is dispatched and the coordinator's shm reader stops at
+   * the next record it delivers (or in the callback, if it delivered this one); the worker goes
+   * quiet once its running tasks are reported.
    */
   private SchedulerHold holdTheScheduler(Coordinator coordinator) throws InterruptedException {
     Thread test = Thread.currentThread();
@@ -287,21 +485,39 @@ final class ShmFaultTest {
   }
 
   /**
-   * Waits until the worker has written nothing into its ring for 200 ms (ten polls): its running
-   * tasks (a few milliseconds each) are done and reported, and no new one can reach it.
+   * Waits until {@code ring}'s producer has written nothing for 200 ms (ten polls): with the
+   * scheduler held, the worker's running tasks (a few milliseconds each) are done and reported.
    */
-  private static void awaitQuiet(SegmentFile segment) throws InterruptedException {
+  private static void awaitQuiet(SegmentFile.Ring ring, String producer)
+      throws InterruptedException {
     long[] last = {-1};
     int[] unchanged = {0};
     Await.until(
-        "the worker to stop writing into its ring",
+        producer + " to stop writing into its ring",
         Duration.ofSeconds(10),
         () -> {
-          long tail = segment.workerTail();
+          long tail = ring.tail();
           unchanged[0] = tail == last[0] ? unchanged[0] + 1 : 0;
           last[0] = tail;
           return unchanged[0] >= 10;
         });
+  }
+
+  /** SIGKILLs the worker once the job is under way on it. */
+  private static void killMidJob(CoordinatorClient client, WorkerInfo victim, String jobName)
+      throws Exception {
+    AtomicReference<Job> seen = new AtomicReference<>();
+    Await.until(
+        "the job to be under way on the worker",
+        Duration.ofSeconds(30),
+        () -> {
+          seen.set(jobNamed(client, jobName));
+          return seen.get().getTasksDone() >= 10 && onlyWorker(client).getBusy() > 0;
+        },
+        () -> "job: " + seen.get() + "\nworkers: " + client.workers());
+    ProcessHandle process = ProcessHandle.of(victim.getPid()).orElseThrow();
+    assertTrue(process.destroyForcibly(), "SIGKILL the worker");
+    process.onExit().get(10, TimeUnit.SECONDS);
   }
 
   private Coordinator start(CoordinatorConfig config) throws Exception {
@@ -314,9 +530,18 @@ final class ShmFaultTest {
     return closeLater(new CoordinatorClient(new Address("127.0.0.1", coordinator.port())));
   }
 
+  /** Closed in @AfterEach, last in first out (workers before their coordinator). */
   private <T extends AutoCloseable> T closeLater(T resource) {
     resources.push(resource);
     return resource;
+  }
+
+  private static WorkerConfig inProcessWorker(Coordinator coordinator, String id) {
+    return new WorkerConfig()
+        .join("127.0.0.1:" + coordinator.port())
+        .id(id)
+        .transport("auto")
+        .slots(SLOTS);
   }
 
   private static JobSpec sum(long to, int tasks) {
@@ -324,6 +549,10 @@ final class ShmFaultTest {
         .setSum(SumParams.newBuilder().setFrom(1).setTo(to))
         .setTasks(tasks)
         .build();
+  }
+
+  private static JobSpec named(JobSpec spec, String name) {
+    return spec.toBuilder().setName(name).build();
   }
 
   private static Job await(CompletableFuture<Job> job, CoordinatorClient client) throws Exception {
@@ -347,6 +576,12 @@ final class ShmFaultTest {
     return workers.getFirst();
   }
 
+  private static Path onlySegment(Coordinator coordinator) {
+    List<Path> segments = Leftovers.segmentsOf(coordinator.id());
+    assertEquals(1, segments.size(), segments::toString);
+    return segments.getFirst();
+  }
+
   private static Job jobNamed(CoordinatorClient client, String name) {
     return client.list(List.of(), 100).stream()
         .filter(job -> job.getSpec().getName().equals(name))
@@ -357,6 +592,14 @@ final class ShmFaultTest {
   private static long attacherOf(Path segment) throws Exception {
     try (SegmentFile file = SegmentFile.map(segment)) {
       return file.attacherPid();
+    }
+  }
+
+  private static String read(Path file) {
+    try {
+      return Files.readString(file);
+    } catch (IOException e) {
+      return "(cannot read " + file + ": " + e.getMessage() + ")";
     }
   }
 }

@@ -42,6 +42,7 @@ public final class Coordinator implements AutoCloseable {
   private final ScheduledExecutorService timers;
   private final ExecutorService events;
   private final SharedMemoryUpgrade upgrade;
+  private final SharedMemoryUpgrade localUpgrade;
   private final LocalWorkers localWorkers;
   private final Object lifecycle = new Object();
   private boolean shutdown;
@@ -54,7 +55,9 @@ public final class Coordinator implements AutoCloseable {
       ScheduledExecutorService timers,
       ExecutorService events,
       SharedMemoryUpgrade upgrade,
+      SharedMemoryUpgrade localUpgrade,
       LocalWorkers localWorkers) {
+    this.localUpgrade = localUpgrade;
     this.upgrade = upgrade;
     this.localWorkers = localWorkers;
     this.id = id;
@@ -126,16 +129,17 @@ public final class Coordinator implements AutoCloseable {
         config.heartbeatIntervalMs(),
         config.heartbeatIntervalMs(),
         TimeUnit.MILLISECONDS);
+    SharedMemoryUpgrade localUpgrade =
+        new SharedMemoryUpgrade(scheduler, id, SharedMemoryUpgrade.Mode.SHM, timers);
     LocalWorkers localWorkers =
         new LocalWorkers(
             config,
             scheduler,
-            config.localTransport().equals("shm")
-                ? new SharedMemoryUpgrade(scheduler, id, SharedMemoryUpgrade.Mode.SHM, timers)
-                : null,
+            config.localTransport().equals("shm") ? localUpgrade : null,
             server.getPort());
     Coordinator coordinator =
-        new Coordinator(id, server, scheduler, health, timers, events, upgrade, localWorkers);
+        new Coordinator(
+            id, server, scheduler, health, timers, events, upgrade, localUpgrade, localWorkers);
     try {
       localWorkers.start();
     } catch (IOException e) {
@@ -211,6 +215,7 @@ public final class Coordinator implements AutoCloseable {
       scheduler.awaitNoWorkers(TimeUnit.MILLISECONDS.toNanos(DRAIN_WAIT_MS));
       localWorkers.close();
       upgrade.closeAll();
+      localUpgrade.closeAll();
       server.shutdown();
       if (!server.awaitTermination(DRAIN_WAIT_MS, TimeUnit.MILLISECONDS)) {
         scheduler.closeAllLinks("the coordinator stopped");

@@ -13,6 +13,9 @@ interface FastPathOffer {
   /** The worker read the nonce back: verify it and switch the session to the fast path. */
   void accepted(WorkerSession session, ShmAccept accept, WorkerAdapter adapter);
 
+  /** The worker's link closed: drop any offer still waiting for its answer. */
+  void closed(WorkerSession session);
+
   /** The worker could not use the segment: remove it and stay on the current link. */
   void declined(WorkerSession session, ShmDecline decline);
 }

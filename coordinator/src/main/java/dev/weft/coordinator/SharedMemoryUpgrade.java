@@ -217,6 +217,11 @@ final class SharedMemoryUpgrade implements FastPathOffer {
     }
   }
 
+  @Override
+  public void closed(WorkerSession session) {
+    abandon(session, "the worker's link closed");
+  }
+
   private void abandon(WorkerSession session, String reason) {
     Pending offer = pending.remove(session);
     if (offer != null) {

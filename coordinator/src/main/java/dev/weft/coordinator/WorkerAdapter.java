@@ -79,6 +79,9 @@ final class WorkerAdapter {
     WorkerSession current = session;
     if (current != null) {
       scheduler.detached(current, reason);
+      if (fastPath != null) {
+        fastPath.closed(current);
+      }
     }
   }
 

@@ -326,7 +326,10 @@ public final class Worker implements AutoCloseable {
 
     @Override
     public void send(WorkerMessage message) {
-      link.send(message);
+      GrpcCoordinatorLink current = link;
+      if (current != null) {
+        current.send(message);
+      }
     }
 
     @Override
@@ -336,12 +339,18 @@ public final class Worker implements AutoCloseable {
 
     @Override
     public void close() {
-      link.close();
+      GrpcCoordinatorLink current = link;
+      if (current != null) {
+        current.close();
+      }
     }
 
     @Override
     public void abort(String reason) {
-      link.abort(reason);
+      GrpcCoordinatorLink current = link;
+      if (current != null) {
+        current.abort(reason);
+      }
     }
 
     @Override
