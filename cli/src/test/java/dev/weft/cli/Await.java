@@ -1,6 +1,8 @@
 package dev.weft.cli;
 
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
@@ -30,7 +32,11 @@ final class Await {
                 + "\n"
                 + diagnostics.get());
       }
-      Thread.sleep(POLL_MS);
+      // A short pause between checks of the condition; the deadline above bounds the wait.
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(POLL_MS));
+      if (Thread.interrupted()) {
+        throw new InterruptedException("interrupted waiting for " + what);
+      }
     }
   }
 }
