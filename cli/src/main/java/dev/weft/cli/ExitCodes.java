@@ -7,7 +7,8 @@ import io.grpc.Status;
  * The exit codes scripts can rely on, and the one place that maps outcomes to them.
  *
  * <p>0 success; 1 the job failed or was cancelled; 2 a usage error (bad option, bad request,
- * unknown job); 3 the coordinator cannot be reached; 70 a bug in weft; 130 detached after Ctrl-C.
+ * unknown job); 3 the coordinator cannot be reached; 70 a bug in weft; 75 a worker stopped because
+ * stuck tasks held its slots; 130 detached after Ctrl-C (or a second stop signal).
  */
 final class ExitCodes {
   static final int OK = 0;
@@ -15,13 +16,16 @@ final class ExitCodes {
   static final int USAGE = 2;
   static final int UNREACHABLE = 3;
   static final int SOFTWARE = 70;
+  // EX_TEMPFAIL: a worker whose slots were all held by stuck tasks; its supervisor restarts it.
+  static final int STUCK = 75;
   static final int INTERRUPTED = 130;
 
   private ExitCodes() {}
 
+  /** 1 for a job that failed or was cancelled, also while it is still cancelling; else 0. */
   static int forJob(JobState state) {
     return switch (state) {
-      case FAILED, CANCELLED -> JOB_FAILED;
+      case FAILED, CANCELLED, CANCELLING -> JOB_FAILED;
       default -> OK;
     };
   }

@@ -17,9 +17,13 @@ import picocli.CommandLine.Spec;
     description = {
       "Run a worker: it attaches to a coordinator (and re-attaches when it comes back) and runs"
           + " tasks on its slots.",
-      "SIGTERM or Ctrl-C stops it: it takes no new tasks, hands its unfinished ones back to the"
-          + " coordinator (which runs them elsewhere), detaches and exits 0; a second one stops it"
-          + " at once.",
+      "SIGTERM or Ctrl-C drains it: it takes no new tasks, hands its queued ones back to the"
+          + " coordinator (which runs them elsewhere), lets running ones finish within --drain-grace,"
+          + " hands back what is left, detaches and exits 0; a second signal kills its task"
+          + " processes and exits at once (130).",
+      "A task that ignores its cancel past the grace period is stuck: its slot stays taken. When"
+          + " stuck tasks hold every slot (or one does, with --exit-when-stuck) the worker drains"
+          + " and exits 75 for its supervisor to start it afresh.",
     },
     footerHeading = "%n",
     footer = {
@@ -68,6 +72,22 @@ final class WorkerCommand implements Callable<Integer> {
       description = "Tasks queued beyond the slots, so a busy worker never waits (default: 0).")
   private Integer prefetch;
 
+  @Option(
+      names = "--drain-grace",
+      paramLabel = "DURATION",
+      converter = DurationConverter.class,
+      description =
+          "On SIGTERM, how long running tasks may take to finish before they are handed back"
+              + " (default: 10s).")
+  private java.time.Duration drainGrace;
+
+  @Option(
+      names = "--exit-when-stuck",
+      description =
+          "Drain and exit (75) as soon as one task is stuck, not only when stuck tasks hold every"
+              + " slot.")
+  private boolean exitWhenStuck;
+
   // Set by `weft demo` (and any launcher) so a worker never outlives the process that started it.
   @Option(names = "--parent-pid", hidden = true)
   private Long parentPid;
@@ -85,7 +105,15 @@ final class WorkerCommand implements Callable<Integer> {
       throw new ParameterException(
           spec.commandLine(), "Missing required option: '--join=HOST:PORT'");
     }
-    WorkerConfig config = new WorkerConfig().slots(slots).transport(transport).stdio(stdio);
+    WorkerConfig config =
+        new WorkerConfig()
+            .slots(slots)
+            .transport(transport)
+            .stdio(stdio)
+            .exitWhenStuck(exitWhenStuck);
+    if (drainGrace != null) {
+      config.drainGraceMs(drainGrace.toMillis());
+    }
     if (join != null) {
       config.join(join.toString());
     }
@@ -117,13 +145,25 @@ final class WorkerCommand implements Callable<Integer> {
     Runtime.getRuntime().addShutdownHook(hook);
     try (StopSignals _ =
         StopSignals.handle(
-            worker::close, () -> Runtime.getRuntime().halt(ExitCodes.INTERRUPTED), "INT", "TERM")) {
+            () -> worker.drain("stopped by a signal"),
+            () -> {
+              worker.killTasksNow();
+              Runtime.getRuntime().halt(ExitCodes.INTERRUPTED);
+            },
+            "INT",
+            "TERM")) {
       worker.awaitTermination();
     }
     try {
       Runtime.getRuntime().removeShutdownHook(hook);
     } catch (IllegalStateException e) {
       return ExitCodes.OK; // the JVM is already exiting: the hook is what stopped the worker
+    }
+    if (worker.exitedStuck()) {
+      out.println(
+          "weft worker " + worker.id() + " stopped: stuck tasks held its slots; start it afresh");
+      out.flush();
+      return ExitCodes.STUCK;
     }
     out.println("weft worker " + worker.id() + " stopped");
     out.flush();

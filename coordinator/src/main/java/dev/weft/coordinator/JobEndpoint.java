@@ -1,5 +1,6 @@
 package dev.weft.coordinator;
 
+import dev.weft.kinds.InvalidJobException;
 import dev.weft.v1.CancelJobRequest;
 import dev.weft.v1.CancelJobResponse;
 import dev.weft.v1.GetJobRequest;
@@ -70,7 +71,8 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
           Set<JobState> states = EnumSet.noneOf(JobState.class);
           for (JobState state : request.getStatesList()) {
             if (state == JobState.JOB_STATE_UNSPECIFIED || state == JobState.UNRECOGNIZED) {
-              throw invalid("states: must be QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED");
+              throw invalid(
+                  "states: must be QUEUED, RUNNING, CANCELLING, SUCCEEDED, FAILED or CANCELLED");
             }
             states.add(state);
           }
@@ -97,8 +99,14 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     answer(
         out,
         () -> {
+          long graceMs;
+          try {
+            graceMs = JobSpecRules.cancelGraceMs(request);
+          } catch (InvalidJobException e) {
+            throw invalid(e.getMessage());
+          }
           Map.Entry<Job, Boolean> outcome =
-              scheduler.cancel(checkId(request.getId()), request.getReason());
+              scheduler.cancel(checkId(request.getId()), request.getReason(), graceMs);
           return CancelJobResponse.newBuilder()
               .setJob(outcome.getKey())
               .setCancelled(outcome.getValue())

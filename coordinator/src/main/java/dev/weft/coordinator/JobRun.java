@@ -12,9 +12,11 @@ import dev.weft.v1.JobResult;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
 import dev.weft.v1.Progress;
+import dev.weft.v1.StopOutcome;
 import dev.weft.v1.TaskEvent;
 import dev.weft.v1.TaskFailure;
 import dev.weft.v1.TaskState;
+import dev.weft.v1.TaskStop;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,6 +30,7 @@ final class JobRun {
   private static final System.Logger LOG = System.getLogger(JobRun.class.getName());
   static final int DEFAULT_MAX_ATTEMPTS = 3;
   private static final int MAX_RECORDED_FAILURES = 100;
+  private static final int MAX_RECORDED_STOPS = 1000;
   private static final long PROGRESS_INTERVAL_NANOS = 100_000_000L;
 
   private static final byte PENDING = 0;
@@ -54,6 +57,13 @@ final class JobRun {
   private int running;
   private long attempts;
   private final List<TaskFailure> failures = new ArrayList<>();
+  private final List<TaskStop> stops = new ArrayList<>();
+  private int stopped;
+  private int neverStarted;
+  // While CANCELLING: the state the job ends in once its running tasks have stopped, and why.
+  private JobState stopTarget;
+  private String stopReason;
+  private long stopRequestedNanos;
 
   private JobState state = JobState.QUEUED;
   private long startedMs;
@@ -115,8 +125,13 @@ final class JobRun {
     return state == JobState.SUCCEEDED || state == JobState.FAILED || state == JobState.CANCELLED;
   }
 
+  /** Cancelled or timed out, and waiting for its running tasks to stop. */
+  boolean isStopping() {
+    return state == JobState.CANCELLING;
+  }
+
   boolean hasPending() {
-    return !isFinished() && (!retries.isEmpty() || nextFresh < taskStates.length);
+    return !isFinished() && !isStopping() && (!retries.isEmpty() || nextFresh < taskStates.length);
   }
 
   /** Takes the next task to dispatch and marks it running; returns its index and attempt. */
@@ -152,6 +167,9 @@ final class JobRun {
     running--;
     done++;
     taskEvent(task, TaskState.TASK_SUCCEEDED, workerId, "");
+    if (isStopping()) {
+      return stopIfSettled();
+    }
     if (settle()) {
       return true;
     }
@@ -205,7 +223,9 @@ final class JobRun {
     running--;
     recordFailure(task, workerId, message);
     boolean retry =
-        (!applicationError || spec.getRetryOnError()) && attemptsByTask[task] < maxAttempts;
+        !isStopping()
+            && (!applicationError || spec.getRetryOnError())
+            && attemptsByTask[task] < maxAttempts;
     if (retry) {
       taskStates[task] = PENDING;
       retries.addLast(task);
@@ -232,6 +252,9 @@ final class JobRun {
             e);
       }
     }
+    if (isStopping()) {
+      return stopIfSettled();
+    }
     if (settle()) {
       return true;
     }
@@ -239,37 +262,113 @@ final class JobRun {
     return false;
   }
 
-  /** An attempt whose worker went away: retried like any failure, counting the attempt. */
+  /**
+   * An attempt whose worker went away: retried like any failure, counting the attempt; while the
+   * job is stopping it counts as stopped, since nothing of it runs any more.
+   */
   boolean lose(int task, String workerId, String reason) {
+    if (isStopping()) {
+      return stopped(task, workerId, StopOutcome.WORKER_LOST, "worker " + workerId + ": " + reason);
+    }
     return fail(task, "worker " + workerId + " lost: " + reason, false, workerId);
   }
 
-  /** An attempt the worker handed back unstarted or unfinished (drain): retried at no cost. */
-  void handBack(int task) {
+  /**
+   * An attempt the worker handed back unstarted or unfinished (drain): retried at no cost, or,
+   * while the job is stopping, counted as never started. Returns true when this ended the job.
+   */
+  boolean handBack(int task) {
     if (isFinished() || taskStates[task] != RUNNING) {
-      return;
+      return false;
     }
     running--;
     attemptsByTask[task]--;
     taskStates[task] = PENDING;
+    if (isStopping()) {
+      neverStarted++;
+      return stopIfSettled();
+    }
     retries.addFirst(task);
+    return false;
   }
 
-  /** Cancels the job; returns false when it had already finished. */
-  boolean cancel(String reason) {
-    if (isFinished()) {
+  /**
+   * A running attempt of a stopping job answered its cancel. Returns true when it was the last one
+   * and the job ended.
+   */
+  boolean stopped(int task, String workerId, StopOutcome outcome, String detail) {
+    if (!isStopping() || taskStates[task] != RUNNING) {
       return false;
     }
-    finish(JobState.CANCELLED, reason.isEmpty() ? "cancelled" : reason);
+    running--;
+    taskStates[task] = FAILED;
+    stopped++;
+    if (stops.size() < MAX_RECORDED_STOPS) {
+      stops.add(
+          TaskStop.newBuilder()
+              .setTask(task)
+              .setAttempt(attemptsByTask[task])
+              .setWorkerId(workerId)
+              .setOutcome(outcome)
+              .setStopMs((System.nanoTime() - stopRequestedNanos) / 1_000_000)
+              .setDetail(detail)
+              .build());
+    }
+    taskEvent(task, TaskState.TASK_CANCELLED, workerId, detail);
+    return stopIfSettled();
+  }
+
+  /** The running tasks of a stopping job, which the scheduler asks to stop. */
+  boolean isRunning(int task) {
+    return taskStates[task] == RUNNING;
+  }
+
+  /** When the job began stopping, on {@link System#nanoTime()}'s clock. */
+  long stopRequestedNanos() {
+    return stopRequestedNanos;
+  }
+
+  /**
+   * Cancels the job: queued tasks never start; it stays CANCELLING until its running tasks have
+   * stopped (see {@link #stopped}), then ends CANCELLED. Returns false when it had already finished
+   * or was already stopping.
+   */
+  boolean cancel(String reason) {
+    return beginStop(JobState.CANCELLED, reason.isEmpty() ? "cancelled" : reason);
+  }
+
+  /** As {@link #cancel}, ending FAILED (a timeout); false when it had already finished. */
+  boolean abort(String reason) {
+    return beginStop(JobState.FAILED, reason);
+  }
+
+  private boolean beginStop(JobState target, String why) {
+    if (isFinished() || isStopping()) {
+      return false;
+    }
+    stopTarget = target;
+    stopReason = why;
+    stopRequestedNanos = System.nanoTime();
+    neverStarted = taskStates.length - done - failed - running;
+    retries.clear();
+    nextFresh = taskStates.length;
+    if (running == 0) {
+      finish(target, why);
+      return true;
+    }
+    state = JobState.CANCELLING;
+    error = why;
+    watchers.emit(event().setState(state).build());
+    progress(true);
     return true;
   }
 
-  /** Fails the whole job (a timeout); returns false when it had already finished. */
-  boolean abort(String reason) {
-    if (isFinished()) {
+  private boolean stopIfSettled() {
+    if (running > 0) {
+      progress(false);
       return false;
     }
-    finish(JobState.FAILED, reason);
+    finish(stopTarget, stopReason);
     return true;
   }
 
@@ -346,7 +445,10 @@ final class JobRun {
             .setCreated(Timestamps.fromMillis(createdMs))
             .setError(error)
             .addAllFailures(failures)
-            .setAttempts(attempts);
+            .setAttempts(attempts)
+            .addAllStops(stops)
+            .setTasksStopped(stopped)
+            .setTasksNeverStarted(neverStarted);
     if (startedMs != 0) {
       job.setStarted(Timestamps.fromMillis(startedMs));
     }

@@ -33,6 +33,15 @@ final class JobSpecRules {
     }
   }
 
+  /** The grace of a CancelJob request: unset keeps the job's own (-1 here). */
+  static long cancelGraceMs(dev.weft.v1.CancelJobRequest request) throws InvalidJobException {
+    if (!request.hasGrace()) {
+      return -1;
+    }
+    checkDuration("grace", request.getGrace(), MAX_GRACE_SECONDS, true);
+    return Durations.toMillis(request.getGrace());
+  }
+
   private static void checkDuration(String field, Duration value, long maxSeconds, boolean zeroOk)
       throws InvalidJobException {
     if (!Durations.isValid(value)) {

@@ -17,6 +17,7 @@ import dev.weft.v1.Job;
 import dev.weft.v1.JobEvent;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
+import dev.weft.v1.StopOutcome;
 import dev.weft.v1.TaskAssignment;
 import dev.weft.v1.TaskResult;
 import dev.weft.v1.Welcome;
@@ -53,6 +54,7 @@ final class Scheduler {
   // Keeps a batch within one shared-memory ring frame and far below gRPC's message limits.
   private static final int MAX_BATCH_BYTES = 1 << 20;
   private static final int JOB_ID_CHARS = 10;
+  private static final long STOP_ANSWER_SLACK_MS = 2_000;
   private static final char[] ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz".toCharArray();
 
   private final CoordinatorConfig config;
@@ -61,6 +63,7 @@ final class Scheduler {
   private final Executor eventExecutor;
   private final ScheduledExecutorService timers;
   private final LongSupplier nanoClock;
+  private final SilentWorkers silentWorkers;
   private final SecureRandom random = new SecureRandom();
 
   private final Map<String, JobRun> jobs = new LinkedHashMap<>();
@@ -84,6 +87,7 @@ final class Scheduler {
     this.eventExecutor = eventExecutor;
     this.timers = timers;
     this.nanoClock = nanoClock;
+    this.silentWorkers = new SilentWorkers(timers, config.defaultGrace().toMillis());
   }
 
   // ---- jobs ----
@@ -166,22 +170,66 @@ final class Scheduler {
     job.watchers().remove(stream);
   }
 
-  /** Cancels a job; the boolean says whether it was still running. */
-  synchronized Map.Entry<Job, Boolean> cancel(String id, String reason) {
+  /**
+   * Cancels a job: its queued tasks never start and its running ones are told to stop, with {@code
+   * graceMs} between SIGTERM and SIGKILL (negative: the job's own grace). The boolean says whether
+   * the job was still running (a job already stopping counts as cancelled).
+   */
+  synchronized Map.Entry<Job, Boolean> cancel(String id, String reason, long graceMs) {
     JobRun job = find(id);
+    if (job.isStopping()) {
+      return Map.entry(job.toProto(), true);
+    }
     boolean cancelled = job.cancel(reason.isEmpty() ? "cancelled by request" : reason);
     if (cancelled) {
-      runnable.remove(job);
-      cancelAttempts(job, "job cancelled");
+      stopRunningTasks(job, "job cancelled", graceMs < 0 ? job.graceMs() : graceMs);
     }
     return Map.entry(job.toProto(), cancelled);
   }
 
   private synchronized void timeOut(String id, long timeoutMs) {
     JobRun job = jobs.get(id);
-    if (job != null && job.abort("timed out after " + timeoutMs + " ms")) {
-      runnable.remove(job);
-      cancelAttempts(job, "job timed out");
+    if (job != null && job.abort("timed out after " + formatMs(timeoutMs))) {
+      stopRunningTasks(job, "job timed out", job.graceMs());
+    }
+  }
+
+  private static String formatMs(long ms) {
+    return ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms";
+  }
+
+  /**
+   * The job was cancelled or timed out: ask workers to stop its running tasks, and stop waiting for
+   * their answers once the grace period and a lease have passed (a worker that does not answer by
+   * then is lost anyway).
+   */
+  private void stopRunningTasks(JobRun job, String reason, long graceMs) {
+    runnable.remove(job);
+    if (!job.isStopping()) {
+      return; // nothing was running: the job has already ended
+    }
+    cancelAttempts(job, reason, graceMs);
+    long patienceMs = graceMs + config.leaseMs() + STOP_ANSWER_SLACK_MS;
+    String id = job.id();
+    timers.schedule(() -> stopWaiting(id), patienceMs, TimeUnit.MILLISECONDS);
+  }
+
+  private synchronized void stopWaiting(String id) {
+    JobRun job = jobs.get(id);
+    if (job == null || !job.isStopping()) {
+      return;
+    }
+    for (WorkerSession session : workers.values()) {
+      for (WorkerSession.Attempt attempt : session.inflight().values()) {
+        if (attempt.job() == job && job.isRunning(attempt.task())) {
+          // The attempt stays in flight: the worker's late answer still returns its slot.
+          job.stopped(
+              attempt.task(),
+              session.id(),
+              StopOutcome.NO_ANSWER,
+              "no answer to the cancel within the grace period and a lease");
+        }
+      }
     }
   }
 
@@ -306,9 +354,24 @@ final class Scheduler {
       if (result.getOk()) {
         ended = job.succeed(attempt.task(), result.getOutput(), session.id());
       } else if (result.getCancelled()) {
-        job.handBack(attempt.task());
-        ended = false;
-        requeue(job);
+        if (result.getStop() == StopOutcome.STUCK) {
+          // The task still holds its slot; the worker returns it with a credit when it ends.
+          session.holdSlot();
+        }
+        if (job.isStopping()) {
+          ended =
+              job.stopped(
+                  attempt.task(),
+                  session.id(),
+                  result.getStop() == StopOutcome.STOP_OUTCOME_UNSPECIFIED
+                      ? StopOutcome.STOPPED
+                      : result.getStop(),
+                  result.getError());
+        } else {
+          // Cancelled for another reason (the worker is leaving): run it again elsewhere.
+          ended = job.handBack(attempt.task());
+          requeue(job);
+        }
       } else {
         ended =
             job.fail(
@@ -335,7 +398,9 @@ final class Scheduler {
     for (long attemptId : attemptIds) {
       WorkerSession.Attempt attempt = session.complete(attemptId);
       if (attempt != null) {
-        attempt.job().handBack(attempt.task());
+        if (attempt.job().handBack(attempt.task())) {
+          jobEnded(attempt.job());
+        }
         requeue(attempt.job());
       }
     }
@@ -405,7 +470,9 @@ final class Scheduler {
     }
     session.switchLink(control);
     for (WorkerSession.Attempt attempt : session.withdrawAll().values()) {
-      attempt.job().handBack(attempt.task());
+      if (attempt.job().handBack(attempt.task())) {
+        jobEnded(attempt.job());
+      }
       requeue(attempt.job());
     }
     control.send(
@@ -462,6 +529,7 @@ final class Scheduler {
             String.format(Locale.ROOT, "silent for more than its lease of %d ms", config.leaseMs());
         detach(session, reason);
         session.link().close(reason);
+        silentWorkers.reclaim(session.id(), session.hello());
       } else {
         session.link().send(beat);
       }
@@ -505,15 +573,14 @@ final class Scheduler {
   private void jobEnded(JobRun job) {
     runnable.remove(job);
     if (job.state() != JobState.SUCCEEDED) {
-      cancelAttempts(job, "job " + job.state().name().toLowerCase(Locale.ROOT));
+      cancelAttempts(job, "job " + job.state().name().toLowerCase(Locale.ROOT), job.graceMs());
     }
   }
 
   /** Asks workers to stop the job's outstanding attempts; their slots return with the answers. */
-  private void cancelAttempts(JobRun job, String reason) {
+  private void cancelAttempts(JobRun job, String reason, long graceMs) {
     for (WorkerSession session : workers.values()) {
-      CancelTasks.Builder cancel =
-          CancelTasks.newBuilder().setGraceMs(job.graceMs()).setReason(reason);
+      CancelTasks.Builder cancel = CancelTasks.newBuilder().setGraceMs(graceMs).setReason(reason);
       for (Map.Entry<Long, WorkerSession.Attempt> entry : session.inflight().entrySet()) {
         if (entry.getValue().job() == job) {
           cancel.addAttemptIds(entry.getKey());

@@ -53,6 +53,8 @@ final class WorkerAdapter {
       case CREDIT -> scheduler.credit(current, message.getCredit().getSlots());
       case RESULTS -> scheduler.results(current, message.getResults().getResultsList());
       case HEARTBEAT -> scheduler.heartbeat(current);
+      case DRAINING ->
+          scheduler.handBack(current, message.getDraining().getReturnedAttemptIdsList());
       case GOODBYE -> {
         scheduler.handBack(current, message.getGoodbye().getReturnedAttemptIdsList());
         scheduler.detached(current, "it said goodbye: " + message.getGoodbye().getReason());

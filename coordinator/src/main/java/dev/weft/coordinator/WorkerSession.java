@@ -86,6 +86,11 @@ final class WorkerSession {
     return attempt;
   }
 
+  /** A stuck task keeps the slot its (cancelled) result would have returned. */
+  void holdSlot() {
+    credit--;
+  }
+
   Map<Long, Attempt> inflight() {
     return inflight;
   }

@@ -22,6 +22,7 @@ import dev.weft.v1.ListJobsRequest;
 import dev.weft.v1.ListWorkersRequest;
 import dev.weft.v1.PluginParams;
 import dev.weft.v1.SleepParams;
+import dev.weft.v1.StopOutcome;
 import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.SumParams;
 import dev.weft.v1.TaskAssignment;
@@ -292,27 +293,98 @@ class JobServiceTest {
   }
 
   @Test
-  void cancelStopsQueuedAndRunningTasksAndIsANoOpTheSecondTime() throws Exception {
+  void cancelStopsQueuedAndRunningTasksAndIsANoOpOnceFinished() throws Exception {
     TestWorker worker = holdingWorker("w1", 1);
     Job job = submit(sleep(60_000, 3));
     TaskAssignment running = worker.nextTask(WAIT);
     CancelJobResponse first =
         jobs()
-            .cancelJob(CancelJobRequest.newBuilder().setId(job.getId()).setReason("test").build());
+            .cancelJob(
+                CancelJobRequest.newBuilder()
+                    .setId(job.getId())
+                    .setReason("test")
+                    .setGrace(Durations.fromMillis(250))
+                    .build());
     assertTrue(first.getCancelled());
-    assertEquals(JobState.CANCELLED, first.getJob().getState());
+    // Waiting for the running task to say how it stopped; the queued ones never start.
+    assertEquals(JobState.CANCELLING, first.getJob().getState());
+    assertEquals(2, first.getJob().getTasksNeverStarted());
     awaitTrue(() -> worker.cancelled.contains(running.getAttemptId()), "the running task's cancel");
+    assertEquals(250, worker.cancelGraceMs.get(running.getAttemptId()));
+    // The slot comes back with the cancelled result, which settles the job.
+    worker.answer(
+        TaskResult.newBuilder()
+            .setAttemptId(running.getAttemptId())
+            .setCancelled(true)
+            .setStop(StopOutcome.EXITED_ON_TERM)
+            .setError("exited on SIGTERM after 3 ms")
+            .build());
+    Job cancelled = awaitState(job.getId(), JobState.CANCELLED);
+    assertEquals("test", cancelled.getError());
+    assertEquals(1, cancelled.getTasksStopped());
+    assertEquals(StopOutcome.EXITED_ON_TERM, cancelled.getStops(0).getOutcome());
+    assertEquals("w1", cancelled.getStops(0).getWorkerId());
+    assertEquals(running.getTask(), cancelled.getStops(0).getTask());
+
     CancelJobResponse second =
         jobs().cancelJob(CancelJobRequest.newBuilder().setId(job.getId()).build());
     assertFalse(second.getCancelled());
     assertEquals(JobState.CANCELLED, second.getJob().getState());
-    // The slot comes back with the cancelled result, and no queued task of the job starts.
-    worker.answer(
-        TaskResult.newBuilder().setAttemptId(running.getAttemptId()).setCancelled(true).build());
     Job next = submit(sum(1, 3, 1));
     worker.answer(run(worker.nextTask(WAIT)));
     awaitState(next.getId(), JobState.SUCCEEDED);
     assertEquals(null, worker.pollTask());
+  }
+
+  @Test
+  void aCancelNobodyAnswersEndsWhenTheWorkerIsLost() throws Exception {
+    TestWorker worker = holdingWorker("mute", 1);
+    Job job = submit(sleep(60_000, 1));
+    worker.nextTask(WAIT);
+    jobs()
+        .cancelJob(
+            CancelJobRequest.newBuilder().setId(job.getId()).setGrace(Durations.ZERO).build());
+    assertEquals(
+        JobState.CANCELLING,
+        jobs().getJob(GetJobRequest.newBuilder().setId(job.getId()).build()).getState());
+    worker.crash();
+    Job cancelled = awaitState(job.getId(), JobState.CANCELLED);
+    assertEquals(StopOutcome.WORKER_LOST, cancelled.getStops(0).getOutcome());
+  }
+
+  @Test
+  void aTimedOutJobStopsItsTasksAndFailsWithTheTimeout() throws Exception {
+    TestWorker worker = holdingWorker("slow", 1);
+    Job job = submit(sleep(60_000, 2).toBuilder().setTimeout(Durations.fromMillis(300)).build());
+    TaskAssignment running = worker.nextTask(WAIT);
+    awaitTrue(() -> worker.cancelled.contains(running.getAttemptId()), "the timeout's cancel");
+    worker.answer(
+        TaskResult.newBuilder()
+            .setAttemptId(running.getAttemptId())
+            .setCancelled(true)
+            .setStop(StopOutcome.STOPPED)
+            .build());
+    Job failed = awaitState(job.getId(), JobState.FAILED);
+    assertTrue(failed.getError().contains("timed out after"), failed::toString);
+    assertEquals(1, failed.getTasksStopped());
+    assertEquals(1, failed.getTasksNeverStarted());
+  }
+
+  @Test
+  void aNegativeCancelGraceIsRefusedNamingTheField() {
+    Job job = submit(sleep(60_000, 1));
+    StatusRuntimeException e =
+        assertThrows(
+            StatusRuntimeException.class,
+            () ->
+                jobs()
+                    .cancelJob(
+                        CancelJobRequest.newBuilder()
+                            .setId(job.getId())
+                            .setGrace(Durations.fromMillis(-5))
+                            .build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+    assertTrue(e.getStatus().getDescription().startsWith("grace:"), e::toString);
   }
 
   @Test

@@ -30,6 +30,7 @@ final class TestWorker implements AutoCloseable {
   private final BlockingQueue<CoordinatorMessage> received = new LinkedBlockingQueue<>();
   private final BlockingQueue<TaskAssignment> held = new LinkedBlockingQueue<>();
   final List<Long> cancelled = new CopyOnWriteArrayList<>();
+  final java.util.Map<Long, Long> cancelGraceMs = new java.util.concurrent.ConcurrentHashMap<>();
   private final Function<TaskAssignment, TaskResult> behaviour;
   private final StreamObserver<WorkerMessage> out;
   volatile Status endedWith;
@@ -58,6 +59,9 @@ final class TestWorker implements AutoCloseable {
                         }
                       }
                     } else if (message.hasCancel()) {
+                      for (long id : message.getCancel().getAttemptIdsList()) {
+                        cancelGraceMs.put(id, message.getCancel().getGraceMs());
+                      }
                       cancelled.addAll(message.getCancel().getAttemptIdsList());
                     }
                   }

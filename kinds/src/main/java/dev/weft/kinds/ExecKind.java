@@ -1,5 +1,6 @@
 package dev.weft.kinds;
 
+import com.google.common.base.Suppliers;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.weft.v1.ExecOutcome;
@@ -9,15 +10,21 @@ import dev.weft.v1.ExecTask;
 import dev.weft.v1.ExecTaskOutput;
 import dev.weft.v1.JobResult;
 import dev.weft.v1.JobSpec;
+import dev.weft.v1.StopOutcome;
 import java.io.File;
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -25,6 +32,12 @@ import java.util.regex.Pattern;
  * {@code exec}: runs a command as a child process per task, with {@code {}} in any word replaced by
  * the task's input (as {@code xargs -I{}} and GNU parallel do), or the input appended as a last
  * word when no word has {@code {}}. No shell is involved.
+ *
+ * <p>Each task runs in a process group of its own ({@link ProcessGroup}), which is the task: a
+ * cancel sends it SIGTERM, then SIGKILL after the grace period, and whatever it leaves running when
+ * its leader exits is killed. {@link #run} must be called on a thread that outlives the task (a
+ * platform thread; from a virtual thread a platform thread is started for it), because the leader
+ * is killed when the thread that started it ends.
  */
 public final class ExecKind implements JobKind {
   static final String PLACEHOLDER = "{}";
@@ -32,8 +45,8 @@ public final class ExecKind implements JobKind {
   /** Exit code reported for a command that could not be started, as a shell reports one. */
   static final int CANNOT_START_EXIT = 127;
 
-  // Once the process has exited its pipes close within moments, unless a background child it
-  // left behind still holds them; then the task ends without the rest of the output.
+  // Once the group is gone its pipes close within moments, unless a process that left the group
+  // (a setsid of its own) still holds them; then the task ends without the rest of the output.
   private static final Duration DRAIN_AFTER_EXIT = Duration.ofSeconds(2);
   private static final int MAX_MESSAGE_LINE = 200;
   // The OS's reason in ProcessBuilder's messages: "error=2, No such file or directory" (JDK 21)
@@ -41,7 +54,18 @@ public final class ExecKind implements JobKind {
   private static final Pattern ERRNO_REASON =
       Pattern.compile("error=\\d+, (.+?)\\s*$|error: \\d+ \\((.+?)\\)\\s*$");
 
-  public ExecKind() {}
+  private final Supplier<GroupLauncher> launchers;
+  private final Supplier<TaskProcessGroups> registries;
+
+  public ExecKind() {
+    // Both looked up on the first task: the coordinator loads this kind too, but runs no task.
+    this(GroupLauncher::systemDefault, Suppliers.memoize(TaskProcessGroups::forThisProcess));
+  }
+
+  ExecKind(Supplier<GroupLauncher> launchers, Supplier<TaskProcessGroups> registries) {
+    this.launchers = launchers;
+    this.registries = registries;
+  }
 
   @Override
   public String name() {
@@ -157,41 +181,73 @@ public final class ExecKind implements JobKind {
     }
     String program = task.getArgv(0);
     ProcessBuilder builder =
-        new ProcessBuilder(task.getArgvList())
-            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        new ProcessBuilder().redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    Path workdir = Path.of("").toAbsolutePath();
     if (!task.getWorkdir().isEmpty()) {
       if (!isDirectory(task.getWorkdir())) {
         throw cannotStart(program, "no such working directory: " + task.getWorkdir());
       }
-      builder.directory(new File(task.getWorkdir()));
+      workdir = workdir.resolve(task.getWorkdir());
+      builder.directory(workdir.toFile());
     }
     builder.environment().putAll(task.getEnvMap());
+    checkRunnable(program, builder.environment().get("PATH"), workdir);
+    GroupLauncher launcher = launchers.get();
+    if (!launcher.canLaunch()) {
+      throw cannotStart(program, GroupLauncher.NO_SETSID);
+    }
+    builder.command(launcher.command(task.getArgvList()));
 
-    context.checkCancelled();
+    if (context.isCancelled() || Thread.interrupted()) {
+      throw new TaskCancelledException(StopOutcome.STOPPED, "cancelled before it started");
+    }
     long started = System.nanoTime();
-    Process process;
+    ProcessGroup group;
     try {
-      process = builder.start();
+      group = ProcessGroup.start(builder, registries.get());
     } catch (IOException e) {
       throw cannotStart(program, startFailureReason(e));
     }
-    ProcessTree tree = new ProcessTree(process.toHandle());
-    OutputTail stdout = OutputTail.start(process.getInputStream(), "exec-stdout-" + process.pid());
-    OutputTail stderr = OutputTail.start(process.getErrorStream(), "exec-stderr-" + process.pid());
-    context.onCancel(() -> tree.terminate(context.graceMs()));
-    int exit;
-    long durationMs;
+    try (group) {
+      return await(group, context, started);
+    }
+  }
+
+  /** Waits for the task's end or its cancellation, whichever comes first. */
+  private static ByteString await(ProcessGroup group, TaskContext context, long started)
+      throws TaskFailedException, TaskCancelledException {
+    Process leader = group.leader();
+    OutputTail stdout = OutputTail.start(leader.getInputStream(), "exec-stdout-" + leader.pid());
+    OutputTail stderr = OutputTail.start(leader.getErrorStream(), "exec-stderr-" + leader.pid());
+    // The cancel action runs on the canceller's thread: it only signals, this thread does the rest.
+    CompletableFuture<Void> cancelled = new CompletableFuture<>();
+    context.onCancel(
+        () -> {
+          cancelled.complete(null);
+          group.terminate();
+        });
     try {
-      exit = process.waitFor();
-      durationMs = (System.nanoTime() - started) / 1_000_000;
+      CompletableFuture.anyOf(leader.onExit(), cancelled).get();
+    } catch (InterruptedException e) {
+      throw stop(group, context);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("waiting for the task failed", e.getCause());
+    }
+    if (context.isCancelled()) {
+      throw stop(group, context);
+    }
+    int exit = leader.exitValue();
+    long durationMs = (System.nanoTime() - started) / 1_000_000;
+    // The task's process group is the task: what it left running in the background goes too.
+    group.killLeftovers();
+    try {
       stdout.awaitEnd(DRAIN_AFTER_EXIT);
       stderr.awaitEnd(DRAIN_AFTER_EXIT);
     } catch (InterruptedException e) {
-      tree.terminate(context.graceMs());
-      throw e;
+      throw stop(group, context);
     }
     if (context.isCancelled()) {
-      throw new InterruptedException("task cancelled");
+      throw stop(group, context);
     }
     ExecTaskOutput output =
         ExecTaskOutput.newBuilder()
@@ -206,6 +262,27 @@ public final class ExecKind implements JobKind {
           "exit " + exit + (line.isEmpty() ? "" : ": " + line), output.toByteString());
     }
     return output.toByteString();
+  }
+
+  /** Stops the group (SIGTERM, the grace period, SIGKILL) and says how it ended. */
+  private static TaskCancelledException stop(ProcessGroup group, TaskContext context) {
+    ProcessGroup.Stop stop = group.stop(context.graceMs());
+    return new TaskCancelledException(stop.outcome(), stop.detail());
+  }
+
+  /** Fails the task, as a shell would, if execvp could not run {@code program}. */
+  private static void checkRunnable(String program, String searchPath, Path workdir)
+      throws TaskFailedException {
+    try {
+      ProgramLookup.resolve(
+          program, searchPath == null ? ProgramLookup.DEFAULT_SEARCH_PATH : searchPath, workdir);
+    } catch (NoSuchFileException e) {
+      throw cannotStart(program, "No such file or directory");
+    } catch (AccessDeniedException e) {
+      throw cannotStart(program, "Permission denied");
+    } catch (InvalidPathException e) {
+      throw cannotStart(program, "not a valid path: " + e.getMessage());
+    }
   }
 
   private static boolean isDirectory(String workdir) {

@@ -33,7 +33,9 @@ public interface JobKind {
    *
    * @throws TaskFailedException when the task itself failed (bad input, non-zero exit): such
    *     failures are not retried unless the job asks for it
-   * @throws InterruptedException when cancelled while waiting
+   * @throws InterruptedException when cancelled; a {@link TaskCancelledException} when the kind can
+   *     say how its work stopped (an exec task's process group exited on SIGTERM or was killed), a
+   *     plain one meaning it just stopped
    */
   ByteString run(ByteString input, TaskContext context) throws Exception;
 

@@ -13,6 +13,8 @@ final class PrimeSieve {
   // 256 KiB of bits per segment, one bit per odd number: fits in L2 and bounds memory per task.
   private static final int SEGMENT_WORDS = 256 * 1024 / Long.BYTES;
   private static final int SEGMENT_BITS = SEGMENT_WORDS * Long.SIZE;
+  // Base primes marked between cancellation checks (a power of two).
+  private static final int PRIMES_PER_CHECK = 1 << 12;
 
   private PrimeSieve() {}
 
@@ -30,7 +32,7 @@ final class PrimeSieve {
     if (first > to) {
       return count;
     }
-    int[] primes = oddPrimesUpTo((int) sqrtFloor(to));
+    int[] primes = oddPrimesUpTo((int) sqrtFloor(to), context);
     long[] bits = new long[SEGMENT_WORDS];
     for (long start = first; start <= to; start += 2L * SEGMENT_BITS) {
       context.checkCancelled();
@@ -38,7 +40,12 @@ final class PrimeSieve {
       int odds = (int) ((end - start) / 2 + 1);
       int words = (odds + Long.SIZE - 1) / Long.SIZE;
       Arrays.fill(bits, 0, words, 0L);
-      for (int p : primes) {
+      for (int k = 0; k < primes.length; k++) {
+        // Near MAX_TO a segment meets about two million base primes, tens of milliseconds' work.
+        if ((k & (PRIMES_PER_CHECK - 1)) == PRIMES_PER_CHECK - 1) {
+          context.checkCancelled();
+        }
+        int p = primes[k];
         long square = (long) p * p;
         if (square > end) {
           break;
@@ -61,36 +68,41 @@ final class PrimeSieve {
     return count;
   }
 
-  /** The odd primes up to {@code limit}, ascending. */
-  static int[] oddPrimesUpTo(int limit) {
+  /** The odd primes up to {@code limit}, ascending. Checks cancellation once per sieving prime. */
+  static int[] oddPrimesUpTo(int limit, TaskContext context) throws InterruptedException {
     if (limit < 3) {
       return new int[0];
     }
-    // Bit i stands for 2i + 1; set means composite.
+    // Bit i stands for 2i + 1; set means composite (or 1, or past the limit).
     int size = (limit - 1) / 2 + 1;
     long[] composite = new long[(size + Long.SIZE - 1) / Long.SIZE];
+    composite[0] = 1L;
     for (int i = 1; ; i++) {
       long p = 2L * i + 1;
       if (p * p > limit) {
         break;
       }
       if ((composite[i >>> 6] & (1L << i)) == 0) {
+        // The longest pass, p = 3, marks a third of the bits: a few milliseconds near MAX_TO.
+        context.checkCancelled();
         for (long j = (p * p - 1) / 2; j < size; j += p) {
           composite[(int) (j >>> 6)] |= 1L << j;
         }
       }
     }
+    if (size % Long.SIZE != 0) {
+      composite[composite.length - 1] |= -1L << size;
+    }
+    // A word at a time, not a bit at a time: near MAX_TO there are 16 million bits.
     int found = 0;
-    for (int i = 1; i < size; i++) {
-      if ((composite[i >>> 6] & (1L << i)) == 0) {
-        found++;
-      }
+    for (long word : composite) {
+      found += Long.bitCount(~word);
     }
     int[] primes = new int[found];
     int next = 0;
-    for (int i = 1; i < size; i++) {
-      if ((composite[i >>> 6] & (1L << i)) == 0) {
-        primes[next++] = 2 * i + 1;
+    for (int w = 0; w < composite.length; w++) {
+      for (long prime = ~composite[w]; prime != 0; prime &= prime - 1) {
+        primes[next++] = 2 * (w * Long.SIZE + Long.numberOfTrailingZeros(prime)) + 1;
       }
     }
     return primes;

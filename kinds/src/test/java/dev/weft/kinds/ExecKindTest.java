@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import dev.weft.posix.ProcessStat;
 import dev.weft.v1.ExecOutcome;
 import dev.weft.v1.ExecParams;
 import dev.weft.v1.ExecResult;
@@ -15,6 +16,7 @@ import dev.weft.v1.ExecTask;
 import dev.weft.v1.ExecTaskOutput;
 import dev.weft.v1.JobResult;
 import dev.weft.v1.JobSpec;
+import dev.weft.v1.StopOutcome;
 import java.io.IOException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -40,14 +42,23 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ExecKindTest {
-  private final ExecKind kind = new ExecKind();
+  private ExecKind kind;
   private ExecutorService executor;
   private final List<ProcessHandle> started = new ArrayList<>();
 
   @TempDir Path dir;
+  @TempDir Path registryBase;
 
   @BeforeEach
   void startExecutor() {
+    ProcessStat self = ProcessStat.self();
+    TaskProcessGroups registry =
+        new TaskProcessGroups(
+            registryBase,
+            ProcessStat.ownerUid(self.pid()).orElseThrow(),
+            self.pid(),
+            self.startTicks());
+    kind = new ExecKind(GroupLauncher::systemDefault, () -> registry);
     executor = Executors.newCachedThreadPool();
   }
 
@@ -205,7 +216,8 @@ class ExecKindTest {
       context.cancel();
       ExecutionException e =
           assertThrows(ExecutionException.class, () -> running.get(10, TimeUnit.SECONDS));
-      assertInstanceOf(InterruptedException.class, e.getCause());
+      TaskCancelledException stop = assertInstanceOf(TaskCancelledException.class, e.getCause());
+      assertEquals(StopOutcome.EXITED_ON_TERM, stop.outcome(), stop.detail());
       for (ProcessHandle process : tree) {
         process.onExit().get(10, TimeUnit.SECONDS);
       }
@@ -226,7 +238,9 @@ class ExecKindTest {
                     .setWorkdir(dir.toString()))
             .build();
     ByteString input = kind.plan(spec).input(0);
-    assertThrows(InterruptedException.class, () -> kind.run(input, context));
+    TaskCancelledException stop =
+        assertThrows(TaskCancelledException.class, () -> kind.run(input, context));
+    assertEquals(StopOutcome.STOPPED, stop.outcome());
     assertFalse(Files.exists(dir.resolve("started")));
   }
 
@@ -253,7 +267,8 @@ class ExecKindTest {
       context.cancel();
       ExecutionException e =
           assertThrows(ExecutionException.class, () -> running.get(10, TimeUnit.SECONDS));
-      assertInstanceOf(InterruptedException.class, e.getCause());
+      TaskCancelledException stop = assertInstanceOf(TaskCancelledException.class, e.getCause());
+      assertEquals(StopOutcome.KILLED, stop.outcome(), stop.detail());
       shell.onExit().get(10, TimeUnit.SECONDS);
     }
   }

@@ -97,11 +97,13 @@ class PrimesKindTest {
   }
 
   @Test
-  void basePrimes() {
-    assertArrayEquals(new int[] {}, PrimeSieve.oddPrimesUpTo(2));
-    assertArrayEquals(new int[] {3}, PrimeSieve.oddPrimesUpTo(3));
-    assertArrayEquals(new int[] {3, 5, 7, 11, 13, 17, 19, 23, 29}, PrimeSieve.oddPrimesUpTo(30));
-    assertEquals(664_578, PrimeSieve.oddPrimesUpTo(10_000_000).length);
+  void basePrimes() throws InterruptedException {
+    assertArrayEquals(new int[] {}, PrimeSieve.oddPrimesUpTo(2, new TestContext()));
+    assertArrayEquals(new int[] {3}, PrimeSieve.oddPrimesUpTo(3, new TestContext()));
+    assertArrayEquals(
+        new int[] {3, 5, 7, 11, 13, 17, 19, 23, 29},
+        PrimeSieve.oddPrimesUpTo(30, new TestContext()));
+    assertEquals(664_578, PrimeSieve.oddPrimesUpTo(10_000_000, new TestContext()).length);
   }
 
   @Test

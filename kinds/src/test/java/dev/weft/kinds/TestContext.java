@@ -5,13 +5,18 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
-/** A task context a test drives by hand: it can cancel, and wait until a task has registered. */
+/**
+ * A task context a test drives by hand: it can cancel, and wait until a task has registered or
+ * checked for cancellation.
+ */
 final class TestContext implements TaskContext {
   private final long graceMs;
   private final List<Runnable> actions = new ArrayList<>();
   private final CountDownLatch registered = new CountDownLatch(1);
   private boolean cancelled;
+  private long checks;
 
   TestContext(long graceMs) {
     this.graceMs = graceMs;
@@ -23,7 +28,27 @@ final class TestContext implements TaskContext {
 
   @Override
   public synchronized boolean isCancelled() {
+    checks++;
     return cancelled;
+  }
+
+  /**
+   * Waits until the task has asked {@link #isCancelled()} at least {@code count} times: it is under
+   * way, past that many checks.
+   */
+  boolean awaitChecks(long count, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (checks() < count) {
+      if (System.nanoTime() - deadline > 0) {
+        return false;
+      }
+      LockSupport.parkNanos(TimeUnit.MICROSECONDS.toNanos(50));
+    }
+    return true;
+  }
+
+  private synchronized long checks() {
+    return checks;
   }
 
   @Override

@@ -2,6 +2,7 @@ package dev.weft.local;
 
 import static dev.weft.local.SegmentDescriptor.INT;
 
+import dev.weft.posix.Futex;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 

@@ -42,6 +42,13 @@ public record HostIdentity(
         && uid == other.uid;
   }
 
+  /**
+   * The inode of this process's pid namespace, or -1: pids name the same process only within it.
+   */
+  public static long pidNamespace() {
+    return longAttribute(Path.of("/proc/self/ns/pid"), "unix:ino");
+  }
+
   /** The user this process runs as, or -1 when unknown. */
   static int currentUid() {
     return (int) longAttribute(Path.of("/proc/self"), "unix:uid");

@@ -30,6 +30,7 @@ import static dev.weft.local.SegmentDescriptor.WAKE_TO_ATTACHER_OFFSET;
 import static dev.weft.local.SegmentDescriptor.WAKE_TO_CREATOR_OFFSET;
 import static org.agrona.concurrent.ringbuffer.RingBufferDescriptor.TRAILER_LENGTH;
 
+import dev.weft.posix.Futex;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -1,7 +1,7 @@
 /**
- * Same-host machinery with no job knowledge: shared-memory links, pipe framing, futex wake-ups and
- * signals. Linux only (x86_64, aarch64). The JVM needs {@code --enable-native-access=ALL-UNNAMED}
- * (futex, kill) and, for Agrona's buffers, {@code --add-exports
+ * Same-host machinery with no job knowledge: shared-memory links with futex wake-ups, and pipe
+ * framing. Linux only (x86_64, aarch64). The JVM needs {@code --enable-native-access=ALL-UNNAMED}
+ * (futex, through {@code dev.weft.posix}) and, for Agrona's buffers, {@code --add-exports
  * java.base/jdk.internal.misc=ALL-UNNAMED}.
  *
  * <h2>A shared-memory link</h2>

@@ -3,8 +3,10 @@ package dev.weft.worker;
 import com.google.protobuf.ByteString;
 import dev.weft.kinds.JobKind;
 import dev.weft.kinds.JobKinds;
+import dev.weft.kinds.TaskCancelledException;
 import dev.weft.kinds.TaskContext;
 import dev.weft.kinds.TaskFailedException;
+import dev.weft.v1.StopOutcome;
 import dev.weft.v1.TaskAssignment;
 import dev.weft.v1.TaskResult;
 import java.util.ArrayList;
@@ -15,26 +17,56 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
  * Runs tasks on a fixed number of slot threads. Tasks beyond the slots wait in a queue (prefetch).
  * Every accepted task produces exactly one result, delivered to the result sink: its output, its
- * failure, or that it was cancelled.
+ * failure, or that it was cancelled and how it stopped; a task handed back while draining produces
+ * none (the coordinator already took it back).
+ *
+ * <p>A cancelled task still running past its grace period (plus a little, so a killed process can
+ * be reaped) is reported STUCK at once; its slot thread stays taken, and when the task finally
+ * returns the slot comes back through {@link Listener#slotFreed()}.
  */
 final class TaskSlots {
   private static final System.Logger LOG = System.getLogger(TaskSlots.class.getName());
+  private static final int MAX_EARLY_CANCELS = 4096;
+  private static final long STUCK_MARGIN_MS = 1_000;
+
+  /** What the worker hears about its slots besides results. */
+  interface Listener {
+    /** A task reported stuck has returned at last: its slot is free again. */
+    void slotFreed();
+
+    /** A task was reported stuck; {@code stuck} slots are now held by stuck tasks. */
+    void stuck(int stuck);
+  }
 
   private final JobKinds kinds;
   private final SlotThreads threads;
+  private final int slots;
   private final Map<Long, RunningTask> tasks = new ConcurrentHashMap<>();
   private final Consumer<TaskResult> results;
+  private final Listener listener;
+  private final ScheduledExecutorService timers;
   private final Set<Long> earlyCancels = Collections.synchronizedSet(new LinkedHashSet<>());
-  private static final int MAX_EARLY_CANCELS = 4096;
+  private final Object idle = new Object();
+  private int stuck; // guarded by idle
 
-  TaskSlots(int slots, JobKinds kinds, Consumer<TaskResult> results) {
+  TaskSlots(
+      int slots,
+      JobKinds kinds,
+      Consumer<TaskResult> results,
+      Listener listener,
+      ScheduledExecutorService timers) {
     this.kinds = kinds;
+    this.slots = slots;
     this.results = results;
+    this.listener = listener;
+    this.timers = timers;
     this.threads = new SlotThreads(slots);
   }
 
@@ -42,21 +74,90 @@ final class TaskSlots {
     RunningTask task = new RunningTask(assignment);
     tasks.put(assignment.getAttemptId(), task);
     if (earlyCancels.remove(assignment.getAttemptId())) {
-      task.cancel();
+      task.cancel(-1);
     }
     threads.execute(task);
   }
 
-  /** Cancels the given attempts; each still reports a (cancelled) result. */
+  /** Cancels the given attempts with their own grace periods. */
   void cancel(List<Long> attemptIds) {
+    cancel(attemptIds, -1);
+  }
+
+  /**
+   * Cancels the given attempts; each still reports a (cancelled) result.
+   *
+   * @param graceMs between SIGTERM and SIGKILL for task processes; negative for each task's own
+   */
+  void cancel(List<Long> attemptIds, long graceMs) {
     for (long attemptId : attemptIds) {
       RunningTask task = tasks.get(attemptId);
       if (task != null) {
-        task.cancel();
+        task.cancel(graceMs);
       } else {
         rememberEarlyCancel(attemptId);
       }
     }
+  }
+
+  /**
+   * Takes back the accepted tasks that have not started (draining): they will not run and report
+   * nothing. Returns their attempt ids, for the coordinator to run elsewhere.
+   */
+  List<Long> handBackUnstarted() {
+    List<Long> handedBack = new ArrayList<>();
+    for (RunningTask task : tasks.values()) {
+      if (task.handBackIfUnstarted()) {
+        tasks.remove(task.assignment.getAttemptId());
+        handedBack.add(task.assignment.getAttemptId());
+      }
+    }
+    signalIfIdle();
+    return handedBack;
+  }
+
+  /** Waits until no accepted task is left, or the deadline passes; true when idle. */
+  boolean awaitIdle(long deadlineNanos) throws InterruptedException {
+    synchronized (idle) {
+      while (!tasks.isEmpty()) {
+        long left = deadlineNanos - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        TimeUnit.NANOSECONDS.timedWait(idle, left);
+      }
+      return true;
+    }
+  }
+
+  private void signalIfIdle() {
+    if (tasks.isEmpty()) {
+      synchronized (idle) {
+        idle.notifyAll();
+      }
+    }
+  }
+
+  /** Tasks running on a slot thread now (accepted ones may still wait in the queue). */
+  int running() {
+    int running = 0;
+    for (RunningTask task : tasks.values()) {
+      if (task.isRunning()) {
+        running++;
+      }
+    }
+    return running;
+  }
+
+  /** Slots held by tasks reported stuck. */
+  int stuck() {
+    synchronized (idle) {
+      return stuck;
+    }
+  }
+
+  int slots() {
+    return slots;
   }
 
   /**
@@ -81,8 +182,13 @@ final class TaskSlots {
 
   /** Cancels everything and returns the attempts that had not finished. */
   List<Long> cancelAll() {
+    return cancelAll(-1);
+  }
+
+  /** As {@link #cancelAll()}, with {@code graceMs} between SIGTERM and SIGKILL for every task. */
+  List<Long> cancelAll(long graceMs) {
     List<Long> unfinished = new ArrayList<>(tasks.keySet());
-    cancel(unfinished);
+    cancel(unfinished, graceMs);
     return unfinished;
   }
 
@@ -90,8 +196,8 @@ final class TaskSlots {
     return tasks.size();
   }
 
-  void shutdown() {
-    cancelAll();
+  void shutdown(long graceMs) {
+    cancelAll(graceMs);
     threads.shutdownNow();
   }
 
@@ -106,6 +212,10 @@ final class TaskSlots {
     private Thread runner;
     private boolean cancelled;
     private boolean finished;
+    private boolean handedBack;
+    private boolean reportedStuck;
+    private long graceOverrideMs = -1;
+    private long cancelledNanos;
 
     RunningTask(TaskAssignment assignment) {
       this.assignment = assignment;
@@ -114,8 +224,12 @@ final class TaskSlots {
     @Override
     public void run() {
       synchronized (this) {
+        if (handedBack) {
+          return;
+        }
         if (cancelled) {
-          finish(cancelledResult(0));
+          finished = true;
+          finish(cancelledResult(0, StopOutcome.STOPPED, "cancelled before it started"));
           return;
         }
         runner = Thread.currentThread();
@@ -150,7 +264,7 @@ final class TaskSlots {
       try {
         ByteString output = kind.run(assignment.getInput(), this);
         if (isCancelled()) {
-          return cancelledResult(micros(start));
+          return stoppedResult(start);
         }
         return TaskResult.newBuilder()
             .setAttemptId(assignment.getAttemptId())
@@ -158,11 +272,13 @@ final class TaskSlots {
             .setOutput(output)
             .setDurationUs(micros(start))
             .build();
+      } catch (TaskCancelledException e) {
+        return cancelledResult(micros(start), e.outcome(), e.detail());
       } catch (InterruptedException e) {
-        return cancelledResult(micros(start));
+        return stoppedResult(start);
       } catch (TaskFailedException e) {
         if (isCancelled()) {
-          return cancelledResult(micros(start));
+          return stoppedResult(start);
         }
         return TaskResult.newBuilder()
             .setAttemptId(assignment.getAttemptId())
@@ -173,7 +289,7 @@ final class TaskSlots {
             .build();
       } catch (Exception e) {
         if (isCancelled()) {
-          return cancelledResult(micros(start));
+          return stoppedResult(start);
         }
         LOG.log(System.Logger.Level.WARNING, "task " + describe() + " failed", e);
         return TaskResult.newBuilder()
@@ -188,33 +304,108 @@ final class TaskSlots {
       return assignment.getJobId() + "/" + assignment.getTask() + "#" + assignment.getAttempt();
     }
 
-    private TaskResult cancelledResult(long micros) {
+    /** An in-JVM task that returned (or threw) after its cancel. */
+    private TaskResult stoppedResult(long start) {
+      long sinceCancelMs;
+      synchronized (this) {
+        sinceCancelMs = (System.nanoTime() - cancelledNanos) / 1_000_000;
+      }
+      return cancelledResult(
+          micros(start), StopOutcome.STOPPED, "stopped " + sinceCancelMs + " ms after its cancel");
+    }
+
+    private TaskResult cancelledResult(long micros, StopOutcome outcome, String detail) {
       return TaskResult.newBuilder()
           .setAttemptId(assignment.getAttemptId())
           .setCancelled(true)
-          .setError("cancelled")
+          .setStop(outcome)
+          .setError(detail == null || detail.isEmpty() ? "cancelled" : detail)
           .setDurationUs(micros)
           .build();
     }
 
     private void finish(TaskResult result) {
+      boolean wasStuck;
+      synchronized (this) {
+        wasStuck = reportedStuck;
+      }
       tasks.remove(assignment.getAttemptId());
-      results.accept(result);
+      if (wasStuck) {
+        // Its (stuck) result went out long ago; what it returns now only frees the slot.
+        synchronized (idle) {
+          stuck--;
+        }
+        LOG.log(
+            System.Logger.Level.INFO,
+            "stuck task {0} returned at last; its slot is free again",
+            describe());
+        listener.slotFreed();
+      } else {
+        results.accept(result);
+      }
+      signalIfIdle();
     }
 
-    void cancel() {
+    synchronized boolean isRunning() {
+      return runner != null;
+    }
+
+    synchronized boolean handBackIfUnstarted() {
+      if (runner != null || finished || handedBack) {
+        return false;
+      }
+      handedBack = true;
+      cancelled = true;
+      return true;
+    }
+
+    void cancel(long graceMs) {
       List<Runnable> actions;
+      boolean running;
       synchronized (this) {
         if (cancelled || finished) {
           return;
         }
         cancelled = true;
+        cancelledNanos = System.nanoTime();
+        graceOverrideMs = graceMs;
         actions = List.copyOf(onCancel);
-        if (runner != null) {
+        running = runner != null;
+        if (running) {
           runner.interrupt();
         }
       }
       actions.forEach(TaskSlots::runCancelAction);
+      if (running) {
+        timers.schedule(this::reportIfStuck, graceMs() + STUCK_MARGIN_MS, TimeUnit.MILLISECONDS);
+      }
+    }
+
+    private void reportIfStuck() {
+      long sinceCancelMs;
+      synchronized (this) {
+        if (finished || reportedStuck) {
+          return;
+        }
+        reportedStuck = true;
+        sinceCancelMs = (System.nanoTime() - cancelledNanos) / 1_000_000;
+      }
+      // Answered for: no longer the worker's to hand back, nor something a drain waits for.
+      tasks.remove(assignment.getAttemptId());
+      signalIfIdle();
+      int nowStuck;
+      synchronized (idle) {
+        nowStuck = ++stuck;
+      }
+      String detail =
+          "still running "
+              + sinceCancelMs
+              + " ms after its cancel (grace "
+              + graceMs()
+              + " ms); its slot stays taken until it returns";
+      LOG.log(System.Logger.Level.WARNING, "task {0} is stuck: {1}", describe(), detail);
+      results.accept(cancelledResult(0, StopOutcome.STUCK, detail));
+      listener.stuck(nowStuck);
     }
 
     @Override
@@ -234,8 +425,8 @@ final class TaskSlots {
     }
 
     @Override
-    public long graceMs() {
-      return assignment.getGraceMs();
+    public synchronized long graceMs() {
+      return graceOverrideMs >= 0 ? graceOverrideMs : assignment.getGraceMs();
     }
   }
 

@@ -2,8 +2,10 @@ package dev.weft.worker;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.weft.kinds.JobKinds;
+import dev.weft.kinds.TaskProcessGroups;
 import dev.weft.local.FrameReader;
 import dev.weft.local.HostIdentity;
+import dev.weft.posix.ProcessStat;
 import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.Hello;
 import dev.weft.v1.TaskResult;
@@ -49,6 +51,8 @@ public final class Worker implements AutoCloseable {
   private static final int MAX_RESULT_BYTES_PER_MESSAGE = 1 << 20;
   private static final long FAST_PATH_HEARTBEAT_MS = 500;
   private static final long FAST_PATH_STALE_MS = 5_000;
+  // Tasks of a session that ended were requeued elsewhere: stop them soon.
+  private static final long LEAVE_GRACE_MS = 2_000;
 
   private final WorkerConfig config;
   private final JobKinds kinds;
@@ -62,11 +66,12 @@ public final class Worker implements AutoCloseable {
   private Thread attachThread;
   private WorkerSession session;
   private boolean stopping;
+  private boolean draining;
+  private volatile boolean exitedStuck;
 
   private Worker(WorkerConfig config) {
     this.config = config;
     this.kinds = JobKinds.load(Worker.class.getClassLoader());
-    this.slots = new TaskSlots(config.slots(), kinds, this::enqueueResult);
     this.channel =
         config.stdio()
             ? null
@@ -83,11 +88,39 @@ public final class Worker implements AutoCloseable {
               thread.setDaemon(true);
               return thread;
             });
+    this.slots =
+        new TaskSlots(
+            config.slots(),
+            kinds,
+            this::enqueueResult,
+            new TaskSlots.Listener() {
+              @Override
+              public void slotFreed() {
+                WorkerSession current = current();
+                if (current != null) {
+                  current.slotFreed();
+                }
+              }
+
+              @Override
+              public void stuck(int stuck) {
+                onStuck(stuck);
+              }
+            },
+            timers);
   }
 
   /** Starts the worker; it attaches (and re-attaches) in the background. */
   public static Worker start(WorkerConfig config) {
     config.conclude();
+    // Task processes left by a worker of this user that died without cleaning up (SIGKILL).
+    int swept = TaskProcessGroups.sweepOrphans();
+    if (swept > 0) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "killed {0} task process groups left running by workers that died",
+          swept);
+    }
     Worker worker = new Worker(config);
     worker.attachThread =
         Thread.ofPlatform()
@@ -113,6 +146,80 @@ public final class Worker implements AutoCloseable {
     }
   }
 
+  /**
+   * Drains, then stops (SIGTERM): takes no new tasks, hands the queued ones back at once, lets the
+   * running ones finish within the drain grace period, hands back what is still running, detaches.
+   * Returns at once; {@link #awaitTermination} waits for the end. Idempotent.
+   */
+  public void drain(String reason) {
+    synchronized (state) {
+      if (stopping || draining) {
+        return;
+      }
+      draining = true;
+    }
+    Thread.ofPlatform().name("weft-worker-drain").start(() -> drainThenClose(reason));
+  }
+
+  private void drainThenClose(String reason) {
+    WorkerSession current = current();
+    List<Long> handedBack = slots.handBackUnstarted();
+    if (current != null) {
+      current.drain(reason, handedBack);
+    }
+    LOG.log(
+        System.Logger.Level.INFO,
+        "draining ({0}): {1} queued tasks handed back, waiting up to {2} ms for {3} running",
+        reason,
+        handedBack.size(),
+        config.drainGraceMs(),
+        slots.busy());
+    try {
+      if (!slots.awaitIdle(System.nanoTime() + config.drainGraceMs() * 1_000_000)) {
+        LOG.log(
+            System.Logger.Level.INFO,
+            "{0} tasks still running after the drain grace period: handing them back",
+            slots.busy());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    close();
+  }
+
+  /** A task is stuck: when no slot is left for new work (or we were asked to), make way. */
+  private void onStuck(int stuck) {
+    if (config.exitWhenStuck() || stuck >= config.slots()) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "{0} of {1} slots held by stuck tasks: draining and exiting so this worker can be"
+              + " started afresh",
+          stuck,
+          config.slots());
+      exitedStuck = true;
+      drain("tasks are stuck");
+    }
+  }
+
+  /** True when the worker stopped because stuck tasks held its slots (exit non-zero). */
+  public boolean exitedStuck() {
+    return exitedStuck;
+  }
+
+  private WorkerSession current() {
+    synchronized (state) {
+      return session;
+    }
+  }
+
+  /**
+   * SIGKILLs every task process this worker runs, without a grace period: for a second stop signal,
+   * right before the process exits.
+   */
+  public void killTasksNow() {
+    TaskProcessGroups.killThisProcessTasks();
+  }
+
   /** Returns once the worker has stopped. */
   public void awaitTermination() throws InterruptedException {
     terminated.await();
@@ -133,7 +240,7 @@ public final class Worker implements AutoCloseable {
     if (current != null) {
       current.leave("the worker is stopping");
     }
-    slots.shutdown();
+    slots.shutdown(LEAVE_GRACE_MS);
     try {
       if (channel != null) {
         channel.shutdown();
@@ -164,7 +271,7 @@ public final class Worker implements AutoCloseable {
 
   private boolean begin(WorkerSession next) {
     synchronized (state) {
-      if (stopping) {
+      if (stopping || draining) {
         return false;
       }
       session = next;
@@ -179,7 +286,7 @@ public final class Worker implements AutoCloseable {
       }
     }
     // Whatever was running belonged to the old session: the coordinator has requeued it.
-    slots.cancelAll();
+    slots.cancelAll(LEAVE_GRACE_MS);
   }
 
   /** gRPC: attach, run the session to its end, back off, attach again, until closed. */
@@ -188,7 +295,7 @@ public final class Worker implements AutoCloseable {
     while (true) {
       GrpcAttach attach = new GrpcAttach();
       WorkerSession current =
-          new WorkerSession(attach, slots, config.slots() + config.prefetch(), timers, fastPath());
+          new WorkerSession(attach, slots, this::creditToAnnounce, timers, fastPath());
       attach.session = current;
       if (!begin(current)) {
         return;
@@ -242,7 +349,7 @@ public final class Worker implements AutoCloseable {
     System.setOut(new PrintStream(new FileOutputStream(FileDescriptor.err), true));
     InputStream in = new BufferedInputStream(new FileInputStream(FileDescriptor.in), 1 << 16);
     WorkerSession current =
-        new WorkerSession(link, slots, config.slots() + config.prefetch(), timers, fastPath());
+        new WorkerSession(link, slots, this::creditToAnnounce, timers, fastPath());
     if (!begin(current)) {
       return;
     }
@@ -267,6 +374,11 @@ public final class Worker implements AutoCloseable {
     current.ended(reason);
     end(current);
     Thread.ofPlatform().start(this::close);
+  }
+
+  /** Free slots plus prefetch: slots held by stuck tasks are not offered. */
+  private int creditToAnnounce() {
+    return Math.max(0, config.slots() - slots.stuck()) + config.prefetch();
   }
 
   private void enqueueResult(TaskResult result) {
@@ -400,7 +512,9 @@ public final class Worker implements AutoCloseable {
                     .setBootId(host.bootId())
                     .setShmDevice(host.shmDevice())
                     .setNetNamespace(host.netNamespace())
+                    .setPidNamespace(HostIdentity.pidNamespace())
                     .setUid(host.uid()))
+            .setProcessStartTicks(ProcessStat.self().startTicks())
             .setVersion(VERSION);
     if (!config.transport().equals("shm")) {
       hello.addTransports(config.stdio() ? "pipe" : "grpc");

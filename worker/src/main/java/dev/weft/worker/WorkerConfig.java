@@ -18,6 +18,8 @@ public final class WorkerConfig {
   private long parentPid = -1;
   private String transport = "auto";
   private boolean stdio;
+  private long drainGraceMs = 10_000;
+  private boolean exitWhenStuck;
 
   /** The coordinator's address as {@code HOST:PORT} (IPv6 hosts in brackets). */
   public WorkerConfig join(String hostPort) {
@@ -87,6 +89,24 @@ public final class WorkerConfig {
     return this;
   }
 
+  /**
+   * How long a draining worker (SIGTERM) lets its running tasks finish before it hands the rest
+   * back to the coordinator.
+   */
+  public WorkerConfig drainGraceMs(long value) {
+    this.drainGraceMs = value;
+    return this;
+  }
+
+  /**
+   * Drain and exit (for a supervisor to restart the worker) as soon as one task is stuck, rather
+   * than only when stuck tasks hold every slot.
+   */
+  public WorkerConfig exitWhenStuck(boolean value) {
+    this.exitWhenStuck = value;
+    return this;
+  }
+
   public WorkerConfig conclude() {
     if (!transport.equals("auto") && !transport.equals("grpc") && !transport.equals("shm")) {
       throw new IllegalArgumentException(
@@ -109,6 +129,9 @@ public final class WorkerConfig {
               + ") <= max ("
               + reconnectMaxMs
               + ")");
+    }
+    if (drainGraceMs < 0 || drainGraceMs > 3_600_000) {
+      throw new IllegalArgumentException("drain grace must be 0s..1h, got " + drainGraceMs + " ms");
     }
     if (id.isEmpty()) {
       id = HostIdentity.localHostname() + "-" + ProcessHandle.current().pid();
@@ -150,6 +173,14 @@ public final class WorkerConfig {
 
   public boolean stdio() {
     return stdio;
+  }
+
+  public long drainGraceMs() {
+    return drainGraceMs;
+  }
+
+  public boolean exitWhenStuck() {
+    return exitWhenStuck;
   }
 
   public long parentPid() {

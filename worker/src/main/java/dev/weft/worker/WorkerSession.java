@@ -2,6 +2,7 @@ package dev.weft.worker;
 
 import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.Credit;
+import dev.weft.v1.Draining;
 import dev.weft.v1.Goodbye;
 import dev.weft.v1.Heartbeat;
 import dev.weft.v1.Hello;
@@ -11,6 +12,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
 
 /**
  * One attachment to a coordinator, from hello to its end, whatever link carries it. Decodes the
@@ -19,9 +21,12 @@ import java.util.concurrent.TimeUnit;
 final class WorkerSession {
   private static final System.Logger LOG = System.getLogger(WorkerSession.class.getName());
 
+  // Tasks handed back when the worker leaves are run again elsewhere: no use waiting long for them.
+  private static final long LEAVE_GRACE_MS = 2_000;
+
   private final CoordinatorLink control;
   private final TaskSlots slots;
-  private final int credit;
+  private final IntSupplier credit;
   private final ScheduledExecutorService timers;
   private final FastPathClient fastPath;
   private final CountDownLatch ended = new CountDownLatch(1);
@@ -30,16 +35,18 @@ final class WorkerSession {
   private volatile boolean refused;
   private volatile long lastHeardNanos = System.nanoTime();
   private volatile String endReason = "";
+  private volatile boolean draining;
   private ScheduledFuture<?> heartbeat;
 
   /**
+   * @param credit the slots to announce (free slots plus prefetch) when the session starts
    * @param fastPath answers shared-memory offers; null when this worker must stay on {@code
    *     control}
    */
   WorkerSession(
       CoordinatorLink control,
       TaskSlots slots,
-      int credit,
+      IntSupplier credit,
       ScheduledExecutorService timers,
       FastPathClient fastPath) {
     this.control = control;
@@ -79,15 +86,23 @@ final class WorkerSession {
                     () -> beat(leaseMs), intervalMs, intervalMs, TimeUnit.MILLISECONDS);
           }
         }
-        control.send(
-            WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setSlots(credit)).build());
+        announceCredit();
       }
       case ASSIGNMENTS -> {
-        if (ended.getCount() > 0) {
+        if (draining) {
+          // Crossed our Draining on the wire: straight back, unstarted.
+          control.send(
+              drainingMessage(
+                  "draining",
+                  message.getAssignments().getTasksList().stream()
+                      .map(dev.weft.v1.TaskAssignment::getAttemptId)
+                      .toList()));
+        } else if (ended.getCount() > 0) {
           message.getAssignments().getTasksList().forEach(slots::submit);
         }
       }
-      case CANCEL -> slots.cancel(message.getCancel().getAttemptIdsList());
+      case CANCEL ->
+          slots.cancel(message.getCancel().getAttemptIdsList(), message.getCancel().getGraceMs());
       case DRAIN -> leave("drained: " + message.getDrain().getReason());
       case SHM_OFFER -> {
         if (fastPath == null) {
@@ -111,12 +126,41 @@ final class WorkerSession {
           fast.close();
         }
         // The coordinator withdrew every outstanding attempt: stop them and start afresh.
-        slots.cancelAll();
-        control.send(
-            WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setSlots(credit)).build());
+        slots.cancelAll(LEAVE_GRACE_MS);
+        announceCredit();
       }
       case HEARTBEAT, BODY_NOT_SET -> {}
     }
+  }
+
+  private void announceCredit() {
+    int slotsFree = credit.getAsInt();
+    if (slotsFree > 0 && !draining) {
+      control.send(
+          WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setSlots(slotsFree)).build());
+    }
+  }
+
+  /** A stuck task returned at last: its slot is free for new work. */
+  void slotFreed() {
+    if (welcomed && !draining && ended.getCount() > 0) {
+      control.send(WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setSlots(1)).build());
+    }
+  }
+
+  /**
+   * Starts draining: the coordinator assigns nothing more and runs {@code handedBack} (accepted,
+   * not started) elsewhere; running tasks go on and report as usual.
+   */
+  void drain(String reason, List<Long> handedBack) {
+    draining = true;
+    control.send(drainingMessage(reason, handedBack));
+  }
+
+  private static WorkerMessage drainingMessage(String reason, List<Long> handedBack) {
+    return WorkerMessage.newBuilder()
+        .setDraining(Draining.newBuilder().setReason(reason).addAllReturnedAttemptIds(handedBack))
+        .build();
   }
 
   /** The fast path failed on our side: tell the coordinator and carry on over control. */
@@ -158,13 +202,18 @@ final class WorkerSession {
    */
   void leave(String reason) {
     List<Long> unfinished = slots.unfinished();
+    LOG.log(
+        System.Logger.Level.INFO,
+        "leaving the coordinator ({0}); handing back {1} unfinished tasks",
+        reason,
+        unfinished.size());
     control.send(
         WorkerMessage.newBuilder()
             .setGoodbye(Goodbye.newBuilder().setReason(reason).addAllReturnedAttemptIds(unfinished))
             .build());
     ended(reason);
     control.close();
-    slots.cancel(unfinished);
+    slots.cancel(unfinished, LEAVE_GRACE_MS);
   }
 
   /** The link ended (either side); idempotent. */

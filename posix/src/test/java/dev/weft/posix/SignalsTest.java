@@ -1,4 +1,4 @@
-package dev.weft.local;
+package dev.weft.posix;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -32,7 +32,9 @@ class SignalsTest {
 
   @Test
   void initIsNotOursToSignalUnlessWeAreRoot() {
-    assumeTrue(HostIdentity.currentUid() != 0, "root may signal anyone");
+    assumeTrue(
+        ProcessStat.ownerUid(ProcessHandle.current().pid()).orElseThrow() != 0,
+        "root may signal anyone");
     assertEquals(Signals.Result.NOT_PERMITTED, Signals.kill(1, 0));
   }
 

@@ -1,4 +1,4 @@
-package dev.weft.local;
+package dev.weft.posix;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

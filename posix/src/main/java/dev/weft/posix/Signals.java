@@ -1,4 +1,4 @@
-package dev.weft.local;
+package dev.weft.posix;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 

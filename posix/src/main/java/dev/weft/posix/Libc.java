@@ -1,4 +1,4 @@
-package dev.weft.local;
+package dev.weft.posix;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;

@@ -1,4 +1,4 @@
-package dev.weft.local;
+package dev.weft.posix;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -18,9 +18,9 @@ import java.lang.invoke.MethodHandle;
  *
  * <p>A wait blocks the carrier thread in the kernel: call it from platform threads.
  */
-final class Futex {
+public final class Futex {
   /** How a wait ended. None of these is an error. */
-  enum WaitResult {
+  public enum WaitResult {
     /** A FUTEX_WAKE on the word (or a spurious wake-up: re-check the condition). */
     WOKEN,
     /** The timeout passed. */
@@ -54,7 +54,7 @@ final class Futex {
   private Futex() {}
 
   /** True on the architectures whose futex syscall number we know. */
-  static boolean isSupported() {
+  public static boolean isSupported() {
     return SYS_FUTEX > 0 && "Linux".equals(System.getProperty("os.name"));
   }
 
@@ -62,7 +62,7 @@ final class Futex {
    * Sleeps while {@code word} holds {@code expected}, for at most {@code timeoutNs} (always
    * bounded, so a waker that died cannot hang the caller).
    */
-  static WaitResult await(MemorySegment word, int expected, long timeoutNs) {
+  public static WaitResult await(MemorySegment word, int expected, long timeoutNs) {
     checkWord(word);
     if (timeoutNs <= 0) {
       return WaitResult.TIMED_OUT;
@@ -101,7 +101,7 @@ final class Futex {
   }
 
   /** Wakes up to {@code count} waiters on {@code word}; returns how many were woken. */
-  static int wake(MemorySegment word, int count) {
+  public static int wake(MemorySegment word, int count) {
     checkWord(word);
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment state = Libc.allocateCallState(arena);

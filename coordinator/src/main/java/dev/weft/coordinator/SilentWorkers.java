@@ -1,0 +1,81 @@
+package dev.weft.coordinator;
+
+import dev.weft.local.HostIdentity;
+import dev.weft.posix.ProcessStat;
+import dev.weft.posix.Signals;
+import dev.weft.v1.Hello;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Reclaims a worker on this host that stopped answering (hung, stopped with SIGSTOP, wedged in a
+ * system call): SIGTERM so it drains, then SIGKILL after the grace period. Its tasks have already
+ * gone back to the queue; this frees the slots and memory it holds, and its supervisor (us, for a
+ * worker we spawned) starts it again.
+ *
+ * <p>A pid is only signalled when it provably names that worker: same boot, same pid namespace,
+ * same user, and the process start time the worker gave in its hello, so a reused pid is never hit.
+ * Workers on other hosts are their own supervisors' business.
+ */
+final class SilentWorkers {
+  private static final System.Logger LOG = System.getLogger(SilentWorkers.class.getName());
+
+  private final ScheduledExecutorService timers;
+  private final long graceMs;
+  private final HostIdentity self = HostIdentity.current();
+  private final long pidNamespace = HostIdentity.pidNamespace();
+  private final long ownPid = ProcessHandle.current().pid();
+
+  SilentWorkers(ScheduledExecutorService timers, long graceMs) {
+    this.timers = timers;
+    this.graceMs = graceMs;
+  }
+
+  /** Called (under the scheduler's lock: it must not block) for a worker silent past its lease. */
+  void reclaim(String workerId, Hello hello) {
+    long pid = hello.getPid();
+    long started = hello.getProcessStartTicks();
+    if (!isProvablyOnThisHost(hello) || pid <= 0 || pid == ownPid || started <= 0) {
+      return;
+    }
+    if (startTicks(pid) != started) {
+      return; // already gone, or the pid now names another process
+    }
+    LOG.log(
+        System.Logger.Level.WARNING,
+        "worker {0} (pid {1}) stopped answering: SIGTERM now, SIGKILL in {2} ms if it is still there",
+        workerId,
+        pid,
+        graceMs);
+    Signals.kill(pid, Signals.SIGTERM);
+    // A stopped process acts on SIGTERM only once it runs again.
+    Signals.kill(pid, Signals.SIGCONT);
+    timers.schedule(() -> kill(workerId, pid, started), graceMs, TimeUnit.MILLISECONDS);
+  }
+
+  private void kill(String workerId, long pid, long started) {
+    if (startTicks(pid) == started) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "worker {0} (pid {1}) outlived its grace period: SIGKILL",
+          workerId,
+          pid);
+      Signals.kill(pid, Signals.SIGKILL);
+    }
+  }
+
+  private static long startTicks(long pid) {
+    return ProcessStat.of(pid).map(ProcessStat::startTicks).orElse(-1L);
+  }
+
+  private boolean isProvablyOnThisHost(Hello hello) {
+    dev.weft.v1.HostIdentity host = hello.getHost();
+    return !self.bootId().isEmpty()
+        && self.bootId().equals(host.getBootId())
+        && self.machineId().equals(host.getMachineId())
+        && pidNamespace > 0
+        && pidNamespace == host.getPidNamespace()
+        && self.uid() >= 0
+        && self.uid() == host.getUid();
+  }
+}

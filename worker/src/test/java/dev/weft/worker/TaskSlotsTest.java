@@ -1,0 +1,165 @@
+package dev.weft.worker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import dev.weft.kinds.JobKinds;
+import dev.weft.v1.JobSpec;
+import dev.weft.v1.PrimesParams;
+import dev.weft.v1.SleepTask;
+import dev.weft.v1.StopOutcome;
+import dev.weft.v1.TaskAssignment;
+import dev.weft.v1.TaskResult;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class TaskSlotsTest {
+  private static final long DEADLINE_MS = 10_000;
+
+  private final JobKinds kinds = JobKinds.load(TaskSlotsTest.class.getClassLoader());
+  private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor();
+  private final BlockingQueue<TaskResult> results = new LinkedBlockingQueue<>();
+  private final AtomicInteger freed = new AtomicInteger();
+  private final AtomicInteger stuckReports = new AtomicInteger();
+  private TaskSlots slots;
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    if (slots != null) {
+      slots.shutdown(0);
+      slots.awaitTermination(DEADLINE_MS);
+    }
+    timers.shutdownNow();
+  }
+
+  private TaskSlots start(int count) {
+    slots =
+        new TaskSlots(
+            count,
+            kinds,
+            results::add,
+            new TaskSlots.Listener() {
+              @Override
+              public void slotFreed() {
+                freed.incrementAndGet();
+              }
+
+              @Override
+              public void stuck(int stuck) {
+                stuckReports.incrementAndGet();
+              }
+            },
+            timers);
+    return slots;
+  }
+
+  private static TaskAssignment assignment(long attemptId, String kind, ByteString input) {
+    return TaskAssignment.newBuilder()
+        .setAttemptId(attemptId)
+        .setJobId("j1")
+        .setTask((int) attemptId)
+        .setAttempt(1)
+        .setKind(kind)
+        .setInput(input)
+        .setGraceMs(100)
+        .build();
+  }
+
+  private static void await(String what, BooleanSupplier condition) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEADLINE_MS);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting until " + what);
+      }
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
+    }
+  }
+
+  private TaskResult nextResult() throws InterruptedException {
+    TaskResult result = results.poll(DEADLINE_MS, TimeUnit.MILLISECONDS);
+    assertNotNull(result, "no result within " + DEADLINE_MS + " ms");
+    return result;
+  }
+
+  @Test
+  void inJvmTasksStopSoonAfterTheirCancel() throws Exception {
+    TaskSlots slots = start(2);
+    ByteString sleep = SleepTask.newBuilder().setMs(600_000).build().toByteString();
+    ByteString primes =
+        kinds
+            .find("primes")
+            .orElseThrow()
+            .plan(
+                JobSpec.newBuilder()
+                    .setPrimes(PrimesParams.newBuilder().setFrom(1).setTo(100_000_000_000L))
+                    .setTasks(1)
+                    .build())
+            .input(0);
+    slots.submit(assignment(1, "sleep", sleep));
+    slots.submit(assignment(2, "primes", primes));
+    await("both tasks run", () -> slots.running() == 2);
+
+    long cancelled = System.nanoTime();
+    slots.cancel(List.of(1L, 2L));
+    for (int i = 0; i < 2; i++) {
+      TaskResult result = nextResult();
+      long ms = (System.nanoTime() - cancelled) / 1_000_000;
+      System.out.printf("attempt %d stopped %d ms after its cancel%n", result.getAttemptId(), ms);
+      assertTrue(result.getCancelled(), result::toString);
+      assertEquals(StopOutcome.STOPPED, result.getStop(), result::toString);
+      assertTrue(result.getError().startsWith("stopped "), result::toString);
+      // The target is 100 ms; the bound is loose because this machine is shared.
+      assertTrue(ms < 2_000, "stopped after " + ms + " ms");
+    }
+    assertEquals(0, slots.busy());
+  }
+
+  @Test
+  void aTaskIgnoringItsCancelIsReportedStuckAndKeepsItsSlotUntilItReturns() throws Exception {
+    TaskSlots slots = start(1);
+    slots.submit(assignment(7, "stubborn", StubbornKind.input(1_500)));
+    await("the task runs", () -> slots.running() == 1);
+
+    slots.cancel(List.of(7L));
+    TaskResult result = nextResult();
+    assertTrue(result.getCancelled(), result::toString);
+    assertEquals(StopOutcome.STUCK, result.getStop(), result::toString);
+    assertEquals(1, slots.stuck());
+    assertEquals(1, stuckReports.get());
+    assertEquals(0, freed.get(), "the slot is still held");
+
+    await("the stuck task returns and frees its slot", () -> freed.get() == 1);
+    assertEquals(0, slots.stuck());
+    assertTrue(results.isEmpty(), "a stuck task reports once: " + results);
+  }
+
+  @Test
+  void drainingHandsBackQueuedTasksAndLetsRunningOnesFinish() throws Exception {
+    TaskSlots slots = start(1);
+    ByteString shortSleep = SleepTask.newBuilder().setMs(300).build().toByteString();
+    slots.submit(assignment(1, "sleep", shortSleep));
+    slots.submit(assignment(2, "sleep", shortSleep));
+    slots.submit(assignment(3, "sleep", shortSleep));
+    await("the first task runs", () -> slots.running() == 1);
+
+    List<Long> handedBack = slots.handBackUnstarted();
+    assertEquals(List.of(2L, 3L), handedBack.stream().sorted().toList());
+    assertTrue(slots.awaitIdle(System.nanoTime() + TimeUnit.SECONDS.toNanos(10)));
+    TaskResult result = nextResult();
+    assertEquals(1, result.getAttemptId());
+    assertTrue(result.getOk(), result::toString);
+    assertTrue(
+        results.poll(200, TimeUnit.MILLISECONDS) == null, "handed-back tasks report nothing");
+  }
+}
