@@ -1,5 +1,6 @@
 package dev.weft.cli;
 
+import com.google.protobuf.util.Durations;
 import dev.weft.v1.CancelJobRequest;
 import dev.weft.v1.CancelJobResponse;
 import dev.weft.v1.GetJobRequest;
@@ -64,9 +65,21 @@ final class CoordinatorClient implements AutoCloseable {
     return call(s -> s.listJobs(request).getJobsList());
   }
 
+  /** Cancels with the job's own grace period between SIGTERM and SIGKILL. */
   CancelJobResponse cancel(String id, String reason) {
     return call(
         s -> s.cancelJob(CancelJobRequest.newBuilder().setId(id).setReason(reason).build()));
+  }
+
+  /** Cancels with {@code grace} between SIGTERM and SIGKILL instead of the job's own. */
+  CancelJobResponse cancel(String id, String reason, Duration grace) {
+    CancelJobRequest request =
+        CancelJobRequest.newBuilder()
+            .setId(id)
+            .setReason(reason)
+            .setGrace(Durations.fromNanos(grace.toNanos()))
+            .build();
+    return call(s -> s.cancelJob(request));
   }
 
   List<WorkerInfo> workers() {

@@ -18,6 +18,13 @@ final class DurationConverter implements ITypeConverter<Duration> {
 
   static Duration parse(String value) {
     String text = value.strip();
+    if (text.startsWith("-")) {
+      throw new TypeConversionException(
+          "'"
+              + value
+              + "' is negative; write a duration of 0 or more, for example 250ms, 30s, 5m, 1h or"
+              + " 1h30m");
+    }
     Matcher m = FORMAT.matcher(text);
     if (text.isEmpty() || !m.matches()) {
       throw new TypeConversionException(

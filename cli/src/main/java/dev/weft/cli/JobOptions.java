@@ -2,7 +2,6 @@ package dev.weft.cli;
 
 import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
-import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import picocli.CommandLine.Mixin;
@@ -63,8 +62,8 @@ final class JobOptions {
   @Option(
       names = {"-w", "--wait"},
       description =
-          "Wait for the job to finish and print its result; Ctrl-C cancels the job, a second"
-              + " Ctrl-C stops waiting.")
+          "Wait for the job to finish and print its result; Ctrl-C cancels the job and waits"
+              + " for its tasks to stop, a second Ctrl-C stops waiting.")
   private boolean wait;
 
   @Option(names = "--json", description = "Print the job as one line of JSON.")
@@ -76,8 +75,8 @@ final class JobOptions {
     PrintWriter out = command.commandLine().getOut();
     PrintWriter err = command.commandLine().getErr();
     try (CoordinatorClient coordinator = client.connect()) {
-      Job job = coordinator.submit(spec);
       if (!wait) {
+        Job job = coordinator.submit(spec);
         if (json) {
           out.println(JsonOutput.of(job));
           out.flush();
@@ -86,7 +85,7 @@ final class JobOptions {
         }
         return ExitCodes.OK;
       }
-      Job finished = awaitFinished(coordinator, job, err);
+      Job finished = submitAndWait(coordinator, spec, err);
       if (json) {
         out.println(JsonOutput.of(finished));
         out.flush();
@@ -97,32 +96,26 @@ final class JobOptions {
     }
   }
 
-  private Job awaitFinished(CoordinatorClient coordinator, Job job, PrintWriter err)
+  /**
+   * Submits the job and follows it until it has finished. Ctrl-C handling starts before the submit,
+   * so a Ctrl-C during it still cancels the job (see {@link CancelOnInterrupt}).
+   */
+  private Job submitAndWait(CoordinatorClient coordinator, JobSpec spec, PrintWriter err)
       throws InterruptedException {
-    String id = job.getId();
     boolean interactive = ProgressBar.interactive();
-    if (interactive) {
-      err.printf(
-          "job %s submitted (%s, %d tasks); Ctrl-C cancels it%n",
-          id, job.getKind(), job.getTasksTotal());
-      err.flush();
-    }
     JobWatcher watcher = new JobWatcher(coordinator, JobWatcher.WATCH_DEADLINE);
     ProgressBar bar = new ProgressBar(err, System::nanoTime);
-    Runnable cancel =
-        () -> {
-          bar.clear();
-          err.printf("cancelling job %s; press Ctrl-C again to stop waiting%n", id);
-          err.flush();
-          try {
-            coordinator.cancel(id, "interrupted by the user of weft submit --wait");
-          } catch (CliException | StatusRuntimeException e) {
-            err.println("weft: could not cancel job " + id + ": " + e.getMessage());
-            err.flush();
-          }
-        };
-    try (StopSignals _ = StopSignals.handle(cancel, watcher::detach, "INT")) {
-      return watcher.await(id, interactive ? bar : (done, failed, running, total) -> {});
+    CancelOnInterrupt ctrlC = new CancelOnInterrupt(coordinator, watcher, bar, err);
+    try (StopSignals _ = StopSignals.handle(ctrlC::first, ctrlC::again, "INT")) {
+      Job job = coordinator.submit(spec);
+      if (interactive) {
+        err.printf(
+            "job %s submitted (%s, %d tasks); Ctrl-C cancels it%n",
+            job.getId(), job.getKind(), job.getTasksTotal());
+        err.flush();
+      }
+      ctrlC.submitted(job.getId());
+      return watcher.await(job.getId(), interactive ? bar : (done, failed, running, total) -> {});
     } finally {
       bar.clear();
     }

@@ -37,11 +37,9 @@ final class JobReport {
     out.printf(
         "%-10s job %s (%s)%s%n", state(job.getState()), job.getId(), job.getKind(), timing(job));
     if (job.hasResult() && !job.getResult().getSummary().isEmpty()) {
-      out.printf("%-10s %s%n", "result", job.getResult().getSummary());
+      row(out, "result", job.getResult().getSummary());
     }
-    if (!job.getError().isEmpty()) {
-      out.printf("%-10s %s%n", "error", job.getError());
-    }
+    outcome(out, job);
     failures(out, job);
     out.flush();
   }
@@ -68,11 +66,26 @@ final class JobReport {
     if (job.hasResult() && !job.getResult().getSummary().isEmpty()) {
       row(out, "result", job.getResult().getSummary());
     }
-    if (!job.getError().isEmpty()) {
-      row(out, "error", job.getError());
-    }
+    outcome(out, job);
     failures(out, job);
+    StopReport.tasks(out, job);
     out.flush();
+  }
+
+  /**
+   * Why the job did not succeed ("reason" for a cancel, "error" otherwise) and how its running
+   * tasks stopped, when it was cancelled or timed out.
+   */
+  private static void outcome(PrintWriter out, Job job) {
+    if (!job.getError().isEmpty()) {
+      boolean cancelled =
+          job.getState() == JobState.CANCELLED || job.getState() == JobState.CANCELLING;
+      row(out, cancelled ? "reason" : "error", job.getError());
+    }
+    String stops = StopReport.summary(job);
+    if (!stops.isEmpty()) {
+      row(out, "stops", stops);
+    }
   }
 
   static void jobs(PrintWriter out, List<Job> jobs, Instant now) {
@@ -125,6 +138,9 @@ final class JobReport {
     String text = job.getTasksDone() + "/" + job.getTasksTotal();
     if (job.getTasksFailed() > 0) {
       text += " (" + job.getTasksFailed() + " failed)";
+    }
+    if (job.getState() == JobState.CANCELLING && job.getTasksRunning() > 0) {
+      text += " (" + job.getTasksRunning() + " stopping)";
     }
     return text;
   }

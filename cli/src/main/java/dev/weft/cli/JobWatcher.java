@@ -10,12 +10,16 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.Iterator;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
- * Follows a job until it finishes. Each WatchJob stream has a deadline; when it expires, or the
- * coordinator drops the stream, the watch starts again (its first event is a fresh snapshot, so no
- * progress is lost). A coordinator that stays unreachable for {@link #RECONNECT_PATIENCE} ends the
- * wait with exit code 3.
+ * Follows a job until it finishes (a CANCELLING job has not: it finishes once its running tasks
+ * have stopped). Each WatchJob stream has a deadline; when it expires, or the coordinator drops the
+ * stream, the watch starts again (its first event is a fresh snapshot, so no progress is lost). A
+ * coordinator that stays unreachable for {@link #RECONNECT_PATIENCE} ends the wait with exit code
+ * 3.
  */
 final class JobWatcher {
   static final Duration WATCH_DEADLINE = Duration.ofMinutes(30);
@@ -25,12 +29,16 @@ final class JobWatcher {
   /** Told about the job's progress as events arrive. */
   interface Listener {
     void progress(int done, int failed, int running, int total);
+
+    /** The job's state, from the first snapshot and each change. */
+    default void state(JobState state) {}
   }
 
   private final CoordinatorClient client;
   private final Duration watchDeadline;
   private volatile Context.CancellableContext current;
-  private volatile boolean detached;
+  private final CountDownLatch detached = new CountDownLatch(1);
+  private volatile Supplier<String> detachedMessage;
   private boolean heard; // an event arrived on the current stream (only the waiting thread uses it)
 
   JobWatcher(CoordinatorClient client, Duration watchDeadline) {
@@ -51,9 +59,9 @@ final class JobWatcher {
       // Published before checking the flag, and detach() sets the flag before reading this: one
       // of the two always sees the other, so a detach never misses a stream.
       current = context;
-      if (detached) {
+      if (isDetached()) {
         context.cancel(null);
-        checkDetached(id);
+        checkDetached();
       }
       heard = false;
       Context previous = context.attach();
@@ -65,10 +73,10 @@ final class JobWatcher {
         // The stream ended without its final event (the coordinator is shutting down, say): watch
         // again after a pause; the next snapshot tells whether the job is done.
         unreachableSince = -1;
-        Thread.sleep(backoffMs);
+        pause(backoffMs);
         backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
       } catch (StatusRuntimeException e) {
-        checkDetached(id);
+        checkDetached();
         if (heard) {
           // This stream worked for a while: a new outage starts now.
           unreachableSince = -1;
@@ -87,7 +95,7 @@ final class JobWatcher {
         } else if (now - unreachableSince > RECONNECT_PATIENCE.toNanos()) {
           throw client.unreachable(status);
         }
-        Thread.sleep(backoffMs);
+        pause(backoffMs);
         backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
       } finally {
         context.detach(previous);
@@ -96,9 +104,13 @@ final class JobWatcher {
     }
   }
 
-  /** Stops waiting: the job keeps running; {@link #await} ends with exit code 130. */
-  void detach() {
-    detached = true;
+  /**
+   * Stops waiting: {@link #await} ends with exit code 130 and the message {@code why} gives then
+   * (read at that moment, so it can tell what became of a cancel sent meanwhile).
+   */
+  void detach(Supplier<String> why) {
+    detachedMessage = why;
+    detached.countDown();
     Context.CancellableContext context = current;
     if (context != null) {
       context.cancel(null);
@@ -117,6 +129,7 @@ final class JobWatcher {
           if (isFinal(job.getState())) {
             return job;
           }
+          listener.state(job.getState());
           listener.progress(
               job.getTasksDone(), job.getTasksFailed(), job.getTasksRunning(), job.getTasksTotal());
         }
@@ -124,28 +137,32 @@ final class JobWatcher {
           Progress p = event.getProgress();
           listener.progress(p.getDone(), p.getFailed(), p.getRunning(), p.getTotal());
         }
+        case STATE -> listener.state(event.getState());
         case FINISHED -> {
           return event.getFinished();
         }
         default -> {
-          // state changes and task events: the next progress event or the final one says it all
+          // task events: the next progress event or the final one says it all
         }
       }
     }
     return null;
   }
 
-  private void checkDetached(String id) {
-    if (detached) {
-      throw new CliException(
-          ExitCodes.INTERRUPTED,
-          "detached; job "
-              + id
-              + " keeps running (weft status "
-              + id
-              + ", weft cancel "
-              + id
-              + ")");
+  /** Waits before watching again; a detach ends the pause at once. */
+  private void pause(long ms) throws InterruptedException {
+    if (detached.await(ms, TimeUnit.MILLISECONDS)) {
+      checkDetached();
+    }
+  }
+
+  private boolean isDetached() {
+    return detached.getCount() == 0;
+  }
+
+  private void checkDetached() {
+    if (isDetached()) {
+      throw new CliException(ExitCodes.INTERRUPTED, detachedMessage.get());
     }
   }
 }

@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
     footer = {
       "Examples:",
       "  weft jobs",
-      "  weft jobs --state running,queued",
+      "  weft jobs --state running,queued,cancelling",
       "  weft jobs --json"
     })
 final class JobsCommand implements Callable<Integer> {
@@ -31,6 +31,7 @@ final class JobsCommand implements Callable<Integer> {
   enum StateFilter {
     QUEUED(JobState.QUEUED),
     RUNNING(JobState.RUNNING),
+    CANCELLING(JobState.CANCELLING),
     SUCCEEDED(JobState.SUCCEEDED),
     FAILED(JobState.FAILED),
     CANCELLED(JobState.CANCELLED);

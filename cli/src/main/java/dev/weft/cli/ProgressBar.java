@@ -1,5 +1,6 @@
 package dev.weft.cli;
 
+import dev.weft.v1.JobState;
 import java.io.Console;
 import java.io.PrintWriter;
 import java.util.Locale;
@@ -7,7 +8,8 @@ import java.util.function.LongSupplier;
 
 /**
  * One line on stderr, redrawn in place at most ten times a second: tasks done of total, the rate
- * and the time left. Only for terminals; piped output gets no bar.
+ * and the time left; once the job is cancelling, how many tasks are still stopping. Only for
+ * terminals; piped output gets no bar.
  */
 final class ProgressBar implements JobWatcher.Listener {
   private static final long REDRAW_NANOS = 100_000_000L;
@@ -19,6 +21,10 @@ final class ProgressBar implements JobWatcher.Listener {
   private long startNanos = -1;
   private int startDone;
   private boolean drawn;
+  private boolean cancelling;
+  private Counts last; // of the last progress event; null before the first
+
+  private record Counts(int done, int failed, int running, int total) {}
 
   ProgressBar(PrintWriter err, LongSupplier nanoTime) {
     this.err = err;
@@ -38,23 +44,49 @@ final class ProgressBar implements JobWatcher.Listener {
       startNanos = now;
       startDone = done;
     }
+    last = new Counts(done, failed, running, total);
     boolean complete = total > 0 && done + failed >= total;
-    if (!complete && lastDraw != Long.MIN_VALUE && now - lastDraw < REDRAW_NANOS) {
+    // While cancelling, every event counts (a skipped one would leave a stale count up, as no
+    // further event may come until the job ends); they are few by then.
+    if (!complete && !cancelling && lastDraw != Long.MIN_VALUE && now - lastDraw < REDRAW_NANOS) {
       return;
     }
+    draw(now);
+  }
+
+  @Override
+  public synchronized void state(JobState state) {
+    if (state == JobState.CANCELLING && !cancelling) {
+      cancelling = true;
+      if (last != null) {
+        draw(nanoTime.getAsLong());
+      }
+    }
+  }
+
+  private void draw(long now) {
     lastDraw = now;
-    err.print("\r" + line(done, failed, total, now) + "\u001b[K");
+    err.print("\r" + line(last, now) + "\u001b[K");
     err.flush();
     drawn = true;
   }
 
-  String line(int done, int failed, int total, long now) {
+  private String line(Counts counts, long now) {
+    int done = counts.done();
+    int failed = counts.failed();
+    int total = counts.total();
     int filled = total <= 0 ? 0 : (int) ((long) WIDTH * Math.min(done, total) / total);
     StringBuilder line = new StringBuilder("[");
     line.repeat('#', filled).repeat('.', WIDTH - filled).append("] ");
     line.append(done).append('/').append(total).append(" tasks");
     if (failed > 0) {
       line.append(", ").append(failed).append(" failed");
+    }
+    if (cancelling) {
+      return line.append("  cancelling: ")
+          .append(counts.running())
+          .append(" still stopping")
+          .toString();
     }
     double seconds = (now - startNanos) / 1e9;
     int progressed = done - startDone;

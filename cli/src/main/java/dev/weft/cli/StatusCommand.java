@@ -16,8 +16,9 @@ import picocli.CommandLine.Spec;
     name = "status",
     mixinStandardHelpOptions = true,
     description = {
-      "Show a job: state, progress, result, and what failed.",
-      "Exits 1 when the job failed or was cancelled, 0 otherwise.",
+      "Show a job: state, progress, result, what failed, and for a cancelled or timed-out job"
+          + " how each running task stopped.",
+      "Exits 1 when the job failed or was cancelled (also while it is CANCELLING), 0 otherwise.",
     },
     footerHeading = "%n",
     footer = {"Examples:", "  weft status 3f2a9c", "  weft status 3f2a9c --json | jq .result"})

@@ -27,6 +27,11 @@ final class Table {
   }
 
   void print(PrintWriter out) {
+    print(out, "");
+  }
+
+  /** Prints every line after {@code indent}, for a table nested in other output. */
+  void print(PrintWriter out, String indent) {
     int[] widths = new int[columns];
     for (String[] row : rows) {
       for (int i = 0; i < columns; i++) {
@@ -34,7 +39,7 @@ final class Table {
       }
     }
     for (String[] row : rows) {
-      StringBuilder line = new StringBuilder();
+      StringBuilder line = new StringBuilder(indent);
       for (int i = 0; i < columns; i++) {
         line.append(row[i]);
         if (i < columns - 1) {

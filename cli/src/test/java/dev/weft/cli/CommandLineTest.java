@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** What the CLI says before (or instead of) talking to a coordinator: no processes needed. */
@@ -58,6 +59,30 @@ final class CommandLineTest {
     assertTrue(r.err().contains("--timeout"), r::toString);
     assertTrue(r.err().contains("1h30m"), r::toString);
     assertEquals(1, r.err().lines().count(), r::toString);
+  }
+
+  @Test
+  void negativeGraceIsAUsageErrorOnOneLine() {
+    CliResult cancel = cli("cancel", "j1", "--grace", "-2s", "--coordinator", "127.0.0.1:1");
+    CliResult submit = cli("submit", "sleep", "--ms", "1", "--grace=-1s");
+
+    assertExit(2, cancel);
+    assertEquals(
+        "weft cancel: Invalid value for option '--grace': '-2s' is negative; write a duration of"
+            + " 0 or more, for example 250ms, 30s, 5m, 1h or 1h30m (see 'weft cancel --help')",
+        cancel.err().strip());
+    assertExit(2, submit);
+    assertTrue(submit.err().contains("'-1s' is negative"), submit::toString);
+  }
+
+  @Test
+  void cancelHelpNamesItsOptions() {
+    CliResult r = cli("cancel", "--help");
+
+    assertExit(0, r);
+    for (String option : List.of("--grace", "--reason", "--no-wait", "--json")) {
+      assertTrue(r.out().contains(option), () -> option + " missing; " + r);
+    }
   }
 
   @Test

@@ -33,6 +33,15 @@ final class ConvertersTest {
   }
 
   @Test
+  void negativeDurationsAreCalledSo() {
+    TypeConversionException e =
+        assertThrows(TypeConversionException.class, () -> DurationConverter.parse("-3s"));
+    assertEquals(
+        "'-3s' is negative; write a duration of 0 or more, for example 250ms, 30s, 5m, 1h or 1h30m",
+        e.getMessage());
+  }
+
+  @Test
   void durationsFormatBackToWhatParses() {
     for (String text : new String[] {"250ms", "30s", "5m", "1h", "1h30m", "2s500ms", "0s"}) {
       assertEquals(text, DurationConverter.format(DurationConverter.parse(text)));

@@ -10,8 +10,10 @@ import dev.weft.v1.ExecResult;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobResult;
 import dev.weft.v1.JobState;
+import dev.weft.v1.StopOutcome;
 import dev.weft.v1.SumResult;
 import dev.weft.v1.TaskFailure;
+import dev.weft.v1.TaskStop;
 import dev.weft.v1.WorkerInfo;
 import io.grpc.Status;
 import java.io.PrintWriter;
@@ -173,6 +175,7 @@ final class OutputTest {
     assertEquals(0, ExitCodes.forJob(JobState.RUNNING));
     assertEquals(1, ExitCodes.forJob(JobState.FAILED));
     assertEquals(1, ExitCodes.forJob(JobState.CANCELLED));
+    assertEquals(1, ExitCodes.forJob(JobState.CANCELLING));
     assertEquals(2, ExitCodes.forStatus(Status.Code.INVALID_ARGUMENT));
     assertEquals(2, ExitCodes.forStatus(Status.Code.NOT_FOUND));
     assertEquals(3, ExitCodes.forStatus(Status.Code.UNAVAILABLE));
@@ -207,5 +210,148 @@ final class OutputTest {
     assertTrue(text.contains("progress   2/8\n"), text);
     assertTrue(text.contains("(65s ago)"), text);
     assertFalse(text.contains("wall time"), text);
+  }
+
+  private static TaskStop stop(int task, String worker, StopOutcome outcome, long ms) {
+    return TaskStop.newBuilder()
+        .setTask(task)
+        .setAttempt(1)
+        .setWorkerId(worker)
+        .setOutcome(outcome)
+        .setStopMs(ms)
+        .build();
+  }
+
+  @Test
+  void cancelledJobShowsItsReasonAndHowItsRunningTasksStopped() {
+    Job job =
+        Job.newBuilder()
+            .setId("j4")
+            .setKind("exec")
+            .setState(JobState.CANCELLED)
+            .setTasksTotal(12)
+            .setTasksDone(4)
+            .setCreated(T0)
+            .setFinished(T2)
+            .setError("cancelled with Ctrl-C")
+            .addStops(stop(5, "w2", StopOutcome.KILLED, 2004))
+            .addStops(stop(4, "w1", StopOutcome.EXITED_ON_TERM, 12))
+            .addStops(stop(6, "w1", StopOutcome.EXITED_ON_TERM, 15))
+            .setTasksStopped(3)
+            .setTasksNeverStarted(5)
+            .build();
+
+    String finished = print(out -> JobReport.finished(out, job));
+    String details = print(out -> JobReport.details(out, job, Instant.ofEpochSecond(1_010)));
+
+    assertEquals(
+        "CANCELLED  job j4 (exec), 12 tasks in 2.00 s, 2.0 tasks/s\n"
+            + "reason     cancelled with Ctrl-C\n"
+            + "stops      3 running tasks stopped: 2 exited on SIGTERM, 1 killed after the grace"
+            + " period; 5 never started\n",
+        finished);
+    assertTrue(
+        details.endsWith(
+            """
+            stopped tasks (3):
+              TASK  ATTEMPT  WORKER  OUTCOME                        MS    DETAIL
+              4     1        w1      exited on SIGTERM              12
+              5     1        w2      killed after the grace period  2004
+              6     1        w1      exited on SIGTERM              15
+            """),
+        details);
+  }
+
+  @Test
+  void cancellingJobSaysHowManyTasksAreStillStopping() {
+    Job job =
+        Job.newBuilder()
+            .setId("j5")
+            .setKind("sleep")
+            .setState(JobState.CANCELLING)
+            .setTasksTotal(8)
+            .setTasksDone(2)
+            .setTasksRunning(3)
+            .setError("cancelled with weft cancel")
+            .addStops(stop(2, "w1", StopOutcome.STOPPED, 3))
+            .setTasksStopped(1)
+            .setTasksNeverStarted(2)
+            .build();
+
+    String text = print(out -> JobReport.details(out, job, Instant.ofEpochSecond(1_010)));
+    String table = print(out -> JobReport.jobs(out, List.of(job), Instant.ofEpochSecond(1_010)));
+
+    assertTrue(text.contains("state      CANCELLING\n"), text);
+    assertTrue(text.contains("progress   2/8 (3 stopping)\n"), text);
+    assertTrue(
+        text.contains(
+            "stops      waiting for 3 running tasks to stop; 1 stopped so far: 1 stopped when"
+                + " asked; 2 never started\n"),
+        text);
+    assertTrue(table.contains("CANCELLING"), table);
+    assertTrue(JsonOutput.of(job).contains("\"state\":\"CANCELLING\""));
+    assertTrue(JsonOutput.of(job).contains("\"tasks_never_started\":2"));
+  }
+
+  @Test
+  void stopSummaryCoversEveryOutcomeAndOnlyCancelledOrTimedOutJobs() {
+    Job.Builder job = Job.newBuilder().setId("j6").setState(JobState.FAILED).setTasksTotal(6);
+    assertEquals("", StopReport.summary(job.build()), "a job that failed on its own");
+
+    for (StopOutcome outcome : StopOutcome.values()) {
+      if (outcome != StopOutcome.UNRECOGNIZED) {
+        job.addStops(stop(outcome.getNumber(), "w1", outcome, 1));
+      }
+    }
+    job.setTasksStopped(job.getStopsCount()).setError("timed out after 1 s");
+
+    assertEquals(
+        "7 running tasks stopped: 1 ended (no outcome given), 1 stopped when asked, 1 exited on"
+            + " SIGTERM, 1 killed after the grace period, 1 stuck past the grace period, 1 lost"
+            + " with the worker, 1 no answer from the worker",
+        StopReport.summary(job.build()));
+    assertEquals(
+        "no task was running; 8 never started",
+        StopReport.summary(
+            Job.newBuilder().setState(JobState.CANCELLED).setTasksNeverStarted(8).build()));
+  }
+
+  @Test
+  void stoppedTasksAreCappedWithACountOfTheRest() {
+    Job.Builder job =
+        Job.newBuilder().setId("j7").setState(JobState.CANCELLED).setTasksStopped(1500);
+    for (int task = 0; task < 1000; task++) {
+      job.addStops(stop(task, "w1", StopOutcome.EXITED_ON_TERM, 5));
+    }
+
+    String text = print(out -> StopReport.tasks(out, job.build()));
+
+    List<String> lines = text.lines().toList();
+    assertEquals("stopped tasks (1500):", lines.getFirst());
+    assertEquals(2 + StopReport.MAX_TASKS_SHOWN + 1, lines.size(), text);
+    assertEquals("  ... and 1480 more (weft status j7 --json has the first 1000)", lines.getLast());
+    assertEquals(
+        "1500 running tasks stopped (first 1000: 1000 exited on SIGTERM)",
+        StopReport.summary(job.build()));
+  }
+
+  @Test
+  void progressBarSaysWhenTheJobIsCancelling() {
+    StringWriter err = new StringWriter();
+    ProgressBar bar = new ProgressBar(new PrintWriter(err), () -> 0L);
+
+    bar.progress(1, 0, 2, 4);
+    bar.state(JobState.CANCELLING);
+    bar.progress(1, 0, 1, 4); // at the same instant: drawn all the same
+
+    String[] frames = err.toString().split("\r");
+    assertTrue(
+        frames[frames.length - 2].startsWith(
+            "[#######.......................] 1/4 tasks  cancelling: 2 still stopping"),
+        err.toString());
+    assertTrue(
+        frames[frames.length - 1].startsWith(
+            "[#######.......................] 1/4 tasks  cancelling: 1 still stopping"),
+        err.toString());
   }
 }

@@ -31,13 +31,15 @@ final class ProcessCluster implements AutoCloseable {
   static final Duration START_DEADLINE = Duration.ofSeconds(30);
   static final Duration STOP_DEADLINE = Duration.ofSeconds(10);
   static final Duration CLI_DEADLINE = Duration.ofSeconds(60);
-  private static final Pattern LISTENING = Pattern.compile("listening on (\\S+)");
+  private static final Pattern LISTENING =
+      Pattern.compile("weft coordinator (\\S+) listening on (\\S+)");
 
   private final Path dir;
   private final List<Process> processes = new ArrayList<>();
   private final List<Path> logs = new ArrayList<>();
   private Process coordinatorProcess;
   private Address coordinator;
+  private String coordinatorId;
 
   ProcessCluster() throws IOException {
     this.dir = Files.createTempDirectory("weft-e2e-");
@@ -50,19 +52,22 @@ final class ProcessCluster implements AutoCloseable {
 
   /**
    * Starts a coordinator on {@code port} (0: a free one; fast heartbeats, so lost workers are
-   * noticed soon) and returns once it has printed where it listens.
+   * noticed soon), with {@code options} added to its own, and returns once it has printed where it
+   * listens.
    */
-  Address startCoordinator(int port) throws IOException, InterruptedException {
-    coordinatorProcess =
-        spawn(
-            "coordinator",
-            "coordinator",
-            "--listen",
-            "127.0.0.1:" + port,
-            "--heartbeat",
-            "250ms",
-            "--lease",
-            "2s");
+  Address startCoordinator(int port, String... options) throws IOException, InterruptedException {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "coordinator",
+                "--listen",
+                "127.0.0.1:" + port,
+                "--heartbeat",
+                "250ms",
+                "--lease",
+                "2s"));
+    args.addAll(Arrays.asList(options));
+    coordinatorProcess = spawn("coordinator", args.toArray(String[]::new));
     Path log = logs.getLast();
     Process process = coordinatorProcess;
     Await.until(
@@ -74,8 +79,14 @@ final class ProcessCluster implements AutoCloseable {
     if (!m.find()) {
       throw new AssertionError("the coordinator exited early\n" + logTails());
     }
-    coordinator = Address.parse(m.group(1), false);
+    coordinator = Address.parse(m.group(2), false);
+    coordinatorId = m.group(1);
     return coordinator;
+  }
+
+  /** The started coordinator's id, which names its shared-memory segments. */
+  String coordinatorId() {
+    return coordinatorId;
   }
 
   List<Process> processes() {
@@ -173,6 +184,15 @@ final class ProcessCluster implements AutoCloseable {
   /** The same, with extra environment variables. */
   CliResult cliProcess(Map<String, String> env, String... args)
       throws IOException, InterruptedException {
+    return startCliProcess(env, args).await();
+  }
+
+  /** Starts the CLI as a JVM of its own against this cluster's coordinator, without waiting. */
+  RunningCli startClientProcess(String... args) throws IOException {
+    return startCliProcess(Map.of(), withCoordinator(args));
+  }
+
+  private RunningCli startCliProcess(Map<String, String> env, String... args) throws IOException {
     Path out = Files.createTempFile(dir, "cli-", ".out");
     Path err = Files.createTempFile(dir, "cli-", ".err");
     ProcessBuilder builder = new ProcessBuilder(weftCommand(args));
@@ -184,17 +204,30 @@ final class ProcessCluster implements AutoCloseable {
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
             .start();
     processes.add(process);
-    if (!process.waitFor(CLI_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)) {
-      process.destroyForcibly();
-      throw new AssertionError(
-          "weft "
-              + String.join(" ", args)
-              + " did not finish within "
-              + CLI_DEADLINE
-              + "\n"
-              + new CliResult(-1, read(out), read(err)));
+    return new RunningCli(process, List.of(args), out, err);
+  }
+
+  /** A CLI JVM started by this cluster; {@link ProcessCluster#close()} stops it if still alive. */
+  record RunningCli(Process process, List<String> args, Path out, Path err) {
+    /** What it has printed on stderr so far. */
+    String errSoFar() {
+      return read(err);
     }
-    return new CliResult(process.exitValue(), read(out), read(err));
+
+    /** Waits (with a deadline) for it to exit and returns what it did. */
+    CliResult await() throws InterruptedException {
+      if (!process.waitFor(CLI_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)) {
+        process.destroyForcibly();
+        throw new AssertionError(
+            "weft "
+                + String.join(" ", args)
+                + " did not finish within "
+                + CLI_DEADLINE
+                + "\n"
+                + new CliResult(-1, read(out), read(err)));
+      }
+      return new CliResult(process.exitValue(), read(out), read(err));
+    }
   }
 
   /** {@code --coordinator} goes before any {@code --}: what follows that is the exec command. */

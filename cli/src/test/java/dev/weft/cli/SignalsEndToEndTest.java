@@ -1,5 +1,6 @@
 package dev.weft.cli;
 
+import static dev.weft.cli.ProcessCluster.assertExit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,20 +28,27 @@ final class SignalsEndToEndTest {
   private static final long PRIMES_TO_A_BILLION = 50_847_534; // pi(10^9)
 
   private ProcessCluster cluster;
+  private String marker;
 
   @BeforeEach
-  void startCluster() throws Exception {
+  void newCluster() throws Exception {
     cluster = new ProcessCluster();
-    cluster.startWithWorkers(2);
+    marker = TaskProcesses.marker();
   }
 
   @AfterEach
   void stopCluster() throws Exception {
-    cluster.close();
+    try {
+      cluster.close();
+    } finally {
+      List<TaskProcesses.TaskProcess> left = TaskProcesses.killAll(marker);
+      assertTrue(left.isEmpty(), () -> "task processes outlived the test: " + left);
+    }
   }
 
   @Test
   void aBusyWorkerDrainsOnSigtermAndTheJobStillCompletesExactly() throws Exception {
+    cluster.startWithWorkers(2);
     String id =
         cluster
             .client(
@@ -70,6 +78,7 @@ final class SignalsEndToEndTest {
 
   @Test
   void theCoordinatorReportsNotServingOnSigtermExitsZeroAndWorkersDetach() throws Exception {
+    cluster.startWithWorkers(2);
     String id =
         cluster.client("submit", "sleep", "--ms", "60000", "--tasks", "2", "--json").job().getId();
     Await.until("the job to run", Duration.ofSeconds(20), () -> busy("w1") + busy("w2") > 0);
@@ -127,6 +136,135 @@ final class SignalsEndToEndTest {
             () -> "a worker exited with its coordinator (job " + id + ")\n" + logs);
       }
     }
+  }
+
+  @Test
+  void aSecondSignalKillsTheWorkersTaskProcessesAndExitsAtOnce() throws Exception {
+    cluster.startWithWorkers(1);
+    String id = submitSleeps(2);
+    Process worker = process("w1");
+
+    worker.destroy(); // SIGTERM: the worker drains, waiting for its two tasks
+    Await.until(
+        "w1 to drain", Duration.ofSeconds(10), () -> cluster.logTails().contains("draining"));
+    assertTrue(worker.isAlive(), "a draining worker waits for its running tasks");
+    worker.destroy(); // the second SIGTERM: now
+
+    assertTrue(worker.waitFor(5, TimeUnit.SECONDS), cluster::logTails);
+    assertEquals(ExitCodes.INTERRUPTED, worker.exitValue());
+    awaitNoTaskProcess("after the second SIGTERM");
+    assertExit(0, cluster.client("cancel", id, "--no-wait"));
+  }
+
+  @Test
+  void aSpawnedWorkerThatStopsAnsweringIsReclaimedAndStartedAgain() throws Exception {
+    cluster.startCoordinator(0, "--local-workers", "1", "--local-transport", "pipe");
+    cluster.awaitWorkers(1);
+    long silent = workers().getFirst().getPid();
+
+    TaskProcesses.signal(silent, "STOP");
+
+    Await.until(
+        "the coordinator to start a new local worker",
+        Duration.ofSeconds(30),
+        () -> workers().stream().anyMatch(w -> w.getPid() != silent),
+        cluster::logTails);
+    Await.until(
+        "the silent worker to be gone",
+        Duration.ofSeconds(15),
+        () -> ProcessHandle.of(silent).map(p -> !p.isAlive()).orElse(true),
+        cluster::logTails);
+    assertTrue(cluster.logTails().contains("stopped answering"), cluster::logTails);
+  }
+
+  @Test
+  void aWorkerWhoseCoordinatorFallsSilentStopsItsTasks() throws Exception {
+    cluster.startWithWorkers(1);
+    String id = submitSleeps(2);
+    long coordinator = cluster.coordinatorProcess().pid();
+
+    TaskProcesses.signal(coordinator, "STOP");
+    try {
+      // The lease is 2 s; the tasks get a short grace once the worker gives up on its coordinator.
+      awaitNoTaskProcess("while the coordinator is stopped");
+    } finally {
+      TaskProcesses.signal(coordinator, "CONT");
+    }
+    assertExit(0, cluster.client("cancel", id, "--no-wait"));
+  }
+
+  @Test
+  void taskProcessesOfAKilledWorkerAreKilledWhenTheNextWorkerStarts() throws Exception {
+    cluster.startWithWorkers(1);
+    String id =
+        cluster
+            .client(
+                "submit",
+                "exec",
+                "--json",
+                "--",
+                "sh",
+                "-c",
+                "sleep " + marker + " & sleep " + marker + " & wait")
+            .job()
+            .getId();
+    Await.until(
+        "the task's two grandchildren to run",
+        Duration.ofSeconds(20),
+        () -> TaskProcesses.find(marker, "sleep").size() == 2,
+        () -> TaskProcesses.describe(marker));
+
+    process("w1").destroyForcibly(); // SIGKILL: the worker cannot clean up
+    // Its task goes back to the queue; cancelled, it does not start again on the next worker.
+    Await.until(
+        "the coordinator to notice",
+        Duration.ofSeconds(20),
+        () -> cluster.client("cancel", id, "--no-wait").exitCode() == 0 && workers().isEmpty());
+    assertTrue(
+        !TaskProcesses.find(marker, "sleep").isEmpty(),
+        "the grandchildren outlive a SIGKILLed worker until the next one sweeps them");
+
+    cluster.startWorker("w2", 1);
+    awaitNoTaskProcess("once the next worker started");
+    Await.until(
+        "the new worker to say what it swept",
+        Duration.ofSeconds(10),
+        () -> cluster.logTails().contains("left running by an exec task of dead worker"),
+        cluster::logTails);
+  }
+
+  private String submitSleeps(int tasks) throws InterruptedException {
+    String id =
+        cluster
+            .client(
+                "submit",
+                "exec",
+                "--tasks",
+                Integer.toString(tasks),
+                "--json",
+                "--",
+                "sleep",
+                marker)
+            .job()
+            .getId();
+    Await.until(
+        "the task processes to run",
+        Duration.ofSeconds(20),
+        () -> TaskProcesses.find(marker, "sleep").size() == tasks,
+        () -> TaskProcesses.describe(marker) + cluster.logTails());
+    return id;
+  }
+
+  private void awaitNoTaskProcess(String when) throws InterruptedException {
+    Await.until(
+        "no task process left " + when,
+        Duration.ofSeconds(10),
+        () -> TaskProcesses.find(marker).isEmpty(),
+        () -> TaskProcesses.describe(marker) + cluster.logTails());
+  }
+
+  private List<WorkerInfo> workers() {
+    return cluster.client("workers", "--json").workers();
   }
 
   private Job awaitEnd(String id, Duration timeout) throws InterruptedException {

@@ -34,6 +34,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Coordinator implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Coordinator.class.getName());
   private static final long DRAIN_WAIT_MS = 5_000;
+  private static final long STREAMS_WAIT_MS = 1_000;
 
   private final String id;
   private final Server server;
@@ -217,7 +218,9 @@ public final class Coordinator implements AutoCloseable {
       upgrade.closeAll();
       localUpgrade.closeAll();
       server.shutdown();
-      if (!server.awaitTermination(DRAIN_WAIT_MS, TimeUnit.MILLISECONDS)) {
+      // Unary calls end in moments; streams that never end by themselves (a health watch, a
+      // client's WatchJob) must not hold the exit up.
+      if (!server.awaitTermination(STREAMS_WAIT_MS, TimeUnit.MILLISECONDS)) {
         scheduler.closeAllLinks("the coordinator stopped");
         server.shutdownNow();
         server.awaitTermination(DRAIN_WAIT_MS, TimeUnit.MILLISECONDS);

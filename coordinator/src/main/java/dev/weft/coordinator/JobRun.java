@@ -365,7 +365,8 @@ final class JobRun {
 
   private boolean stopIfSettled() {
     if (running > 0) {
-      progress(false);
+      // One event per stopped task: few, and a watcher must see the last count before the end.
+      progress(true);
       return false;
     }
     finish(stopTarget, stopReason);

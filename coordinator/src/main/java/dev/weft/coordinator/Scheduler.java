@@ -321,6 +321,7 @@ final class Scheduler {
 
   private static boolean isSameProcess(Hello a, Hello b) {
     return a.getPid() == b.getPid()
+        && a.getProcessStartTicks() == b.getProcessStartTicks()
         && a.getHost().getHostname().equals(b.getHost().getHostname())
         && a.getHost().getBootId().equals(b.getHost().getBootId());
   }
@@ -529,12 +530,19 @@ final class Scheduler {
             String.format(Locale.ROOT, "silent for more than its lease of %d ms", config.leaseMs());
         detach(session, reason);
         session.link().close(reason);
-        silentWorkers.reclaim(session.id(), session.hello());
+        if (accepting && !reattached(session.hello())) {
+          silentWorkers.reclaim(session.id(), session.hello());
+        }
       } else {
         session.link().send(beat);
       }
     }
     dispatch();
+  }
+
+  /** True when the process behind {@code hello} is attached again on another link. */
+  private boolean reattached(Hello hello) {
+    return workers.values().stream().anyMatch(w -> isSameProcess(w.hello(), hello));
   }
 
   /** Stops taking jobs and tells every worker to drain. */
