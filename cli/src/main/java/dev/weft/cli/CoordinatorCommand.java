@@ -90,10 +90,19 @@ final class CoordinatorCommand implements Callable<Integer> {
           "Slots per local worker; 0 for the number of cores (default: ${DEFAULT-VALUE}).")
   private int localSlots;
 
+  @Option(
+      names = "--data-dir",
+      paramLabel = "DIR",
+      description =
+          "Where the coordinator keeps its state (default: $XDG_DATA_HOME/weft, else"
+              + " ~/.local/share/weft).")
+  private java.nio.file.Path dataDir;
+
   @Override
   public Integer call() throws InterruptedException {
     CoordinatorConfig config =
         new CoordinatorConfig()
+            .dataDir(dataDir != null ? dataDir : CoordinatorConfig.defaultDataDir())
             .listen(listen.host(), listen.port())
             .fastPath(transport)
             .localWorkers(

@@ -174,6 +174,15 @@ public final class CoordinatorConfig {
   }
 
   /** Where the journal lives; null keeps jobs in memory only. */
+  /** {@code $XDG_DATA_HOME/weft}, else {@code ~/.local/share/weft}, as the XDG spec has it. */
+  public static Path defaultDataDir() {
+    String xdg = System.getenv("XDG_DATA_HOME");
+    if (xdg != null && !xdg.isBlank() && Path.of(xdg).isAbsolute()) {
+      return Path.of(xdg, "weft");
+    }
+    return Path.of(System.getProperty("user.home"), ".local", "share", "weft");
+  }
+
   public Path dataDir() {
     return dataDir;
   }
