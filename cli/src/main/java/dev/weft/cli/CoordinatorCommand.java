@@ -98,6 +98,14 @@ final class CoordinatorCommand implements Callable<Integer> {
               + " ~/.local/share/weft).")
   private java.nio.file.Path dataDir;
 
+  @Option(
+      names = "--hash-root",
+      paramLabel = "DIR",
+      description =
+          "A directory under which hash jobs may read files; repeat for more (default: the"
+              + " directory the coordinator starts in).")
+  private List<java.nio.file.Path> hashRoots;
+
   @Override
   public Integer call() throws InterruptedException {
     CoordinatorConfig config =
@@ -107,6 +115,9 @@ final class CoordinatorCommand implements Callable<Integer> {
             .fastPath(transport)
             .localWorkers(
                 localWorkers, localTransport, localSlots, WeftJvm.command(List.of("worker")));
+    if (hashRoots != null) {
+      config.hashRoots(hashRoots);
+    }
     if (heartbeat != null) {
       config.heartbeatIntervalMs(heartbeat.toMillis());
     }

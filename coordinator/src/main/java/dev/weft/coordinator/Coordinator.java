@@ -76,6 +76,9 @@ public final class Coordinator implements AutoCloseable {
         NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
             .maxInboundMessageSize(config.maxInboundMessageBytes())
             .maxInboundMetadataSize(64 * 1024)
+            // A connection that never completes its handshake (a port scan, a half-open socket)
+            // is dropped rather than held for the default two minutes.
+            .handshakeTimeout(10, TimeUnit.SECONDS)
             .permitKeepAliveTime(5, TimeUnit.SECONDS)
             .permitKeepAliveWithoutCalls(true)
             .keepAliveTime(30, TimeUnit.SECONDS)
@@ -109,7 +112,7 @@ public final class Coordinator implements AutoCloseable {
     HealthStatusManager health = new HealthStatusManager();
     Server server =
         builder
-            .addService(new JobEndpoint(scheduler))
+            .addService(new JobEndpoint(scheduler, new ReadableRoots(config.hashRoots())))
             .addService(new WorkerEndpoint(scheduler, upgrade))
             .addService(health.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance())

@@ -21,6 +21,8 @@ public final class CoordinatorConfig {
   private int maxTasksPerJob = 1_000_000;
   private int retainedFinishedJobs = 10_000;
   private Path dataDir;
+  // Where hash jobs may read files; by default the directory the coordinator started in.
+  private List<Path> hashRoots = List.of(Path.of("").toAbsolutePath());
   private Duration defaultGrace = Duration.ofSeconds(10);
   private String fastPath = "auto";
   private int localWorkers;
@@ -62,6 +64,16 @@ public final class CoordinatorConfig {
   public CoordinatorConfig dataDir(Path value) {
     this.dataDir = value;
     return this;
+  }
+
+  /** The directories under which {@code hash} jobs may read files. */
+  public CoordinatorConfig hashRoots(List<Path> value) {
+    this.hashRoots = List.copyOf(value);
+    return this;
+  }
+
+  public List<Path> hashRoots() {
+    return hashRoots;
   }
 
   public CoordinatorConfig defaultGrace(Duration value) {

@@ -31,9 +31,11 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   private static final System.Logger LOG = System.getLogger(JobEndpoint.class.getName());
 
   private final Scheduler scheduler;
+  private final ReadableRoots readableRoots;
 
-  JobEndpoint(Scheduler scheduler) {
+  JobEndpoint(Scheduler scheduler, ReadableRoots readableRoots) {
     this.scheduler = scheduler;
+    this.readableRoots = readableRoots;
   }
 
   @Override
@@ -43,6 +45,11 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
         () -> {
           if (!request.hasSpec()) {
             throw invalid("spec: required (a JobSpec with the parameters of one kind)");
+          }
+          try {
+            readableRoots.check(request.getSpec());
+          } catch (InvalidJobException e) {
+            throw invalid(e.getMessage());
           }
           return scheduler.submit(request.getSpec());
         });
