@@ -56,12 +56,17 @@ final class ProcessCluster implements AutoCloseable {
    * listens.
    */
   Address startCoordinator(int port, String... options) throws IOException, InterruptedException {
+    return startCoordinator("127.0.0.1", port, options);
+  }
+
+  private Address startCoordinator(String host, int port, String... options)
+      throws IOException, InterruptedException {
     List<String> args =
         new ArrayList<>(
             List.of(
                 "coordinator",
                 "--listen",
-                "127.0.0.1:" + port,
+                host + ":" + port,
                 "--heartbeat",
                 "250ms",
                 "--lease",
@@ -239,9 +244,46 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   private Process spawn(String name, String... args) throws IOException {
+    return spawnWith(List.of(), name, args);
+  }
+
+  /**
+   * Starts a worker inside network namespace {@code netns} ({@code ip netns exec}), joining {@code
+   * join}; {@code options} are added to its own.
+   */
+  Process startWorkerInNamespace(
+      String netns, Address join, String id, int slots, String... options) throws IOException {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "worker",
+                "--join",
+                join.toString(),
+                "--id",
+                id,
+                "--slots",
+                Integer.toString(slots),
+                "--parent-pid",
+                Long.toString(ProcessHandle.current().pid())));
+    args.addAll(Arrays.asList(options));
+    return spawnWith(List.of("ip", "netns", "exec", netns), id, args.toArray(String[]::new));
+  }
+
+  /**
+   * Starts a coordinator listening on {@code host} (a free port), with fast heartbeats, and returns
+   * once it has printed where it listens.
+   */
+  Address startCoordinatorOn(String host, String... options)
+      throws IOException, InterruptedException {
+    return startCoordinator(host, freePort(), options);
+  }
+
+  private Process spawnWith(List<String> prefix, String name, String... args) throws IOException {
     Path log = dir.resolve(name + ".log");
+    List<String> command = new ArrayList<>(prefix);
+    command.addAll(weftCommand(args));
     Process process =
-        new ProcessBuilder(weftCommand(args))
+        new ProcessBuilder(command)
             .redirectErrorStream(true)
             .redirectOutput(log.toFile())
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))

@@ -13,9 +13,10 @@ import java.util.concurrent.TimeUnit;
  * gone back to the queue; this frees the slots and memory it holds, and its supervisor (us, for a
  * worker we spawned) starts it again.
  *
- * <p>A pid is only signalled when it provably names that worker: same boot, same pid namespace,
- * same user, and the process start time the worker gave in its hello, so a reused pid is never hit.
- * Workers on other hosts are their own supervisors' business.
+ * <p>A pid is only signalled when it provably names that worker: same boot, same pid and network
+ * namespaces, same user, and the process start time the worker gave in its hello, so a reused pid
+ * is never hit. Workers on other hosts (or in other network namespaces) are their own supervisors'
+ * business.
  */
 final class SilentWorkers {
   private static final System.Logger LOG = System.getLogger(SilentWorkers.class.getName());
@@ -75,6 +76,10 @@ final class SilentWorkers {
         && self.machineId().equals(host.getMachineId())
         && pidNamespace > 0
         && pidNamespace == host.getPidNamespace()
+        // Another network namespace is another host as far as the network goes (a container, a
+        // netns cluster): its worker may be cut off, not hung, and has its own supervisor.
+        && self.netNamespace() > 0
+        && self.netNamespace() == host.getNetNamespace()
         && self.uid() >= 0
         && self.uid() == host.getUid();
   }
