@@ -1,4 +1,6 @@
-# Sourced by ./weft and ./build: sets WEFT_JAVA_HOME to a JDK 25 or newer, or explains what is missing.
+# Sourced by ./weft, ./build and a distribution's bin/weft (which carries a copy as libexec/find-jdk.sh):
+# sets WEFT_JAVA_HOME to a JDK 25 or newer (a JRE will do for "weft_find_jdk runtime"), or explains
+# what is missing.
 # The major version of the JDK at $1: from its release file when it has one (no JVM start, so ./weft
 # stays fast), else by asking its java.
 weft_java_major() {
@@ -14,9 +16,12 @@ weft_java_major() {
   echo "${v%%.*}"
 }
 
+# weft_find_jdk [runtime]: by default a JDK (with javac, to build weft); "runtime" takes a JRE too,
+# which is all a built distribution needs.
 weft_find_jdk() {
-  local min=25 candidate major
+  local min=25 need=${1:-jdk} what=JDK candidate major
   local -a candidates=()
+  [ "$need" = runtime ] && what="Java runtime (JDK or JRE)"
   [ -n "${WEFT_JAVA_HOME:-}" ] && candidates+=("$WEFT_JAVA_HOME")
   [ -n "${JAVA_HOME:-}" ] && candidates+=("$JAVA_HOME")
   for candidate in /usr/lib/jvm/* /usr/java/* /opt/java/* /opt/jdk* /usr/local/lib/jvm/* \
@@ -27,7 +32,8 @@ weft_find_jdk() {
     candidates+=("$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")")
   fi
   for candidate in "${candidates[@]}"; do
-    [ -x "$candidate/bin/java" ] && [ -x "$candidate/bin/javac" ] || continue
+    [ -x "$candidate/bin/java" ] || continue
+    [ "$need" = runtime ] || [ -x "$candidate/bin/javac" ] || continue
     major=$(weft_java_major "$candidate")
     if [ -n "$major" ] && [ "$major" -ge "$min" ] 2>/dev/null; then
       WEFT_JAVA_HOME="$candidate"
@@ -36,7 +42,7 @@ weft_find_jdk() {
     fi
   done
   {
-    echo "weft: no JDK $min or newer found."
+    echo "weft: no $what $min or newer found."
     echo "  Looked at: \$JAVA_HOME (${JAVA_HOME:-unset}), /usr/lib/jvm/*, /usr/java/*, /opt/java/*, ~/.sdkman, ~/.jdks and the java on PATH."
     echo "  Install one (for example Eclipse Temurin 25) or point JAVA_HOME at it."
   } >&2

@@ -2,6 +2,7 @@ package dev.weft.bench;
 
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
+import dev.weft.coordinator.TempDataDir;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
@@ -28,6 +29,9 @@ import java.util.function.Consumer;
  * <p>Measured per transport: the round trip of a one-task no-op job (submit to result, in this
  * process), no-op tasks per second with the worker's pipeline full, and payload throughput of no-op
  * tasks carrying 64 KiB and 1 MiB each (the path a {@code hash} job's chunks take).
+ *
+ * <p>Each transport runs without the journal, with it (in a temporary data dir of its own), or both
+ * ways side by side, interleaved like the transports, to measure what durability costs.
  */
 public final class TransportBench {
   /** What to run; see {@code weft bench --help}. */
@@ -38,9 +42,14 @@ public final class TransportBench {
       int rounds,
       int workerSlots,
       int prefetch,
-      List<String> workerCommand) {
+      List<String> workerCommand,
+      List<Boolean> journal) {
     public Options {
       transports = List.copyOf(transports);
+      journal = List.copyOf(journal);
+      if (journal.isEmpty()) {
+        throw new IllegalArgumentException("run with the journal, without it, or both");
+      }
       workerCommand = List.copyOf(workerCommand);
       for (String transport : transports) {
         if (!List.of("grpc", "pipe", "shm").contains(transport)) {
@@ -60,9 +69,10 @@ public final class TransportBench {
     }
   }
 
-  /** One transport's figures. */
+  /** One transport's figures, with or without the journal. */
   public record Result(
       String transport,
+      boolean journal,
       double rttP50Us,
       double rttP99Us,
       double rttP999Us,
@@ -82,24 +92,44 @@ public final class TransportBench {
     this.progress = progress;
   }
 
-  /** Runs every measurement; the coordinators and workers are gone when it returns. */
+  /** One coordinator under test: a transport, with or without the journal. */
+  private record Setup(String transport, boolean journal) {
+    @Override
+    public String toString() {
+      return journal ? transport + "+journal" : transport;
+    }
+  }
+
+  /** Runs every measurement; the coordinators, workers and data dirs are gone when it returns. */
   public List<Result> run() throws IOException, InterruptedException {
-    Map<String, Coordinator> coordinators = new LinkedHashMap<>();
-    try {
-      for (String transport : options.transports()) {
-        coordinators.put(transport, start(transport));
+    List<Setup> setups = new ArrayList<>();
+    for (String transport : options.transports()) {
+      for (boolean journal : options.journal()) {
+        setups.add(new Setup(transport, journal));
       }
-      Map<String, Samples> samples = new LinkedHashMap<>();
-      for (String transport : options.transports()) {
-        samples.put(transport, new Samples());
+    }
+    Map<Setup, Coordinator> coordinators = new LinkedHashMap<>();
+    List<TempDataDir> dataDirs = new ArrayList<>();
+    try {
+      for (Setup setup : setups) {
+        TempDataDir dataDir = null;
+        if (setup.journal()) {
+          dataDir = TempDataDir.create("weft-bench-");
+          dataDirs.add(dataDir);
+        }
+        coordinators.put(setup, start(setup.transport(), dataDir));
+      }
+      Map<Setup, Samples> samples = new LinkedHashMap<>();
+      for (Setup setup : setups) {
+        samples.put(setup, new Samples());
       }
       long warmupNanos = options.warmup().toNanos() / options.rounds();
       long sliceNanos = options.duration().toNanos() / options.rounds();
       for (int round = 1; round <= options.rounds(); round++) {
-        for (String transport : options.transports()) {
-          progress.accept("round " + round + "/" + options.rounds() + ": " + transport);
-          Coordinator coordinator = coordinators.get(transport);
-          Samples s = samples.get(transport);
+        for (Setup setup : setups) {
+          progress.accept("round " + round + "/" + options.rounds() + ": " + setup);
+          Coordinator coordinator = coordinators.get(setup);
+          Samples s = samples.get(setup);
           // Warm-up round trips (the JIT needs them, gRPC's most of all) are not recorded.
           roundTrips(coordinator, warmupNanos, null);
           roundTrips(coordinator, sliceNanos, s);
@@ -109,18 +139,25 @@ public final class TransportBench {
         }
       }
       List<Result> results = new ArrayList<>();
-      for (Map.Entry<String, Samples> entry : samples.entrySet()) {
-        results.add(entry.getValue().result(entry.getKey()));
+      for (Map.Entry<Setup, Samples> entry : samples.entrySet()) {
+        results.add(entry.getValue().result(entry.getKey().transport(), entry.getKey().journal()));
       }
       return results;
     } finally {
       for (Coordinator coordinator : coordinators.values()) {
         coordinator.close();
       }
+      for (TempDataDir dataDir : dataDirs) {
+        dataDir.close();
+      }
     }
   }
 
-  private Coordinator start(String transport) throws IOException, InterruptedException {
+  /**
+   * A coordinator with one worker on {@code transport}; journaling into {@code dataDir}, if any.
+   */
+  private Coordinator start(String transport, TempDataDir dataDir)
+      throws IOException, InterruptedException {
     List<String> command = new ArrayList<>(options.workerCommand());
     command.addAll(List.of("--prefetch", String.valueOf(options.prefetch())));
     Coordinator coordinator =
@@ -129,6 +166,7 @@ public final class TransportBench {
                 .listen("127.0.0.1", 0)
                 .fastPath(transport.equals("shm") ? "auto" : "grpc")
                 .retainedFinishedJobs(1_000)
+                .dataDir(dataDir == null ? null : dataDir.path())
                 .localWorkers(1, transport, options.workerSlots(), command));
     boolean ready = false;
     try {
@@ -239,10 +277,11 @@ public final class TransportBench {
     private final List<Double> mbPerS64k = new ArrayList<>();
     private final List<Double> mbPerS1m = new ArrayList<>();
 
-    Result result(String transport) {
+    Result result(String transport, boolean journal) {
       long[] sorted = rtt.sorted();
       return new Result(
           transport,
+          journal,
           percentile(sorted, 0.50) / 1e3,
           percentile(sorted, 0.99) / 1e3,
           percentile(sorted, 0.999) / 1e3,

@@ -26,12 +26,15 @@ import picocli.CommandLine.Spec;
       "Measures: the round trip of a one-task no-op job (p50/p99/p99.9 in microseconds), no-op"
           + " tasks per second with the worker's pipeline full, and MB/s of tasks carrying 64 KiB"
           + " and 1 MiB payloads (the path a hash job's chunks take).",
+      "--journal both runs each transport twice, without and with the coordinator's journal (in a"
+          + " temporary data dir), and prints what the journal costs.",
     },
     footerHeading = "%n",
     footer = {
       "Examples:",
       "  weft bench                              all transports, default durations",
       "  weft bench --transports shm,grpc --duration 5s --warmup 20s",
+      "  weft bench --transports shm --journal both   what durability costs",
       "  weft bench --json                       one JSON object per transport, one per line",
     })
 final class BenchCommand implements Callable<Integer> {
@@ -91,6 +94,15 @@ final class BenchCommand implements Callable<Integer> {
               + " (default: ${DEFAULT-VALUE}).")
   private int prefetch;
 
+  @Option(
+      names = "--journal",
+      paramLabel = "MODE",
+      defaultValue = "off",
+      description =
+          "Run the coordinators without the journal (off), with it (on), or both ways side by"
+              + " side (both) (default: ${DEFAULT-VALUE}).")
+  private String journal;
+
   @Option(names = "--json", description = "One JSON object per transport, one per line.")
   private boolean json;
 
@@ -102,6 +114,15 @@ final class BenchCommand implements Callable<Integer> {
       throw new CliException(
           ExitCodes.USAGE, "--slots and --rounds must be at least 1 and --prefetch at least 0");
     }
+    List<Boolean> journalModes =
+        switch (journal) {
+          case "off" -> List.of(false);
+          case "on" -> List.of(true);
+          case "both" -> List.of(false, true);
+          default ->
+              throw new CliException(
+                  ExitCodes.USAGE, "--journal must be off, on or both, got '" + journal + "'");
+        };
     QUIETED.forEach(logger -> logger.setLevel(Level.WARNING));
     TransportBench.Options options;
     try {
@@ -113,7 +134,8 @@ final class BenchCommand implements Callable<Integer> {
               rounds,
               slots,
               prefetch,
-              WeftJvm.command(List.of("worker", "--quiet")));
+              WeftJvm.command(List.of("worker", "--quiet")),
+              journalModes);
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }
@@ -145,7 +167,7 @@ final class BenchCommand implements Callable<Integer> {
             "MB/S 1MiB");
     for (TransportBench.Result r : results) {
       table.row(
-          r.transport(),
+          label(r),
           fixed(r.rttP50Us(), 1),
           fixed(r.rttP99Us(), 1),
           fixed(r.rttP999Us(), 1),
@@ -154,16 +176,24 @@ final class BenchCommand implements Callable<Integer> {
           fixed(r.mbPerS1m(), 0));
     }
     table.print(out);
-    TransportBench.Result grpc = find(results, "grpc");
-    for (TransportBench.Result r : results) {
-      if (grpc != null && r != grpc) {
+    for (boolean journaled : journalModes) {
+      compareTransports(out, results, journaled);
+    }
+    for (TransportBench.Result with : results) {
+      TransportBench.Result without = find(results, with.transport(), false);
+      if (with.journal() && without != null) {
         out.printf(
             Locale.ROOT,
-            "%s vs grpc: round trip %s, tasks/s %s, 1 MiB payloads %s%n",
-            r.transport(),
-            factor(grpc.rttP50Us() / r.rttP50Us()),
-            factor(r.tasksPerS() / grpc.tasksPerS()),
-            factor(r.mbPerS1m() / grpc.mbPerS1m()));
+            "%s: the journal costs %.1f%% of no-op tasks/s (%s -> %s); round trip p50 %s -> %s"
+                + " µs, 1 MiB payloads %s -> %s MB/s%n",
+            with.transport(),
+            100 * (1 - with.tasksPerS() / without.tasksPerS()),
+            fixed(without.tasksPerS(), 0),
+            fixed(with.tasksPerS(), 0),
+            fixed(without.rttP50Us(), 1),
+            fixed(with.rttP50Us(), 1),
+            fixed(without.mbPerS1m(), 0),
+            fixed(with.mbPerS1m(), 0));
       }
     }
     out.printf(Locale.ROOT, "(%d rounds, %.0f s in all)%n", rounds, seconds);
@@ -171,8 +201,34 @@ final class BenchCommand implements Callable<Integer> {
     return ExitCodes.OK;
   }
 
-  private static TransportBench.Result find(List<TransportBench.Result> results, String name) {
-    return results.stream().filter(r -> r.transport().equals(name)).findFirst().orElse(null);
+  /** Each transport against grpc, among the runs with (or without) the journal. */
+  private static void compareTransports(
+      PrintWriter out, List<TransportBench.Result> results, boolean journaled) {
+    TransportBench.Result grpc = find(results, "grpc", journaled);
+    for (TransportBench.Result r : results) {
+      if (grpc != null && r != grpc && r.journal() == journaled) {
+        out.printf(
+            Locale.ROOT,
+            "%s vs %s: round trip %s, tasks/s %s, 1 MiB payloads %s%n",
+            label(r),
+            label(grpc),
+            factor(grpc.rttP50Us() / r.rttP50Us()),
+            factor(r.tasksPerS() / grpc.tasksPerS()),
+            factor(r.mbPerS1m() / grpc.mbPerS1m()));
+      }
+    }
+  }
+
+  private static String label(TransportBench.Result r) {
+    return r.journal() ? r.transport() + "+journal" : r.transport();
+  }
+
+  private static TransportBench.Result find(
+      List<TransportBench.Result> results, String name, boolean journaled) {
+    return results.stream()
+        .filter(r -> r.transport().equals(name) && r.journal() == journaled)
+        .findFirst()
+        .orElse(null);
   }
 
   /** "5.2x better" or "1.3x worse", for a ratio where above 1 is better. */
@@ -189,10 +245,11 @@ final class BenchCommand implements Callable<Integer> {
   static String toJson(TransportBench.Result r) {
     return String.format(
         Locale.ROOT,
-        "{\"transport\":\"%s\",\"rtt_p50_us\":%.2f,\"rtt_p99_us\":%.2f,\"rtt_p999_us\":%.2f,"
+        "{\"transport\":\"%s\",\"journal\":%b,\"rtt_p50_us\":%.2f,\"rtt_p99_us\":%.2f,\"rtt_p999_us\":%.2f,"
             + "\"rtt_samples\":%d,\"tasks_per_s\":%.0f,\"mb_per_s\":%.1f,\"mb_per_s_64k\":%.1f,"
             + "\"mb_per_s_1m\":%.1f}",
         r.transport(),
+        r.journal(),
         r.rttP50Us(),
         r.rttP99Us(),
         r.rttP999Us(),

@@ -1,6 +1,8 @@
 package dev.weft.cli;
 
 import com.google.protobuf.util.Durations;
+import dev.weft.security.CertificateRejectedException;
+import dev.weft.security.ClientSecurity;
 import dev.weft.v1.CancelJobRequest;
 import dev.weft.v1.CancelJobResponse;
 import dev.weft.v1.GetJobRequest;
@@ -15,14 +17,15 @@ import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.WorkerInfo;
 import io.grpc.ConnectivityState;
 import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
@@ -35,16 +38,25 @@ final class CoordinatorClient implements AutoCloseable {
   private static final int MAX_INBOUND_BYTES = 64 * 1024 * 1024;
 
   private final Address address;
+  private final ClientSecurity security;
   private final ManagedChannel channel;
 
+  /** In plain text: a coordinator on loopback (the demo's). */
   CoordinatorClient(Address address) {
+    this(address, new ClientSecurity().conclude());
+  }
+
+  CoordinatorClient(Address address, ClientSecurity security) {
     this.address = address;
-    this.channel =
-        Grpc.newChannelBuilderForAddress(
-                address.host(), address.port(), InsecureChannelCredentials.create())
+    this.security = security;
+    ManagedChannelBuilder<?> builder =
+        Grpc.newChannelBuilderForAddress(address.host(), address.port(), security.credentials())
             .maxInboundMessageSize(MAX_INBOUND_BYTES)
-            .userAgent("weft-cli/" + BuildInfo.version())
-            .build();
+            .userAgent("weft-cli/" + BuildInfo.version());
+    if (security.serverName() != null) {
+      builder.overrideAuthority(security.serverName());
+    }
+    this.channel = builder.build();
   }
 
   Address address() {
@@ -100,6 +112,9 @@ final class CoordinatorClient implements AutoCloseable {
     try {
       return rpc.apply(stub(UNARY_DEADLINE));
     } catch (StatusRuntimeException e) {
+      if (isRefused(e.getStatus())) {
+        throw refused(e.getStatus());
+      }
       if (isUnreachable(e.getStatus())) {
         throw unreachable(e.getStatus());
       }
@@ -121,12 +136,38 @@ final class CoordinatorClient implements AutoCloseable {
             + "); check --coordinator or WEFT_COORDINATOR");
   }
 
+  static boolean isRefused(Status status) {
+    return status.getCode() == Status.Code.UNAUTHENTICATED
+        || status.getCode() == Status.Code.PERMISSION_DENIED;
+  }
+
+  /** No valid join token or client certificate: the coordinator says how to get one. */
+  CliException refused(Status status) {
+    return new CliException(
+        ExitCodes.REFUSED,
+        "the coordinator at " + address + " refused the request: " + status.getDescription());
+  }
+
   static boolean isUnreachable(Status status) {
     return status.getCode() == Status.Code.UNAVAILABLE
         || status.getCode() == Status.Code.DEADLINE_EXCEEDED;
   }
 
   CliException unreachable(Status status) {
+    Optional<CertificateRejectedException> certificate =
+        CertificateRejectedException.in(status.getCause());
+    if (certificate.isPresent()) {
+      // Not a passing trouble: a token for another coordinator, or a name the certificate lacks.
+      return new CliException(
+          ExitCodes.REFUSED,
+          "will not talk to the coordinator at " + address + ": " + certificate.get().getMessage());
+    }
+    Optional<String> mismatch = security.mismatch(status);
+    if (mismatch.isPresent()) {
+      return new CliException(
+          ExitCodes.UNREACHABLE,
+          "cannot talk to the coordinator at " + address + ": " + mismatch.get());
+    }
     String within = DurationConverter.format(UNARY_DEADLINE);
     String why;
     if (status.getCode() != Status.Code.DEADLINE_EXCEEDED) {

@@ -2,11 +2,16 @@ package dev.weft.cli;
 
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
+import dev.weft.coordinator.DataDirException;
+import dev.weft.coordinator.security.JoinTokenFiles;
+import dev.weft.coordinator.security.SecurityConfig;
+import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.local.HostIdentity;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -26,6 +31,7 @@ import picocli.CommandLine.Spec;
       "Examples:",
       "  weft coordinator",
       "  weft coordinator --listen 0.0.0.0:7070",
+      "  weft coordinator --listen 0.0.0.0:7070 --tls-cert server.pem --tls-key server.key",
       "  weft coordinator --local-workers 2 --local-transport shm",
     })
 final class CoordinatorCommand implements Callable<Integer> {
@@ -94,9 +100,19 @@ final class CoordinatorCommand implements Callable<Integer> {
       names = "--data-dir",
       paramLabel = "DIR",
       description =
-          "Where the coordinator keeps its state (default: $XDG_DATA_HOME/weft, else"
-              + " ~/.local/share/weft).")
+          "Where the coordinator keeps its state: the journal of its jobs, which a restarted"
+              + " coordinator resumes from. One coordinator per directory (default:"
+              + " $XDG_DATA_HOME/weft, else ~/.local/share/weft).")
   private java.nio.file.Path dataDir;
+
+  @Option(
+      names = "--retention",
+      paramLabel = "DURATION",
+      converter = DurationConverter.class,
+      description =
+          "How long finished jobs stay queryable, across restarts too; the newest 10000 are kept"
+              + " at most (default: 7d).")
+  private Duration retention;
 
   @Option(
       names = "--hash-root",
@@ -105,6 +121,56 @@ final class CoordinatorCommand implements Callable<Integer> {
           "A directory under which hash jobs may read files; repeat for more (default: the"
               + " directory the coordinator starts in).")
   private List<java.nio.file.Path> hashRoots;
+
+  @Option(
+      names = "--tls",
+      paramLabel = "MODE",
+      defaultValue = "auto",
+      description =
+          "auto: TLS and join tokens beyond loopback (or with any --tls-* option), plain text on"
+              + " loopback; on: TLS also on loopback; off: plain text, beyond loopback only with"
+              + " --insecure (default: ${DEFAULT-VALUE}).")
+  private SecurityConfig.Tls tls;
+
+  @Option(
+      names = "--insecure",
+      description =
+          "Serve plain text without authentication, also beyond loopback: anyone who reaches the"
+              + " port can run any command on every worker. Only on a network you trust.")
+  private boolean insecure;
+
+  @Option(
+      names = "--tls-cert",
+      paramLabel = "FILE",
+      description =
+          "A PEM certificate chain (leaf first) to serve instead of the coordinator's own; with"
+              + " --tls-key.")
+  private java.nio.file.Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE", description = "The PEM key of --tls-cert.")
+  private java.nio.file.Path tlsKey;
+
+  @Option(
+      names = "--tls-client-ca",
+      paramLabel = "FILE",
+      description =
+          "Require client certificates issued by these PEM CA certificates (mutual TLS), from"
+              + " workers and clients alike.")
+  private java.nio.file.Path tlsClientCa;
+
+  @Option(
+      names = "--no-token",
+      description =
+          "With --tls-client-ca: client certificates alone authenticate; no join token is needed.")
+  private boolean noToken;
+
+  @Option(
+      names = "--tls-san",
+      paramLabel = "NAME",
+      description =
+          "Another DNS name or IP address for the certificate the coordinator makes itself (one"
+              + " that workers use to reach it: a NAT address, a DNS alias); repeat for more.")
+  private List<String> tlsSans;
 
   @Override
   public Integer call() throws InterruptedException {
@@ -124,6 +190,17 @@ final class CoordinatorCommand implements Callable<Integer> {
     if (lease != null) {
       config.leaseMs(lease.toMillis());
     }
+    if (retention != null) {
+      config.retention(retention);
+    }
+    config.security(
+        new SecurityConfig()
+            .tls(tls)
+            .insecure(insecure)
+            .certificate(tlsCert, tlsKey)
+            .clientCa(tlsClientCa)
+            .tokenRequired(!noToken)
+            .extraNames(tlsSans == null ? List.of() : tlsSans));
     try {
       config.conclude();
     } catch (IllegalArgumentException e) {
@@ -132,6 +209,10 @@ final class CoordinatorCommand implements Callable<Integer> {
     Coordinator coordinator;
     try {
       coordinator = Coordinator.start(config);
+    } catch (DataDirException e) {
+      throw CliException.usage(e.getMessage()); // it names the directory and what to do
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage()); // a --tls-* file that cannot be used
     } catch (IOException e) {
       throw CliException.usage(
           "cannot listen on "
@@ -143,7 +224,7 @@ final class CoordinatorCommand implements Callable<Integer> {
     Address bound = new Address(listen.host(), coordinator.port());
     PrintWriter out = spec.commandLine().getOut();
     out.printf("weft coordinator %s listening on %s%n", coordinator.id(), bound);
-    out.printf("join a worker:  weft worker --join %s%n", joinAddress(bound));
+    printJoin(out, coordinator, joinAddress(bound), config.security().loopback());
     out.flush();
     // The signal handlers cover SIGINT and SIGTERM; the hook covers every other way the JVM may end
     // (SIGHUP).
@@ -165,6 +246,38 @@ final class CoordinatorCommand implements Callable<Integer> {
     out.println("weft coordinator " + coordinator.id() + " stopped");
     out.flush();
     return ExitCodes.OK;
+  }
+
+  /** How workers (and clients) join, with the token when there is one. */
+  private void printJoin(PrintWriter out, Coordinator coordinator, Address join, boolean loopback) {
+    ServerSecurity security = coordinator.security();
+    if (!security.tls()) {
+      if (insecure && !loopback) {
+        PrintWriter err = spec.commandLine().getErr();
+        err.println(
+            "WARNING: serving plain text without authentication on "
+                + listen
+                + " (--insecure): anyone who can reach this port can submit jobs, including exec"
+                + " jobs that run any command on every worker");
+        err.flush();
+      }
+      out.printf("join a worker:  weft worker --join %s%n", join);
+      return;
+    }
+    Optional<String> token;
+    try {
+      token = security.joinToken();
+    } catch (IOException e) {
+      coordinator.close();
+      throw CliException.usage("cannot read the join token: " + rootMessage(e));
+    }
+    out.printf("security:       %s%n", security.description());
+    out.printf(
+        "join a worker:  %s%n",
+        new JoinTokenFiles.Join(join.toString(), token, security.clientCertificates())
+            .workerCommand());
+    token.ifPresent(
+        t -> out.printf("clients:        export WEFT_COORDINATOR=%s WEFT_TOKEN=%s%n", join, t));
   }
 
   /** The address a worker on another host would use when we listen on every interface. */

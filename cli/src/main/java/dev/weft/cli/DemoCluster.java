@@ -2,6 +2,7 @@ package dev.weft.cli;
 
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
+import dev.weft.coordinator.TempDataDir;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -18,26 +19,40 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * A coordinator in this JVM and worker processes on this host, for {@code weft demo}. Closing it
  * stops every worker (SIGTERM, then SIGKILL after a deadline) and the coordinator; a shutdown hook
- * does the same on Ctrl-C, and each worker also exits by itself if this process dies.
+ * does the same on Ctrl-C, and each worker also exits by itself if this process dies. The
+ * coordinator journals into a temporary data dir of its own (removed at close), so the demo runs
+ * beside a user's coordinator and never touches its jobs.
  */
 final class DemoCluster implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(DemoCluster.class.getName());
   private static final Duration STOP_DEADLINE = Duration.ofSeconds(10);
   private static final int OUTPUT_LINES_KEPT = 20;
 
   private final Coordinator coordinator;
+  private final TempDataDir dataDir;
   private final List<Process> workers = new ArrayList<>();
   private final List<Deque<String>> outputs = new ArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Thread hook = new Thread(this::close, "weft-demo-cleanup");
 
-  private DemoCluster(Coordinator coordinator) {
+  private DemoCluster(Coordinator coordinator, TempDataDir dataDir) {
     this.coordinator = coordinator;
+    this.dataDir = dataDir;
     Runtime.getRuntime().addShutdownHook(hook);
   }
 
   static DemoCluster start(int workerCount, int slots) throws IOException {
-    CoordinatorConfig config = new CoordinatorConfig().listen("127.0.0.1", 0).conclude();
-    DemoCluster cluster = new DemoCluster(Coordinator.start(config));
+    TempDataDir dataDir = TempDataDir.create("weft-demo-");
+    Coordinator coordinator;
+    try {
+      coordinator =
+          Coordinator.start(
+              new CoordinatorConfig().listen("127.0.0.1", 0).dataDir(dataDir.path()).conclude());
+    } catch (IOException | RuntimeException e) {
+      dataDir.close();
+      throw e;
+    }
+    DemoCluster cluster = new DemoCluster(coordinator, dataDir);
     try {
       for (int i = 1; i <= workerCount; i++) {
         cluster.spawnWorker("demo-worker-" + i, slots);
@@ -126,6 +141,14 @@ final class DemoCluster implements AutoCloseable {
     return out.toString();
   }
 
+  private void removeDataDir() {
+    try {
+      dataDir.close();
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.WARNING, "cannot remove the demo's data dir " + dataDir, e);
+    }
+  }
+
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
@@ -144,6 +167,7 @@ final class DemoCluster implements AutoCloseable {
       Thread.currentThread().interrupt();
     } finally {
       coordinator.close();
+      removeDataDir();
       try {
         Runtime.getRuntime().removeShutdownHook(hook);
       } catch (IllegalStateException e) {

@@ -6,10 +6,14 @@ import java.util.regex.Pattern;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
-/** Durations as people write them: {@code 250ms}, {@code 30s}, {@code 5m}, {@code 1h30m}. */
+/**
+ * Durations as people write them: {@code 250ms}, {@code 30s}, {@code 5m}, {@code 1h30m}, {@code
+ * 7d}.
+ */
 final class DurationConverter implements ITypeConverter<Duration> {
   private static final Pattern FORMAT =
-      Pattern.compile("(?:(\\d{1,9})h)?(?:(\\d{1,9})m)?(?:(\\d{1,9})s)?(?:(\\d{1,12})ms)?");
+      Pattern.compile(
+          "(?:(\\d{1,6})d)?(?:(\\d{1,9})h)?(?:(\\d{1,9})m)?(?:(\\d{1,9})s)?(?:(\\d{1,12})ms)?");
 
   @Override
   public Duration convert(String value) {
@@ -30,13 +34,14 @@ final class DurationConverter implements ITypeConverter<Duration> {
       throw new TypeConversionException(
           "'"
               + value
-              + "' is not a duration; write a number with a unit h, m, s or ms,"
+              + "' is not a duration; write a number with a unit d, h, m, s or ms,"
               + " for example 250ms, 30s, 5m, 1h or 1h30m");
     }
-    return Duration.ofHours(group(m, 1))
-        .plusMinutes(group(m, 2))
-        .plusSeconds(group(m, 3))
-        .plusMillis(group(m, 4));
+    return Duration.ofDays(group(m, 1))
+        .plusHours(group(m, 2))
+        .plusMinutes(group(m, 3))
+        .plusSeconds(group(m, 4))
+        .plusMillis(group(m, 5));
   }
 
   private static long group(Matcher m, int group) {
@@ -50,8 +55,11 @@ final class DurationConverter implements ITypeConverter<Duration> {
       return "0s";
     }
     StringBuilder out = new StringBuilder();
-    if (d.toHours() > 0) {
-      out.append(d.toHours()).append('h');
+    if (d.toDays() > 0) {
+      out.append(d.toDays()).append('d');
+    }
+    if (d.toHoursPart() > 0) {
+      out.append(d.toHoursPart()).append('h');
     }
     if (d.toMinutesPart() > 0) {
       out.append(d.toMinutesPart()).append('m');

@@ -64,6 +64,8 @@ final class ErrorHandler implements IParameterExceptionHandler, IExecutionExcept
     return switch (status.getCode()) {
       case INVALID_ARGUMENT -> "the coordinator rejected the request: " + description;
       case NOT_FOUND -> "not found: " + description;
+      case UNAUTHENTICATED, PERMISSION_DENIED ->
+          "the coordinator refused the request: " + description;
       default ->
           "the coordinator answered "
               + status.getCode()

@@ -1,10 +1,13 @@
 package dev.weft.cli;
 
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
 /** The {@code weft} command. */
@@ -21,6 +24,7 @@ import picocli.CommandLine.Spec;
       JobsCommand.class,
       WorkersCommand.class,
       CancelCommand.class,
+      TokenCommand.class,
       DemoCommand.class,
       BenchCommand.class,
       HelpCommand.class,
@@ -34,16 +38,33 @@ import picocli.CommandLine.Spec;
       "  weft submit sum --from 1 --to 1000000000 --tasks 100 --wait",
       "  weft submit exec --args a b c -- echo {}",
       "  weft jobs --state running",
+      "  weft token show                    the join command of a secure coordinator",
       "",
       "Client commands reach the coordinator at --coordinator HOST:PORT, else $WEFT_COORDINATOR,"
-          + " else 127.0.0.1:7070.",
+          + " else 127.0.0.1:7070; a coordinator beyond loopback also wants its join token"
+          + " (--token, else $WEFT_TOKEN).",
+      "",
+      "Option defaults come from --config FILE, else $WEFT_CONFIG, else a distribution's"
+          + " conf/weft.properties, else ~/.config/weft/weft.properties if it exists; keys are"
+          + " weft.COMMAND.OPTION (weft.coordinator.listen) or OPTION for every command that has it.",
       "",
       "Exit status: 0 success; 1 the job failed or was cancelled; 2 usage error (bad option,"
           + " request or job id); 3 the coordinator cannot be reached; 70 internal error;"
-          + " 130 detached from a job after Ctrl-C.",
+          + " 77 refused (join token, certificate); 130 detached from a job after Ctrl-C.",
     })
 public final class Main implements Callable<Integer> {
   @Spec private CommandSpec spec;
+
+  // Read by ConfigDefaults while the arguments are parsed; inherited, so any command takes it.
+  @Option(
+      names = ConfigDefaults.OPTION,
+      paramLabel = "FILE",
+      scope = ScopeType.INHERIT,
+      description =
+          "Read option defaults from this properties file (default: $WEFT_CONFIG, else"
+              + " conf/weft.properties of a distribution, else ~/.config/weft/weft.properties if"
+              + " present); options given here win.")
+  private Path config;
 
   public static void main(String[] args) {
     System.exit(newCommandLine().execute(args));
@@ -51,12 +72,18 @@ public final class Main implements Callable<Integer> {
 
   /** The command line with weft's error handling; tests run commands through this too. */
   static CommandLine newCommandLine() {
+    return newCommandLine(ConfigDefaults.fromEnvironment());
+  }
+
+  /** The same, with option defaults from {@code config}. */
+  static CommandLine newCommandLine(ConfigDefaults config) {
     ErrorHandler errors = new ErrorHandler();
-    return new CommandLine(new Main())
-        .setParameterExceptionHandler(errors)
-        .setExecutionExceptionHandler(errors)
-        .setCaseInsensitiveEnumValuesAllowed(true)
-        .setUsageHelpAutoWidth(true);
+    return config.installOn(
+        new CommandLine(new Main())
+            .setParameterExceptionHandler(errors)
+            .setExecutionExceptionHandler(errors)
+            .setCaseInsensitiveEnumValuesAllowed(true)
+            .setUsageHelpAutoWidth(true));
   }
 
   @Override

@@ -5,6 +5,7 @@ import dev.weft.worker.WorkerConfig;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -29,7 +30,11 @@ import picocli.CommandLine.Spec;
     footer = {
       "Examples:",
       "  weft worker --join 127.0.0.1:7070",
-      "  weft worker --join coordinator.example:7070 --slots 16 --id render-01",
+      "  WEFT_TOKEN=weft1-... weft worker --join coordinator.example:7070 --slots 16 --id r01",
+      "",
+      "A coordinator beyond loopback uses TLS and wants its join token (from its output or"
+          + " `weft token show`). A worker it refuses (a wrong or rotated token, a certificate"
+          + " that does not match the token) exits 77.",
     })
 final class WorkerCommand implements Callable<Integer> {
   // Held so the level set in call() sticks (JUL forgets loggers nobody references).
@@ -43,6 +48,8 @@ final class WorkerCommand implements Callable<Integer> {
       converter = Address.Converter.class,
       description = "The coordinator's address (required).")
   private Address join;
+
+  @Mixin private TlsClientOptions tls;
 
   @Option(
       names = "--transport",
@@ -126,6 +133,9 @@ final class WorkerCommand implements Callable<Integer> {
     if (parentPid != null) {
       config.parentPid(parentPid);
     }
+    if (!stdio) {
+      config.security(tls.security());
+    }
     try {
       config.conclude();
     } catch (IllegalArgumentException e) {
@@ -137,7 +147,9 @@ final class WorkerCommand implements Callable<Integer> {
     out.printf(
         "weft worker %s %s with %d slot%s%n",
         worker.id(),
-        stdio ? "on stdin/stdout" : "joining " + join,
+        stdio
+            ? "on stdin/stdout"
+            : "joining " + join + (config.security().tls() ? " over TLS" : ""),
         config.slots(),
         config.slots() == 1 ? "" : "s");
     out.flush();
@@ -158,6 +170,13 @@ final class WorkerCommand implements Callable<Integer> {
       Runtime.getRuntime().removeShutdownHook(hook);
     } catch (IllegalStateException e) {
       return ExitCodes.OK; // the JVM is already exiting: the hook is what stopped the worker
+    }
+    if (worker.refusal().isPresent()) {
+      spec.commandLine()
+          .getErr()
+          .println("weft worker " + worker.id() + " stopped: " + worker.refusal().get());
+      spec.commandLine().getErr().flush();
+      return ExitCodes.REFUSED;
     }
     if (worker.exitedStuck()) {
       out.println(

@@ -21,11 +21,13 @@ final class ConvertersTest {
     assertEquals(Duration.ofHours(1), DurationConverter.parse("1h"));
     assertEquals(Duration.ofMinutes(90), DurationConverter.parse("1h30m"));
     assertEquals(Duration.ofMillis(2_500), DurationConverter.parse("2s500ms"));
+    assertEquals(Duration.ofDays(7), DurationConverter.parse("7d"));
+    assertEquals(Duration.ofHours(36), DurationConverter.parse("1d12h"));
     assertEquals(Duration.ZERO, DurationConverter.parse("0s"));
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "5", "1.5s", "-3s", "1d", "s", "30m1h", "1 h", "ms", "5sec"})
+  @ValueSource(strings = {"", "5", "1.5s", "-3s", "1w", "12h1d", "s", "30m1h", "1 h", "ms", "5sec"})
   void durationsOtherwiseAreRefusedWithTheAllowedForms(String text) {
     TypeConversionException e =
         assertThrows(TypeConversionException.class, () -> DurationConverter.parse(text));
@@ -43,7 +45,8 @@ final class ConvertersTest {
 
   @Test
   void durationsFormatBackToWhatParses() {
-    for (String text : new String[] {"250ms", "30s", "5m", "1h", "1h30m", "2s500ms", "0s"}) {
+    for (String text :
+        new String[] {"250ms", "30s", "5m", "1h", "1h30m", "2s500ms", "0s", "7d", "1d12h"}) {
       assertEquals(text, DurationConverter.format(DurationConverter.parse(text)));
     }
   }

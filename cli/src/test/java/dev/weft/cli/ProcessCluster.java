@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -33,6 +34,8 @@ final class ProcessCluster implements AutoCloseable {
   static final Duration CLI_DEADLINE = Duration.ofSeconds(60);
   private static final Pattern LISTENING =
       Pattern.compile("weft coordinator (\\S+) listening on (\\S+)");
+  private static final String JOIN_LINE = "join a worker:";
+  private static final Pattern TOKEN = Pattern.compile("join a worker: .*--token (\\S+)");
 
   private final Path dir;
   private final List<Process> processes = new ArrayList<>();
@@ -40,6 +43,7 @@ final class ProcessCluster implements AutoCloseable {
   private Process coordinatorProcess;
   private Address coordinator;
   private String coordinatorId;
+  private String token;
 
   ProcessCluster() throws IOException {
     this.dir = Files.createTempDirectory("weft-e2e-");
@@ -71,6 +75,10 @@ final class ProcessCluster implements AutoCloseable {
                 "250ms",
                 "--lease",
                 "2s"));
+    if (!Arrays.asList(options).contains("--data-dir")) {
+      // Never the user's data dir; the same one for a coordinator started again in this cluster.
+      args.addAll(List.of("--data-dir", dataDir().toString()));
+    }
     args.addAll(Arrays.asList(options));
     coordinatorProcess = spawn("coordinator", args.toArray(String[]::new));
     Path log = logs.getLast();
@@ -78,7 +86,7 @@ final class ProcessCluster implements AutoCloseable {
     Await.until(
         "the coordinator to print its port",
         START_DEADLINE,
-        () -> LISTENING.matcher(read(log)).find() || !process.isAlive(),
+        () -> read(log).contains(JOIN_LINE) || !process.isAlive(),
         this::logTails);
     Matcher m = LISTENING.matcher(read(log));
     if (!m.find()) {
@@ -86,7 +94,26 @@ final class ProcessCluster implements AutoCloseable {
     }
     coordinator = Address.parse(m.group(2), false);
     coordinatorId = m.group(1);
+    Matcher t = TOKEN.matcher(read(log));
+    token = t.find() ? t.group(1) : null;
     return coordinator;
+  }
+
+  /**
+   * The join token the coordinator printed (one beyond loopback, or with --tls on), or null. The
+   * workers and clients this cluster starts get it (workers by environment, as a user would).
+   */
+  String token() {
+    return token;
+  }
+
+  private Map<String, String> tokenEnv() {
+    return token == null ? Map.of() : Map.of("WEFT_TOKEN", token);
+  }
+
+  /** The coordinators' data dir (their journal), removed with the cluster. */
+  Path dataDir() {
+    return dir.resolve("data");
   }
 
   /** The started coordinator's id, which names its shared-memory segments. */
@@ -111,8 +138,20 @@ final class ProcessCluster implements AutoCloseable {
     return startWorker(coordinator, id, slots, options);
   }
 
+  /** The same, with {@code env} on top of the cluster's ({@code WEFT_TOKEN} when it has one). */
+  Process startWorker(Map<String, String> env, String id, int slots, String... options)
+      throws IOException {
+    Map<String, String> all = new HashMap<>(tokenEnv());
+    all.putAll(env);
+    return spawnWith(List.of(), id, all, workerArgs(coordinator, id, slots, options));
+  }
+
   private Process startWorker(Address join, String id, int slots, String... options)
       throws IOException {
+    return spawnWith(List.of(), id, tokenEnv(), workerArgs(join, id, slots, options));
+  }
+
+  private static String[] workerArgs(Address join, String id, int slots, String... options) {
     List<String> args =
         new ArrayList<>(
             List.of(
@@ -126,7 +165,7 @@ final class ProcessCluster implements AutoCloseable {
                 "--parent-pid",
                 Long.toString(ProcessHandle.current().pid())));
     args.addAll(Arrays.asList(options));
-    return spawn(id, args.toArray(String[]::new));
+    return args.toArray(String[]::new);
   }
 
   /**
@@ -201,6 +240,7 @@ final class ProcessCluster implements AutoCloseable {
     Path out = Files.createTempFile(dir, "cli-", ".out");
     Path err = Files.createTempFile(dir, "cli-", ".err");
     ProcessBuilder builder = new ProcessBuilder(weftCommand(args));
+    builder.environment().putAll(tokenEnv());
     builder.environment().putAll(env);
     Process process =
         builder
@@ -235,16 +275,23 @@ final class ProcessCluster implements AutoCloseable {
     }
   }
 
-  /** {@code --coordinator} goes before any {@code --}: what follows that is the exec command. */
+  /**
+   * {@code --coordinator} (and {@code --token}, when the coordinator printed one) go before any
+   * {@code --}: what follows that is the exec command.
+   */
   private String[] withCoordinator(String... args) {
     List<String> all = new ArrayList<>(Arrays.asList(args));
     int end = all.indexOf("--");
-    all.addAll(end < 0 ? all.size() : end, List.of("--coordinator", coordinator.toString()));
+    List<String> options = new ArrayList<>(List.of("--coordinator", coordinator.toString()));
+    if (token != null && !all.contains("--token")) {
+      options.addAll(List.of("--token", token));
+    }
+    all.addAll(end < 0 ? all.size() : end, options);
     return all.toArray(String[]::new);
   }
 
   private Process spawn(String name, String... args) throws IOException {
-    return spawnWith(List.of(), name, args);
+    return spawnWith(List.of(), name, Map.of(), args);
   }
 
   /**
@@ -266,7 +313,8 @@ final class ProcessCluster implements AutoCloseable {
                 "--parent-pid",
                 Long.toString(ProcessHandle.current().pid())));
     args.addAll(Arrays.asList(options));
-    return spawnWith(List.of("ip", "netns", "exec", netns), id, args.toArray(String[]::new));
+    return spawnWith(
+        List.of("ip", "netns", "exec", netns), id, tokenEnv(), args.toArray(String[]::new));
   }
 
   /**
@@ -278,12 +326,19 @@ final class ProcessCluster implements AutoCloseable {
     return startCoordinator(host, freePort(), options);
   }
 
-  private Process spawnWith(List<String> prefix, String name, String... args) throws IOException {
+  private Process spawnWith(
+      List<String> prefix, String name, Map<String, String> env, String... args)
+      throws IOException {
     Path log = dir.resolve(name + ".log");
+    for (int n = 2; Files.exists(log); n++) {
+      log = dir.resolve(name + "-" + n + ".log"); // a coordinator started again keeps its first log
+    }
     List<String> command = new ArrayList<>(prefix);
     command.addAll(weftCommand(args));
+    ProcessBuilder builder = new ProcessBuilder(command);
+    builder.environment().putAll(env);
     Process process =
-        new ProcessBuilder(command)
+        builder
             .redirectErrorStream(true)
             .redirectOutput(log.toFile())
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))

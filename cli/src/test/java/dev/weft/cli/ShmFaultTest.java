@@ -354,6 +354,7 @@ final class ShmFaultTest {
                 .setBootId(host.bootId())
                 .setShmDevice(host.shmDevice())
                 .setNetNamespace(host.netNamespace())
+                .setPidNamespace(HostIdentity.pidNamespace())
                 .setUid(host.uid()))
         .build();
   }

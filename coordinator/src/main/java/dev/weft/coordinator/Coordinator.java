@@ -1,5 +1,6 @@
 package dev.weft.coordinator;
 
+import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.kinds.JobKinds;
 import dev.weft.local.ShmSegment;
 import dev.weft.v1.Job;
@@ -45,6 +46,8 @@ public final class Coordinator implements AutoCloseable {
   private final SharedMemoryUpgrade upgrade;
   private final SharedMemoryUpgrade localUpgrade;
   private final LocalWorkers localWorkers;
+  private final Journal journal;
+  private final ServerSecurity security;
   private final Object lifecycle = new Object();
   private boolean shutdown;
 
@@ -57,7 +60,11 @@ public final class Coordinator implements AutoCloseable {
       ExecutorService events,
       SharedMemoryUpgrade upgrade,
       SharedMemoryUpgrade localUpgrade,
-      LocalWorkers localWorkers) {
+      LocalWorkers localWorkers,
+      Journal journal,
+      ServerSecurity security) {
+    this.journal = journal;
+    this.security = security;
     this.localUpgrade = localUpgrade;
     this.upgrade = upgrade;
     this.localWorkers = localWorkers;
@@ -72,8 +79,22 @@ public final class Coordinator implements AutoCloseable {
   /** Binds the configured address and starts serving. */
   public static Coordinator start(CoordinatorConfig config) throws IOException {
     config.conclude();
+    // TLS (the coordinator's own CA, or the user's certificates) and the join token's checks:
+    // the default beyond loopback; see SecurityConfig.
+    ServerSecurity security;
+    try {
+      security = ServerSecurity.prepare(config.security(), config.dataDir(), config.host());
+    } catch (IOException e) {
+      throw new DataDirException(
+          "cannot prepare the TLS keys and join token under "
+              + config.dataDir()
+              + ": "
+              + e.getMessage(),
+          e);
+    }
     NettyServerBuilder builder =
-        NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+        NettyServerBuilder.forAddress(
+                new InetSocketAddress(config.host(), config.port()), security.credentials())
             .maxInboundMessageSize(config.maxInboundMessageBytes())
             .maxInboundMetadataSize(64 * 1024)
             // A connection that never completes its handshake (a port scan, a half-open socket)
@@ -83,14 +104,28 @@ public final class Coordinator implements AutoCloseable {
             .permitKeepAliveWithoutCalls(true)
             .keepAliveTime(30, TimeUnit.SECONDS)
             .keepAliveTimeout(10, TimeUnit.SECONDS);
-    return start(config, builder, config.host() + ":" + config.port());
+    security.intercept(builder);
+    return start(config, builder, config.host() + ":" + config.port(), security);
   }
 
-  /** Starts on any server builder (tests use the in-process transport). */
+  /** Starts on any server builder (tests use the in-process transport), in plain text. */
   static Coordinator start(CoordinatorConfig config, ServerBuilder<?> builder, String where)
       throws IOException {
     config.conclude();
+    return start(config, builder, where, ServerSecurity.plaintext(config.security()));
+  }
+
+  private static Coordinator start(
+      CoordinatorConfig config, ServerBuilder<?> builder, String where, ServerSecurity security)
+      throws IOException {
     String id = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
+    // Before the scheduler, so a second coordinator on the same data dir stops before it serves.
+    SqliteJournal sqlite =
+        config.dataDir() == null
+            ? null
+            : SqliteJournal.open(
+                config.dataDir(), config.retention(), config.retainedFinishedJobs());
+    Journal journal = sqlite == null ? Journal.NONE : sqlite;
     ScheduledExecutorService timers =
         Executors.newSingleThreadScheduledExecutor(daemon("weft-coordinator-timer"));
     ExecutorService events = Executors.newCachedThreadPool(daemon("weft-coordinator-events"));
@@ -101,7 +136,19 @@ public final class Coordinator implements AutoCloseable {
             JobKinds.load(Coordinator.class.getClassLoader()),
             events,
             timers,
-            System::nanoTime);
+            System::nanoTime,
+            journal);
+    if (sqlite != null) {
+      try {
+        scheduler.restore(sqlite.saved());
+      } catch (RuntimeException e) {
+        timers.shutdownNow();
+        events.shutdownNow();
+        sqlite.close();
+        throw e;
+      }
+      sqlite.start(scheduler::journalCaughtUp);
+    }
     sweepStaleSegments();
     SharedMemoryUpgrade upgrade =
         new SharedMemoryUpgrade(
@@ -123,6 +170,7 @@ public final class Coordinator implements AutoCloseable {
     } catch (IOException e) {
       timers.shutdownNow();
       events.shutdownNow();
+      journal.close();
       throw new IOException("cannot listen on " + where + ": " + e.getMessage(), e);
     }
     health.setStatus("", ServingStatus.SERVING);
@@ -133,6 +181,9 @@ public final class Coordinator implements AutoCloseable {
         config.heartbeatIntervalMs(),
         config.heartbeatIntervalMs(),
         TimeUnit.MILLISECONDS);
+    long pruneMs = Math.clamp(config.retention().toMillis() / 10, 1_000, 600_000);
+    timers.scheduleAtFixedRate(
+        () -> runQuietly(scheduler::pruneExpired), pruneMs, pruneMs, TimeUnit.MILLISECONDS);
     SharedMemoryUpgrade localUpgrade =
         new SharedMemoryUpgrade(scheduler, id, SharedMemoryUpgrade.Mode.SHM, timers);
     LocalWorkers localWorkers =
@@ -140,10 +191,28 @@ public final class Coordinator implements AutoCloseable {
             config,
             scheduler,
             config.localTransport().equals("shm") ? localUpgrade : null,
-            server.getPort());
+            server.getPort(),
+            security);
     Coordinator coordinator =
         new Coordinator(
-            id, server, scheduler, health, timers, events, upgrade, localUpgrade, localWorkers);
+            id,
+            server,
+            scheduler,
+            health,
+            timers,
+            events,
+            upgrade,
+            localUpgrade,
+            localWorkers,
+            journal,
+            security);
+    try {
+      security.published(config.host(), server.getPort());
+    } catch (IOException e) {
+      coordinator.close();
+      throw new DataDirException(
+          "cannot record the join address under " + config.dataDir() + ": " + e.getMessage(), e);
+    }
     try {
       localWorkers.start();
     } catch (IOException e) {
@@ -166,6 +235,11 @@ public final class Coordinator implements AutoCloseable {
 
   public String id() {
     return id;
+  }
+
+  /** How the port is protected, and the join token to hand out. */
+  public ServerSecurity security() {
+    return security;
   }
 
   /** The bound port (useful when the configured port was 0). */
@@ -232,6 +306,8 @@ public final class Coordinator implements AutoCloseable {
       server.shutdownNow();
       Thread.currentThread().interrupt();
     } finally {
+      // Everything the scheduler recorded, down to the last links' hand-backs, is written now.
+      journal.close();
       timers.shutdownNow();
       events.shutdown();
     }

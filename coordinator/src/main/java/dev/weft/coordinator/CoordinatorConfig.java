@@ -1,5 +1,6 @@
 package dev.weft.coordinator;
 
+import dev.weft.coordinator.security.SecurityConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -12,6 +13,7 @@ import java.util.Objects;
 public final class CoordinatorConfig {
   public static final String DEFAULT_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 7070;
+  public static final Duration DEFAULT_RETENTION = Duration.ofDays(7);
 
   private String host = DEFAULT_HOST;
   private int port = DEFAULT_PORT;
@@ -21,6 +23,7 @@ public final class CoordinatorConfig {
   private int maxTasksPerJob = 1_000_000;
   private int retainedFinishedJobs = 10_000;
   private Path dataDir;
+  private Duration retention = DEFAULT_RETENTION;
   // Where hash jobs may read files; by default the directory the coordinator started in.
   private List<Path> hashRoots = List.of(Path.of("").toAbsolutePath());
   private Duration defaultGrace = Duration.ofSeconds(10);
@@ -29,6 +32,7 @@ public final class CoordinatorConfig {
   private String localTransport = "pipe";
   private int localWorkerSlots;
   private List<String> workerCommand = List.of();
+  private SecurityConfig security = new SecurityConfig();
 
   public CoordinatorConfig listen(String host, int port) {
     this.host = Objects.requireNonNull(host, "host");
@@ -56,13 +60,21 @@ public final class CoordinatorConfig {
     return this;
   }
 
+  /** How many finished jobs are kept (the newest), in memory and in the journal alike. */
   public CoordinatorConfig retainedFinishedJobs(int value) {
     this.retainedFinishedJobs = value;
     return this;
   }
 
+  /** Where the journal lives (see {@link #dataDir()}); null keeps jobs in memory only. */
   public CoordinatorConfig dataDir(Path value) {
     this.dataDir = value;
+    return this;
+  }
+
+  /** How long finished jobs are kept, in memory and in the journal, after they ended. */
+  public CoordinatorConfig retention(Duration value) {
+    this.retention = Objects.requireNonNull(value, "retention");
     return this;
   }
 
@@ -108,8 +120,19 @@ public final class CoordinatorConfig {
     return this;
   }
 
+  /** TLS, join tokens and client certificates (see {@link SecurityConfig}). */
+  public CoordinatorConfig security(SecurityConfig value) {
+    this.security = Objects.requireNonNull(value, "security");
+    return this;
+  }
+
+  public SecurityConfig security() {
+    return security;
+  }
+
   /** Checks the fields against each other; returns this for chaining. */
   public CoordinatorConfig conclude() {
+    security.conclude(host);
     if (!List.of("auto", "grpc", "shm").contains(fastPath)) {
       throw new IllegalArgumentException(
           "transport must be auto, grpc or shm, got '" + fastPath + "'");
@@ -151,6 +174,13 @@ public final class CoordinatorConfig {
       throw new IllegalArgumentException(
           "maxTasksPerJob must be at least 1, got " + maxTasksPerJob);
     }
+    if (retainedFinishedJobs < 1) {
+      throw new IllegalArgumentException(
+          "retainedFinishedJobs must be at least 1, got " + retainedFinishedJobs);
+    }
+    if (retention.isNegative() || retention.isZero()) {
+      throw new IllegalArgumentException("retention must be positive, got " + retention);
+    }
     if (defaultGrace.isNegative()) {
       throw new IllegalArgumentException("defaultGrace must not be negative, got " + defaultGrace);
     }
@@ -185,7 +215,6 @@ public final class CoordinatorConfig {
     return retainedFinishedJobs;
   }
 
-  /** Where the journal lives; null keeps jobs in memory only. */
   /** {@code $XDG_DATA_HOME/weft}, else {@code ~/.local/share/weft}, as the XDG spec has it. */
   public static Path defaultDataDir() {
     String xdg = System.getenv("XDG_DATA_HOME");
@@ -195,8 +224,16 @@ public final class CoordinatorConfig {
     return Path.of(System.getProperty("user.home"), ".local", "share", "weft");
   }
 
+  /**
+   * Where the journal lives ({@code journal.db}, locked through {@code coordinator.lock}); null
+   * keeps jobs in memory only.
+   */
   public Path dataDir() {
     return dataDir;
+  }
+
+  public Duration retention() {
+    return retention;
   }
 
   public String fastPath() {

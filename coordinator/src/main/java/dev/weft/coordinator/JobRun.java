@@ -25,6 +25,10 @@ import java.util.List;
  * One job's state machine and bookkeeping: which tasks are pending, running, done, how many times
  * each was attempted, and the reduction of their outputs. Not thread-safe: the {@link Scheduler}
  * calls it under its lock.
+ *
+ * <p>What a restart must not lose goes to the {@link Journal} as it happens: the first dispatch,
+ * each task's result, a stop request and the end. A job read back from the journal either resumes
+ * ({@link #restore}) or, once finished, keeps only its final state ({@link #ofFinished}).
  */
 final class JobRun {
   private static final System.Logger LOG = System.getLogger(JobRun.class.getName());
@@ -73,6 +77,9 @@ final class JobRun {
   private String firstPermanentFailure;
   private long lastProgressNanos;
   private final java.util.function.Consumer<JobRun> onFinish;
+  private final Journal journal;
+  // A finished job read back from the journal: all that is left of it. Null for live jobs.
+  private final Job frozen;
 
   JobRun(
       String id,
@@ -82,8 +89,11 @@ final class JobRun {
       long graceMs,
       JobWatchers watchers,
       long createdMs,
+      Journal journal,
       java.util.function.Consumer<JobRun> onFinish) {
     this.onFinish = onFinish;
+    this.journal = journal;
+    this.frozen = null;
     this.id = id;
     this.spec = spec;
     this.kindName = kind.name();
@@ -95,6 +105,85 @@ final class JobRun {
     this.createdMs = createdMs;
     this.taskStates = new byte[plan.taskCount()];
     this.attemptsByTask = new byte[plan.taskCount()];
+  }
+
+  private JobRun(Job finished, JobWatchers watchers) {
+    this.frozen = finished;
+    this.journal = Journal.NONE;
+    this.onFinish = job -> {};
+    this.id = finished.getId();
+    this.spec = finished.getSpec();
+    this.kindName = finished.getKind();
+    this.plan = null;
+    this.reduction = null;
+    this.maxAttempts = 0;
+    this.graceMs = 0;
+    this.watchers = watchers;
+    this.createdMs = Timestamps.toMillis(finished.getCreated());
+    this.taskStates = new byte[0];
+    this.attemptsByTask = new byte[0];
+    this.state = finished.getState();
+    this.finishedMs = Timestamps.toMillis(finished.getFinished());
+    // Marks the watchers finished: a client watching it gets the snapshot and the end at once.
+    watchers.finish(JobEvent.newBuilder().setJobId(id).setFinished(finished).build());
+  }
+
+  /** A job that had finished before the coordinator restarted: queryable, nothing more. */
+  static JobRun ofFinished(Job finished, JobWatchers watchers) {
+    return new JobRun(finished, watchers);
+  }
+
+  /**
+   * Folds in the results the journal recorded before a restart, right after construction: those
+   * tasks are not run again. An output the reduction now refuses leaves its task to run again.
+   */
+  void restore(Journal.SavedJob saved) {
+    for (Journal.SavedResult r : saved.results()) {
+      int task = r.task();
+      if (taskStates[task] != PENDING) {
+        continue;
+      }
+      if (r.ok()) {
+        try {
+          reduction.add(task, r.output());
+        } catch (InvalidTaskOutputException e) {
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "job " + id + " task " + task + ": recorded output refused, running it again",
+              e);
+          continue;
+        }
+        taskStates[task] = SUCCEEDED;
+        attemptsByTask[task] = 1;
+        done++;
+      } else {
+        taskStates[task] = FAILED;
+        attemptsByTask[task] = (byte) Math.max(1, Math.min(r.failure().getAttempt(), 127));
+        failed++;
+        if (failures.size() < MAX_RECORDED_FAILURES) {
+          failures.add(r.failure());
+        }
+        if (firstPermanentFailure == null) {
+          firstPermanentFailure = r.summary();
+        }
+        addFailureOutput(task, r.output());
+      }
+      attempts += attemptsByTask[task];
+    }
+    advanceFresh();
+    if (saved.startedMs() > 0 || done + failed > 0) {
+      state = JobState.RUNNING;
+      startedMs = saved.startedMs() > 0 ? saved.startedMs() : createdMs;
+    }
+  }
+
+  /** Ends a restored job whose every task had a recorded result; true when it ended. */
+  boolean settleRestored() {
+    return settle();
+  }
+
+  long createdMs() {
+    return createdMs;
   }
 
   String id() {
@@ -136,7 +225,13 @@ final class JobRun {
 
   /** Takes the next task to dispatch and marks it running; returns its index and attempt. */
   int takeTask() {
-    int task = retries.isEmpty() ? nextFresh++ : retries.pollFirst();
+    int task;
+    if (retries.isEmpty()) {
+      task = nextFresh++;
+      advanceFresh();
+    } else {
+      task = retries.pollFirst();
+    }
     taskStates[task] = RUNNING;
     attemptsByTask[task]++;
     attempts++;
@@ -144,9 +239,17 @@ final class JobRun {
     if (state == JobState.QUEUED) {
       state = JobState.RUNNING;
       startedMs = System.currentTimeMillis();
+      journal.started(id, startedMs);
       watchers.emit(event().setState(state).build());
     }
     return task;
+  }
+
+  /** Skips tasks that already have a result (a restored job's), so fresh ones stay in order. */
+  private void advanceFresh() {
+    while (nextFresh < taskStates.length && taskStates[nextFresh] != PENDING) {
+      nextFresh++;
+    }
   }
 
   int attemptOf(int task) {
@@ -166,6 +269,7 @@ final class JobRun {
     taskStates[task] = SUCCEEDED;
     running--;
     done++;
+    journal.succeeded(id, task, output);
     taskEvent(task, TaskState.TASK_SUCCEEDED, workerId, "");
     if (isStopping()) {
       return stopIfSettled();
@@ -235,23 +339,15 @@ final class JobRun {
     taskStates[task] = FAILED;
     failed++;
     taskEvent(task, TaskState.TASK_FAILED, workerId, message);
+    String summary =
+        applicationError && !spec.getRetryOnError()
+            ? "task " + task + ": " + message
+            : "task " + task + " after " + attemptsByTask[task] + " attempts: " + message;
     if (firstPermanentFailure == null) {
-      firstPermanentFailure =
-          applicationError && !spec.getRetryOnError()
-              ? "task " + task + ": " + message
-              : "task " + task + " after " + attemptsByTask[task] + " attempts: " + message;
+      firstPermanentFailure = summary;
     }
-    if (!output.isEmpty()) {
-      try {
-        reduction.add(task, output);
-      } catch (InvalidTaskOutputException | RuntimeException e) {
-        // The failure is already recorded; an unusable failure output only loses detail.
-        LOG.log(
-            System.Logger.Level.DEBUG,
-            "job " + id + " task " + task + ": failure output dropped",
-            e);
-      }
-    }
+    journal.failed(id, task, output, failure(task, workerId, message), summary);
+    addFailureOutput(task, output);
     if (isStopping()) {
       return stopIfSettled();
     }
@@ -349,6 +445,7 @@ final class JobRun {
     stopTarget = target;
     stopReason = why;
     stopRequestedNanos = System.nanoTime();
+    journal.stopping(id, target, why);
     neverStarted = taskStates.length - done - failed - running;
     retries.clear();
     nextFresh = taskStates.length;
@@ -380,19 +477,38 @@ final class JobRun {
     running = 0;
     retries.clear();
     nextFresh = taskStates.length;
-    watchers.finish(event().setFinished(toProto()).build());
+    Job last = toProto();
+    journal.finished(last);
+    watchers.finish(event().setFinished(last).build());
     onFinish.accept(this);
   }
 
   private void recordFailure(int task, String workerId, String message) {
     if (failures.size() < MAX_RECORDED_FAILURES) {
-      failures.add(
-          TaskFailure.newBuilder()
-              .setTask(task)
-              .setAttempt(attemptsByTask[task])
-              .setWorkerId(workerId)
-              .setError(message)
-              .build());
+      failures.add(failure(task, workerId, message));
+    }
+  }
+
+  private TaskFailure failure(int task, String workerId, String message) {
+    return TaskFailure.newBuilder()
+        .setTask(task)
+        .setAttempt(attemptsByTask[task])
+        .setWorkerId(workerId)
+        .setError(message)
+        .build();
+  }
+
+  /** The output a task that failed for good left (an exec task's exit code and output tails). */
+  private void addFailureOutput(int task, ByteString output) {
+    if (output.isEmpty()) {
+      return;
+    }
+    try {
+      reduction.add(task, output);
+    } catch (InvalidTaskOutputException | RuntimeException e) {
+      // The failure is already recorded; an unusable failure output only loses detail.
+      LOG.log(
+          System.Logger.Level.DEBUG, "job " + id + " task " + task + ": failure output dropped", e);
     }
   }
 
@@ -433,6 +549,9 @@ final class JobRun {
   }
 
   Job toProto() {
+    if (frozen != null) {
+      return frozen;
+    }
     Job.Builder job =
         Job.newBuilder()
             .setId(id)

@@ -1,6 +1,7 @@
 package dev.weft.coordinator;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.local.FrameReader;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.wire.LinkFrames;
@@ -20,23 +21,37 @@ final class LocalWorkers implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(LocalWorkers.class.getName());
   private static final long RESTART_PAUSE_MS = 1_000;
   private static final long STOP_WAIT_MS = 5_000;
+  // Read by `weft worker` (--token, --tls-server-name, --tls-ca, --tls-cert, --tls-key).
+  private static final String WORKER_TOKEN_ENV = "WEFT_TOKEN";
+  private static final String WORKER_SERVER_NAME_ENV = "WEFT_TLS_SERVER_NAME";
+  private static final List<String> WORKER_TLS_ENV =
+      List.of(
+          WORKER_TOKEN_ENV, WORKER_SERVER_NAME_ENV, "WEFT_TLS_CA", "WEFT_TLS_CERT", "WEFT_TLS_KEY");
 
   private final CoordinatorConfig config;
   private final Scheduler scheduler;
   private final FastPathOffer upgrade;
   private final int port;
+  private final ServerSecurity security;
   private final List<Child> children = new ArrayList<>();
   private boolean stopping;
 
   /**
    * @param upgrade moves pipe workers to shared memory; null keeps them on their pipes
    * @param port our port, for workers that attach over gRPC
+   * @param security the token (and the name to check) that workers attaching over gRPC need
    */
-  LocalWorkers(CoordinatorConfig config, Scheduler scheduler, FastPathOffer upgrade, int port) {
+  LocalWorkers(
+      CoordinatorConfig config,
+      Scheduler scheduler,
+      FastPathOffer upgrade,
+      int port,
+      ServerSecurity security) {
     this.config = config;
     this.scheduler = scheduler;
     this.upgrade = upgrade;
     this.port = port;
+    this.security = security;
   }
 
   synchronized void start() throws IOException {
@@ -55,7 +70,7 @@ final class LocalWorkers implements AutoCloseable {
       command.addAll(List.of("--slots", String.valueOf(config.localWorkerSlots())));
     }
     switch (config.localTransport()) {
-      case "grpc" -> command.addAll(List.of("--join", "127.0.0.1:" + port, "--transport", "grpc"));
+      case "grpc" -> command.addAll(List.of("--join", joinAddress(), "--transport", "grpc"));
       case "shm" -> command.addAll(List.of("--stdio", "--transport", "auto"));
       default -> command.addAll(List.of("--stdio", "--transport", "grpc"));
     }
@@ -64,12 +79,14 @@ final class LocalWorkers implements AutoCloseable {
 
   /** Our address as a worker on this host reaches it: loopback unless we listen elsewhere. */
   private String joinAddress() {
+    String host = joinHost();
+    return (host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
+  }
+
+  private String joinHost() {
     String host = config.host();
     boolean wildcard = host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]");
-    if (wildcard) {
-      return "127.0.0.1:" + port;
-    }
-    return (host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
+    return wildcard ? "127.0.0.1" : host;
   }
 
   /** One supervised worker process. */
@@ -85,6 +102,16 @@ final class LocalWorkers implements AutoCloseable {
     void spawn() throws IOException {
       ProcessBuilder builder =
           new ProcessBuilder(command(id)).redirectError(ProcessBuilder.Redirect.INHERIT);
+      // The token goes by environment, not argv, where ps would show it. TLS settings the user's
+      // shell exported are dropped: the coordinator gives its workers all they need.
+      WORKER_TLS_ENV.forEach(builder.environment()::remove);
+      if (config.localTransport().equals("grpc")) {
+        security.localToken().ifPresent(t -> builder.environment().put(WORKER_TOKEN_ENV, t));
+        String serverName = security.serverNameFor(joinHost());
+        if (serverName != null) {
+          builder.environment().put(WORKER_SERVER_NAME_ENV, serverName);
+        }
+      }
       if (config.localTransport().equals("grpc")) {
         // Its banner would land in our stdout, which may be a --json answer; its logs go to stderr.
         builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);

@@ -2,6 +2,7 @@ package dev.weft.coordinator;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.util.Durations;
+import com.google.protobuf.util.Timestamps;
 import dev.weft.kinds.InvalidJobException;
 import dev.weft.kinds.JobKind;
 import dev.weft.kinds.JobKinds;
@@ -30,6 +31,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,7 +46,9 @@ import java.util.function.LongSupplier;
 
 /**
  * Hands tasks to workers with credit and folds their results into jobs. One lock guards all of it:
- * every operation is short, and links never block (see {@link WorkerLink}).
+ * every operation is short, and links never block (see {@link WorkerLink}). The journal is written
+ * by its own thread: under the lock, recording only queues (see {@link Journal}); the one commit a
+ * submission waits for happens before the lock is taken.
  *
  * <p>It knows workers only as {@link WorkerLink}s: which transport carries a link is not its
  * concern.
@@ -56,6 +60,7 @@ final class Scheduler {
   private static final int JOB_ID_CHARS = 10;
   private static final long STOP_ANSWER_SLACK_MS = 2_000;
   private static final char[] ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz".toCharArray();
+  private static final System.Logger LOG = System.getLogger(Scheduler.class.getName());
 
   private final CoordinatorConfig config;
   private final String coordinatorId;
@@ -64,6 +69,7 @@ final class Scheduler {
   private final ScheduledExecutorService timers;
   private final LongSupplier nanoClock;
   private final SilentWorkers silentWorkers;
+  private final Journal journal;
   private final SecureRandom random = new SecureRandom();
 
   private final Map<String, JobRun> jobs = new LinkedHashMap<>();
@@ -71,6 +77,8 @@ final class Scheduler {
   private final Map<String, WorkerSession> workers = new LinkedHashMap<>();
   private final ArrayDeque<String> finishedOrder = new ArrayDeque<>();
   private final Map<String, CompletableFuture<Job>> waiters = new HashMap<>();
+  // Ids handed to submissions whose journal commit is under way.
+  private final Set<String> reservedIds = new HashSet<>();
   private long nextAttemptId = 1;
   private boolean accepting = true;
 
@@ -80,8 +88,10 @@ final class Scheduler {
       JobKinds kinds,
       Executor eventExecutor,
       ScheduledExecutorService timers,
-      LongSupplier nanoClock) {
+      LongSupplier nanoClock,
+      Journal journal) {
     this.config = config;
+    this.journal = journal;
     this.coordinatorId = coordinatorId;
     this.kinds = kinds;
     this.eventExecutor = eventExecutor;
@@ -114,13 +124,37 @@ final class Scheduler {
     }
     long graceMs =
         spec.hasGrace() ? Durations.toMillis(spec.getGrace()) : config.defaultGrace().toMillis();
+    long createdMs = System.currentTimeMillis();
+    String id;
     synchronized (this) {
       if (!accepting) {
         throw Status.UNAVAILABLE
             .withDescription("the coordinator is shutting down and takes no new jobs")
             .asRuntimeException();
       }
-      String id = newJobId();
+      id = newJobId();
+      reservedIds.add(id);
+    }
+    try {
+      // Durable before anyone hears of the job; outside the lock, which other work needs.
+      journal.submitted(id, spec, plan.taskCount(), createdMs);
+    } catch (Journal.JournalException e) {
+      synchronized (this) {
+        reservedIds.remove(id);
+      }
+      throw Status.UNAVAILABLE
+          .withDescription("the job could not be recorded: " + e.getMessage())
+          .withCause(e)
+          .asRuntimeException();
+    }
+    synchronized (this) {
+      reservedIds.remove(id);
+      if (!accepting && !journal.isDurable()) {
+        throw Status.UNAVAILABLE
+            .withDescription("the coordinator is shutting down and takes no new jobs")
+            .asRuntimeException();
+      }
+      // A journaled job is taken even if shutdown began meanwhile: it resumes at the next start.
       JobRun job =
           new JobRun(
               id,
@@ -129,7 +163,8 @@ final class Scheduler {
               plan,
               graceMs,
               new JobWatchers(eventExecutor),
-              System.currentTimeMillis(),
+              createdMs,
+              journal,
               this::finished);
       jobs.put(id, job);
       runnable.addLast(job);
@@ -141,6 +176,132 @@ final class Scheduler {
       dispatch();
       return job.toProto();
     }
+  }
+
+  /**
+   * Takes back the jobs the journal kept across a restart, before any client or worker is served:
+   * finished ones stay queryable; unfinished ones resume with their recorded results folded in, so
+   * only the other tasks run. A job that was stopping ends as its stop asked; a job past its
+   * timeout (counted from its submission) fails.
+   */
+  void restore(List<Journal.SavedJob> saved) {
+    // Planning may read files (hash): done before taking the lock.
+    List<Map.Entry<Journal.SavedJob, JobRun>> runs = new ArrayList<>();
+    for (Journal.SavedJob job : saved) {
+      runs.add(Map.entry(job, rebuild(job)));
+    }
+    long nowMs = System.currentTimeMillis();
+    synchronized (this) {
+      List<JobRun> finishedBefore = new ArrayList<>();
+      for (Map.Entry<Journal.SavedJob, JobRun> entry : runs) {
+        JobRun run = entry.getValue();
+        jobs.put(run.id(), run);
+        if (run.isFinished()) {
+          finishedBefore.add(run);
+        }
+      }
+      // Oldest first, as pruning expects; jobs that end below are appended after them.
+      finishedBefore.sort(Comparator.comparingLong(JobRun::finishedMs));
+      finishedBefore.forEach(run -> finishedOrder.addLast(run.id()));
+      for (Map.Entry<Journal.SavedJob, JobRun> entry : runs) {
+        if (!entry.getValue().isFinished()) {
+          resume(entry.getKey(), entry.getValue(), nowMs);
+        }
+      }
+      pruneFinished();
+    }
+  }
+
+  /** The job as it was: frozen if it had finished, else rebuilt from its spec and results. */
+  private JobRun rebuild(Journal.SavedJob saved) {
+    JobWatchers watchers = new JobWatchers(eventExecutor);
+    if (saved.isFinished()) {
+      return JobRun.ofFinished(saved.finished(), watchers);
+    }
+    JobSpec spec = saved.spec();
+    String problem;
+    try {
+      JobKind kind = kinds.kindOf(spec);
+      TaskPlan plan = kind.plan(spec);
+      if (plan.taskCount() == saved.tasks()) {
+        long graceMs =
+            spec.hasGrace()
+                ? Durations.toMillis(spec.getGrace())
+                : config.defaultGrace().toMillis();
+        JobRun run =
+            new JobRun(
+                saved.id(),
+                spec,
+                kind,
+                plan,
+                graceMs,
+                watchers,
+                saved.createdMs(),
+                journal,
+                this::finished);
+        run.restore(saved);
+        return run;
+      }
+      problem =
+          "it now splits into "
+              + plan.taskCount()
+              + " tasks instead of "
+              + saved.tasks()
+              + " (did its input change?)";
+    } catch (InvalidJobException | RuntimeException e) {
+      problem = e.getMessage();
+    }
+    Job failed =
+        Job.newBuilder()
+            .setId(saved.id())
+            .setKind(JobKinds.kindName(spec))
+            .setSpec(spec)
+            .setState(JobState.FAILED)
+            .setTasksTotal(saved.tasks())
+            .setCreated(Timestamps.fromMillis(saved.createdMs()))
+            .setFinished(Timestamps.fromMillis(System.currentTimeMillis()))
+            .setError("cannot resume after a coordinator restart: " + problem)
+            .build();
+    journal.finished(failed);
+    return JobRun.ofFinished(failed, watchers);
+  }
+
+  private void resume(Journal.SavedJob saved, JobRun run, long nowMs) {
+    String id = run.id();
+    if (saved.stopTarget() != null) {
+      // Nothing of it runs any more: its stop completes now, as it asked.
+      String reason =
+          saved.stopReason() + " (the coordinator restarted before its running tasks had stopped)";
+      if (saved.stopTarget() == JobState.CANCELLED) {
+        run.cancel(reason);
+      } else {
+        run.abort(reason);
+      }
+      return;
+    }
+    if (run.settleRestored()) {
+      return; // every task had its result: only the end was not recorded
+    }
+    JobSpec spec = run.spec();
+    if (spec.hasTimeout()) {
+      long timeoutMs = Durations.toMillis(spec.getTimeout());
+      long leftMs = run.createdMs() + timeoutMs - nowMs;
+      if (leftMs <= 0) {
+        run.abort("timed out after " + formatMs(timeoutMs));
+        return;
+      }
+      timers.schedule(() -> timeOut(id, timeoutMs), leftMs, TimeUnit.MILLISECONDS);
+    }
+    if (run.hasPending()) {
+      runnable.addLast(run);
+    }
+    LOG.log(
+        System.Logger.Level.INFO,
+        "resuming job {0} ({1}): {2} of {3} tasks recorded before the restart",
+        id,
+        run.kindName(),
+        saved.results().size(),
+        run.plan().taskCount());
   }
 
   synchronized Job get(String id) {
@@ -250,7 +411,7 @@ final class Scheduler {
       for (int i = 0; i < JOB_ID_CHARS; i++) {
         id.append(ID_ALPHABET[random.nextInt(ID_ALPHABET.length)]);
       }
-      if (!jobs.containsKey(id.toString())) {
+      if (!jobs.containsKey(id.toString()) && !reservedIds.contains(id.toString())) {
         return id.toString();
       }
     }
@@ -259,6 +420,7 @@ final class Scheduler {
   /** Every job's end passes here, whatever ended it. */
   private void finished(JobRun job) {
     finishedOrder.addLast(job.id());
+    pruneFinished();
     CompletableFuture<Job> waiter = waiters.remove(job.id());
     if (waiter != null) {
       // Completed here, under the lock, to spare a thread hand-off; see Coordinator.run.
@@ -266,11 +428,36 @@ final class Scheduler {
     }
   }
 
-  /** Forgets the oldest finished jobs beyond the retention limit. */
+  /** Forgets the oldest finished jobs beyond the retention limit, here and in the journal. */
   private void pruneFinished() {
+    if (finishedOrder.size() <= config.retainedFinishedJobs()) {
+      return;
+    }
+    List<String> forgotten = new ArrayList<>();
     while (finishedOrder.size() > config.retainedFinishedJobs()) {
+      String id = finishedOrder.pollFirst();
+      jobs.remove(id);
+      forgotten.add(id);
+    }
+    journal.forget(forgotten);
+  }
+
+  /** Forgets the jobs that finished longer ago than the retention, here and in the journal. */
+  synchronized void pruneExpired() {
+    long cutoffMs = System.currentTimeMillis() - config.retention().toMillis();
+    while (!finishedOrder.isEmpty()) {
+      JobRun job = jobs.get(finishedOrder.peekFirst());
+      if (job != null && job.finishedMs() >= cutoffMs) {
+        break;
+      }
       jobs.remove(finishedOrder.pollFirst());
     }
+    journal.forgetFinishedBefore(cutoffMs);
+  }
+
+  /** The journal wrote the backlog that held dispatching up. */
+  synchronized void journalCaughtUp() {
+    dispatch();
   }
 
   /** Completes with the job's final state once it ends. */
@@ -557,8 +744,17 @@ final class Scheduler {
     }
   }
 
+  /**
+   * Closes every link as the coordinator stops. Their attempts go back to the queue at no cost: the
+   * workers did nothing wrong, and the jobs resume after a restart from the journal.
+   */
   synchronized void closeAllLinks(String reason) {
     for (WorkerSession session : new ArrayList<>(workers.values())) {
+      for (WorkerSession.Attempt attempt : session.withdrawAll().values()) {
+        if (attempt.job().handBack(attempt.task())) {
+          jobEnded(attempt.job());
+        }
+      }
       detach(session, reason);
       session.link().close(reason);
     }
@@ -602,8 +798,8 @@ final class Scheduler {
 
   /** Gives every worker with credit as many tasks as it has credit for, round-robin over jobs. */
   private void dispatch() {
-    if (runnable.isEmpty()) {
-      return;
+    if (runnable.isEmpty() || journal.isBehind()) {
+      return; // when the journal is behind, journalCaughtUp() resumes
     }
     for (WorkerSession session : workers.values()) {
       if (runnable.isEmpty()) {

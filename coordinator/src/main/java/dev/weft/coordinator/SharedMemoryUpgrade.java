@@ -138,6 +138,12 @@ final class SharedMemoryUpgrade implements FastPathOffer {
     if (!self.mayShareMemoryWith(other)) {
       return "the worker is on another host, another /dev/shm or another user";
     }
+    // Each side watches the other's pid for liveness: across pid namespaces (containers that
+    // share /dev/shm but not their processes) that pid means nothing here.
+    long pidNamespace = HostIdentity.pidNamespace();
+    if (pidNamespace != host.getPidNamespace()) {
+      return "the worker is in another pid namespace (share the process namespace to use shm)";
+    }
     return null;
   }
 

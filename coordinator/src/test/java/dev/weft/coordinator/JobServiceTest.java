@@ -43,6 +43,7 @@ import io.grpc.reflection.v1.ServerReflectionRequest;
 import io.grpc.reflection.v1.ServerReflectionResponse;
 import io.grpc.reflection.v1.ServiceResponse;
 import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -53,12 +54,15 @@ import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Every JobService and WorkerService call, over the in-process transport. */
 class JobServiceTest {
   private static final Duration WAIT = Duration.ofSeconds(10);
   private static final JobKinds KINDS = JobKinds.load();
 
+  // Each test's own journal, so no test touches the user's data dir or another test's lock.
+  @TempDir private Path dataDir;
   private Coordinator coordinator;
   private ManagedChannel channel;
   private JobServiceGrpc.JobServiceBlockingStub jobs;
@@ -69,7 +73,7 @@ class JobServiceTest {
     String name = InProcessServerBuilder.generateName();
     coordinator =
         Coordinator.start(
-            new CoordinatorConfig().heartbeatIntervalMs(100).leaseMs(1_000),
+            new CoordinatorConfig().heartbeatIntervalMs(100).leaseMs(1_000).dataDir(dataDir),
             InProcessServerBuilder.forName(name),
             name);
     channel = InProcessChannelBuilder.forName(name).build();

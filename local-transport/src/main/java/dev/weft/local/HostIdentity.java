@@ -34,11 +34,15 @@ public record HostIdentity(
 
   /** True when a segment this process creates in /dev/shm could be mapped by {@code other}. */
   public boolean mayShareMemoryWith(HostIdentity other) {
-    return !machineId.isEmpty()
+    // Container images often have no machine id; the boot id still names this running kernel.
+    return (!machineId.isEmpty() || !bootId.isEmpty())
         && machineId.equals(other.machineId)
         && bootId.equals(other.bootId)
         && shmDevice != -1
         && shmDevice == other.shmDevice
+        // A worker in another network namespace stands for another host (a container, a netns
+        // cluster): it gets the network transport, as a worker on another machine would.
+        && netNamespace == other.netNamespace
         && uid == other.uid;
   }
 

@@ -6,6 +6,7 @@ import dev.weft.kinds.TaskProcessGroups;
 import dev.weft.local.FrameReader;
 import dev.weft.local.HostIdentity;
 import dev.weft.posix.ProcessStat;
+import dev.weft.security.CertificateRejectedException;
 import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.Hello;
 import dev.weft.v1.TaskResult;
@@ -30,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -68,19 +70,12 @@ public final class Worker implements AutoCloseable {
   private boolean stopping;
   private boolean draining;
   private volatile boolean exitedStuck;
+  private volatile String refusal;
 
   private Worker(WorkerConfig config) {
     this.config = config;
     this.kinds = JobKinds.load(Worker.class.getClassLoader());
-    this.channel =
-        config.stdio()
-            ? null
-            : NettyChannelBuilder.forAddress(config.coordinatorHost(), config.coordinatorPort())
-                .usePlaintext()
-                .keepAliveTime(30, TimeUnit.SECONDS)
-                .keepAliveTimeout(10, TimeUnit.SECONDS)
-                .maxInboundMessageSize(LinkFrames.MAX_MESSAGE_BYTES)
-                .build();
+    this.channel = config.stdio() ? null : channel(config);
     this.timers =
         Executors.newSingleThreadScheduledExecutor(
             runnable -> {
@@ -108,6 +103,20 @@ public final class Worker implements AutoCloseable {
               }
             },
             timers);
+  }
+
+  /** Plain text, or TLS checked against the join token / --tls-ca, with the token on calls. */
+  private static ManagedChannel channel(WorkerConfig config) {
+    NettyChannelBuilder builder =
+        NettyChannelBuilder.forAddress(
+                config.coordinatorHost(), config.coordinatorPort(), config.security().credentials())
+            .keepAliveTime(30, TimeUnit.SECONDS)
+            .keepAliveTimeout(10, TimeUnit.SECONDS)
+            .maxInboundMessageSize(LinkFrames.MAX_MESSAGE_BYTES);
+    if (config.security().serverName() != null) {
+      builder.overrideAuthority(config.security().serverName());
+    }
+    return builder.build();
   }
 
   /** Starts the worker; it attaches (and re-attaches) in the background. */
@@ -199,6 +208,26 @@ public final class Worker implements AutoCloseable {
       exitedStuck = true;
       drain("tasks are stuck");
     }
+  }
+
+  /**
+   * Why the coordinator refused this worker for good (a join token it does not accept, a
+   * certificate that is not the one the token pins); the worker stopped. Empty otherwise.
+   */
+  public Optional<String> refusal() {
+    return Optional.ofNullable(refusal);
+  }
+
+  /** Trying again cannot help: stop, so the user (or a supervisor) sees why at once. */
+  private void refusedForGood(String why) {
+    synchronized (state) {
+      if (refusal != null) {
+        return;
+      }
+      refusal = why;
+    }
+    LOG.log(System.Logger.Level.ERROR, "{0}; stopping", why);
+    Thread.ofPlatform().name("weft-worker-refused").start(this::close);
   }
 
   /** True when the worker stopped because stuck tasks held its slots (exit non-zero). */
@@ -482,10 +511,30 @@ public final class Worker implements AutoCloseable {
               + " ended: "
               + status.getCode()
               + (status.getDescription() == null ? "" : " " + status.getDescription());
+      String coordinator = config.coordinatorHost() + ":" + config.coordinatorPort();
+      Optional<CertificateRejectedException> certificate = CertificateRejectedException.in(t);
       switch (status.getCode()) {
-        case INVALID_ARGUMENT, FAILED_PRECONDITION, UNAUTHENTICATED, PERMISSION_DENIED ->
-            session.refused(reason);
-        default -> LOG.log(System.Logger.Level.INFO, reason);
+        // Refusals of the token or the certificate repeat on every attempt: stop instead.
+        case UNAUTHENTICATED, PERMISSION_DENIED ->
+            refusedForGood(
+                "the coordinator at "
+                    + coordinator
+                    + " refused this worker: "
+                    + status.getDescription());
+        case INVALID_ARGUMENT, FAILED_PRECONDITION -> session.refused(reason);
+        default -> {
+          if (certificate.isPresent()) {
+            refusedForGood(certificate.get().getMessage());
+          } else {
+            LOG.log(
+                System.Logger.Level.INFO,
+                config
+                    .security()
+                    .mismatch(status)
+                    .map(hint -> "attach to " + coordinator + " failed: " + hint)
+                    .orElse(reason));
+          }
+        }
       }
       session.ended(reason);
     }

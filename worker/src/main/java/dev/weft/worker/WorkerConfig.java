@@ -1,6 +1,7 @@
 package dev.weft.worker;
 
 import dev.weft.local.HostIdentity;
+import dev.weft.security.ClientSecurity;
 import java.util.Objects;
 
 /**
@@ -20,6 +21,7 @@ public final class WorkerConfig {
   private boolean stdio;
   private long drainGraceMs = 10_000;
   private boolean exitWhenStuck;
+  private ClientSecurity security = new ClientSecurity();
 
   /** The coordinator's address as {@code HOST:PORT} (IPv6 hosts in brackets). */
   public WorkerConfig join(String hostPort) {
@@ -107,7 +109,20 @@ public final class WorkerConfig {
     return this;
   }
 
+  /** TLS and the join token for the coordinator (plain text by default). */
+  public WorkerConfig security(ClientSecurity value) {
+    this.security = Objects.requireNonNull(value, "security");
+    return this;
+  }
+
+  public ClientSecurity security() {
+    return security;
+  }
+
   public WorkerConfig conclude() {
+    if (!stdio) {
+      security.conclude();
+    }
     if (!transport.equals("auto") && !transport.equals("grpc") && !transport.equals("shm")) {
       throw new IllegalArgumentException(
           "transport must be auto, grpc or shm, got '" + transport + "'");

@@ -1,0 +1,70 @@
+package dev.weft.cli;
+
+import dev.weft.security.ClientSecurity;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/**
+ * How workers and clients reach a coordinator that uses TLS: its join token (which pins its
+ * certificate and proves the caller), or certificates of the user's own.
+ */
+final class TlsClientOptions {
+  @Option(
+      names = "--token",
+      paramLabel = "TOKEN",
+      defaultValue = "${env:WEFT_TOKEN}",
+      description =
+          "The coordinator's join token (weft1-...): connect over TLS, check the coordinator's"
+              + " certificate against it and authenticate with it (default: $WEFT_TOKEN; prefer"
+              + " the variable, since other users can see command lines).")
+  String token;
+
+  @Option(
+      names = "--tls-ca",
+      paramLabel = "FILE",
+      defaultValue = "${env:WEFT_TLS_CA}",
+      description =
+          "PEM certificates to check the coordinator's certificate against, for a coordinator"
+              + " with certificates of your own (default: $WEFT_TLS_CA).")
+  Path caFile;
+
+  @Option(
+      names = "--tls-cert",
+      paramLabel = "FILE",
+      defaultValue = "${env:WEFT_TLS_CERT}",
+      description =
+          "A PEM client certificate (chain) for a coordinator that requires one (default:"
+              + " $WEFT_TLS_CERT).")
+  Path certFile;
+
+  @Option(
+      names = "--tls-key",
+      paramLabel = "FILE",
+      defaultValue = "${env:WEFT_TLS_KEY}",
+      description = "The PEM private key of --tls-cert (default: $WEFT_TLS_KEY).")
+  Path keyFile;
+
+  @Option(
+      names = "--tls-server-name",
+      paramLabel = "NAME",
+      defaultValue = "${env:WEFT_TLS_SERVER_NAME}",
+      description =
+          "The name to check in the coordinator's certificate, when it differs from the host"
+              + " you connect to.")
+  String serverName;
+
+  /** The settings, read and checked; a bad token or file is a usage error naming the option. */
+  ClientSecurity security() {
+    try {
+      return new ClientSecurity()
+          .token(token)
+          .caFile(caFile)
+          .certFile(certFile)
+          .keyFile(keyFile)
+          .serverName(serverName)
+          .conclude();
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+  }
+}

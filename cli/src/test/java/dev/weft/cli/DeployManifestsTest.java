@@ -1,0 +1,914 @@
+package dev.weft.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.weft.worker.WorkerConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import picocli.CommandLine;
+import picocli.CommandLine.ParseResult;
+
+/**
+ * The files under {@code deploy/} against the code they run: every flag the systemd units and the
+ * Kubernetes manifests pass must parse with weft's own command line, and every number weft relies
+ * on (its port, its drain times, where its data dir is, where the token comes from) must agree with
+ * the code's defaults. Schema checks by outside tools (systemd-analyze, the Kubernetes schemas from
+ * npm) run when those tools can be had, and say why when they cannot.
+ */
+final class DeployManifestsTest {
+  private static final Path DEPLOY = Path.of("..", "deploy").toAbsolutePath().normalize();
+  private static final Path K8S = DEPLOY.resolve("k8s");
+  private static final Path SYSTEMD = DEPLOY.resolve("systemd");
+  private static final int PORT = Address.parse(Address.DEFAULT, false).port();
+
+  // What a stop takes, from the code (private constants there): the coordinator waits up to 5 s
+  // for workers to detach (Coordinator.DRAIN_WAIT_MS), gives its --local-workers 5 s more
+  // (LocalWorkers.STOP_WAIT_MS), waits 1 s for streams and up to 5 s more after cancelling them
+  // (STREAMS_WAIT_MS, DRAIN_WAIT_MS). A worker drains for --drain-grace, then its exec tasks get
+  // 2 s between SIGTERM and SIGKILL (Worker.LEAVE_GRACE_MS). The margin covers detaching and the
+  // JVM's exit.
+  private static final Duration COORDINATOR_STOP = Duration.ofSeconds(5 + 1 + 5);
+  private static final Duration LOCAL_WORKERS_STOP = Duration.ofSeconds(5);
+  private static final Duration TASK_KILL_GRACE = Duration.ofSeconds(2);
+  private static final Duration MARGIN = Duration.ofSeconds(5);
+
+  // The install paths the deploy files assume: the distribution under /opt/weft.
+  private static final String WEFT_BINARY = "/opt/weft/bin/weft";
+
+  private static final Duration TOOL_TIMEOUT = Duration.ofMinutes(5);
+
+  private static Map<String, List<Map<String, Object>>> manifests;
+
+  @BeforeAll
+  static void readManifests() throws IOException {
+    assertTrue(Files.isDirectory(K8S), () -> K8S + " is missing");
+    manifests = new LinkedHashMap<>();
+    Yaml yaml = new Yaml(new SafeConstructor(new LoaderOptions()));
+    for (Path file : yamlFiles()) {
+      List<Map<String, Object>> docs = new ArrayList<>();
+      try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+        for (Object doc : yaml.loadAll(in)) {
+          if (doc != null) {
+            docs.add(asMap(doc, file.getFileName().toString()));
+          }
+        }
+      }
+      manifests.put(file.getFileName().toString(), docs);
+    }
+  }
+
+  // ---- Kubernetes ----
+
+  @Test
+  void kustomizationListsEveryManifestAndTheImageOfThisVersion() {
+    Map<String, Object> kustomization = single("kustomization.yaml");
+    List<String> resources = strings(kustomization, "resources");
+    Set<String> others = new HashSet<>(manifests.keySet());
+    others.remove("kustomization.yaml");
+    assertEquals(others, new HashSet<>(resources), "kustomization.yaml resources vs files");
+
+    String namespace = string(kustomization, "namespace");
+    assertEquals(namespace, string(resource("Namespace", namespace), "metadata", "name"));
+
+    List<Map<String, Object>> images = maps(kustomization, "images");
+    assertEquals(1, images.size(), "one image for coordinator and workers");
+    Map<String, Object> image = images.getFirst();
+    assertEquals(
+        BuildInfo.version(),
+        string(image, "newTag"),
+        "the image tag is the version the distribution tarball carries; update it with the"
+            + " version");
+    for (Map<String, Object> container : allContainers()) {
+      assertEquals(string(image, "name"), string(container, "image"), "image of " + container);
+    }
+  }
+
+  @Test
+  void serviceExposesTheCoordinatorsDefaultPort() {
+    Map<String, Object> service = resource("Service", "weft-coordinator");
+    Map<String, Object> statefulSet = resource("StatefulSet", "weft-coordinator");
+    assertEquals("ClusterIP", string(service, "spec", "type"));
+    Map<String, Object> port = only(maps(service, "spec", "ports"));
+    assertEquals(PORT, integer(port, "port"), "Service port vs Address.DEFAULT");
+
+    Map<String, Object> coordinator = container(statefulSet, "coordinator");
+    Map<String, Object> containerPort = only(maps(coordinator, "ports"));
+    assertEquals(PORT, integer(containerPort, "containerPort"), "containerPort vs Address.DEFAULT");
+    assertEquals(string(containerPort, "name"), String.valueOf(port.get("targetPort")));
+
+    assertTrue(
+        map(statefulSet, "spec", "template", "metadata", "labels")
+            .entrySet()
+            .containsAll(map(service, "spec", "selector").entrySet()),
+        "the Service selects the coordinator pod");
+    assertEquals(1, integer(statefulSet, "spec", "replicas"), "one coordinator per data dir");
+    assertEquals(string(service, "metadata", "name"), string(statefulSet, "spec", "serviceName"));
+  }
+
+  @Test
+  void coordinatorListensOnThePortAndKeepsItsDataDirOnTheClaim() {
+    Map<String, Object> statefulSet = resource("StatefulSet", "weft-coordinator");
+    Map<String, Object> coordinator = container(statefulSet, "coordinator");
+    ParseResult args = weft(strings(coordinator, "args"), "coordinator");
+
+    Address listen = (Address) args.matchedOption("--listen").getValue();
+    assertEquals(PORT, listen.port(), "--listen port");
+    assertTrue(
+        List.of("0.0.0.0", "::", "").contains(listen.host()),
+        "listen on the pod's addresses, not " + listen);
+
+    String dataDir = args.matchedOption("--data-dir").stringValues().getFirst();
+    String claim =
+        string(only(maps(statefulSet, "spec", "volumeClaimTemplates")), "metadata", "name");
+    assertEquals(dataDir, mountPath(coordinator, claim), "--data-dir vs the claim's mount");
+
+    // Beyond loopback the coordinator's certificate must name the address workers join.
+    List<String> sans =
+        args.matchedOption("--tls-san") == null
+            ? List.of()
+            : args.matchedOption("--tls-san").stringValues();
+    assertTrue(sans.contains("weft-coordinator"), "--tls-san weft-coordinator, got " + sans);
+  }
+
+  @Test
+  void coordinatorProbesUseItsPortAndCanWorkOverTls() {
+    Map<String, Object> coordinator =
+        container(resource("StatefulSet", "weft-coordinator"), "coordinator");
+    boolean tls = servesTls(weft(strings(coordinator, "args"), "coordinator"));
+    for (String kind : List.of("startupProbe", "readinessProbe", "livenessProbe")) {
+      Map<String, Object> probe = map(coordinator, kind);
+      if (probe.containsKey("grpc")) {
+        assertEquals(PORT, integer(probe, "grpc", "port"), kind);
+        // The kubelet's gRPC probe speaks plain text unless told otherwise.
+        assertTrue(
+            !tls || "TLS".equals(map(probe, "grpc").get("mode")),
+            kind + " is a plain-text grpc probe, but the coordinator serves TLS on its port");
+      } else {
+        assertEquals(PORT, integer(probe, "tcpSocket", "port"), kind);
+      }
+    }
+  }
+
+  @Test
+  void coordinatorPodSharesAMemoryBackedDevShmAndOneIdentity() {
+    Map<String, Object> podSpec = podSpec(resource("StatefulSet", "weft-coordinator"));
+    List<Map<String, Object>> containers = maps(podSpec, "containers");
+    assertTrue(containers.size() >= 2, "a coordinator and at least one same-host worker");
+
+    String shm = null;
+    String identity = null;
+    for (Map<String, Object> container : containers) {
+      String name = string(container, "name");
+      String shmVolume = volumeAt(container, "/dev/shm");
+      assertNotNull(shmVolume, name + " must mount the pod's /dev/shm");
+      shm = shm == null ? shmVolume : shm;
+      assertEquals(shm, shmVolume, name + " mounts another /dev/shm");
+      String idVolume = volumeAt(container, "/etc/machine-id");
+      assertNotNull(idVolume, name + " must see the pod's machine id");
+      identity = identity == null ? idVolume : identity;
+      assertEquals(identity, idVolume, name + " sees another machine id");
+    }
+    assertEquals("Memory", string(volume(podSpec, shm), "emptyDir", "medium"));
+    // A shared-memory link watches its peer by pid: one pid namespace for the pod.
+    assertEquals(true, podSpec.get("shareProcessNamespace"), "shareProcessNamespace");
+    Map<String, Object> item = only(maps(volume(podSpec, identity), "downwardAPI", "items"));
+    assertEquals("metadata.uid", string(item, "fieldRef", "fieldPath"), "one id per pod");
+
+    // Shared memory is offered only between processes of one uid.
+    Object uid = map(podSpec, "securityContext").get("runAsUser");
+    assertNotNull(uid, "the pod sets runAsUser");
+    for (Map<String, Object> container : containers) {
+      Object own =
+          container.get("securityContext") instanceof Map<?, ?> sc ? sc.get("runAsUser") : null;
+      assertTrue(
+          own == null || own.equals(uid), string(container, "name") + " runs as another uid");
+    }
+  }
+
+  @Test
+  void sameHostWorkersJoinOverLoopbackWithDistinctIdsAndTheToken() {
+    Map<String, Object> statefulSet = resource("StatefulSet", "weft-coordinator");
+    Set<String> ids = new HashSet<>();
+    for (Map<String, Object> container : maps(podSpec(statefulSet), "containers")) {
+      if (string(container, "name").equals("coordinator")) {
+        continue;
+      }
+      ParseResult args = weft(strings(container, "args"), "worker");
+      Address join = (Address) args.matchedOption("--join").getValue();
+      assertEquals(new Address("127.0.0.1", PORT), join, "same pod: loopback");
+      // HOST-PID would collide: every container of the pod has the pod's host name and its own
+      // pid namespace.
+      assertNotNull(args.matchedOption("--id"), string(container, "name") + " needs --id");
+      assertTrue(ids.add(args.matchedOption("--id").stringValues().getFirst()), "ids must differ");
+      assertReadsTokenFromSecret(container);
+    }
+    assertFalse(ids.isEmpty(), "no same-host worker in the coordinator's pod");
+  }
+
+  @Test
+  void remoteWorkersJoinTheServiceWithTheToken() {
+    Map<String, Object> service = resource("Service", "weft-coordinator");
+    Map<String, Object> deployment = resource("Deployment", "weft-worker");
+    Address expected =
+        new Address(
+            string(service, "metadata", "name"),
+            integer(only(maps(service, "spec", "ports")), "port"));
+    for (Map<String, Object> container : maps(podSpec(deployment), "containers")) {
+      ParseResult args = weft(strings(container, "args"), "worker");
+      assertEquals(expected, args.matchedOption("--join").getValue(), "--join the Service");
+      assertReadsTokenFromSecret(container);
+      // Without a CPU limit the JVM counts the node's cores: slots must come from the request.
+      assertNotNull(args.matchedOption("--slots"), "--slots, matching the CPU request");
+      int slots = (Integer) args.matchedOption("--slots").getValue();
+      assertEquals(
+          Integer.parseInt(string(container, "resources", "requests", "cpu")),
+          slots,
+          "--slots vs the CPU request");
+    }
+  }
+
+  @Test
+  void theSecretHoldsAPlaceholderUnderTheKeyWorkersRead() {
+    Map<String, Object> secret = resource("Secret", "weft-join-token");
+    Map<String, Object> data = map(secret, "stringData");
+    assertEquals(Set.of("token"), data.keySet());
+    assertFalse(
+        String.valueOf(data.get("token")).startsWith("weft1-"),
+        "a real join token must never be committed");
+  }
+
+  @Test
+  void terminationGraceCoversTheDrain() {
+    for (String kind : List.of("StatefulSet", "Deployment")) {
+      for (Map<String, Object> workload : resources(kind)) {
+        Map<String, Object> podSpec = podSpec(workload);
+        Duration grace = Duration.ofSeconds(integer(podSpec, "terminationGracePeriodSeconds"));
+        for (Map<String, Object> container : maps(podSpec, "containers")) {
+          List<String> args = strings(container, "args");
+          Duration stop = stopTime(args);
+          assertTrue(
+              grace.compareTo(stop.plus(MARGIN)) >= 0,
+              () ->
+                  kind
+                      + " "
+                      + container.get("name")
+                      + ": terminationGracePeriodSeconds "
+                      + grace.toSeconds()
+                      + " s is shorter than its stop ("
+                      + stop.toSeconds()
+                      + " s) plus "
+                      + MARGIN.toSeconds()
+                      + " s");
+        }
+      }
+    }
+  }
+
+  @Test
+  void podsAreRestrictedAndWriteOnlyToVolumes() {
+    for (String kind : List.of("StatefulSet", "Deployment")) {
+      for (Map<String, Object> workload : resources(kind)) {
+        Map<String, Object> podSpec = podSpec(workload);
+        assertEquals(true, map(podSpec, "securityContext").get("runAsNonRoot"), kind);
+        // A Service named weft-coordinator would inject WEFT_COORDINATOR_* variables.
+        assertEquals(false, podSpec.get("enableServiceLinks"), kind + " enableServiceLinks");
+        Set<String> tmpVolumes = new HashSet<>();
+        for (Map<String, Object> container : maps(podSpec, "containers")) {
+          String name = string(container, "name");
+          Map<String, Object> sc = map(container, "securityContext");
+          assertEquals(true, sc.get("readOnlyRootFilesystem"), name);
+          assertEquals(false, sc.get("allowPrivilegeEscalation"), name);
+          assertEquals(List.of("ALL"), strings(sc, "capabilities", "drop"), name);
+          // The JVM and the task registry write /tmp; each container needs its own.
+          String tmp = volumeAt(container, "/tmp");
+          assertNotNull(tmp, name + " needs a writable /tmp");
+          assertTrue(tmpVolumes.add(tmp), name + " shares its /tmp with another container");
+          assertNotNull(map(container, "resources").get("requests"), name + " resource requests");
+        }
+      }
+    }
+  }
+
+  @Test
+  void containerfileMatchesTheDistributionAndTheManifests() throws IOException {
+    List<String> lines = instructions(Files.readString(DEPLOY.resolve("Containerfile")));
+    assertTrue(
+        lines.stream()
+            .filter(l -> l.startsWith("FROM "))
+            .allMatch(l -> l.contains("eclipse-temurin:25")),
+        "Java 25 runtime base");
+    assertTrue(
+        lines.contains("ARG WEFT_VERSION=" + BuildInfo.version()),
+        "ARG WEFT_VERSION defaults to this version");
+    assertTrue(
+        lines.stream()
+            .anyMatch(l -> l.matches("COPY dist/target/weft-\\$\\{WEFT_VERSION}\\.tar\\.gz .*")),
+        "copies the tarball ./build package makes");
+    assertTrue(
+        lines.stream().anyMatch(l -> l.startsWith("RUN ") && l.contains("util-linux")),
+        "util-linux");
+    assertTrue(lines.contains("EXPOSE " + PORT), "EXPOSE the default port");
+    String entrypoint =
+        lines.stream().filter(l -> l.startsWith("ENTRYPOINT ")).findFirst().orElseThrow();
+    assertTrue(entrypoint.contains("\"" + WEFT_BINARY + "\""), entrypoint);
+    String user = lines.stream().filter(l -> l.startsWith("USER ")).findFirst().orElseThrow();
+    Object uid =
+        map(podSpec(resource("StatefulSet", "weft-coordinator")), "securityContext")
+            .get("runAsUser");
+    assertEquals("USER " + uid + ":" + uid, user, "numeric, and the uid the pods run as");
+  }
+
+  // ---- systemd ----
+
+  @Test
+  void coordinatorUnitRunsTheDistributionWithItsStateDirectory() throws IOException {
+    Unit unit = Unit.read(SYSTEMD.resolve("weft-coordinator.service"));
+    for (Map<String, String> env : environments(unit)) {
+      List<String> command = unit.execStart(env, "unused");
+      assertEquals(WEFT_BINARY, command.getFirst());
+      ParseResult args = weft(command.subList(1, command.size()), "coordinator");
+      assertEquals(
+          "/var/lib/" + unit.get("StateDirectory"),
+          args.matchedOption("--data-dir").stringValues().getFirst(),
+          "--data-dir is the StateDirectory");
+      assertEquals(
+          PORT, ((Address) args.matchedOption("--listen").getValue()).port(), "--listen port");
+      assertStopCovered(unit, stopTime(command.subList(1, command.size())));
+    }
+    assertHardened(unit);
+    assertTrue(
+        unit.values("RestartPreventExitStatus").stream().noneMatch(v -> v.contains("75")), "75");
+  }
+
+  @Test
+  void workerUnitJoinsWithTheTokenFromItsEnvironmentFile() throws IOException {
+    Unit unit = Unit.read(SYSTEMD.resolve("weft-worker@.service"));
+    for (Map<String, String> env : environments(unit)) {
+      List<String> command = unit.execStart(env, "1");
+      assertEquals(WEFT_BINARY, command.getFirst());
+      ParseResult args = weft(command.subList(1, command.size()), "worker");
+      assertNotNull(args.matchedOption("--join"), "--join");
+      assertTrue(env.containsKey("WEFT_TOKEN"), "worker.env sets WEFT_TOKEN");
+      assertStopCovered(unit, stopTime(command.subList(1, command.size())));
+    }
+    String text = Files.readString(SYSTEMD.resolve("weft-worker@.service"));
+    assertFalse(text.contains("--token"), "the token never goes on the command line");
+    assertHardened(unit);
+    // Exit 75: stuck tasks held every slot; the worker wants a fresh start.
+    assertTrue(
+        unit.get("Restart").equals("on-failure")
+            || unit.get("Restart").equals("always")
+            || unit.values("RestartForceExitStatus").stream().anyMatch(v -> v.contains("75")),
+        "exit 75 restarts");
+    assertTrue(
+        unit.values("RestartPreventExitStatus").stream().noneMatch(v -> v.contains("75")), "75");
+  }
+
+  @Test
+  void unitsAndSysusersAgreeOnTheUser() throws IOException {
+    Unit coordinator = Unit.read(SYSTEMD.resolve("weft-coordinator.service"));
+    Unit worker = Unit.read(SYSTEMD.resolve("weft-worker@.service"));
+    // Shared memory is offered only between processes of one uid.
+    assertEquals(coordinator.get("User"), worker.get("User"));
+    String sysusers =
+        Files.readAllLines(SYSTEMD.resolve("weft.sysusers")).stream()
+            .filter(l -> l.startsWith("u "))
+            .findFirst()
+            .orElseThrow();
+    assertEquals(coordinator.get("User"), sysusers.split("\\s+")[1], "the user sysusers makes");
+  }
+
+  @Test
+  void systemdAnalyzeVerifiesTheUnits(@TempDir Path dir) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(
+        onPath("systemd-analyze"),
+        skip(
+            "systemd-analyze is not installed here, so the units' directives are not verified by"
+                + " systemd itself (the other checks in this class still ran)"));
+    // verify also checks that ExecStart's program exists: point it at a stand-in.
+    Path stub = dir.resolve("weft");
+    Files.writeString(stub, "#!/bin/sh\n");
+    stub.toFile().setExecutable(true);
+    List<String> command = new ArrayList<>(List.of("systemd-analyze", "verify"));
+    for (String name : List.of("weft-coordinator.service", "weft-worker@.service")) {
+      Path copy = dir.resolve(name);
+      Files.writeString(
+          copy, Files.readString(SYSTEMD.resolve(name)).replace(WEFT_BINARY, stub.toString()));
+      command.add(copy.toString());
+    }
+    Result r = run(command, dir, TOOL_TIMEOUT);
+    // verify exits 0 on unknown keys and bad values; it only complains on stderr.
+    assertEquals("", r.output().strip(), "systemd-analyze verify: " + r.output());
+    assertEquals(0, r.exitCode(), r.output());
+  }
+
+  // ---- Kubernetes schemas, from npm ----
+
+  @Test
+  void manifestsMatchTheKubernetesSchemas(@TempDir Path scratch)
+      throws IOException, InterruptedException {
+    Path checker = installSchemaChecker();
+    List<String> files = new ArrayList<>();
+    for (Path file : yamlFiles()) {
+      if (!file.getFileName().toString().equals("kustomization.yaml")) {
+        files.add(file.toString());
+      }
+    }
+
+    // The checker must find faults, or passing it means nothing.
+    Path broken = scratch.resolve("broken.yaml");
+    Files.writeString(
+        broken,
+        """
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: broken
+        spec:
+          ports:
+            - port: seventy
+          selectr: {}
+        """);
+    Result faulty = node(checker, List.of(broken.toString()));
+    assertEquals(1, faulty.exitCode(), faulty.output());
+    assertTrue(faulty.output().contains("port must be integer"), faulty.output());
+    assertTrue(faulty.output().contains("/spec/selectr: unknown field"), faulty.output());
+
+    Result r = node(checker, files);
+    assertEquals(0, r.exitCode(), "Kubernetes schema check:\n" + r.output());
+    assertTrue(r.output().contains("checked " + (countDocuments() - 1) + " documents"), r.output());
+  }
+
+  // ---- helpers: what weft does ----
+
+  /** Parses weft's arguments with its own command line; fails naming any flag it refuses. */
+  private static ParseResult weft(List<String> args, String expectedCommand) {
+    CommandLine cmd = Main.newCommandLine();
+    ParseResult result;
+    try {
+      result = cmd.parseArgs(args.toArray(String[]::new));
+    } catch (CommandLine.ParameterException e) {
+      throw new AssertionError("weft refuses " + args + ": " + e.getMessage(), e);
+    }
+    assertNotNull(result.subcommand(), "no weft command in " + args);
+    assertEquals(expectedCommand, result.subcommand().commandSpec().name(), args.toString());
+    return result.subcommand();
+  }
+
+  /** How long weft takes to stop gracefully with these arguments, from the code's constants. */
+  private static Duration stopTime(List<String> args) {
+    ParseResult parsed = weft(args, args.getFirst());
+    return switch (args.getFirst()) {
+      case "coordinator" -> {
+        Object local = parsed.matchedOptionValue("--local-workers", 0);
+        yield (Integer) local > 0 ? COORDINATOR_STOP.plus(LOCAL_WORKERS_STOP) : COORDINATOR_STOP;
+      }
+      case "worker" -> {
+        Duration drain =
+            parsed.hasMatchedOption("--drain-grace")
+                ? (Duration) parsed.matchedOption("--drain-grace").getValue()
+                : Duration.ofMillis(new WorkerConfig().drainGraceMs());
+        yield drain.plus(TASK_KILL_GRACE);
+      }
+      default -> throw new AssertionError("not a long-running weft command: " + args);
+    };
+  }
+
+  private static boolean servesTls(ParseResult coordinator) {
+    Object tls = coordinator.matchedOptionValue("--tls", null);
+    return !coordinator.hasMatchedOption("--insecure")
+        && (tls == null || !"OFF".equals(tls.toString()));
+  }
+
+  private static void assertReadsTokenFromSecret(Map<String, Object> container) {
+    Map<String, Object> secret = resource("Secret", "weft-join-token");
+    Map<String, Object> token =
+        maps(container, "env").stream()
+            .filter(e -> "WEFT_TOKEN".equals(e.get("name")))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError(container.get("name") + " has no WEFT_TOKEN"));
+    Map<String, Object> ref = map(token, "valueFrom", "secretKeyRef");
+    assertEquals(string(secret, "metadata", "name"), string(ref, "name"));
+    assertTrue(map(secret, "stringData").containsKey(string(ref, "key")), "the Secret's key");
+    assertFalse(strings(container, "args").contains("--token"), "no token on the command line");
+  }
+
+  // ---- helpers: systemd ----
+
+  private static void assertStopCovered(Unit unit, Duration stop) {
+    Duration timeout = systemdDuration(unit.get("TimeoutStopSec"));
+    assertTrue(
+        timeout.compareTo(stop.plus(MARGIN)) >= 0,
+        () ->
+            "TimeoutStopSec " + timeout + " is shorter than the stop " + stop + " plus " + MARGIN);
+    // SIGTERM to weft alone, so it drains; SIGKILL to what is left after TimeoutStopSec.
+    assertEquals("mixed", unit.get("KillMode"));
+  }
+
+  private static void assertHardened(Unit unit) {
+    assertEquals("yes", unit.get("NoNewPrivileges"));
+    assertEquals("", unit.get("CapabilityBoundingSet"), "an empty capability bounding set");
+    assertEquals("strict", unit.get("ProtectSystem"));
+    assertEquals("yes", unit.get("PrivateTmp"));
+    assertTrue(List.of("yes", "read-only", "tmpfs").contains(unit.get("ProtectHome")));
+    assertEquals("weft", unit.get("User"));
+    // Settings that would take the host's /dev/shm (or this user's files in it) away from weft.
+    for (String key :
+        List.of(
+            "InaccessiblePaths",
+            "TemporaryFileSystem",
+            "ReadOnlyPaths",
+            "BindPaths",
+            "BindReadOnlyPaths")) {
+      for (String value : unit.values(key)) {
+        assertFalse(value.contains("/dev"), key + "=" + value + " hides /dev/shm");
+      }
+    }
+    assertNotEquals("yes", unit.get("DynamicUser"), "DynamicUser implies RemoveIPC");
+    assertNotEquals("yes", unit.get("RemoveIPC"), "RemoveIPC deletes the rings in /dev/shm");
+    assertNotEquals("pid", unit.get("ProcSubset"), "the boot id is in /proc/sys");
+    assertNotEquals("yes", unit.get("MemoryDenyWriteExecute"), "the JIT needs it");
+    assertNotEquals("yes", unit.get("PrivateNetwork"));
+    assertNotEquals("yes", unit.get("PrivateUsers"), "the shm check compares uids");
+    assertNotEquals("yes", unit.get("PrivatePIDs"), "a shm link watches its peer by pid");
+    assertEquals(null, unit.get("SystemCallFilter"), "a filter miss kills the JVM");
+  }
+
+  /**
+   * The environments a unit's ExecStart sees: its Environment= defaults with the shipped example
+   * files over them, once as shipped and once with their commented-out examples turned on.
+   */
+  private static List<Map<String, String>> environments(Unit unit) throws IOException {
+    List<Map<String, String>> result = new ArrayList<>();
+    for (boolean examples : List.of(false, true)) {
+      Map<String, String> env = new LinkedHashMap<>();
+      for (String assignment : unit.values("Environment")) {
+        int eq = assignment.indexOf('=');
+        env.put(assignment.substring(0, eq), assignment.substring(eq + 1));
+      }
+      for (String file : unit.values("EnvironmentFile")) {
+        boolean optional = file.startsWith("-");
+        Path shipped = SYSTEMD.resolve(Path.of(file.substring(optional ? 1 : 0)).getFileName());
+        if (!Files.exists(shipped)) {
+          assertTrue(optional, "no example shipped for the required " + file);
+          continue;
+        }
+        for (String line : Files.readAllLines(shipped)) {
+          Matcher m =
+              Pattern.compile((examples ? "#?" : "") + "([A-Z_][A-Z0-9_]*)=(.*)").matcher(line);
+          if (m.matches()) {
+            env.put(m.group(1), m.group(2));
+          }
+        }
+      }
+      result.add(env);
+    }
+    return result;
+  }
+
+  private static Duration systemdDuration(String text) {
+    Matcher m = Pattern.compile("(\\d+)(ms|s|min)?").matcher(text.strip());
+    assertTrue(m.matches(), "a duration systemd takes: " + text);
+    long n = Long.parseLong(m.group(1));
+    return switch (m.group(2) == null ? "s" : m.group(2)) {
+      case "ms" -> Duration.ofMillis(n);
+      case "min" -> Duration.ofMinutes(n);
+      default -> Duration.ofSeconds(n);
+    };
+  }
+
+  /** A unit file: its [Service] keys (repeatable), and ExecStart expanded as systemd does. */
+  private record Unit(Map<String, List<String>> keys) {
+    static Unit read(Path file) throws IOException {
+      Map<String, List<String>> keys = new HashMap<>();
+      for (String line : Files.readString(file).replace("\\\n", " ").lines().toList()) {
+        String l = line.strip();
+        if (l.isEmpty() || l.startsWith("#") || l.startsWith(";") || l.startsWith("[")) {
+          continue;
+        }
+        int eq = l.indexOf('=');
+        assertTrue(eq > 0, file + ": not KEY=VALUE: " + l);
+        keys.computeIfAbsent(l.substring(0, eq), k -> new ArrayList<>()).add(l.substring(eq + 1));
+      }
+      return new Unit(keys);
+    }
+
+    List<String> values(String key) {
+      return keys.getOrDefault(key, List.of());
+    }
+
+    /** The last value (systemd's rule for single-valued keys), or null. */
+    String get(String key) {
+      List<String> values = values(key);
+      return values.isEmpty() ? null : values.getLast();
+    }
+
+    /** $VAR splits into words, ${VAR} is one word; %i is the instance, %H the host name. */
+    List<String> execStart(Map<String, String> env, String instance) {
+      List<String> words = new ArrayList<>();
+      for (String word : get("ExecStart").strip().split("\\s+")) {
+        word = word.replace("%i", instance).replace("%H", "host.example").replace("%%", "%");
+        Matcher whole = Pattern.compile("\\$([A-Za-z_][A-Za-z0-9_]*)").matcher(word);
+        if (whole.matches()) {
+          String value = env.getOrDefault(whole.group(1), "").strip();
+          if (!value.isEmpty()) {
+            words.addAll(List.of(value.split("\\s+")));
+          }
+          continue;
+        }
+        Matcher braces = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)}").matcher(word);
+        StringBuilder expanded = new StringBuilder();
+        while (braces.find()) {
+          braces.appendReplacement(
+              expanded, Matcher.quoteReplacement(env.getOrDefault(braces.group(1), "")));
+        }
+        braces.appendTail(expanded);
+        words.add(expanded.toString());
+      }
+      return words;
+    }
+  }
+
+  // ---- helpers: the schema checker ----
+
+  /** npm installs kubernetes-models and yaml under target/ once; skips with the reason if not. */
+  private static Path installSchemaChecker() throws IOException, InterruptedException {
+    Assumptions.assumeTrue(
+        onPath("node") && onPath("npm"),
+        skip(
+            "node and npm are not installed here, so the manifests are not checked against the"
+                + " Kubernetes schemas (the other checks in this class still ran)"));
+    Path dir = Path.of("target", "k8s-schema-check").toAbsolutePath();
+    Files.createDirectories(dir);
+    try (InputStream script =
+        DeployManifestsTest.class.getResourceAsStream("k8s-schema-check.mjs")) {
+      assertNotNull(script, "k8s-schema-check.mjs on the test class path");
+      Files.copy(script, dir.resolve("k8s-schema-check.mjs"), StandardCopyOption.REPLACE_EXISTING);
+    }
+    if (!Files.isDirectory(dir.resolve("node_modules/kubernetes-models"))
+        || !Files.isDirectory(dir.resolve("node_modules/yaml"))) {
+      Files.writeString(
+          dir.resolve("package.json"),
+          """
+          {"private": true, "type": "module",
+           "dependencies": {"kubernetes-models": "5.1.0", "yaml": "2.9.1"}}
+          """);
+      Result install =
+          run(
+              List.of(
+                  "npm",
+                  "install",
+                  "--no-audit",
+                  "--no-fund",
+                  "--loglevel=error",
+                  "--fetch-retries=1",
+                  "--fetch-timeout=60000"),
+              dir,
+              TOOL_TIMEOUT);
+      Assumptions.assumeTrue(
+          install.exitCode() == 0,
+          skip(
+              "npm could not install kubernetes-models (exit "
+                  + install.exitCode()
+                  + "), so the manifests are not checked against the Kubernetes schemas (the"
+                  + " other checks in this class still ran): "
+                  + tail(install.output())));
+    }
+    return dir.resolve("k8s-schema-check.mjs");
+  }
+
+  private static Result node(Path checker, List<String> files)
+      throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of("node", checker.toString()));
+    command.addAll(files);
+    return run(command, checker.getParent(), TOOL_TIMEOUT);
+  }
+
+  // ---- helpers: processes ----
+
+  private record Result(int exitCode, String output) {}
+
+  private static Result run(List<String> command, Path dir, Duration timeout)
+      throws IOException, InterruptedException {
+    Path log = Files.createTempFile("weft-deploy-check", ".log");
+    try {
+      Process process =
+          new ProcessBuilder(command)
+              .directory(dir.toFile())
+              .redirectErrorStream(true)
+              .redirectOutput(log.toFile())
+              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+              .start();
+      if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        process.destroyForcibly().waitFor();
+        return new Result(-1, "timed out after " + timeout + ": " + String.join(" ", command));
+      }
+      return new Result(process.exitValue(), Files.readString(log));
+    } finally {
+      Files.deleteIfExists(log);
+    }
+  }
+
+  private static boolean onPath(String program) {
+    String path = System.getenv().getOrDefault("PATH", "");
+    return Stream.of(path.split(":"))
+        .filter(p -> !p.isEmpty())
+        .anyMatch(p -> Files.isExecutable(Path.of(p, program)));
+  }
+
+  /** An assumption's message, also printed: a skipped check must say so in the build log. */
+  private static java.util.function.Supplier<String> skip(String why) {
+    return () -> {
+      System.err.println("DeployManifestsTest: SKIPPED: " + why);
+      return why;
+    };
+  }
+
+  private static String tail(String output) {
+    List<String> lines = output.strip().lines().toList();
+    return String.join(" | ", lines.subList(Math.max(0, lines.size() - 5), lines.size()));
+  }
+
+  // ---- helpers: YAML ----
+
+  private static List<Path> yamlFiles() throws IOException {
+    try (Stream<Path> files = Files.list(K8S)) {
+      return files.filter(f -> f.toString().endsWith(".yaml")).sorted().toList();
+    }
+  }
+
+  private static int countDocuments() {
+    return manifests.values().stream().mapToInt(List::size).sum();
+  }
+
+  private static Map<String, Object> single(String file) {
+    return only(manifests.get(file));
+  }
+
+  private static List<Map<String, Object>> resources(String kind) {
+    return manifests.values().stream()
+        .flatMap(List::stream)
+        .filter(doc -> kind.equals(doc.get("kind")))
+        .toList();
+  }
+
+  private static Map<String, Object> resource(String kind, String name) {
+    return resources(kind).stream()
+        .filter(doc -> name.equals(string(doc, "metadata", "name")))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no " + kind + " " + name + " under " + K8S));
+  }
+
+  private static Map<String, Object> podSpec(Map<String, Object> workload) {
+    return map(workload, "spec", "template", "spec");
+  }
+
+  private static Map<String, Object> container(Map<String, Object> workload, String name) {
+    return maps(podSpec(workload), "containers").stream()
+        .filter(c -> name.equals(c.get("name")))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no container " + name));
+  }
+
+  private static List<Map<String, Object>> allContainers() {
+    List<Map<String, Object>> all = new ArrayList<>();
+    for (String kind : List.of("StatefulSet", "Deployment")) {
+      resources(kind).forEach(w -> all.addAll(maps(podSpec(w), "containers")));
+    }
+    return all;
+  }
+
+  private static Map<String, Object> volume(Map<String, Object> podSpec, String name) {
+    return maps(podSpec, "volumes").stream()
+        .filter(v -> name.equals(v.get("name")))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no volume " + name));
+  }
+
+  /** The volume mounted at {@code path} in {@code container}, or null. */
+  private static String volumeAt(Map<String, Object> container, String path) {
+    if (!container.containsKey("volumeMounts")) {
+      return null;
+    }
+    return maps(container, "volumeMounts").stream()
+        .filter(m -> path.equals(m.get("mountPath")))
+        .map(m -> string(m, "name"))
+        .findFirst()
+        .orElse(null);
+  }
+
+  private static String mountPath(Map<String, Object> container, String volume) {
+    return maps(container, "volumeMounts").stream()
+        .filter(m -> volume.equals(m.get("name")))
+        .map(m -> string(m, "mountPath"))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("volume " + volume + " is not mounted"));
+  }
+
+  private static Object at(Map<String, Object> root, String... path) {
+    Object node = root;
+    for (String key : path) {
+      if (!(node instanceof Map<?, ?> m) || !m.containsKey(key)) {
+        fail("missing " + String.join(".", path) + " (at " + key + ")");
+      }
+      node = ((Map<?, ?>) node).get(key);
+    }
+    return node;
+  }
+
+  private static Map<String, Object> map(Map<String, Object> root, String... path) {
+    return asMap(at(root, path), String.join(".", path));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> asMap(Object node, String where) {
+    if (!(node instanceof Map<?, ?>)) {
+      fail(where + " is not a mapping: " + node);
+    }
+    return (Map<String, Object>) node;
+  }
+
+  private static List<Map<String, Object>> maps(Map<String, Object> root, String... path) {
+    if (!(at(root, path) instanceof List<?> list)) {
+      throw new AssertionError(String.join(".", path) + " is not a list");
+    }
+    return list.stream().map(item -> asMap(item, String.join(".", path))).toList();
+  }
+
+  private static List<String> strings(Map<String, Object> root, String... path) {
+    if (!(at(root, path) instanceof List<?> list)) {
+      throw new AssertionError(String.join(".", path) + " is not a list");
+    }
+    for (Object item : list) {
+      assertTrue(
+          item instanceof String, String.join(".", path) + ": quote " + item + " as a string");
+    }
+    return list.stream().map(String.class::cast).toList();
+  }
+
+  private static String string(Map<String, Object> root, String... path) {
+    Object value = at(root, path);
+    assertTrue(value instanceof String, String.join(".", path) + " is not a string: " + value);
+    return (String) value;
+  }
+
+  private static int integer(Map<String, Object> root, String... path) {
+    Object value = at(root, path);
+    assertTrue(value instanceof Integer, String.join(".", path) + " is not an integer: " + value);
+    return (Integer) value;
+  }
+
+  private static <T> T only(List<T> items) {
+    assertEquals(1, items.size(), "exactly one: " + items);
+    return items.getFirst();
+  }
+
+  /** A Containerfile's instructions, one per line, continuations joined, comments dropped. */
+  private static List<String> instructions(String text) {
+    List<String> result = new ArrayList<>();
+    StringBuilder current = new StringBuilder();
+    for (String line : text.lines().toList()) {
+      String l = line.strip();
+      if (l.startsWith("#") || (l.isEmpty() && current.isEmpty())) {
+        continue;
+      }
+      if (l.endsWith("\\")) {
+        current.append(l, 0, l.length() - 1).append(' ');
+        continue;
+      }
+      current.append(l);
+      result.add(current.toString().replaceAll("\\s+", " ").strip());
+      current.setLength(0);
+    }
+    return result;
+  }
+}

@@ -1,0 +1,341 @@
+package dev.weft.cli;
+
+import static dev.weft.cli.ProcessCluster.assertExit;
+import static dev.weft.cli.ProcessCluster.cli;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.weft.security.ClientSecurity;
+import dev.weft.v1.JobState;
+import dev.weft.v1.WorkerInfo;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthGrpc;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Secure joining with real processes: coordinators in secure mode on loopback addresses ({@code
+ * --tls on}, as they are by default beyond loopback), workers and clients with the right token, a
+ * wrong one, none, another coordinator's; rotation; certificates of the user's own with mutual TLS;
+ * local workers in each mode.
+ */
+final class SecurityEndToEndTest {
+  private static final Pattern TOKEN = Pattern.compile("weft1-[0-9a-f]{64}-[0-9a-f]{32}");
+
+  private ProcessCluster cluster;
+  private Path pki;
+
+  @BeforeEach
+  void start() throws IOException {
+    cluster = new ProcessCluster();
+    pki = Files.createTempDirectory("weft-pki-");
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    try {
+      cluster.close();
+    } finally {
+      try (var files = Files.walk(pki)) {
+        for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
+          Files.delete(file);
+        }
+      }
+    }
+  }
+
+  @Test
+  void workersAndClientsNeedTheJoinToken() throws Exception {
+    Address address =
+        cluster.startCoordinatorOn(
+            "127.0.0.2",
+            "--tls",
+            "on",
+            "--local-workers",
+            "1",
+            "--local-transport",
+            "grpc",
+            "--local-slots",
+            "1");
+    String token = cluster.token();
+    assertNotNull(token, cluster::logTails);
+    assertTrue(TOKEN.matcher(token).matches(), token);
+
+    // The cluster hands the token to this worker in WEFT_TOKEN; the local worker got its own.
+    cluster.startWorker("good", 2);
+    cluster.awaitWorkers(2);
+    CliResult sum =
+        cluster.client(
+            "submit", "sum", "--from", "1", "--to", "1000", "--tasks", "4", "--wait", "--json");
+    assertExit(0, sum);
+    assertEquals(JobState.SUCCEEDED, sum.job().getState());
+    assertEquals("500500", sum.job().getResult().getSum().getSum());
+    // The local worker's token travels in its environment, never on its command line.
+    assertTrue(
+        ProcessHandle.current()
+            .descendants()
+            .flatMap(p -> p.info().arguments().stream().flatMap(Arrays::stream))
+            .noneMatch(arg -> arg.contains("weft1-")),
+        "a token on a command line");
+
+    // A wrong secret: refused, and the worker stops (77) saying why.
+    String wrong =
+        token.substring(0, token.length() - 4) + (token.endsWith("0000") ? "1111" : "0000");
+    Process refused = cluster.startWorker("wrong", 1, "--token", wrong);
+    assertTrue(refused.waitFor(ProcessCluster.START_DEADLINE.toSeconds(), TimeUnit.SECONDS));
+    assertEquals(ExitCodes.REFUSED, refused.exitValue(), cluster::logTails);
+    assertTrue(
+        cluster
+            .logTails()
+            .contains(
+                "weft worker wrong stopped: the coordinator at "
+                    + address
+                    + " refused this worker: the join token was not accepted"),
+        cluster::logTails);
+
+    // No token at all: it speaks plain text, the coordinator hangs up, and it is told what to do.
+    cluster.startWorker(Map.of("WEFT_TOKEN", ""), "none", 1);
+    Await.until(
+        "the worker without a token to be turned away",
+        ProcessCluster.START_DEADLINE,
+        () ->
+            cluster
+                .logTails()
+                .contains(
+                    "failed: it hung up; if it uses TLS, as every coordinator beyond loopback does, pass its join token with --token or WEFT_TOKEN"),
+        cluster::logTails);
+    assertEquals(
+        List.of("good", "local-1"),
+        cluster.client("workers", "--json").workers().stream()
+            .map(WorkerInfo::getId)
+            .sorted()
+            .toList());
+
+    // Clients likewise.
+    CliResult plain = cli("workers", "--coordinator", address.toString());
+    assertExit(ExitCodes.UNREACHABLE, plain);
+    assertTrue(
+        plain
+            .err()
+            .startsWith(
+                "weft workers: cannot talk to the coordinator at "
+                    + address
+                    + ": it hung up; if it uses TLS"),
+        plain::toString);
+
+    Path ca = cluster.dataDir().resolve("security/ca.pem");
+    CliResult noToken =
+        cli("workers", "--coordinator", address.toString(), "--tls-ca", ca.toString());
+    assertExit(ExitCodes.REFUSED, noToken);
+    assertEquals(
+        "weft workers: the coordinator at "
+            + address
+            + " refused the request: no join token: this coordinator requires one; get the join"
+            + " token from the coordinator's output or `weft token show --data-dir DIR` on its"
+            + " host, and pass it with --token or WEFT_TOKEN\n",
+        noToken.err());
+
+    CliResult wrongToken = cli("workers", "--coordinator", address.toString(), "--token", wrong);
+    assertExit(ExitCodes.REFUSED, wrongToken);
+    assertTrue(wrongToken.err().contains("the join token was not accepted"), wrongToken::toString);
+
+    CliResult damaged = cli("workers", "--coordinator", address.toString(), "--token", "weft1-abc");
+    assertExit(ExitCodes.USAGE, damaged);
+    assertTrue(damaged.err().startsWith("weft workers: --token: the join token is damaged"));
+
+    // Health checks answer over TLS without a token (probes).
+    ManagedChannel channel =
+        Grpc.newChannelBuilderForAddress(
+                address.host(), address.port(), new ClientSecurity().caFile(ca).credentials())
+            .build();
+    try {
+      assertEquals(
+          ServingStatus.SERVING,
+          HealthGrpc.newBlockingStub(channel)
+              .withDeadlineAfter(10, TimeUnit.SECONDS)
+              .check(HealthCheckRequest.getDefaultInstance())
+              .getStatus());
+    } finally {
+      channel.shutdownNow();
+      channel.awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aTokenOfAnotherCoordinatorRejectsThisOnesCertificate() throws Exception {
+    // The other coordinator's CA stays in its data dir; it need not run for its token to exist.
+    String theirs;
+    try (ProcessCluster other = new ProcessCluster()) {
+      other.startCoordinatorOn("127.0.0.1", "--tls", "on");
+      theirs = other.token();
+    }
+    Address ours = cluster.startCoordinatorOn("127.0.0.2", "--tls", "on");
+    assertNotEquals(theirs, cluster.token());
+
+    Process worker = cluster.startWorker(Map.of("WEFT_TOKEN", theirs), "stray", 1);
+    assertTrue(worker.waitFor(ProcessCluster.START_DEADLINE.toSeconds(), TimeUnit.SECONDS));
+    assertEquals(ExitCodes.REFUSED, worker.exitValue(), cluster::logTails);
+    assertTrue(
+        cluster
+            .logTails()
+            .contains(
+                "weft worker stray stopped: the coordinator's certificate does not match the"
+                    + " join token"),
+        cluster::logTails);
+
+    CliResult client = cli("jobs", "--coordinator", ours.toString(), "--token", theirs);
+    assertExit(ExitCodes.REFUSED, client);
+    assertTrue(
+        client
+            .err()
+            .startsWith(
+                "weft jobs: will not talk to the coordinator at "
+                    + ours
+                    + ": the coordinator's certificate does not match the join token"),
+        client::toString);
+  }
+
+  @Test
+  void rotationInvalidatesTheOldToken() throws Exception {
+    Address address = cluster.startCoordinatorOn("127.0.0.2", "--tls", "on");
+    String old = cluster.token();
+    cluster.startWorker("before", 1);
+    cluster.awaitWorkers(1);
+
+    String dataDir = cluster.dataDir().toString();
+    CliResult shown = cli("token", "show", "--data-dir", dataDir);
+    assertExit(0, shown);
+    assertEquals(
+        "join a worker:  weft worker --join "
+            + address
+            + " --token "
+            + old
+            + "\nclients:        export WEFT_COORDINATOR="
+            + address
+            + " WEFT_TOKEN="
+            + old
+            + "\n",
+        shown.out());
+
+    CliResult rotated = cli("token", "rotate", "--data-dir", dataDir);
+    assertExit(0, rotated);
+    Matcher m = TOKEN.matcher(rotated.out());
+    assertTrue(m.find(), rotated::toString);
+    String fresh = m.group();
+    assertNotEquals(old, fresh);
+    assertEquals(fresh + "\n", cli("token", "show", "--quiet", "--data-dir", dataDir).out());
+
+    CliResult withOld = cli("jobs", "--coordinator", address.toString(), "--token", old);
+    assertExit(ExitCodes.REFUSED, withOld);
+    assertTrue(withOld.err().contains("the join token was not accepted"), withOld::toString);
+    assertExit(0, cli("jobs", "--coordinator", address.toString(), "--token", fresh));
+
+    Process late = cluster.startWorker(Map.of("WEFT_TOKEN", old), "late", 1);
+    assertTrue(late.waitFor(ProcessCluster.START_DEADLINE.toSeconds(), TimeUnit.SECONDS));
+    assertEquals(ExitCodes.REFUSED, late.exitValue(), cluster::logTails);
+    // The worker that attached before the rotation stays attached.
+    CliResult workers =
+        cli("workers", "--json", "--coordinator", address.toString(), "--token", fresh);
+    assertEquals(List.of("before"), workers.workers().stream().map(WorkerInfo::getId).toList());
+  }
+
+  @Test
+  void ownCertificatesWithClientCertificates() throws Exception {
+    TestPki users = new TestPki("weft test CA");
+    Path ca = users.writeCa(pki.resolve("ca.pem"));
+    users.issueServer(pki.resolve("server.pem"), pki.resolve("server.key"));
+    users.issueClient(pki.resolve("client.pem"), pki.resolve("client.key"));
+    Address address =
+        cluster.startCoordinatorOn(
+            "127.0.0.1",
+            "--tls-cert",
+            pki.resolve("server.pem").toString(),
+            "--tls-key",
+            pki.resolve("server.key").toString(),
+            "--tls-client-ca",
+            ca.toString(),
+            "--local-workers",
+            "1",
+            "--local-transport",
+            "grpc",
+            "--local-slots",
+            "1");
+    assertNotNull(cluster.token(), cluster::logTails);
+    assertTrue(
+        cluster
+            .logTails()
+            .contains("--token " + cluster.token() + " --tls-cert CERT --tls-key KEY"),
+        cluster::logTails);
+    String[] tls = {
+      "--tls-ca", ca.toString(),
+      "--tls-cert", pki.resolve("client.pem").toString(),
+      "--tls-key", pki.resolve("client.key").toString()
+    };
+    cluster.startWorker("remote", 2, tls);
+    Await.until(
+        "both workers to attach",
+        ProcessCluster.START_DEADLINE,
+        () -> {
+          CliResult r =
+              cli(
+                  concat(
+                      tls,
+                      "workers",
+                      "--json",
+                      "--coordinator",
+                      address.toString(),
+                      "--token",
+                      cluster.token()));
+          return r.exitCode() == 0 && r.workers().size() == 2;
+        },
+        cluster::logTails);
+    CliResult sum =
+        cli(
+            concat(
+                tls,
+                "submit",
+                "sum",
+                "--from",
+                "1",
+                "--to",
+                "100",
+                "--tasks",
+                "6",
+                "--wait",
+                "--json",
+                "--coordinator",
+                address.toString(),
+                "--token",
+                cluster.token()));
+    assertExit(0, sum);
+    assertEquals("5050", sum.job().getResult().getSum().getSum());
+
+    // The token without a client certificate: refused, saying what is missing.
+    CliResult noCert = cluster.client("jobs");
+    assertExit(ExitCodes.REFUSED, noCert);
+    assertTrue(noCert.err().contains("requires a client certificate"), noCert::toString);
+  }
+
+  private static String[] concat(String[] first, String... rest) {
+    String[] all = new String[rest.length + first.length];
+    System.arraycopy(rest, 0, all, 0, rest.length);
+    System.arraycopy(first, 0, all, rest.length, first.length);
+    return all;
+  }
+}

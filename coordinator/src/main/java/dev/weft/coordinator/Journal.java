@@ -1,0 +1,101 @@
+package dev.weft.coordinator;
+
+import com.google.protobuf.ByteString;
+import dev.weft.v1.Job;
+import dev.weft.v1.JobSpec;
+import dev.weft.v1.JobState;
+import dev.weft.v1.TaskFailure;
+import java.util.List;
+
+/**
+ * What the scheduler records so that a restarted coordinator can resume its jobs. Only {@link
+ * #submitted} blocks (the job is durable when it returns); every other method only queues a record
+ * and returns at once, so the scheduler calls them under its lock. Records are written in the order
+ * they were queued.
+ */
+interface Journal extends AutoCloseable {
+
+  /** Records nothing: a coordinator without a data dir keeps its jobs in memory only. */
+  Journal NONE = new Journal() {};
+
+  /**
+   * Makes a new job durable (committed and synced) before it is registered and answered.
+   *
+   * @throws JournalException when it cannot be written; the job must then be refused
+   */
+  default void submitted(String id, JobSpec spec, int tasks, long createdMs)
+      throws JournalException {}
+
+  /** True when recorded jobs survive a restart (a job submitted during shutdown runs after it). */
+  default boolean isDurable() {
+    return false;
+  }
+
+  /** The job's first task was dispatched. */
+  default void started(String id, long startedMs) {}
+
+  /** A task's first successful output, as folded into the job's result. */
+  default void succeeded(String id, int task, ByteString output) {}
+
+  /**
+   * A task failed for good: its failure, the line that describes it as the job's first failure, and
+   * the output it left (may be empty), which the reduction also keeps.
+   */
+  default void failed(
+      String id, int task, ByteString output, TaskFailure failure, String summary) {}
+
+  /** The job was cancelled or timed out: it ends in {@code target} once its tasks stopped. */
+  default void stopping(String id, JobState target, String reason) {}
+
+  /** The job ended; {@code job} is its final state, kept until it is forgotten. */
+  default void finished(Job job) {}
+
+  /** Finished jobs the coordinator no longer keeps. */
+  default void forget(List<String> ids) {}
+
+  /** Forgets every job that finished before {@code cutoffMs} (Unix milliseconds). */
+  default void forgetFinishedBefore(long cutoffMs) {}
+
+  /**
+   * True while records wait to be written beyond the journal's bound: the scheduler then hands out
+   * no new tasks until {@code onCaughtUp} (see {@link SqliteJournal#start}) runs.
+   */
+  default boolean isBehind() {
+    return false;
+  }
+
+  /** Writes what is queued and releases the data dir. */
+  @Override
+  default void close() {}
+
+  /** One job as the journal last saw it. */
+  record SavedJob(
+      String id,
+      JobSpec spec,
+      int tasks,
+      long createdMs,
+      long startedMs,
+      JobState stopTarget,
+      String stopReason,
+      List<SavedResult> results,
+      Job finished) {
+
+    boolean isFinished() {
+      return finished != null;
+    }
+  }
+
+  /** A recorded task result: its output, and for a task that failed for good, its failure. */
+  record SavedResult(int task, ByteString output, TaskFailure failure, String summary) {
+    boolean ok() {
+      return failure == null;
+    }
+  }
+
+  /** The journal could not be written or read. */
+  final class JournalException extends Exception {
+    JournalException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+}

@@ -1,0 +1,779 @@
+package dev.weft.coordinator;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.Timestamps;
+import dev.weft.v1.Job;
+import dev.weft.v1.JobSpec;
+import dev.weft.v1.JobState;
+import dev.weft.v1.TaskFailure;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.sqlite.SQLiteConfig;
+
+/**
+ * The journal in {@code DATA_DIR/journal.db}: SQLite in WAL mode, written by one thread that
+ * commits whatever was queued since its last commit (group commit), at most every {@link
+ * #GROUP_COMMIT_MS} ms. A commit that holds a new job is synced ({@code synchronous=FULL}) and
+ * answers the waiting submitter; the others are not synced ({@code NORMAL}: they survive a killed
+ * process, and a power cut costs at most a re-run of the tasks they recorded).
+ *
+ * <p>Finished jobs keep one row with their final state; the results of a job are dropped when it
+ * finishes, so only unfinished jobs have any.
+ */
+final class SqliteJournal implements Journal {
+  private static final System.Logger LOG = System.getLogger(SqliteJournal.class.getName());
+  static final String FILE_NAME = "journal.db";
+  static final String NATIVE_DIR_NAME = "native";
+  private static final String SQLITE_TMPDIR_PROPERTY = "org.sqlite.tmpdir";
+  static final int SCHEMA_VERSION = 1;
+  static final long GROUP_COMMIT_MS = 5;
+  // Queued result bytes beyond which the scheduler stops handing out tasks until we catch up.
+  static final long MAX_BACKLOG_BYTES = 64L << 20;
+  private static final long RECORD_OVERHEAD_BYTES = 64;
+  private static final long SUBMIT_DEADLINE_MS = 10_000;
+  private static final long RETRY_MS = 1_000;
+  private static final int CLOSE_ATTEMPTS = 3;
+  private static final long CLOSE_DEADLINE_MS = 30_000;
+
+  private final Path dir;
+  private final DataDirLock dirLock;
+  private final Connection db;
+  private final Statements sql;
+  private final List<SavedJob> saved;
+
+  private final Object lock = new Object();
+  // Guarded by lock.
+  private ArrayList<Record> pending = new ArrayList<>();
+  private long pendingBytes;
+  private boolean urgent;
+  private boolean writerParked;
+  private boolean closing;
+  private Thread writer;
+  private Runnable onCaughtUp = () -> {};
+  // Read by the scheduler on every dispatch, without our lock.
+  private volatile boolean behind;
+  // Writer thread only.
+  private String synchronous = "NORMAL";
+
+  private sealed interface Record {}
+
+  private record Submit(
+      String id,
+      JobSpec spec,
+      int tasks,
+      long createdMs,
+      CompletableFuture<Void> done,
+      AtomicBoolean abandoned)
+      implements Record {}
+
+  private record Started(String id, long startedMs) implements Record {}
+
+  private record Result(String id, int task, ByteString output, TaskFailure failure, String summary)
+      implements Record {}
+
+  private record Stopping(String id, JobState target, String reason) implements Record {}
+
+  private record Finished(Job job) implements Record {}
+
+  private record Forget(List<String> ids) implements Record {}
+
+  private record ForgetBefore(long cutoffMs) implements Record {}
+
+  private SqliteJournal(
+      Path dir, DataDirLock dirLock, Connection db, Statements sql, List<SavedJob> saved) {
+    this.dir = dir;
+    this.dirLock = dirLock;
+    this.db = db;
+    this.sql = sql;
+    this.saved = saved;
+  }
+
+  /**
+   * Locks {@code dir}, opens (or creates) its journal, forgets finished jobs beyond the retention
+   * (older than {@code retention}, or beyond the newest {@code keepFinished}) and reads the rest.
+   * Nothing is written until {@link #start}.
+   */
+  static SqliteJournal open(Path dir, Duration retention, int keepFinished)
+      throws DataDirException {
+    DataDirLock dirLock = DataDirLock.acquire(dir);
+    Path file = dir.resolve(FILE_NAME);
+    Connection db = null;
+    try {
+      useNativeDir(dir.resolve(NATIVE_DIR_NAME));
+      SQLiteConfig config = new SQLiteConfig();
+      config.setJournalMode(SQLiteConfig.JournalMode.WAL);
+      config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+      // Only we write (the data dir is locked); someone reading with the sqlite3 tool may hold
+      // the file for a moment.
+      config.setBusyTimeout(5_000);
+      db = config.createConnection("jdbc:sqlite:" + file);
+      createSchema(db, file);
+      prune(db, System.currentTimeMillis() - retention.toMillis(), keepFinished);
+      List<SavedJob> saved = load(db);
+      return new SqliteJournal(dir, dirLock, db, new Statements(db), saved);
+    } catch (SQLException e) {
+      closeAfterFailure(db, dirLock, e);
+      throw new DataDirException(
+          "cannot open the journal "
+              + file
+              + " ("
+              + e.getMessage()
+              + "); move it aside to start afresh, or choose another --data-dir",
+          e);
+    } catch (DataDirException e) {
+      closeAfterFailure(db, dirLock, e);
+      throw e;
+    }
+  }
+
+  /**
+   * sqlite-jdbc copies its native library into a temporary directory and deletes the copy when the
+   * JVM exits normally; every SIGKILLed coordinator would leave one (a megabyte) in /tmp. Unless
+   * the user chose the directory ({@code -Dorg.sqlite.tmpdir}), the copy goes into the locked data
+   * dir instead, where the next coordinator removes what a killed one left. The property is read
+   * once, when the first journal of this JVM loads the library.
+   */
+  private static void useNativeDir(Path nativeDir) throws DataDirException {
+    try {
+      if (Files.isDirectory(nativeDir)) {
+        try (DirectoryStream<Path> stale = Files.newDirectoryStream(nativeDir)) {
+          for (Path file : stale) {
+            Files.deleteIfExists(file); // we hold the lock: no live coordinator uses it
+          }
+        }
+      }
+      Files.createDirectories(nativeDir);
+    } catch (IOException e) {
+      throw new DataDirException("cannot prepare " + nativeDir + ": " + e.getMessage(), e);
+    }
+    if (System.getProperty(SQLITE_TMPDIR_PROPERTY) == null) {
+      System.setProperty(SQLITE_TMPDIR_PROPERTY, nativeDir.toString());
+    }
+  }
+
+  private static void closeAfterFailure(Connection db, DataDirLock dirLock, Exception cause) {
+    try {
+      if (db != null) {
+        db.close();
+      }
+    } catch (SQLException e) {
+      cause.addSuppressed(e);
+    }
+    try {
+      dirLock.close();
+    } catch (IOException e) {
+      cause.addSuppressed(e);
+    }
+  }
+
+  private static void createSchema(Connection db, Path file) throws SQLException, DataDirException {
+    try (Statement s = db.createStatement()) {
+      int version;
+      try (ResultSet rs = s.executeQuery("PRAGMA user_version")) {
+        version = rs.next() ? rs.getInt(1) : 0;
+      }
+      if (version > SCHEMA_VERSION) {
+        throw new DataDirException(
+            "the journal "
+                + file
+                + " was written by a newer weft (schema "
+                + version
+                + "; this one reads "
+                + SCHEMA_VERSION
+                + "); run that weft, or choose another --data-dir");
+      }
+      s.executeUpdate(
+          "CREATE TABLE IF NOT EXISTS jobs("
+              + " seq INTEGER PRIMARY KEY,"
+              + " id TEXT NOT NULL UNIQUE,"
+              + " spec BLOB NOT NULL,"
+              + " tasks INTEGER NOT NULL,"
+              + " created_ms INTEGER NOT NULL,"
+              + " started_ms INTEGER NOT NULL DEFAULT 0,"
+              + " stop_target INTEGER NOT NULL DEFAULT 0,"
+              + " stop_reason TEXT NOT NULL DEFAULT '',"
+              + " finished_ms INTEGER,"
+              + " final BLOB)");
+      s.executeUpdate(
+          "CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_ms)"
+              + " WHERE finished_ms IS NOT NULL");
+      s.executeUpdate(
+          "CREATE TABLE IF NOT EXISTS results(job_id TEXT NOT NULL, batch BLOB NOT NULL)");
+      s.executeUpdate("CREATE INDEX IF NOT EXISTS results_job ON results(job_id)");
+      s.executeUpdate("PRAGMA user_version = " + SCHEMA_VERSION);
+    }
+  }
+
+  private static void prune(Connection db, long cutoffMs, int keepFinished) throws SQLException {
+    try (PreparedStatement old =
+            db.prepareStatement(
+                "DELETE FROM jobs WHERE finished_ms IS NOT NULL AND finished_ms < ?");
+        PreparedStatement many =
+            db.prepareStatement(
+                "DELETE FROM jobs WHERE finished_ms IS NOT NULL AND seq NOT IN (SELECT seq FROM"
+                    + " jobs WHERE finished_ms IS NOT NULL ORDER BY finished_ms DESC LIMIT ?)");
+        Statement orphans = db.createStatement()) {
+      old.setLong(1, cutoffMs);
+      int forgotten = old.executeUpdate();
+      many.setInt(1, keepFinished);
+      forgotten += many.executeUpdate();
+      orphans.executeUpdate(
+          "DELETE FROM results WHERE job_id NOT IN (SELECT id FROM jobs WHERE final IS NULL)");
+      if (forgotten > 0) {
+        LOG.log(System.Logger.Level.INFO, "journal: forgot {0} old finished jobs", forgotten);
+      }
+    }
+  }
+
+  private static List<SavedJob> load(Connection db) throws SQLException {
+    List<SavedJob> jobs = new ArrayList<>();
+    // Filled below: a saved job holds its (mutable) result list until the scheduler takes it.
+    Map<String, List<SavedResult>> results = new HashMap<>();
+    Map<String, Integer> taskCounts = new HashMap<>();
+    try (Statement s = db.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT id, spec, tasks, created_ms, started_ms, stop_target, stop_reason, final"
+                    + " FROM jobs ORDER BY seq")) {
+      while (rs.next()) {
+        String id = rs.getString(1);
+        byte[] last = rs.getBytes(8);
+        List<SavedResult> saved = last == null ? new ArrayList<>() : List.of();
+        try {
+          jobs.add(
+              new SavedJob(
+                  id,
+                  JobSpec.parseFrom(rs.getBytes(2)),
+                  rs.getInt(3),
+                  rs.getLong(4),
+                  rs.getLong(5),
+                  rs.getInt(6) == 0 ? null : JobState.forNumber(rs.getInt(6)),
+                  rs.getString(7),
+                  saved,
+                  last == null ? null : Job.parseFrom(last)));
+        } catch (InvalidProtocolBufferException e) {
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "journal: job {0} is unreadable ({1}); it is skipped",
+              id,
+              e.getMessage());
+          continue;
+        }
+        if (last == null) {
+          results.put(id, saved);
+          taskCounts.put(id, rs.getInt(3));
+        }
+      }
+    }
+    try (Statement s = db.createStatement();
+        ResultSet rs = s.executeQuery("SELECT job_id, batch FROM results ORDER BY rowid")) {
+      while (rs.next()) {
+        String id = rs.getString(1);
+        List<SavedResult> into = results.get(id);
+        if (into == null) {
+          continue;
+        }
+        try {
+          ResultBatch.decode(rs.getBytes(2), taskCounts.get(id), into);
+        } catch (InvalidProtocolBufferException e) {
+          // What was decoded stays; the batch's other tasks run again.
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "journal: a result batch of job {0} is unreadable ({1}); its tasks run again",
+              id,
+              e.getMessage());
+        }
+      }
+    }
+    return jobs;
+  }
+
+  /** The jobs read at open, in submission order. */
+  List<SavedJob> saved() {
+    return saved;
+  }
+
+  /**
+   * Starts writing. {@code onCaughtUp} runs on the writer thread, holding none of our locks, when a
+   * backlog that made {@link #isBehind} true has been written.
+   */
+  void start(Runnable onCaughtUp) {
+    synchronized (lock) {
+      this.onCaughtUp = onCaughtUp;
+      writer = Thread.ofPlatform().name("weft-journal-writer").daemon(true).start(this::runWriter);
+    }
+  }
+
+  // ---- records ----
+
+  @Override
+  public void submitted(String id, JobSpec spec, int tasks, long createdMs)
+      throws JournalException {
+    Submit submit =
+        new Submit(id, spec, tasks, createdMs, new CompletableFuture<>(), new AtomicBoolean());
+    synchronized (lock) {
+      if (closing) {
+        throw new JournalException("the journal in " + dir + " is closed", null);
+      }
+      pending.add(submit);
+      urgent = true;
+      lock.notifyAll();
+    }
+    try {
+      submit.done().get(SUBMIT_DEADLINE_MS, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      throw new JournalException(
+          "cannot write the journal in " + dir + ": " + e.getCause().getMessage(), e.getCause());
+    } catch (TimeoutException e) {
+      // Not written yet: the writer skips it. Were it written after all, the job would run after
+      // the next restart, which a client whose submission failed may not expect but loses nothing.
+      submit.abandoned().set(true);
+      throw new JournalException(
+          "the journal in " + dir + " did not commit within " + SUBMIT_DEADLINE_MS + " ms", e);
+    } catch (InterruptedException e) {
+      submit.abandoned().set(true);
+      Thread.currentThread().interrupt();
+      throw new JournalException("interrupted while writing the journal", e);
+    }
+  }
+
+  @Override
+  public boolean isDurable() {
+    return true;
+  }
+
+  @Override
+  public void started(String id, long startedMs) {
+    append(new Started(id, startedMs), RECORD_OVERHEAD_BYTES);
+  }
+
+  @Override
+  public void succeeded(String id, int task, ByteString output) {
+    append(new Result(id, task, output, null, null), RECORD_OVERHEAD_BYTES + output.size());
+  }
+
+  @Override
+  public void failed(String id, int task, ByteString output, TaskFailure failure, String summary) {
+    append(
+        new Result(id, task, output, failure, summary),
+        RECORD_OVERHEAD_BYTES + output.size() + failure.getSerializedSize() + summary.length());
+  }
+
+  @Override
+  public void stopping(String id, JobState target, String reason) {
+    append(new Stopping(id, target, reason), RECORD_OVERHEAD_BYTES + reason.length());
+  }
+
+  @Override
+  public void finished(Job job) {
+    append(new Finished(job), RECORD_OVERHEAD_BYTES + job.getSerializedSize());
+  }
+
+  @Override
+  public void forget(List<String> ids) {
+    append(new Forget(List.copyOf(ids)), RECORD_OVERHEAD_BYTES * ids.size());
+  }
+
+  @Override
+  public void forgetFinishedBefore(long cutoffMs) {
+    append(new ForgetBefore(cutoffMs), RECORD_OVERHEAD_BYTES);
+  }
+
+  @Override
+  public boolean isBehind() {
+    return behind;
+  }
+
+  private void append(Record record, long bytes) {
+    synchronized (lock) {
+      if (closing && writer == null) {
+        LOG.log(System.Logger.Level.DEBUG, "journal closed; dropped {0}", record);
+        return;
+      }
+      pending.add(record);
+      pendingBytes += bytes;
+      if (pendingBytes > MAX_BACKLOG_BYTES) {
+        behind = true;
+      }
+      if (writerParked) {
+        lock.notifyAll();
+      }
+    }
+  }
+
+  // ---- the writer ----
+
+  private void runWriter() {
+    long lastCommitNanos = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(GROUP_COMMIT_MS);
+    int failures = 0;
+    while (true) {
+      List<Record> batch;
+      boolean last;
+      synchronized (lock) {
+        try {
+          awaitBatch(lastCommitNanos);
+        } catch (InterruptedException e) {
+          // Nobody interrupts the writer but the JVM going down: write what we have and stop.
+          closing = true;
+          Thread.currentThread().interrupt();
+        }
+        if (pending.isEmpty() && closing) {
+          return;
+        }
+        batch = pending;
+        pending = new ArrayList<>();
+        pendingBytes = 0;
+        urgent = false;
+        last = closing;
+      }
+      try {
+        write(batch);
+        failures = 0;
+      } catch (SQLException | RuntimeException e) {
+        failures++;
+        batch = failedBatch(batch, e, failures);
+        if (last && failures >= CLOSE_ATTEMPTS) {
+          LOG.log(
+              System.Logger.Level.ERROR,
+              "journal: giving up on {0} records after {1} failed commits: {2}",
+              batch.size(),
+              failures,
+              e.getMessage());
+          batch = List.of();
+        }
+        requeueFront(batch);
+        pauseAfterFailure();
+      }
+      lastCommitNanos = System.nanoTime();
+      caughtUp();
+    }
+  }
+
+  /** Waits, holding the lock, until there is something to write and its time has come. */
+  private void awaitBatch(long lastCommitNanos) throws InterruptedException {
+    while (!closing && !urgent) {
+      if (pending.isEmpty()) {
+        writerParked = true;
+        try {
+          lock.wait();
+        } finally {
+          writerParked = false;
+        }
+        continue;
+      }
+      // Records keep coming while tasks run: gather them for a while, one commit for all.
+      long left =
+          lastCommitNanos + TimeUnit.MILLISECONDS.toNanos(GROUP_COMMIT_MS) - System.nanoTime();
+      if (left <= 0) {
+        return;
+      }
+      TimeUnit.NANOSECONDS.timedWait(lock, left);
+    }
+  }
+
+  /** Fails the waiting submitters (their jobs are refused) and returns the records to retry. */
+  private List<Record> failedBatch(List<Record> batch, Exception e, int failures) {
+    if (failures == 1 || failures % 60 == 0) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "journal: cannot commit to " + dir.resolve(FILE_NAME) + " (attempt " + failures + ")",
+          e);
+    }
+    List<Record> retry = new ArrayList<>(batch.size());
+    for (Record record : batch) {
+      if (record instanceof Submit submit) {
+        submit.done().completeExceptionally(e);
+      } else {
+        retry.add(record);
+      }
+    }
+    return retry;
+  }
+
+  /** Puts records that failed to commit back in front of those queued since. */
+  private void requeueFront(List<Record> batch) {
+    synchronized (lock) {
+      ArrayList<Record> merged = new ArrayList<>(batch.size() + pending.size());
+      merged.addAll(batch);
+      merged.addAll(pending);
+      pending = merged;
+      for (Record record : batch) {
+        if (record instanceof Result r) {
+          pendingBytes += RECORD_OVERHEAD_BYTES + r.output().size();
+        }
+      }
+      behind = behind || pendingBytes > MAX_BACKLOG_BYTES;
+    }
+  }
+
+  /** Waits before retrying a failed commit (not when closing: then the retries are few). */
+  private void pauseAfterFailure() {
+    synchronized (lock) {
+      long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RETRY_MS);
+      try {
+        while (!closing) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            break;
+          }
+          TimeUnit.NANOSECONDS.timedWait(lock, left);
+        }
+      } catch (InterruptedException e) {
+        // As in runWriter: the JVM is going down; the next attempts are the last ones.
+        closing = true;
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void caughtUp() {
+    boolean resume;
+    synchronized (lock) {
+      resume = behind && pendingBytes <= MAX_BACKLOG_BYTES;
+      if (resume) {
+        behind = false;
+      }
+    }
+    if (resume) {
+      onCaughtUp.run();
+    }
+  }
+
+  private void write(List<Record> batch) throws SQLException {
+    boolean sync = false;
+    for (Record record : batch) {
+      if (record instanceof Submit submit && !submit.abandoned().get()) {
+        sync = true;
+        break;
+      }
+    }
+    setSynchronous(sync ? "FULL" : "NORMAL");
+    sql.begin();
+    Map<String, ResultBatch> results = new LinkedHashMap<>();
+    try {
+      for (Record record : batch) {
+        switch (record) {
+          case Submit s -> {
+            if (!s.abandoned().get()) {
+              sql.insertJob(s.id(), s.spec().toByteArray(), s.tasks(), s.createdMs());
+            }
+          }
+          case Started s -> sql.markStarted(s.id(), s.startedMs());
+          case Result r -> {
+            ResultBatch into = results.computeIfAbsent(r.id(), id -> new ResultBatch());
+            if (r.failure() == null) {
+              into.add(r.task(), r.output());
+            } else {
+              into.addFailure(r.task(), r.output(), r.failure(), r.summary());
+            }
+          }
+          case Stopping s -> sql.markStopping(s.id(), s.target().getNumber(), s.reason());
+          case Finished f -> {
+            results.remove(f.job().getId());
+            sql.markFinished(f.job());
+          }
+          case Forget f -> {
+            for (String id : f.ids()) {
+              results.remove(id);
+              sql.deleteJob(id);
+            }
+          }
+          case ForgetBefore f -> sql.deleteFinishedBefore(f.cutoffMs());
+        }
+      }
+      for (Map.Entry<String, ResultBatch> entry : results.entrySet()) {
+        sql.insertResults(entry.getKey(), entry.getValue().toByteArray());
+      }
+      sql.commit();
+    } catch (SQLException | RuntimeException e) {
+      sql.rollback(e);
+      throw e;
+    }
+    for (Record record : batch) {
+      if (record instanceof Submit submit) {
+        submit.done().complete(null);
+      }
+    }
+  }
+
+  private void setSynchronous(String mode) throws SQLException {
+    if (!mode.equals(synchronous)) {
+      try (Statement s = db.createStatement()) {
+        s.executeUpdate("PRAGMA synchronous = " + mode);
+      }
+      synchronous = mode;
+    }
+  }
+
+  @Override
+  public void close() {
+    Thread running;
+    synchronized (lock) {
+      if (closing && writer == null) {
+        return;
+      }
+      closing = true;
+      running = writer;
+      writer = null;
+      lock.notifyAll();
+    }
+    try {
+      if (running != null) {
+        running.join(CLOSE_DEADLINE_MS);
+        if (running.isAlive()) {
+          LOG.log(
+              System.Logger.Level.ERROR,
+              "journal: the writer did not finish within {0} ms; closing anyway",
+              CLOSE_DEADLINE_MS);
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      closeResources();
+    }
+  }
+
+  private void closeResources() {
+    try {
+      sql.close();
+      db.close();
+    } catch (SQLException e) {
+      LOG.log(System.Logger.Level.WARNING, "journal: closing " + dir.resolve(FILE_NAME), e);
+    }
+    try {
+      dirLock.close();
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.WARNING, "cannot release the lock on " + dir, e);
+    }
+  }
+
+  /** The prepared statements the writer uses; one set, on the writer's thread only. */
+  private static final class Statements implements AutoCloseable {
+    private final Statement plain;
+    private final PreparedStatement insertJob;
+    private final PreparedStatement markStarted;
+    private final PreparedStatement markStopping;
+    private final PreparedStatement markFinished;
+    private final PreparedStatement deleteResults;
+    private final PreparedStatement deleteJob;
+    private final PreparedStatement insertResults;
+    private final PreparedStatement deleteFinishedBefore;
+
+    Statements(Connection db) throws SQLException {
+      plain = db.createStatement();
+      insertJob =
+          db.prepareStatement(
+              "INSERT OR REPLACE INTO jobs(id, spec, tasks, created_ms) VALUES (?, ?, ?, ?)");
+      markStarted = db.prepareStatement("UPDATE jobs SET started_ms = ? WHERE id = ?");
+      markStopping =
+          db.prepareStatement("UPDATE jobs SET stop_target = ?, stop_reason = ? WHERE id = ?");
+      markFinished = db.prepareStatement("UPDATE jobs SET finished_ms = ?, final = ? WHERE id = ?");
+      deleteResults = db.prepareStatement("DELETE FROM results WHERE job_id = ?");
+      deleteJob = db.prepareStatement("DELETE FROM jobs WHERE id = ?");
+      insertResults = db.prepareStatement("INSERT INTO results(job_id, batch) VALUES (?, ?)");
+      deleteFinishedBefore =
+          db.prepareStatement("DELETE FROM jobs WHERE finished_ms IS NOT NULL AND finished_ms < ?");
+    }
+
+    void begin() throws SQLException {
+      plain.executeUpdate("BEGIN IMMEDIATE");
+    }
+
+    void commit() throws SQLException {
+      plain.executeUpdate("COMMIT");
+    }
+
+    void rollback(Exception cause) {
+      try {
+        plain.executeUpdate("ROLLBACK");
+      } catch (SQLException e) {
+        cause.addSuppressed(e); // no transaction left to roll back
+      }
+    }
+
+    void insertJob(String id, byte[] spec, int tasks, long createdMs) throws SQLException {
+      insertJob.setString(1, id);
+      insertJob.setBytes(2, spec);
+      insertJob.setInt(3, tasks);
+      insertJob.setLong(4, createdMs);
+      insertJob.executeUpdate();
+    }
+
+    void markStarted(String id, long startedMs) throws SQLException {
+      markStarted.setLong(1, startedMs);
+      markStarted.setString(2, id);
+      markStarted.executeUpdate();
+    }
+
+    void markStopping(String id, int target, String reason) throws SQLException {
+      markStopping.setInt(1, target);
+      markStopping.setString(2, reason);
+      markStopping.setString(3, id);
+      markStopping.executeUpdate();
+    }
+
+    void markFinished(Job job) throws SQLException {
+      markFinished.setLong(1, job.hasFinished() ? Timestamps.toMillis(job.getFinished()) : 0);
+      markFinished.setBytes(2, job.toByteArray());
+      markFinished.setString(3, job.getId());
+      markFinished.executeUpdate();
+      deleteResults.setString(1, job.getId());
+      deleteResults.executeUpdate();
+    }
+
+    void deleteJob(String id) throws SQLException {
+      deleteJob.setString(1, id);
+      deleteJob.executeUpdate();
+      deleteResults.setString(1, id);
+      deleteResults.executeUpdate();
+    }
+
+    void insertResults(String id, byte[] batch) throws SQLException {
+      insertResults.setString(1, id);
+      insertResults.setBytes(2, batch);
+      insertResults.executeUpdate();
+    }
+
+    void deleteFinishedBefore(long cutoffMs) throws SQLException {
+      deleteFinishedBefore.setLong(1, cutoffMs);
+      deleteFinishedBefore.executeUpdate();
+    }
+
+    @Override
+    public void close() throws SQLException {
+      for (Statement s :
+          List.of(
+              plain,
+              insertJob,
+              markStarted,
+              markStopping,
+              markFinished,
+              deleteResults,
+              deleteJob,
+              insertResults,
+              deleteFinishedBefore)) {
+        s.close();
+      }
+    }
+  }
+}

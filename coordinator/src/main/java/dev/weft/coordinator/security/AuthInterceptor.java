@@ -1,0 +1,116 @@
+package dev.weft.coordinator.security;
+
+import dev.weft.security.AuthMetadata;
+import dev.weft.security.JoinToken;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.grpc.health.v1.HealthGrpc;
+import java.io.IOException;
+import java.security.MessageDigest;
+import java.security.cert.Certificate;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+
+/**
+ * Lets a call through only with the join token's current secret and, when the coordinator checks
+ * client certificates, a verified one (TLS has already checked that a presented certificate chains
+ * to the client CA). Health checks pass without either, so probes need no credentials; they still
+ * come over TLS. The coordinator's own local workers carry a secret of this run instead, which no
+ * rotation touches and which stands in for a client certificate. Refusals are UNAUTHENTICATED with
+ * a message that says how to join.
+ */
+final class AuthInterceptor implements ServerInterceptor {
+  private static final System.Logger LOG = System.getLogger(AuthInterceptor.class.getName());
+  private static final String HEALTH = HealthGrpc.SERVICE_NAME + "/";
+  static final String HOW_TO_JOIN =
+      "get the join token from the coordinator's output or `weft token show --data-dir DIR` on its"
+          + " host, and pass it with --token or WEFT_TOKEN";
+
+  private final SecretFile secret;
+  private final byte[] localSecret;
+  private final boolean clientCertificates;
+
+  /**
+   * @param secret the join token's secret; null when calls need none (client certificates only)
+   * @param localSecret the secret of this run's local workers
+   * @param clientCertificates whether calls need a verified client certificate
+   */
+  AuthInterceptor(SecretFile secret, byte[] localSecret, boolean clientCertificates) {
+    this.secret = secret;
+    this.localSecret = localSecret.clone();
+    this.clientCertificates = clientCertificates;
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+    if (call.getMethodDescriptor().getFullMethodName().startsWith(HEALTH)) {
+      return next.startCall(call, headers);
+    }
+    Status refusal = check(call, headers);
+    if (refusal != null) {
+      call.close(refusal, new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    return next.startCall(call, headers);
+  }
+
+  /** Null to let the call through, else why not. */
+  private Status check(ServerCall<?, ?> call, Metadata headers) {
+    String bearer = AuthMetadata.bearer(headers);
+    JoinToken presented = null;
+    if (bearer != null) {
+      try {
+        presented = JoinToken.parse(bearer);
+      } catch (IllegalArgumentException e) {
+        return Status.UNAUTHENTICATED.withDescription(e.getMessage() + "; " + HOW_TO_JOIN);
+      }
+      if (presented.secretEquals(localSecret)) {
+        return null;
+      }
+    }
+    if (clientCertificates && !hasClientCertificate(call)) {
+      return Status.UNAUTHENTICATED.withDescription(
+          "this coordinator requires a client certificate issued by its client CA (none was"
+              + " presented; TLS sends only one issued by that CA): pass --tls-cert and --tls-key");
+    }
+    if (secret == null) {
+      return null;
+    }
+    if (presented == null) {
+      return Status.UNAUTHENTICATED.withDescription(
+          "no join token: this coordinator requires one; " + HOW_TO_JOIN);
+    }
+    byte[] current;
+    try {
+      current = secret.current();
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.ERROR, "cannot read the join token's secret; refusing calls", e);
+      return Status.UNAVAILABLE.withDescription(
+          "the coordinator cannot read its join token's secret; see its log");
+    }
+    if (!MessageDigest.isEqual(presented.secret(), current)) {
+      return Status.UNAUTHENTICATED.withDescription(
+          "the join token was not accepted (it is wrong, or was rotated since); " + HOW_TO_JOIN);
+    }
+    return null;
+  }
+
+  private static boolean hasClientCertificate(ServerCall<?, ?> call) {
+    SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+    if (session == null) {
+      return false;
+    }
+    try {
+      Certificate[] chain = session.getPeerCertificates();
+      return chain != null && chain.length > 0;
+    } catch (SSLPeerUnverifiedException e) {
+      // No certificate was presented: the caller is told what to pass.
+      return false;
+    }
+  }
+}
