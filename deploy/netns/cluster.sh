@@ -142,7 +142,7 @@ up() {
     await_log "$state/logs/$name.log" "attached to coordinator" 60
   done
   echo "cluster '$prefix' is up: coordinator $coordinator; workers coord-worker (shm), w1, w2 (grpc)"
-  echo "run clients with: $0 client submit sum --from 1 --to 1e9 --wait"
+  echo "run clients with: $0 client submit sum --from 1 --to 1_000_000_000 --wait"
 }
 
 client() {
