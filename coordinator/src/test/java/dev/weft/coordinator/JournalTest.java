@@ -11,6 +11,7 @@ import com.google.protobuf.util.Timestamps;
 import dev.weft.kinds.JobKinds;
 import dev.weft.kinds.TaskPlan;
 import dev.weft.v1.GetJobRequest;
+import dev.weft.v1.HashParams;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.JobSpec;
@@ -275,6 +276,28 @@ class JournalTest {
     Job timedOut = node.get("jtimeout");
     assertEquals(JobState.FAILED, timedOut.getState());
     assertTrue(timedOut.getError().startsWith("timed out after 5 s"), timedOut.getError());
+  }
+
+  @Test
+  void aJobWhoseInputChangedWhileTheCoordinatorWasDownFailsNamingWhy() throws Exception {
+    Path file = Files.writeString(dataDir.resolve("input.txt"), "12345678");
+    JobSpec spec =
+        JobSpec.newBuilder()
+            .setHash(HashParams.newBuilder().setPath(file.toString()).setChunkBytes(4))
+            .build();
+    try (SqliteJournal journal = journal()) {
+      journal.submitted("jhash", spec, 2, System.currentTimeMillis());
+    }
+    Files.writeString(file, "123456789abc"); // three chunks now
+    Node node = new Node(new CoordinatorConfig());
+    Job failed = node.get("jhash");
+    assertEquals(JobState.FAILED, failed.getState());
+    assertEquals(
+        "cannot resume after a coordinator restart: it now splits into 3 tasks instead of 2"
+            + " (did its input change?)",
+        failed.getError());
+    node.close();
+    assertEquals(JobState.FAILED, new Node(new CoordinatorConfig()).get("jhash").getState());
   }
 
   @Test
