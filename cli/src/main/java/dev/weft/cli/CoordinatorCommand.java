@@ -115,6 +115,15 @@ final class CoordinatorCommand implements Callable<Integer> {
   private Duration retention;
 
   @Option(
+      names = "--probe-listen",
+      paramLabel = "HOST:PORT",
+      converter = Address.ListenConverter.class,
+      description =
+          "Also serve grpc.health.v1 alone, in plain text and without a token, here: for probes"
+              + " that cannot speak TLS, such as Kubernetes' grpc probe (default: none).")
+  private Address probeListen;
+
+  @Option(
       names = "--hash-root",
       paramLabel = "DIR",
       description =
@@ -181,6 +190,9 @@ final class CoordinatorCommand implements Callable<Integer> {
             .fastPath(transport)
             .localWorkers(
                 localWorkers, localTransport, localSlots, WeftJvm.command(List.of("worker")));
+    if (probeListen != null) {
+      config.probeListen(probeListen.host(), probeListen.port());
+    }
     if (hashRoots != null) {
       config.hashRoots(hashRoots);
     }

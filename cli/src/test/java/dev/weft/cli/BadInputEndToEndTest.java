@@ -48,12 +48,15 @@ final class BadInputEndToEndTest {
   private ProcessCluster cluster;
   private Path readable;
   private ManagedChannel channel;
+  private int probePort;
 
   @BeforeEach
   void start() throws Exception {
     cluster = new ProcessCluster();
     readable = Files.createTempDirectory("weft-hash-root-");
-    cluster.startCoordinator(0, "--hash-root", readable.toString());
+    probePort = ProcessCluster.freePort();
+    cluster.startCoordinator(
+        0, "--hash-root", readable.toString(), "--probe-listen", "127.0.0.1:" + probePort);
     channel =
         NettyChannelBuilder.forAddress("127.0.0.1", cluster.coordinator().port())
             .usePlaintext()
@@ -94,6 +97,36 @@ final class BadInputEndToEndTest {
                     .build())
             .getId();
     assertTrue(id.startsWith("j"), id);
+  }
+
+  @Test
+  void theProbePortServesHealthAloneInPlainText() throws Exception {
+    ManagedChannel probes =
+        NettyChannelBuilder.forAddress("127.0.0.1", probePort).usePlaintext().build();
+    try {
+      ServingStatus status =
+          HealthGrpc.newBlockingStub(probes)
+              .withDeadlineAfter(10, TimeUnit.SECONDS)
+              .check(HealthCheckRequest.getDefaultInstance())
+              .getStatus();
+      assertEquals(ServingStatus.SERVING, status);
+      StatusRuntimeException e =
+          assertThrows(
+              StatusRuntimeException.class,
+              () ->
+                  JobServiceGrpc.newBlockingStub(probes)
+                      .withDeadlineAfter(10, TimeUnit.SECONDS)
+                      .submitJob(
+                          SubmitJobRequest.newBuilder()
+                              .setSpec(
+                                  JobSpec.newBuilder()
+                                      .setSum(SumParams.newBuilder().setFrom(1).setTo(10)))
+                              .build()));
+      assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode(), e::toString);
+    } finally {
+      probes.shutdownNow();
+      probes.awaitTermination(10, TimeUnit.SECONDS);
+    }
   }
 
   @Test

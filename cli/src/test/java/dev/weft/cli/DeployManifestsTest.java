@@ -121,7 +121,10 @@ final class DeployManifestsTest {
     assertEquals(PORT, integer(port, "port"), "Service port vs Address.DEFAULT");
 
     Map<String, Object> coordinator = container(statefulSet, "coordinator");
-    Map<String, Object> containerPort = only(maps(coordinator, "ports"));
+    // The main port; the probe port beside it is checked with the probes.
+    Map<String, Object> containerPort =
+        only(
+            maps(coordinator, "ports").stream().filter(p -> "grpc".equals(p.get("name"))).toList());
     assertEquals(PORT, integer(containerPort, "containerPort"), "containerPort vs Address.DEFAULT");
     assertEquals(string(containerPort, "name"), String.valueOf(port.get("targetPort")));
 
@@ -160,21 +163,24 @@ final class DeployManifestsTest {
   }
 
   @Test
-  void coordinatorProbesUseItsPortAndCanWorkOverTls() {
+  void coordinatorProbesCallGrpcHealthOnThePlainTextProbePort() {
     Map<String, Object> coordinator =
         container(resource("StatefulSet", "weft-coordinator"), "coordinator");
-    boolean tls = servesTls(weft(strings(coordinator, "args"), "coordinator"));
+    ParseResult args = weft(strings(coordinator, "args"), "coordinator");
+    // The kubelet's grpc probe speaks plain text: it must go to --probe-listen, never to the main
+    // port, which serves TLS beyond loopback.
+    assertTrue(args.hasMatchedOption("--probe-listen"), "the coordinator needs --probe-listen");
+    int probePort =
+        Address.parse(args.matchedOption("--probe-listen").stringValues().getFirst(), true).port();
+    assertTrue(probePort != PORT, "the probe port must not be the main port");
+    boolean declared =
+        maps(coordinator, "ports").stream()
+            .anyMatch(p -> Integer.valueOf(probePort).equals(p.get("containerPort")));
+    assertTrue(declared, "containerPort " + probePort + " is not declared");
     for (String kind : List.of("startupProbe", "readinessProbe", "livenessProbe")) {
       Map<String, Object> probe = map(coordinator, kind);
-      if (probe.containsKey("grpc")) {
-        assertEquals(PORT, integer(probe, "grpc", "port"), kind);
-        // The kubelet's gRPC probe speaks plain text unless told otherwise.
-        assertTrue(
-            !tls || "TLS".equals(map(probe, "grpc").get("mode")),
-            kind + " is a plain-text grpc probe, but the coordinator serves TLS on its port");
-      } else {
-        assertEquals(PORT, integer(probe, "tcpSocket", "port"), kind);
-      }
+      assertTrue(probe.containsKey("grpc"), kind + " must be a grpc probe (grpc.health.v1)");
+      assertEquals(probePort, integer(probe, "grpc", "port"), kind);
     }
   }
 
@@ -501,12 +507,6 @@ final class DeployManifestsTest {
       }
       default -> throw new AssertionError("not a long-running weft command: " + args);
     };
-  }
-
-  private static boolean servesTls(ParseResult coordinator) {
-    Object tls = coordinator.matchedOptionValue("--tls", null);
-    return !coordinator.hasMatchedOption("--insecure")
-        && (tls == null || !"OFF".equals(tls.toString()));
   }
 
   private static void assertReadsTokenFromSecret(Map<String, Object> container) {

@@ -39,6 +39,8 @@ public final class Coordinator implements AutoCloseable {
 
   private final String id;
   private final Server server;
+  // Plain-text grpc.health.v1 alone, for probes that cannot speak TLS (the kubelet's); or null.
+  private final Server probeServer;
   private final Scheduler scheduler;
   private final HealthStatusManager health;
   private final ScheduledExecutorService timers;
@@ -54,6 +56,7 @@ public final class Coordinator implements AutoCloseable {
   private Coordinator(
       String id,
       Server server,
+      Server probeServer,
       Scheduler scheduler,
       HealthStatusManager health,
       ScheduledExecutorService timers,
@@ -70,6 +73,7 @@ public final class Coordinator implements AutoCloseable {
     this.localWorkers = localWorkers;
     this.id = id;
     this.server = server;
+    this.probeServer = probeServer;
     this.scheduler = scheduler;
     this.health = health;
     this.timers = timers;
@@ -193,10 +197,21 @@ public final class Coordinator implements AutoCloseable {
             config.localTransport().equals("shm") ? localUpgrade : null,
             server.getPort(),
             security);
+    Server probeServer;
+    try {
+      probeServer = startProbeServer(config, health);
+    } catch (IOException e) {
+      server.shutdownNow();
+      timers.shutdownNow();
+      events.shutdownNow();
+      journal.close();
+      throw e;
+    }
     Coordinator coordinator =
         new Coordinator(
             id,
             server,
+            probeServer,
             scheduler,
             health,
             timers,
@@ -220,6 +235,30 @@ public final class Coordinator implements AutoCloseable {
       throw new IOException("cannot start local workers: " + e.getMessage(), e);
     }
     return coordinator;
+  }
+
+  /**
+   * The health service alone on {@link CoordinatorConfig#probePort()}, in plain text: it says
+   * SERVING or NOT_SERVING and nothing else, so it needs neither TLS nor the join token.
+   */
+  private static Server startProbeServer(CoordinatorConfig config, HealthStatusManager health)
+      throws IOException {
+    if (config.probePort() < 0) {
+      return null;
+    }
+    String where = config.probeHost() + ":" + config.probePort();
+    try {
+      return NettyServerBuilder.forAddress(
+              new InetSocketAddress(config.probeHost(), config.probePort()))
+          .maxInboundMessageSize(64 * 1024)
+          .handshakeTimeout(10, TimeUnit.SECONDS)
+          .addService(health.getHealthService())
+          .build()
+          .start();
+    } catch (IOException e) {
+      throw new IOException(
+          "cannot listen for health probes on " + where + ": " + e.getMessage(), e);
+    }
   }
 
   /** Segments left by coordinators or workers that died without cleaning up. */
@@ -306,6 +345,9 @@ public final class Coordinator implements AutoCloseable {
       server.shutdownNow();
       Thread.currentThread().interrupt();
     } finally {
+      if (probeServer != null) {
+        probeServer.shutdownNow();
+      }
       // Everything the scheduler recorded, down to the last links' hand-backs, is written now.
       journal.close();
       timers.shutdownNow();

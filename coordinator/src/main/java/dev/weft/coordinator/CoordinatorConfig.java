@@ -22,6 +22,8 @@ public final class CoordinatorConfig {
   private int maxInboundMessageBytes = 16 * 1024 * 1024;
   private int maxTasksPerJob = 1_000_000;
   private int retainedFinishedJobs = 10_000;
+  private String probeHost = "127.0.0.1";
+  private int probePort = -1;
   private Path dataDir;
   private Duration retention = DEFAULT_RETENTION;
   // Where hash jobs may read files; by default the directory the coordinator started in.
@@ -33,6 +35,24 @@ public final class CoordinatorConfig {
   private int localWorkerSlots;
   private List<String> workerCommand = List.of();
   private SecurityConfig security = new SecurityConfig();
+
+  /**
+   * Also serve grpc.health.v1, alone and in plain text, on {@code host:port}: for probes that
+   * cannot speak TLS, such as the kubelet's {@code grpc:} probe. Port -1 (the default) for none.
+   */
+  public CoordinatorConfig probeListen(String host, int port) {
+    this.probeHost = Objects.requireNonNull(host, "host");
+    this.probePort = port;
+    return this;
+  }
+
+  public String probeHost() {
+    return probeHost;
+  }
+
+  public int probePort() {
+    return probePort;
+  }
 
   public CoordinatorConfig listen(String host, int port) {
     this.host = Objects.requireNonNull(host, "host");
@@ -132,6 +152,9 @@ public final class CoordinatorConfig {
 
   /** Checks the fields against each other; returns this for chaining. */
   public CoordinatorConfig conclude() {
+    if (probePort < -1 || probePort > 65_535) {
+      throw new IllegalArgumentException("probe port must be 0..65535, got " + probePort);
+    }
     security.conclude(host);
     if (!List.of("auto", "grpc", "shm").contains(fastPath)) {
       throw new IllegalArgumentException(
