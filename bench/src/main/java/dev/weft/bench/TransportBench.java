@@ -81,6 +81,12 @@ public final class TransportBench {
       double mbPerS64k,
       double mbPerS1m) {}
 
+  /** Runs a job to its end: a coordinator in this JVM, or one reached over the network. */
+  @FunctionalInterface
+  public interface JobRunner {
+    CompletableFuture<Job> run(JobSpec spec) throws InterruptedException;
+  }
+
   private static final int KIB = 1024;
   private static final long ROUND_TRIP_DEADLINE_NANOS = TimeUnit.SECONDS.toNanos(30);
 
@@ -129,13 +135,7 @@ public final class TransportBench {
         for (Setup setup : setups) {
           progress.accept("round " + round + "/" + options.rounds() + ": " + setup);
           Coordinator coordinator = coordinators.get(setup);
-          Samples s = samples.get(setup);
-          // Warm-up round trips (the JIT needs them, gRPC's most of all) are not recorded.
-          roundTrips(coordinator, warmupNanos, null);
-          roundTrips(coordinator, sliceNanos, s);
-          s.tasksPerS.add(noopRate(coordinator, 0, sliceNanos));
-          s.mbPerS64k.add(payloadRate(coordinator, 64 * KIB, sliceNanos));
-          s.mbPerS1m.add(payloadRate(coordinator, 1024 * KIB, sliceNanos));
+          measure(coordinator::run, warmupNanos, sliceNanos, samples.get(setup));
         }
       }
       List<Result> results = new ArrayList<>();
@@ -151,6 +151,49 @@ public final class TransportBench {
         dataDir.close();
       }
     }
+  }
+
+  /**
+   * Measures a running cluster: for each transport in {@code workersByTransport}, jobs that run
+   * only on that transport's workers (by id), interleaved round by round as {@link #run()} does.
+   * The options' transports, slots, prefetch and journal settings do not apply: the cluster is as
+   * it is.
+   */
+  public List<Result> runAgainst(JobRunner cluster, Map<String, List<String>> workersByTransport)
+      throws InterruptedException {
+    Map<String, Samples> samples = new LinkedHashMap<>();
+    workersByTransport.keySet().forEach(transport -> samples.put(transport, new Samples()));
+    long warmupNanos = options.warmup().toNanos() / options.rounds();
+    long sliceNanos = options.duration().toNanos() / options.rounds();
+    for (int round = 1; round <= options.rounds(); round++) {
+      for (Map.Entry<String, List<String>> entry : workersByTransport.entrySet()) {
+        progress.accept(
+            "round "
+                + round
+                + "/"
+                + options.rounds()
+                + ": "
+                + entry.getKey()
+                + " on "
+                + String.join(",", entry.getValue()));
+        JobRunner pinned =
+            spec -> cluster.run(spec.toBuilder().addAllWorkers(entry.getValue()).build());
+        measure(pinned, warmupNanos, sliceNanos, samples.get(entry.getKey()));
+      }
+    }
+    List<Result> results = new ArrayList<>();
+    samples.forEach((transport, s) -> results.add(s.result(transport, false)));
+    return results;
+  }
+
+  /** One round of every measurement; warm-up round trips (for the JIT) are not recorded. */
+  private static void measure(JobRunner runner, long warmupNanos, long sliceNanos, Samples s)
+      throws InterruptedException {
+    roundTrips(runner, warmupNanos, null);
+    roundTrips(runner, sliceNanos, s);
+    s.tasksPerS.add(noopRate(runner, 0, sliceNanos));
+    s.mbPerS64k.add(payloadRate(runner, 64 * KIB, sliceNanos));
+    s.mbPerS1m.add(payloadRate(runner, 1024 * KIB, sliceNanos));
   }
 
   /**
@@ -186,7 +229,7 @@ public final class TransportBench {
   }
 
   /** Runs one-task jobs back to back; the caller polls so its own wake-up is not timed. */
-  private static void roundTrips(Coordinator coordinator, long nanos, Samples into)
+  private static void roundTrips(JobRunner coordinator, long nanos, Samples into)
       throws InterruptedException {
     JobSpec spec = JobSpec.newBuilder().setNoop(NoopParams.getDefaultInstance()).build();
     long end = System.nanoTime() + nanos;
@@ -218,7 +261,7 @@ public final class TransportBench {
   /**
    * No-op tasks per second with the pipeline full: one big job, sized to last about {@code nanos}.
    */
-  private static double noopRate(Coordinator coordinator, int payloadBytes, long nanos)
+  private static double noopRate(JobRunner coordinator, int payloadBytes, long nanos)
       throws InterruptedException {
     int tasks = 2_000;
     double rate = 0;
@@ -242,7 +285,7 @@ public final class TransportBench {
     return rate;
   }
 
-  private static double payloadRate(Coordinator coordinator, int payloadBytes, long nanos)
+  private static double payloadRate(JobRunner coordinator, int payloadBytes, long nanos)
       throws InterruptedException {
     return noopRate(coordinator, payloadBytes, nanos) * payloadBytes / 1e6;
   }

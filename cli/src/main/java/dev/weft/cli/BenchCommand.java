@@ -1,15 +1,22 @@
 package dev.weft.cli;
 
 import dev.weft.bench.TransportBench;
+import dev.weft.v1.Job;
+import dev.weft.v1.WorkerInfo;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -28,6 +35,9 @@ import picocli.CommandLine.Spec;
           + " and 1 MiB payloads (the path a hash job's chunks take).",
       "--journal both runs each transport twice, without and with the coordinator's journal (in a"
           + " temporary data dir), and prints what the journal costs.",
+      "--join HOST:PORT measures a running cluster instead: its workers are grouped by the"
+          + " transport 'weft workers' shows, and each group gets the same measurements, with jobs"
+          + " that run only on its workers (submit --on), from this client over the network.",
     },
     footerHeading = "%n",
     footer = {
@@ -36,6 +46,7 @@ import picocli.CommandLine.Spec;
       "  weft bench --transports shm,grpc --duration 5s --warmup 20s",
       "  weft bench --transports shm --journal both   what durability costs",
       "  weft bench --json                       one JSON object per transport, one per line",
+      "  weft bench --join 10.0.0.5:7070 --token $WEFT_TOKEN   a running cluster's transports",
     })
 final class BenchCommand implements Callable<Integer> {
   private static final List<Logger> QUIETED =
@@ -106,6 +117,17 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--json", description = "One JSON object per transport, one per line.")
   private boolean json;
 
+  @Option(
+      names = "--join",
+      paramLabel = "HOST:PORT",
+      converter = Address.Converter.class,
+      description =
+          "Measure the running coordinator there and its workers, transport by transport, instead"
+              + " of starting coordinators and workers of its own.")
+  private Address join;
+
+  @Mixin private TlsClientOptions tls;
+
   @Override
   public Integer call() throws IOException, InterruptedException {
     PrintWriter out = spec.commandLine().getOut();
@@ -140,14 +162,15 @@ final class BenchCommand implements Callable<Integer> {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }
     long start = System.nanoTime();
-    List<TransportBench.Result> results =
+    TransportBench bench =
         new TransportBench(
-                options,
-                line -> {
-                  err.println("bench: " + line);
-                  err.flush();
-                })
-            .run();
+            options,
+            line -> {
+              err.println("bench: " + line);
+              err.flush();
+            });
+    List<TransportBench.Result> results =
+        join == null ? bench.run() : benchRunningCluster(bench, journalModes);
     double seconds = (System.nanoTime() - start) / 1e9;
     if (json) {
       for (TransportBench.Result r : results) {
@@ -199,6 +222,43 @@ final class BenchCommand implements Callable<Integer> {
     out.printf(Locale.ROOT, "(%d rounds, %.0f s in all)%n", rounds, seconds);
     out.flush();
     return ExitCodes.OK;
+  }
+
+  /**
+   * {@code --join}: the cluster's workers grouped by transport, each group measured with jobs that
+   * run on it alone, submitted and watched over the network like any client's.
+   */
+  private List<TransportBench.Result> benchRunningCluster(
+      TransportBench bench, List<Boolean> journalModes) throws InterruptedException {
+    if (!journal.equals("off")) {
+      throw new CliException(
+          ExitCodes.USAGE,
+          "--journal is for the coordinators weft bench starts itself; with --join the cluster's"
+              + " coordinator runs as it was started");
+    }
+    try (CoordinatorClient client = new CoordinatorClient(join, tls.security())) {
+      Map<String, List<String>> byTransport = new LinkedHashMap<>();
+      for (WorkerInfo worker : client.workers()) {
+        if (worker.getKindsList().contains("noop") && worker.getState().equals("ready")) {
+          byTransport
+              .computeIfAbsent(worker.getTransport(), t -> new ArrayList<>())
+              .add(worker.getId());
+        }
+      }
+      if (byTransport.isEmpty()) {
+        throw new CliException(
+            ExitCodes.JOB_FAILED,
+            "the coordinator at " + join + " has no ready worker that runs noop tasks to measure");
+      }
+      JobWatcher watcher = new JobWatcher(client, JobWatcher.WATCH_DEADLINE);
+      return bench.runAgainst(
+          spec -> {
+            Job submitted = client.submit(spec);
+            return CompletableFuture.completedFuture(
+                watcher.await(submitted.getId(), (done, failed, running, total) -> {}));
+          },
+          byTransport);
+    }
   }
 
   /** Each transport against grpc, among the runs with (or without) the journal. */

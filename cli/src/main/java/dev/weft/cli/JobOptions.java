@@ -4,6 +4,7 @@ import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.List;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -58,6 +59,15 @@ final class JobOptions {
       description =
           "Also retry tasks that fail on their own (a non-zero exit), not only lost ones.")
   private boolean retryOnError;
+
+  @Option(
+      names = "--on",
+      split = ",",
+      paramLabel = "WORKER",
+      description =
+          "Run only on these workers (ids as 'weft workers' lists them), e.g. --on w1,w2"
+              + " (default: any worker).")
+  private List<String> onWorkers = List.of();
 
   @Option(
       names = {"-w", "--wait"},
@@ -152,7 +162,7 @@ final class JobOptions {
     if (name != null) {
       spec.setName(name);
     }
-    return spec.setRetryOnError(retryOnError).build();
+    return spec.setRetryOnError(retryOnError).addAllWorkers(onWorkers).build();
   }
 
   private static com.google.protobuf.Duration proto(Duration d) {

@@ -190,6 +190,12 @@ final class BadInputEndToEndTest {
             .build(),
         "noop.payload_bytes");
     assertInvalid(JobSpec.newBuilder().setMaxAttempts(-1).build(), "max_attempts");
+    assertInvalid(
+        JobSpec.newBuilder()
+            .setSum(SumParams.newBuilder().setFrom(1).setTo(10))
+            .addWorkers(" ")
+            .build(),
+        "workers");
     assertServing();
   }
 

@@ -186,6 +186,11 @@ final class JobRun {
     return createdMs;
   }
 
+  /** Whether the job may run on worker {@code workerId} (jobs may name their workers). */
+  boolean mayRunOn(String workerId) {
+    return spec.getWorkersCount() == 0 || spec.getWorkersList().contains(workerId);
+  }
+
   String id() {
     return id;
   }

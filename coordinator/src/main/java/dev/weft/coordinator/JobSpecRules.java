@@ -11,6 +11,8 @@ final class JobSpecRules {
   static final long MAX_TIMEOUT_SECONDS = 30L * 24 * 3600;
   static final long MAX_GRACE_SECONDS = 3600;
   static final int MAX_NAME_CHARS = 200;
+  static final int MAX_WORKERS = 1_000;
+  static final int MAX_WORKER_ID_CHARS = 128;
 
   private JobSpecRules() {}
 
@@ -25,6 +27,21 @@ final class JobSpecRules {
     }
     if (spec.hasGrace()) {
       checkDuration("grace", spec.getGrace(), MAX_GRACE_SECONDS, true);
+    }
+    if (spec.getWorkersCount() > MAX_WORKERS) {
+      throw new InvalidJobException(
+          "workers", "at most " + MAX_WORKERS + " worker ids, got " + spec.getWorkersCount());
+    }
+    for (String worker : spec.getWorkersList()) {
+      if (worker.isBlank() || worker.length() > MAX_WORKER_ID_CHARS) {
+        throw new InvalidJobException(
+            "workers",
+            "worker ids are 1.."
+                + MAX_WORKER_ID_CHARS
+                + " characters, not blank (got '"
+                + worker
+                + "')");
+      }
     }
     if (spec.getName().length() > MAX_NAME_CHARS) {
       throw new InvalidJobException(

@@ -862,7 +862,7 @@ final class Scheduler {
         it.remove();
         continue;
       }
-      if (session.runs(job.kindName())) {
+      if (session.runs(job.kindName()) && job.mayRunOn(session.id())) {
         it.remove();
         return job;
       }
