@@ -154,9 +154,12 @@ final class ClusterEndToEndTest {
     assertExit(0, submitted);
     String id = submitted.job().getId();
     Await.until(
-        "worker w1 to run tasks", Duration.ofSeconds(10), () -> busy("w1") > 0, cluster::logTails);
+        "worker w1 to run tasks",
+        Duration.ofSeconds(10),
+        () -> cluster.busy("w1") > 0,
+        cluster::logTails);
 
-    ProcessHandle w1 = workerProcess("w1");
+    ProcessHandle w1 = cluster.workerProcess("w1").toHandle();
     assertTrue(w1.destroyForcibly(), "SIGKILL w1");
 
     AtomicReference<Job> last = new AtomicReference<>();
@@ -254,7 +257,10 @@ final class ClusterEndToEndTest {
   void cancelStopsARunningJob() throws Exception {
     String id =
         cluster.client("submit", "sleep", "--ms", "30000", "--tasks", "4", "--json").job().getId();
-    Await.until("the job to run", Duration.ofSeconds(10), () -> busy("w1") + busy("w2") > 0);
+    Await.until(
+        "the job to run",
+        Duration.ofSeconds(10),
+        () -> cluster.busy("w1") + cluster.busy("w2") > 0);
 
     CliResult cancelled = cluster.client("cancel", id, "--json");
 
@@ -274,34 +280,10 @@ final class ClusterEndToEndTest {
   @Test
   void coordinatorAndWorkersExitZeroOnSigterm() throws Exception {
     for (String id : List.of("w1", "w2")) {
-      Process worker = workerProcessOf(id);
+      Process worker = cluster.workerProcess(id);
       assertEquals(0, ProcessCluster.terminate(worker), () -> id + "\n" + cluster.logTails());
     }
     assertEquals(0, ProcessCluster.terminate(cluster.coordinatorProcess()), cluster::logTails);
-  }
-
-  private int busy(String workerId) {
-    return cluster.client("workers", "--json").workers().stream()
-        .filter(w -> w.getId().equals(workerId))
-        .mapToInt(WorkerInfo::getBusy)
-        .sum();
-  }
-
-  private ProcessHandle workerProcess(String workerId) {
-    return workerProcessOf(workerId).toHandle();
-  }
-
-  private Process workerProcessOf(String workerId) {
-    long pid =
-        cluster.client("workers", "--json").workers().stream()
-            .filter(w -> w.getId().equals(workerId))
-            .findFirst()
-            .orElseThrow()
-            .getPid();
-    return cluster.processes().stream()
-        .filter(p -> p.pid() == pid)
-        .findFirst()
-        .orElseThrow(() -> new AssertionError("no process with pid " + pid));
   }
 
   private static String[] withoutJson(String[] args) {

@@ -17,7 +17,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -102,13 +101,13 @@ final class PartitionEndToEndTest {
     Await.until(
         "the remote worker to run all four tasks",
         Duration.ofSeconds(20),
-        () -> busy("remote") == 4,
+        () -> cluster.busy("remote") == 4,
         cluster::logTails);
 
     ip("link", "set", hostSide, "down"); // the partition
     try {
       cluster.startWorker("local", 4);
-      Job job = awaitEnd(id, Duration.ofSeconds(60));
+      Job job = cluster.awaitEnd(id, Duration.ofSeconds(60));
       assertEquals(JobState.SUCCEEDED, job.getState(), job::toString);
       assertEquals(4, job.getTasksDone());
       assertTrue(
@@ -123,7 +122,7 @@ final class PartitionEndToEndTest {
     Await.until(
         "the remote worker to attach again",
         Duration.ofSeconds(60),
-        () -> busy("remote") >= 0 && workerIds().contains("remote"),
+        () -> cluster.busy("remote") >= 0 && workerIds().contains("remote"),
         cluster::logTails);
     Job after = cluster.client("status", id, "--json").job();
     assertEquals(4, after.getTasksDone(), "a late result counted again: " + after);
@@ -140,29 +139,8 @@ final class PartitionEndToEndTest {
     }
   }
 
-  private Job awaitEnd(String id, Duration timeout) throws InterruptedException {
-    AtomicReference<Job> last = new AtomicReference<>();
-    Await.until(
-        "job " + id + " to end",
-        timeout,
-        () -> {
-          last.set(cluster.client("status", id, "--json").job());
-          JobState state = last.get().getState();
-          return state == JobState.SUCCEEDED || state == JobState.FAILED;
-        },
-        () -> "last seen: " + last.get() + "\n" + cluster.logTails());
-    return last.get();
-  }
-
   private List<String> workerIds() {
     return cluster.client("workers", "--json").workers().stream().map(WorkerInfo::getId).toList();
-  }
-
-  private int busy(String workerId) {
-    return cluster.client("workers", "--json").workers().stream()
-        .filter(w -> w.getId().equals(workerId))
-        .mapToInt(WorkerInfo::getBusy)
-        .sum();
   }
 
   private static void ip(String... args) throws IOException, InterruptedException {

@@ -2,6 +2,9 @@ package dev.weft.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.weft.v1.Job;
+import dev.weft.v1.JobState;
+import dev.weft.v1.WorkerInfo;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -19,6 +22,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine;
@@ -346,6 +350,50 @@ final class ProcessCluster implements AutoCloseable {
     processes.add(process);
     logs.add(log);
     return process;
+  }
+
+  /** The workers attached now, as {@code weft workers} lists them. */
+  List<WorkerInfo> workers() {
+    return client("workers", "--json").workers();
+  }
+
+  /** Tasks worker {@code workerId} holds now; 0 when it is not attached. */
+  int busy(String workerId) {
+    return workers().stream()
+        .filter(w -> w.getId().equals(workerId))
+        .mapToInt(WorkerInfo::getBusy)
+        .sum();
+  }
+
+  /** The process of attached worker {@code workerId}, which this cluster started. */
+  Process workerProcess(String workerId) {
+    long pid =
+        workers().stream()
+            .filter(w -> w.getId().equals(workerId))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("no worker " + workerId + " is attached"))
+            .getPid();
+    return processes.stream()
+        .filter(p -> p.pid() == pid)
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("worker " + workerId + " is not a process of ours"));
+  }
+
+  /** Waits until job {@code id} has ended (SUCCEEDED, FAILED or CANCELLED) and returns it. */
+  Job awaitEnd(String id, Duration timeout) throws InterruptedException {
+    AtomicReference<Job> last = new AtomicReference<>();
+    Await.until(
+        "job " + id + " to end",
+        timeout,
+        () -> {
+          last.set(client("status", id, "--json").job());
+          JobState state = last.get().getState();
+          return state == JobState.SUCCEEDED
+              || state == JobState.FAILED
+              || state == JobState.CANCELLED;
+        },
+        () -> "last seen: " + last.get() + "\n" + logTails());
+    return last.get();
   }
 
   /** The last lines of every process's output, for failure messages. */

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.weft.v1.Job;
 import dev.weft.v1.JobState;
-import dev.weft.v1.WorkerInfo;
 import io.grpc.ManagedChannel;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
@@ -63,11 +62,11 @@ final class SignalsEndToEndTest {
                 "--json")
             .job()
             .getId();
-    Await.until("w1 to run tasks", Duration.ofSeconds(20), () -> busy("w1") > 0);
+    Await.until("w1 to run tasks", Duration.ofSeconds(20), () -> cluster.busy("w1") > 0);
 
-    assertEquals(0, ProcessCluster.terminate(process("w1")), cluster::logTails);
+    assertEquals(0, ProcessCluster.terminate(cluster.workerProcess("w1")), cluster::logTails);
 
-    Job job = awaitEnd(id, Duration.ofSeconds(120));
+    Job job = cluster.awaitEnd(id, Duration.ofSeconds(120));
     assertEquals(JobState.SUCCEEDED, job.getState(), job::toString);
     assertEquals(PRIMES_TO_A_BILLION, job.getResult().getPrimes().getCount());
     assertEquals(200, job.getTasksDone());
@@ -81,7 +80,10 @@ final class SignalsEndToEndTest {
     cluster.startWithWorkers(2);
     String id =
         cluster.client("submit", "sleep", "--ms", "60000", "--tasks", "2", "--json").job().getId();
-    Await.until("the job to run", Duration.ofSeconds(20), () -> busy("w1") + busy("w2") > 0);
+    Await.until(
+        "the job to run",
+        Duration.ofSeconds(20),
+        () -> cluster.busy("w1") + cluster.busy("w2") > 0);
     List<ServingStatus> seen = new CopyOnWriteArrayList<>();
     AtomicReference<Throwable> ended = new AtomicReference<>();
     ManagedChannel channel =
@@ -142,7 +144,7 @@ final class SignalsEndToEndTest {
   void aSecondSignalKillsTheWorkersTaskProcessesAndExitsAtOnce() throws Exception {
     cluster.startWithWorkers(1);
     String id = submitSleeps(2);
-    Process worker = process("w1");
+    Process worker = cluster.workerProcess("w1");
 
     worker.destroy(); // SIGTERM: the worker drains, waiting for its two tasks
     Await.until(
@@ -160,14 +162,14 @@ final class SignalsEndToEndTest {
   void aSpawnedWorkerThatStopsAnsweringIsReclaimedAndStartedAgain() throws Exception {
     cluster.startCoordinator(0, "--local-workers", "1", "--local-transport", "pipe");
     cluster.awaitWorkers(1);
-    long silent = workers().getFirst().getPid();
+    long silent = cluster.workers().getFirst().getPid();
 
     TaskProcesses.signal(silent, "STOP");
 
     Await.until(
         "the coordinator to start a new local worker",
         Duration.ofSeconds(30),
-        () -> workers().stream().anyMatch(w -> w.getPid() != silent),
+        () -> cluster.workers().stream().anyMatch(w -> w.getPid() != silent),
         cluster::logTails);
     Await.until(
         "the silent worker to be gone",
@@ -214,12 +216,14 @@ final class SignalsEndToEndTest {
         () -> TaskProcesses.find(marker, "sleep").size() == 2,
         () -> TaskProcesses.describe(marker));
 
-    process("w1").destroyForcibly(); // SIGKILL: the worker cannot clean up
+    cluster.workerProcess("w1").destroyForcibly(); // SIGKILL: the worker cannot clean up
     // Its task goes back to the queue; cancelled, it does not start again on the next worker.
     Await.until(
         "the coordinator to notice",
         Duration.ofSeconds(20),
-        () -> cluster.client("cancel", id, "--no-wait").exitCode() == 0 && workers().isEmpty());
+        () ->
+            cluster.client("cancel", id, "--no-wait").exitCode() == 0
+                && cluster.workers().isEmpty());
     assertTrue(
         !TaskProcesses.find(marker, "sleep").isEmpty(),
         "the grandchildren outlive a SIGKILLed worker until the next one sweeps them");
@@ -261,46 +265,5 @@ final class SignalsEndToEndTest {
         Duration.ofSeconds(10),
         () -> TaskProcesses.find(marker).isEmpty(),
         () -> TaskProcesses.describe(marker) + cluster.logTails());
-  }
-
-  private List<WorkerInfo> workers() {
-    return cluster.client("workers", "--json").workers();
-  }
-
-  private Job awaitEnd(String id, Duration timeout) throws InterruptedException {
-    AtomicReference<Job> last = new AtomicReference<>();
-    Await.until(
-        "job " + id + " to end",
-        timeout,
-        () -> {
-          CliResult status = cluster.client("status", id, "--json");
-          last.set(status.job());
-          JobState state = last.get().getState();
-          return state == JobState.SUCCEEDED
-              || state == JobState.FAILED
-              || state == JobState.CANCELLED;
-        },
-        () -> "last seen: " + last.get() + "\n" + cluster.logTails());
-    return last.get();
-  }
-
-  private int busy(String workerId) {
-    return cluster.client("workers", "--json").workers().stream()
-        .filter(w -> w.getId().equals(workerId))
-        .mapToInt(WorkerInfo::getBusy)
-        .sum();
-  }
-
-  private Process process(String workerId) {
-    long pid =
-        cluster.client("workers", "--json").workers().stream()
-            .filter(w -> w.getId().equals(workerId))
-            .findFirst()
-            .orElseThrow(() -> new AssertionError("no worker " + workerId))
-            .getPid();
-    return cluster.processes().stream()
-        .filter(p -> p.pid() == pid)
-        .findFirst()
-        .orElseThrow(() -> new AssertionError("worker " + workerId + " is not ours"));
   }
 }
