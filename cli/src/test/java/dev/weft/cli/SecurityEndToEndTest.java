@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.weft.security.ClientSecurity;
+import dev.weft.security.TestPki;
 import dev.weft.v1.JobState;
 import dev.weft.v1.WorkerInfo;
 import io.grpc.Grpc;

@@ -12,6 +12,7 @@ import dev.weft.security.CertificateRejectedException;
 import dev.weft.security.ClientSecurity;
 import dev.weft.security.JoinToken;
 import dev.weft.security.Pem;
+import dev.weft.security.TestPki;
 import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.ListWorkersRequest;
 import io.grpc.Grpc;

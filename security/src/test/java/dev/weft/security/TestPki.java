@@ -1,6 +1,5 @@
-package dev.weft.coordinator.security;
+package dev.weft.security;
 
-import dev.weft.security.Pem;
 import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,11 +26,11 @@ import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /** A user's own PKI for tests of --tls-cert and --tls-client-ca: RSA keys, as a real one has. */
-final class TestPki {
+public final class TestPki {
   private final KeyPair caKeys;
   private final X509Certificate ca;
 
-  TestPki(String name) throws Exception {
+  public TestPki(String name) throws Exception {
     caKeys = rsa();
     X500Name subject = new X500Name("CN=" + name);
     ca =
@@ -44,18 +43,18 @@ final class TestPki {
   }
 
   /** Writes the CA certificate to {@code file}. */
-  Path writeCa(Path file) throws Exception {
+  public Path writeCa(Path file) throws Exception {
     Files.writeString(file, Pem.encode(List.of(ca)));
     return file;
   }
 
   /** Issues a server certificate for 127.0.0.1 and localhost; writes chain and key. */
-  void issueServer(Path cert, Path key) throws Exception {
+  public void issueServer(Path cert, Path key) throws Exception {
     issue("weft test server", KeyPurposeId.id_kp_serverAuth, cert, key);
   }
 
   /** Issues a client certificate; writes chain and key. */
-  void issueClient(Path cert, Path key) throws Exception {
+  public void issueClient(Path cert, Path key) throws Exception {
     issue("weft test client", KeyPurposeId.id_kp_clientAuth, cert, key);
   }
 
