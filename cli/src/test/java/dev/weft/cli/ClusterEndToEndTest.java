@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -279,10 +280,20 @@ final class ClusterEndToEndTest {
 
   @Test
   void coordinatorAndWorkersExitZeroOnSigterm() throws Exception {
+    // Both looked up first: a stopping worker's link is gone from the list at once.
+    Map<String, Process> workers = new LinkedHashMap<>();
     for (String id : List.of("w1", "w2")) {
-      Process worker = cluster.workerProcess(id);
-      assertEquals(0, ProcessCluster.terminate(worker), () -> id + "\n" + cluster.logTails());
+      workers.put(id, cluster.workerProcess(id));
     }
+    workers.forEach(
+        (id, worker) -> {
+          try {
+            assertEquals(0, ProcessCluster.terminate(worker), () -> id + "\n" + cluster.logTails());
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+          }
+        });
     assertEquals(0, ProcessCluster.terminate(cluster.coordinatorProcess()), cluster::logTails);
   }
 

@@ -76,9 +76,9 @@ final class ProcessCluster implements AutoCloseable {
                 "--listen",
                 host + ":" + port,
                 "--heartbeat",
-                "250ms",
+                "500ms",
                 "--lease",
-                "2s"));
+                "4s"));
     if (!Arrays.asList(options).contains("--data-dir")) {
       // Never the user's data dir; the same one for a coordinator started again in this cluster.
       args.addAll(List.of("--data-dir", dataDir().toString()));

@@ -166,9 +166,10 @@ final class SignalsEndToEndTest {
 
     TaskProcesses.signal(silent, "STOP");
 
+    // Lease (4 s), then 10 s for it to come back by itself, then SIGTERM; then a restart.
     Await.until(
         "the coordinator to start a new local worker",
-        Duration.ofSeconds(30),
+        Duration.ofSeconds(60),
         () -> cluster.workers().stream().anyMatch(w -> w.getPid() != silent),
         cluster::logTails);
     Await.until(
@@ -187,7 +188,7 @@ final class SignalsEndToEndTest {
 
     TaskProcesses.signal(coordinator, "STOP");
     try {
-      // The lease is 2 s; the tasks get a short grace once the worker gives up on its coordinator.
+      // The lease is 4 s; the tasks get a short grace once the worker gives up on its coordinator.
       awaitNoTaskProcess("while the coordinator is stopped");
     } finally {
       TaskProcesses.signal(coordinator, "CONT");
@@ -262,7 +263,7 @@ final class SignalsEndToEndTest {
   private void awaitNoTaskProcess(String when) throws InterruptedException {
     Await.until(
         "no task process left " + when,
-        Duration.ofSeconds(10),
+        Duration.ofSeconds(20),
         () -> TaskProcesses.find(marker).isEmpty(),
         () -> TaskProcesses.describe(marker) + cluster.logTails());
   }

@@ -58,6 +58,8 @@ final class Scheduler {
   // Keeps a batch within one shared-memory ring frame and far below gRPC's message limits.
   private static final int MAX_BATCH_BYTES = 1 << 20;
   private static final int JOB_ID_CHARS = 10;
+  // A lost same-host worker gets this long (or two leases) to attach again before it is killed.
+  private static final long RECLAIM_PATIENCE_MS = 10_000;
   private static final long STOP_ANSWER_SLACK_MS = 2_000;
   private static final char[] ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz".toCharArray();
   private static final System.Logger LOG = System.getLogger(Scheduler.class.getName());
@@ -97,7 +99,12 @@ final class Scheduler {
     this.eventExecutor = eventExecutor;
     this.timers = timers;
     this.nanoClock = nanoClock;
-    this.silentWorkers = new SilentWorkers(timers, config.defaultGrace().toMillis());
+    this.silentWorkers =
+        new SilentWorkers(
+            timers,
+            config.defaultGrace().toMillis(),
+            Math.max(RECLAIM_PATIENCE_MS, 2 * config.leaseMs()),
+            this::stillLost);
   }
 
   // ---- jobs ----
@@ -717,14 +724,17 @@ final class Scheduler {
             String.format(Locale.ROOT, "silent for more than its lease of %d ms", config.leaseMs());
         detach(session, reason);
         session.link().close(reason);
-        if (accepting && !reattached(session.hello())) {
-          silentWorkers.reclaim(session.id(), session.hello());
-        }
+        silentWorkers.reclaim(session.id(), session.hello());
       } else {
         session.link().send(beat);
       }
     }
     dispatch();
+  }
+
+  /** True while we take work and the process behind {@code hello} has not attached again. */
+  private synchronized boolean stillLost(Hello hello) {
+    return accepting && !reattached(hello);
   }
 
   /** True when the process behind {@code hello} is attached again on another link. */

@@ -6,6 +6,7 @@ import dev.weft.posix.Signals;
 import dev.weft.v1.Hello;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 
 /**
  * Reclaims a worker on this host that stopped answering (hung, stopped with SIGSTOP, wedged in a
@@ -26,10 +27,22 @@ final class SilentWorkers {
   private final HostIdentity self = HostIdentity.current();
   private final long pidNamespace = HostIdentity.pidNamespace();
   private final long ownPid = ProcessHandle.current().pid();
+  private final long patienceMs;
+  private final Predicate<Hello> stillLost;
 
-  SilentWorkers(ScheduledExecutorService timers, long graceMs) {
+  /**
+   * @param patienceMs how long after losing a worker to wait for it to attach again before it is
+   *     taken for hung: a worker that was only slow (a long GC pause, a starved CPU) notices its
+   *     lost link and attaches again within moments, and must not be killed for it
+   * @param stillLost whether the worker has not attached again (and may be reclaimed); called on a
+   *     timer thread
+   */
+  SilentWorkers(
+      ScheduledExecutorService timers, long graceMs, long patienceMs, Predicate<Hello> stillLost) {
     this.timers = timers;
     this.graceMs = graceMs;
+    this.patienceMs = patienceMs;
+    this.stillLost = stillLost;
   }
 
   /** Called (under the scheduler's lock: it must not block) for a worker silent past its lease. */
@@ -39,14 +52,22 @@ final class SilentWorkers {
     if (!isProvablyOnThisHost(hello) || pid <= 0 || pid == ownPid || started <= 0) {
       return;
     }
-    if (startTicks(pid) != started) {
-      return; // already gone, or the pid now names another process
+    timers.schedule(() -> terminate(workerId, hello), patienceMs, TimeUnit.MILLISECONDS);
+  }
+
+  private void terminate(String workerId, Hello hello) {
+    long pid = hello.getPid();
+    long started = hello.getProcessStartTicks();
+    if (startTicks(pid) != started || !stillLost.test(hello)) {
+      return; // gone by itself, the pid names another process now, or it came back
     }
     LOG.log(
         System.Logger.Level.WARNING,
-        "worker {0} (pid {1}) stopped answering: SIGTERM now, SIGKILL in {2} ms if it is still there",
+        "worker {0} (pid {1}) stopped answering and did not come back within {2} ms: SIGTERM"
+            + " now, SIGKILL in {3} ms if it is still there",
         workerId,
         pid,
+        patienceMs,
         graceMs);
     Signals.kill(pid, Signals.SIGTERM);
     // A stopped process acts on SIGTERM only once it runs again.
