@@ -202,7 +202,11 @@ final class ConfigDefaults implements IDefaultValueProvider {
     if (xdg.startsWith("/")) {
       return Path.of(xdg, "weft", "weft.properties");
     }
-    String home = system.getProperty("user.home", "");
+    // $HOME first, as shells have it; user.home is the passwd entry's.
+    String home = env.getOrDefault("HOME", "");
+    if (!home.startsWith("/")) {
+      home = system.getProperty("user.home", "");
+    }
     return home.isEmpty() ? null : Path.of(home, ".config", "weft", "weft.properties");
   }
 

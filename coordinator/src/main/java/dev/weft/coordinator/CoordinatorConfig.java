@@ -244,7 +244,12 @@ public final class CoordinatorConfig {
     if (xdg != null && !xdg.isBlank() && Path.of(xdg).isAbsolute()) {
       return Path.of(xdg, "weft");
     }
-    return Path.of(System.getProperty("user.home"), ".local", "share", "weft");
+    // $HOME first, as the XDG spec and shells have it; user.home is the passwd entry's.
+    String home = System.getenv("HOME");
+    if (home == null || home.isBlank() || !Path.of(home).isAbsolute()) {
+      home = System.getProperty("user.home");
+    }
+    return Path.of(home, ".local", "share", "weft");
   }
 
   /**
