@@ -304,21 +304,11 @@ final class ProcessCluster implements AutoCloseable {
    */
   Process startWorkerInNamespace(
       String netns, Address join, String id, int slots, String... options) throws IOException {
-    List<String> args =
-        new ArrayList<>(
-            List.of(
-                "worker",
-                "--join",
-                join.toString(),
-                "--id",
-                id,
-                "--slots",
-                Integer.toString(slots),
-                "--parent-pid",
-                Long.toString(ProcessHandle.current().pid())));
-    args.addAll(Arrays.asList(options));
     return spawnWith(
-        List.of("ip", "netns", "exec", netns), id, tokenEnv(), args.toArray(String[]::new));
+        List.of("ip", "netns", "exec", netns),
+        id,
+        tokenEnv(),
+        workerArgs(join, id, slots, options));
   }
 
   /**

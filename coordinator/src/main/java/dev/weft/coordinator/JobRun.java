@@ -20,6 +20,7 @@ import dev.weft.v1.TaskStop;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * One job's state machine and bookkeeping: which tasks are pending, running, done, how many times
@@ -44,6 +45,8 @@ final class JobRun {
 
   private final String id;
   private final JobSpec spec;
+  // Asked on every dispatch: a set, not the spec's list.
+  private final Set<String> allowedWorkers;
   private final String kindName;
   private final TaskPlan plan;
   private final JobReduction reduction;
@@ -96,6 +99,7 @@ final class JobRun {
     this.frozen = null;
     this.id = id;
     this.spec = spec;
+    this.allowedWorkers = Set.copyOf(spec.getWorkersList());
     this.kindName = kind.name();
     this.plan = plan;
     this.reduction = kind.reduction(spec, plan);
@@ -113,6 +117,7 @@ final class JobRun {
     this.onFinish = job -> {};
     this.id = finished.getId();
     this.spec = finished.getSpec();
+    this.allowedWorkers = Set.of(); // finished: never dispatched again
     this.kindName = finished.getKind();
     this.plan = null;
     this.reduction = null;
@@ -188,7 +193,7 @@ final class JobRun {
 
   /** Whether the job may run on worker {@code workerId} (jobs may name their workers). */
   boolean mayRunOn(String workerId) {
-    return spec.getWorkersCount() == 0 || spec.getWorkersList().contains(workerId);
+    return allowedWorkers.isEmpty() || allowedWorkers.contains(workerId);
   }
 
   String id() {

@@ -12,7 +12,6 @@ final class JobSpecRules {
   static final long MAX_GRACE_SECONDS = 3600;
   static final int MAX_NAME_CHARS = 200;
   static final int MAX_WORKERS = 1_000;
-  static final int MAX_WORKER_ID_CHARS = 128;
 
   private JobSpecRules() {}
 
@@ -33,11 +32,11 @@ final class JobSpecRules {
           "workers", "at most " + MAX_WORKERS + " worker ids, got " + spec.getWorkersCount());
     }
     for (String worker : spec.getWorkersList()) {
-      if (worker.isBlank() || worker.length() > MAX_WORKER_ID_CHARS) {
+      if (worker.isBlank() || worker.length() > WorkerAdapter.MAX_WORKER_ID_CHARS) {
         throw new InvalidJobException(
             "workers",
             "worker ids are 1.."
-                + MAX_WORKER_ID_CHARS
+                + WorkerAdapter.MAX_WORKER_ID_CHARS
                 + " characters, not blank (got '"
                 + worker
                 + "')");

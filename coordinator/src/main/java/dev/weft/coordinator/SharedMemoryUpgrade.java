@@ -50,6 +50,7 @@ final class SharedMemoryUpgrade implements FastPathOffer {
   private final Mode mode;
   private final ScheduledExecutorService timers;
   private final HostIdentity self = HostIdentity.current();
+  private final long pidNamespace = HostIdentity.pidNamespace();
   private final SecureRandom random = new SecureRandom();
   private final Map<WorkerSession, Pending> pending = new ConcurrentHashMap<>();
 
@@ -140,7 +141,6 @@ final class SharedMemoryUpgrade implements FastPathOffer {
     }
     // Each side watches the other's pid for liveness: across pid namespaces (containers that
     // share /dev/shm but not their processes) that pid means nothing here.
-    long pidNamespace = HostIdentity.pidNamespace();
     if (pidNamespace != host.getPidNamespace()) {
       return "the worker is in another pid namespace (share the process namespace to use shm)";
     }
