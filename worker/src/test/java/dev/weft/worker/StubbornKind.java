@@ -7,19 +7,23 @@ import dev.weft.kinds.JobReduction;
 import dev.weft.kinds.TaskContext;
 import dev.weft.kinds.TaskPlan;
 import dev.weft.v1.JobSpec;
-import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A test kind that ignores cancellation and interrupts for as many milliseconds as its input says,
- * as a task wedged in a library call would: what the worker must report as stuck.
+ * A test kind that ignores cancellation and interrupts until the file its input names exists (at
+ * most a minute), as a task wedged in a library call would: what the worker must report as stuck.
+ * The test, not a clock, decides when it returns, so a loaded machine cannot end it early.
  */
 public final class StubbornKind implements JobKind {
   public StubbornKind() {}
 
-  static ByteString input(long ignoreMs) {
-    return ByteString.copyFrom(ByteBuffer.allocate(Long.BYTES).putLong(0, ignoreMs));
+  private static final long LIMIT_MS = 60_000;
+
+  static ByteString input(Path release) {
+    return ByteString.copyFromUtf8(release.toString());
   }
 
   @Override
@@ -34,9 +38,9 @@ public final class StubbornKind implements JobKind {
 
   @Override
   public ByteString run(ByteString input, TaskContext context) {
-    long until =
-        System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(input.asReadOnlyByteBuffer().getLong());
-    while (System.nanoTime() < until) {
+    Path release = Path.of(input.toStringUtf8());
+    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LIMIT_MS);
+    while (!Files.exists(release) && System.nanoTime() < until) {
       LockSupport.parkNanos(
           TimeUnit.MILLISECONDS.toNanos(5)); // returns early on interrupt: ignored
     }

@@ -12,6 +12,8 @@ import dev.weft.v1.SleepTask;
 import dev.weft.v1.StopOutcome;
 import dev.weft.v1.TaskAssignment;
 import dev.weft.v1.TaskResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Executors;
@@ -23,6 +25,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class TaskSlotsTest {
   private static final long DEADLINE_MS = 10_000;
@@ -126,9 +129,11 @@ class TaskSlotsTest {
   }
 
   @Test
-  void aTaskIgnoringItsCancelIsReportedStuckAndKeepsItsSlotUntilItReturns() throws Exception {
+  void aTaskIgnoringItsCancelIsReportedStuckAndKeepsItsSlotUntilItReturns(@TempDir Path dir)
+      throws Exception {
     TaskSlots slots = start(1);
-    slots.submit(assignment(7, "stubborn", StubbornKind.input(1_500)));
+    Path release = dir.resolve("release");
+    slots.submit(assignment(7, "stubborn", StubbornKind.input(release)));
     await("the task runs", () -> slots.running() == 1);
 
     slots.cancel(List.of(7L));
@@ -139,6 +144,7 @@ class TaskSlotsTest {
     assertEquals(1, stuckReports.get());
     assertEquals(0, freed.get(), "the slot is still held");
 
+    Files.createFile(release);
     await("the stuck task returns and frees its slot", () -> freed.get() == 1);
     assertEquals(0, slots.stuck());
     assertTrue(results.isEmpty(), "a stuck task reports once: " + results);
