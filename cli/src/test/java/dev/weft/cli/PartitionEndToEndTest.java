@@ -23,9 +23,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A worker on another "host" (a network namespace this test makes, joined to the test's own by a
- * veth pair) is cut off: its link goes down. The coordinator declares it dead within its lease, its
- * tasks move to another worker, and when the link comes back the job's result is still exact with
- * every task counted once. Needs root for {@code ip netns}; skipped, saying why, without it.
+ * veth pair) is cut off by an nftables rule in its namespace that drops every packet on its link,
+ * in and out: its TCP connection stays open but silent, as across a real partition. The coordinator
+ * declares it dead within its lease, its tasks move to another worker, and when the rule goes the
+ * job's result is still exact with every task counted once. Needs root for {@code ip netns} and nft
+ * (./build test installs it); skipped, saying why, without them.
  */
 final class PartitionEndToEndTest {
   private final String suffix =
@@ -44,6 +46,10 @@ final class PartitionEndToEndTest {
     assumeTrue(
         Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")),
         "skipped: iproute2's ip is not installed, so no network namespace can be made");
+    assumeTrue(
+        Files.isExecutable(Path.of("/usr/sbin/nft")) || Files.isExecutable(Path.of("/sbin/nft")),
+        "skipped: nft (Debian package nftables) is not installed, so no partition can be made;"
+            + " ./build test installs it when run as root");
     assumeTrue(
         "0".equals(run(List.of("id", "-u")).strip()),
         "skipped: making network namespaces needs root, and this test runs as uid "
@@ -104,7 +110,7 @@ final class PartitionEndToEndTest {
         () -> cluster.busy("remote") == 4,
         cluster::logTails);
 
-    ip("link", "set", hostSide, "down"); // the partition
+    partition();
     try {
       cluster.startWorker("local", 4);
       Job job = cluster.awaitEnd(id, Duration.ofSeconds(60));
@@ -116,7 +122,7 @@ final class PartitionEndToEndTest {
       assertTrue(job.getFailuresCount() >= 4, "the remote worker's attempts were lost: " + job);
       assertEachTaskOnce(job);
     } finally {
-      ip("link", "set", hostSide, "up"); // healed
+      heal();
     }
 
     Await.until(
@@ -141,6 +147,29 @@ final class PartitionEndToEndTest {
 
   private List<String> workerIds() {
     return cluster.client("workers", "--json").workers().stream().map(WorkerInfo::getId).toList();
+  }
+
+  /** Drops every packet the worker's host sends or receives on its link; loopback still works. */
+  private void partition() throws IOException, InterruptedException {
+    String rules =
+        """
+        table inet weft-partition {
+          chain in { type filter hook input priority 0; policy accept; iifname "%1$s" drop; }
+          chain out { type filter hook output priority 0; policy accept; oifname "%1$s" drop; }
+        }
+        """
+            .formatted(nsSide);
+    Path file = Files.createTempFile("weft-partition", ".nft");
+    try {
+      Files.writeString(file, rules);
+      ip("netns", "exec", netns, "nft", "-f", file.toString());
+    } finally {
+      Files.delete(file);
+    }
+  }
+
+  private void heal() throws IOException, InterruptedException {
+    ip("netns", "exec", netns, "nft", "delete", "table", "inet", "weft-partition");
   }
 
   private static void ip(String... args) throws IOException, InterruptedException {
