@@ -125,7 +125,9 @@ final class JobReport {
           w.getBusy(),
           w.getTransport(),
           w.getTasksDone(),
-          w.getState().toLowerCase(Locale.ROOT));
+          w.getStuck() > 0
+              ? w.getState().toLowerCase(Locale.ROOT) + ", " + w.getStuck() + " stuck"
+              : w.getState().toLowerCase(Locale.ROOT));
     }
     table.print(out);
   }

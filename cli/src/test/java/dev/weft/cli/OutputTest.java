@@ -118,6 +118,7 @@ final class OutputTest {
                 .setBusy(3)
                 .setTransport("shm")
                 .setState("READY")
+                .setStuck(1)
                 .build());
 
     String text = print(out -> JobReport.workers(out, workers));
@@ -126,7 +127,7 @@ final class OutputTest {
         """
         ID          HOST    PID   SLOTS  BUSY  TRANSPORT  TASKS  STATE
         w1          a       10    2      0     grpc       5      ready
-        worker-two  host-b  2000  16     3     shm        0      ready
+        worker-two  host-b  2000  16     3     shm        0      ready, 1 stuck
         """,
         text);
   }

@@ -584,8 +584,9 @@ final class Scheduler {
     dispatch();
   }
 
-  synchronized void heartbeat(WorkerSession session) {
+  synchronized void heartbeat(WorkerSession session, Heartbeat heartbeat) {
     session.seen(nanoClock.getAsLong());
+    session.stuck(Math.max(0, heartbeat.getStuck()));
   }
 
   /** The worker hands back attempts it will not finish (it is draining). */

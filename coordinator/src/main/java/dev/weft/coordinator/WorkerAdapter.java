@@ -52,7 +52,7 @@ final class WorkerAdapter {
     switch (message.getBodyCase()) {
       case CREDIT -> scheduler.credit(current, message.getCredit().getSlots());
       case RESULTS -> scheduler.results(current, message.getResults().getResultsList());
-      case HEARTBEAT -> scheduler.heartbeat(current);
+      case HEARTBEAT -> scheduler.heartbeat(current, message.getHeartbeat());
       case DRAINING ->
           scheduler.handBack(current, message.getDraining().getReturnedAttemptIdsList());
       case GOODBYE -> {

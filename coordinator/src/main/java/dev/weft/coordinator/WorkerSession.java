@@ -24,6 +24,7 @@ final class WorkerSession {
   private long tasksDone;
   private long lastSeenNanos;
   private boolean draining;
+  private int stuck;
 
   WorkerSession(String id, Hello hello, WorkerLink link, long nowNanos) {
     this.id = id;
@@ -103,6 +104,11 @@ final class WorkerSession {
     return lastSeenNanos;
   }
 
+  /** How many slots the worker says stuck tasks hold (its last heartbeat). */
+  void stuck(int slots) {
+    stuck = slots;
+  }
+
   void drain() {
     draining = true;
   }
@@ -123,6 +129,7 @@ final class WorkerSession {
         .setTasksDone(tasksDone)
         .setConnectedUnixMs(connectedMs)
         .setState(draining ? "draining" : "ready")
+        .setStuck(stuck)
         .build();
   }
 }

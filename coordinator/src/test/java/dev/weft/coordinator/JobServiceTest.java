@@ -12,7 +12,9 @@ import dev.weft.kinds.JobKinds;
 import dev.weft.kinds.TaskContext;
 import dev.weft.v1.CancelJobRequest;
 import dev.weft.v1.CancelJobResponse;
+import dev.weft.v1.Credit;
 import dev.weft.v1.GetJobRequest;
+import dev.weft.v1.Heartbeat;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobEvent;
 import dev.weft.v1.JobServiceGrpc;
@@ -59,6 +61,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** Every JobService and WorkerService call, over the in-process transport. */
 class JobServiceTest {
   private static final Duration WAIT = Duration.ofSeconds(10);
+  // How long a test watches for an assignment that must not come (it would come at once).
+  private static final Duration WAIT_FOR_NOTHING = Duration.ofMillis(300);
   private static final JobKinds KINDS = JobKinds.load();
 
   // Each test's own journal, so no test touches the user's data dir or another test's lock.
@@ -338,6 +342,41 @@ class JobServiceTest {
     worker.answer(run(worker.nextTask(WAIT)));
     awaitState(next.getId(), JobState.SUCCEEDED);
     assertEquals(null, worker.pollTask());
+  }
+
+  @Test
+  void aStuckTaskKeepsItsSlotUntilItsCreditAndShowsInTheWorkerList() throws Exception {
+    TestWorker worker = holdingWorker("wedged", 1);
+    Job job = submit(sleep(60_000, 1));
+    TaskAssignment running = worker.nextTask(WAIT);
+    jobs().cancelJob(CancelJobRequest.newBuilder().setId(job.getId()).build());
+    awaitTrue(() -> worker.cancelled.contains(running.getAttemptId()), "the running task's cancel");
+    worker.answer(
+        TaskResult.newBuilder()
+            .setAttemptId(running.getAttemptId())
+            .setCancelled(true)
+            .setStop(StopOutcome.STUCK)
+            .setError("still running 1100 ms after its cancel")
+            .build());
+    worker.send(
+        WorkerMessage.newBuilder().setHeartbeat(Heartbeat.newBuilder().setStuck(1)).build());
+    awaitState(job.getId(), JobState.CANCELLED);
+    awaitTrue(
+        () ->
+            jobs().listWorkers(ListWorkersRequest.getDefaultInstance()).getWorkers(0).getStuck()
+                == 1,
+        "the worker list to show the stuck slot");
+
+    // The stuck task holds the worker's only slot: a new job waits for it.
+    Job next = submit(sum(1, 3, 1));
+    assertEquals(null, worker.pollTask(WAIT_FOR_NOTHING));
+    worker.send(WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setSlots(1)).build());
+    worker.send(
+        WorkerMessage.newBuilder().setHeartbeat(Heartbeat.newBuilder().setStuck(0)).build());
+    worker.answer(run(worker.nextTask(WAIT)));
+    awaitState(next.getId(), JobState.SUCCEEDED);
+    assertEquals(
+        0, jobs().listWorkers(ListWorkersRequest.getDefaultInstance()).getWorkers(0).getStuck());
   }
 
   @Test

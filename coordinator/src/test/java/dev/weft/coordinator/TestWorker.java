@@ -109,6 +109,11 @@ final class TestWorker implements AutoCloseable {
     return held.poll();
   }
 
+  /** The next task if one comes within {@code wait}, else null. */
+  TaskAssignment pollTask(Duration wait) throws InterruptedException {
+    return held.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
   /** Drops the connection as a crashed worker would. */
   void crash() {
     out.onError(Status.UNAVAILABLE.withDescription("test worker crashed").asRuntimeException());

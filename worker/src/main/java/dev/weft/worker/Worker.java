@@ -99,6 +99,10 @@ public final class Worker implements AutoCloseable {
 
               @Override
               public void stuck(int stuck) {
+                WorkerSession current = current();
+                if (current != null) {
+                  current.stuckChanged();
+                }
                 onStuck(stuck);
               }
             },

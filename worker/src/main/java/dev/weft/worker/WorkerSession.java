@@ -146,6 +146,7 @@ final class WorkerSession {
     if (welcomed && !draining && ended.getCount() > 0) {
       control.send(WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setSlots(1)).build());
     }
+    stuckChanged();
   }
 
   /**
@@ -186,12 +187,24 @@ final class WorkerSession {
       ended("coordinator silent past its lease");
       return;
     }
+    sendHeartbeat();
+  }
+
+  /** Beats now, out of turn: the coordinator's view of our stuck slots changed. */
+  void stuckChanged() {
+    if (welcomed && ended.getCount() > 0) {
+      sendHeartbeat();
+    }
+  }
+
+  private void sendHeartbeat() {
     control.send(
         WorkerMessage.newBuilder()
             .setHeartbeat(
                 Heartbeat.newBuilder()
                     .setSentUnixMs(System.currentTimeMillis())
-                    .setBusy(slots.busy()))
+                    .setBusy(slots.busy())
+                    .setStuck(slots.stuck()))
             .build());
   }
 
