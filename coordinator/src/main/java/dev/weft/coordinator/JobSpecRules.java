@@ -50,6 +50,11 @@ final class JobSpecRules {
   }
 
   /** The grace of a CancelJob request: unset keeps the job's own (-1 here). */
+  /** The job's grace between SIGTERM and SIGKILL: its own, else the coordinator's default. */
+  static long graceMs(JobSpec spec, long defaultGraceMs) {
+    return spec.hasGrace() ? Durations.toMillis(spec.getGrace()) : defaultGraceMs;
+  }
+
   static long cancelGraceMs(dev.weft.v1.CancelJobRequest request) throws InvalidJobException {
     if (!request.hasGrace()) {
       return -1;

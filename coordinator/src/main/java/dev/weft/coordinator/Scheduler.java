@@ -2,7 +2,6 @@ package dev.weft.coordinator;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.util.Durations;
-import com.google.protobuf.util.Timestamps;
 import dev.weft.kinds.InvalidJobException;
 import dev.weft.kinds.JobKind;
 import dev.weft.kinds.JobKinds;
@@ -26,12 +25,9 @@ import dev.weft.v1.WorkerInfo;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.io.IOException;
-import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -57,11 +53,9 @@ final class Scheduler {
   private static final int MAX_BATCH = 256;
   // Keeps a batch within one shared-memory ring frame and far below gRPC's message limits.
   private static final int MAX_BATCH_BYTES = 1 << 20;
-  private static final int JOB_ID_CHARS = 10;
   // A lost same-host worker gets this long (or two leases) to attach again before it is killed.
   private static final long RECLAIM_PATIENCE_MS = 10_000;
   private static final long STOP_ANSWER_SLACK_MS = 2_000;
-  private static final char[] ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz".toCharArray();
   private static final System.Logger LOG = System.getLogger(Scheduler.class.getName());
 
   private final CoordinatorConfig config;
@@ -72,15 +66,10 @@ final class Scheduler {
   private final LongSupplier nanoClock;
   private final SilentWorkers silentWorkers;
   private final Journal journal;
-  private final SecureRandom random = new SecureRandom();
+  private final JobBook jobs;
 
-  private final Map<String, JobRun> jobs = new LinkedHashMap<>();
   private final ArrayDeque<JobRun> runnable = new ArrayDeque<>();
   private final Map<String, WorkerSession> workers = new LinkedHashMap<>();
-  private final ArrayDeque<String> finishedOrder = new ArrayDeque<>();
-  private final Map<String, CompletableFuture<Job>> waiters = new HashMap<>();
-  // Ids handed to submissions whose journal commit is under way.
-  private final Set<String> reservedIds = new HashSet<>();
   private long nextAttemptId = 1;
   private boolean accepting = true;
 
@@ -94,6 +83,7 @@ final class Scheduler {
       Journal journal) {
     this.config = config;
     this.journal = journal;
+    this.jobs = new JobBook(journal, config.retainedFinishedJobs());
     this.coordinatorId = coordinatorId;
     this.kinds = kinds;
     this.eventExecutor = eventExecutor;
@@ -129,8 +119,7 @@ final class Scheduler {
                   + config.maxTasksPerJob())
           .asRuntimeException();
     }
-    long graceMs =
-        spec.hasGrace() ? Durations.toMillis(spec.getGrace()) : config.defaultGrace().toMillis();
+    long graceMs = JobSpecRules.graceMs(spec, config.defaultGrace().toMillis());
     long createdMs = System.currentTimeMillis();
     String id;
     synchronized (this) {
@@ -139,15 +128,14 @@ final class Scheduler {
             .withDescription("the coordinator is shutting down and takes no new jobs")
             .asRuntimeException();
       }
-      id = newJobId();
-      reservedIds.add(id);
+      id = jobs.reserveId();
     }
     try {
       // Durable before anyone hears of the job; outside the lock, which other work needs.
       journal.submitted(id, spec, plan.taskCount(), createdMs);
     } catch (Journal.JournalException e) {
       synchronized (this) {
-        reservedIds.remove(id);
+        jobs.release(id);
       }
       throw Status.UNAVAILABLE
           .withDescription("the job could not be recorded: " + e.getMessage())
@@ -155,8 +143,8 @@ final class Scheduler {
           .asRuntimeException();
     }
     synchronized (this) {
-      reservedIds.remove(id);
       if (!accepting && !journal.isDurable()) {
+        jobs.release(id);
         throw Status.UNAVAILABLE
             .withDescription("the coordinator is shutting down and takes no new jobs")
             .asRuntimeException();
@@ -173,13 +161,12 @@ final class Scheduler {
               createdMs,
               journal,
               this::finished);
-      jobs.put(id, job);
+      jobs.add(job);
       runnable.addLast(job);
       if (spec.hasTimeout()) {
         long timeoutMs = Durations.toMillis(spec.getTimeout());
         timers.schedule(() -> timeOut(id, timeoutMs), timeoutMs, TimeUnit.MILLISECONDS);
       }
-      pruneFinished();
       dispatch();
       return job.toProto();
     }
@@ -193,84 +180,24 @@ final class Scheduler {
    */
   void restore(List<Journal.SavedJob> saved) {
     // Planning may read files (hash): done before taking the lock.
-    List<Map.Entry<Journal.SavedJob, JobRun>> runs = new ArrayList<>();
+    SavedJobs rebuilder =
+        new SavedJobs(
+            kinds, config.defaultGrace().toMillis(), journal, eventExecutor, this::finished);
+    Map<Journal.SavedJob, JobRun> runs = new LinkedHashMap<>();
     for (Journal.SavedJob job : saved) {
-      runs.add(Map.entry(job, rebuild(job)));
+      runs.put(job, rebuilder.rebuild(job));
     }
     long nowMs = System.currentTimeMillis();
     synchronized (this) {
-      List<JobRun> finishedBefore = new ArrayList<>();
-      for (Map.Entry<Journal.SavedJob, JobRun> entry : runs) {
-        JobRun run = entry.getValue();
-        jobs.put(run.id(), run);
-        if (run.isFinished()) {
-          finishedBefore.add(run);
-        }
-      }
-      // Oldest first, as pruning expects; jobs that end below are appended after them.
-      finishedBefore.sort(Comparator.comparingLong(JobRun::finishedMs));
-      finishedBefore.forEach(run -> finishedOrder.addLast(run.id()));
-      for (Map.Entry<Journal.SavedJob, JobRun> entry : runs) {
-        if (!entry.getValue().isFinished()) {
-          resume(entry.getKey(), entry.getValue(), nowMs);
-        }
-      }
-      pruneFinished();
+      jobs.addRestored(runs.values());
+      // Jobs that end as they resume queue for forgetting after those that had finished before.
+      runs.forEach(
+          (savedJob, run) -> {
+            if (!run.isFinished()) {
+              resume(savedJob, run, nowMs);
+            }
+          });
     }
-  }
-
-  /** The job as it was: frozen if it had finished, else rebuilt from its spec and results. */
-  private JobRun rebuild(Journal.SavedJob saved) {
-    JobWatchers watchers = new JobWatchers(eventExecutor);
-    if (saved.isFinished()) {
-      return JobRun.ofFinished(saved.finished(), watchers);
-    }
-    JobSpec spec = saved.spec();
-    String problem;
-    try {
-      JobKind kind = kinds.kindOf(spec);
-      TaskPlan plan = kind.plan(spec);
-      if (plan.taskCount() == saved.tasks()) {
-        long graceMs =
-            spec.hasGrace()
-                ? Durations.toMillis(spec.getGrace())
-                : config.defaultGrace().toMillis();
-        JobRun run =
-            new JobRun(
-                saved.id(),
-                spec,
-                kind,
-                plan,
-                graceMs,
-                watchers,
-                saved.createdMs(),
-                journal,
-                this::finished);
-        run.restore(saved);
-        return run;
-      }
-      problem =
-          "it now splits into "
-              + plan.taskCount()
-              + " tasks instead of "
-              + saved.tasks()
-              + " (did its input change?)";
-    } catch (InvalidJobException | RuntimeException e) {
-      problem = e.getMessage();
-    }
-    Job failed =
-        Job.newBuilder()
-            .setId(saved.id())
-            .setKind(JobKinds.kindName(spec))
-            .setSpec(spec)
-            .setState(JobState.FAILED)
-            .setTasksTotal(saved.tasks())
-            .setCreated(Timestamps.fromMillis(saved.createdMs()))
-            .setFinished(Timestamps.fromMillis(System.currentTimeMillis()))
-            .setError("cannot resume after a coordinator restart: " + problem)
-            .build();
-    journal.finished(failed);
-    return JobRun.ofFinished(failed, watchers);
   }
 
   private void resume(Journal.SavedJob saved, JobRun run, long nowMs) {
@@ -312,23 +239,15 @@ final class Scheduler {
   }
 
   synchronized Job get(String id) {
-    return find(id).toProto();
+    return jobs.find(id).toProto();
   }
 
   synchronized List<Job> list(Set<JobState> states, int limit) {
-    List<Job> out = new ArrayList<>();
-    List<JobRun> all = new ArrayList<>(jobs.values());
-    for (int i = all.size() - 1; i >= 0 && out.size() < limit; i--) {
-      JobRun job = all.get(i);
-      if (states.isEmpty() || states.contains(job.state())) {
-        out.add(job.toProto());
-      }
-    }
-    return out;
+    return jobs.list(states, limit);
   }
 
   synchronized void watch(String id, ServerCallStreamObserver<JobEvent> stream, boolean tasks) {
-    JobRun job = find(id);
+    JobRun job = jobs.find(id);
     stream.setOnCancelHandler(() -> unwatch(job, stream));
     job.watchers()
         .add(stream, tasks, JobEvent.newBuilder().setJobId(id).setSnapshot(job.toProto()).build());
@@ -344,7 +263,7 @@ final class Scheduler {
    * the job was still running (a job already stopping counts as cancelled).
    */
   synchronized Map.Entry<Job, Boolean> cancel(String id, String reason, long graceMs) {
-    JobRun job = find(id);
+    JobRun job = jobs.find(id);
     if (job.isStopping()) {
       return Map.entry(job.toProto(), true);
     }
@@ -401,65 +320,16 @@ final class Scheduler {
     }
   }
 
-  private JobRun find(String id) {
-    JobRun job = jobs.get(id);
-    if (job == null) {
-      throw Status.NOT_FOUND
-          .withDescription(
-              "no job with id '" + id + "' (see `weft jobs` for the jobs this coordinator knows)")
-          .asRuntimeException();
-    }
-    return job;
-  }
-
-  private String newJobId() {
-    while (true) {
-      StringBuilder id = new StringBuilder("j");
-      for (int i = 0; i < JOB_ID_CHARS; i++) {
-        id.append(ID_ALPHABET[random.nextInt(ID_ALPHABET.length)]);
-      }
-      if (!jobs.containsKey(id.toString()) && !reservedIds.contains(id.toString())) {
-        return id.toString();
-      }
-    }
-  }
-
-  /** Every job's end passes here, whatever ended it. */
-  private void finished(JobRun job) {
-    finishedOrder.addLast(job.id());
-    pruneFinished();
-    CompletableFuture<Job> waiter = waiters.remove(job.id());
-    if (waiter != null) {
-      // Completed here, under the lock, to spare a thread hand-off; see Coordinator.run.
-      waiter.complete(job.toProto());
-    }
-  }
-
-  /** Forgets the oldest finished jobs beyond the retention limit, here and in the journal. */
-  private void pruneFinished() {
-    if (finishedOrder.size() <= config.retainedFinishedJobs()) {
-      return;
-    }
-    List<String> forgotten = new ArrayList<>();
-    while (finishedOrder.size() > config.retainedFinishedJobs()) {
-      String id = finishedOrder.pollFirst();
-      jobs.remove(id);
-      forgotten.add(id);
-    }
-    journal.forget(forgotten);
-  }
-
   /** Forgets the jobs that finished longer ago than the retention, here and in the journal. */
   synchronized void pruneExpired() {
-    long cutoffMs = System.currentTimeMillis() - config.retention().toMillis();
-    while (!finishedOrder.isEmpty()) {
-      JobRun job = jobs.get(finishedOrder.peekFirst());
-      if (job != null && job.finishedMs() >= cutoffMs) {
-        break;
-      }
-      jobs.remove(finishedOrder.pollFirst());
-    }
-    journal.forgetFinishedBefore(cutoffMs);
+    jobs.pruneFinishedBefore(System.currentTimeMillis() - config.retention().toMillis());
+  }
+
+  /**
+   * Every job's end passes here, whatever ended it (under the lock: a job ends in a call of ours).
+   */
+  private void finished(JobRun job) {
+    jobs.finished(job);
   }
 
   /** The journal wrote the backlog that held dispatching up. */
@@ -469,11 +339,7 @@ final class Scheduler {
 
   /** Completes with the job's final state once it ends. */
   synchronized CompletableFuture<Job> whenFinished(String id) {
-    JobRun job = find(id);
-    if (job.isFinished()) {
-      return CompletableFuture.completedFuture(job.toProto());
-    }
-    return waiters.computeIfAbsent(id, key -> new CompletableFuture<>());
+    return jobs.whenFinished(id);
   }
 
   // ---- workers ----
@@ -750,7 +616,7 @@ final class Scheduler {
       session.drain();
       session.link().send(drainMessage());
     }
-    for (JobRun job : jobs.values()) {
+    for (JobRun job : jobs.all()) {
       job.watchers().abort(Status.UNAVAILABLE.withDescription("the coordinator is shutting down"));
     }
   }

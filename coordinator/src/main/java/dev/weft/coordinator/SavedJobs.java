@@ -1,0 +1,89 @@
+package dev.weft.coordinator;
+
+import com.google.protobuf.util.Timestamps;
+import dev.weft.kinds.InvalidJobException;
+import dev.weft.kinds.JobKind;
+import dev.weft.kinds.JobKinds;
+import dev.weft.kinds.TaskPlan;
+import dev.weft.v1.Job;
+import dev.weft.v1.JobSpec;
+import dev.weft.v1.JobState;
+import java.util.concurrent.Executor;
+import java.util.function.Consumer;
+
+/**
+ * Turns the jobs a journal kept across a restart back into {@link JobRun}s: a finished one frozen
+ * as it ended, an unfinished one planned again from its spec with its recorded results folded in. A
+ * job that can no longer be planned as it was (its input changed, its kind is gone) fails, saying
+ * why. Planning may read files (hash), so this runs outside the scheduler's lock.
+ */
+final class SavedJobs {
+  private final JobKinds kinds;
+  private final long defaultGraceMs;
+  private final Journal journal;
+  private final Executor eventExecutor;
+  private final Consumer<JobRun> onFinish;
+
+  SavedJobs(
+      JobKinds kinds,
+      long defaultGraceMs,
+      Journal journal,
+      Executor eventExecutor,
+      Consumer<JobRun> onFinish) {
+    this.kinds = kinds;
+    this.defaultGraceMs = defaultGraceMs;
+    this.journal = journal;
+    this.eventExecutor = eventExecutor;
+    this.onFinish = onFinish;
+  }
+
+  /** The job as it was: frozen if it had finished, else rebuilt from its spec and results. */
+  JobRun rebuild(Journal.SavedJob saved) {
+    JobWatchers watchers = new JobWatchers(eventExecutor);
+    if (saved.isFinished()) {
+      return JobRun.ofFinished(saved.finished(), watchers);
+    }
+    JobSpec spec = saved.spec();
+    String problem;
+    try {
+      JobKind kind = kinds.kindOf(spec);
+      TaskPlan plan = kind.plan(spec);
+      if (plan.taskCount() == saved.tasks()) {
+        JobRun run =
+            new JobRun(
+                saved.id(),
+                spec,
+                kind,
+                plan,
+                JobSpecRules.graceMs(spec, defaultGraceMs),
+                watchers,
+                saved.createdMs(),
+                journal,
+                onFinish);
+        run.restore(saved);
+        return run;
+      }
+      problem =
+          "it now splits into "
+              + plan.taskCount()
+              + " tasks instead of "
+              + saved.tasks()
+              + " (did its input change?)";
+    } catch (InvalidJobException | RuntimeException e) {
+      problem = e.getMessage();
+    }
+    Job failed =
+        Job.newBuilder()
+            .setId(saved.id())
+            .setKind(JobKinds.kindName(spec))
+            .setSpec(spec)
+            .setState(JobState.FAILED)
+            .setTasksTotal(saved.tasks())
+            .setCreated(Timestamps.fromMillis(saved.createdMs()))
+            .setFinished(Timestamps.fromMillis(System.currentTimeMillis()))
+            .setError("cannot resume after a coordinator restart: " + problem)
+            .build();
+    journal.finished(failed);
+    return JobRun.ofFinished(failed, watchers);
+  }
+}
