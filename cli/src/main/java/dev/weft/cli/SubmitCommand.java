@@ -64,6 +64,15 @@ final class SubmitCommand implements Callable<Integer> {
         "missing the job kind: one of sum, primes, pi, sleep, exec, hash, noop, plugin");
   }
 
+  /** The closed interval [A, B] of sum and primes. */
+  static final class Range {
+    @Option(names = "--from", required = true, paramLabel = "A", converter = NumberConverter.class)
+    long from;
+
+    @Option(names = "--to", required = true, paramLabel = "B", converter = NumberConverter.class)
+    long to;
+  }
+
   @Command(
       name = "sum",
       mixinStandardHelpOptions = true,
@@ -71,18 +80,14 @@ final class SubmitCommand implements Callable<Integer> {
       footerHeading = "%n",
       footer = {"Example:", "  weft submit sum --from 1 --to 1_000_000_000 --tasks 100 --wait"})
   static final class Sum implements Callable<Integer> {
-    @Option(names = "--from", required = true, paramLabel = "A", converter = NumberConverter.class)
-    private long from;
-
-    @Option(names = "--to", required = true, paramLabel = "B", converter = NumberConverter.class)
-    private long to;
+    @Mixin private Range range;
 
     @Mixin private JobOptions job;
 
     @Override
     public Integer call() throws InterruptedException {
       return job.submit(
-          JobSpec.newBuilder().setSum(SumParams.newBuilder().setFrom(from).setTo(to)));
+          JobSpec.newBuilder().setSum(SumParams.newBuilder().setFrom(range.from).setTo(range.to)));
     }
   }
 
@@ -93,18 +98,15 @@ final class SubmitCommand implements Callable<Integer> {
       footerHeading = "%n",
       footer = {"Example:", "  weft submit primes --from 1 --to 50_000_000 --tasks 50 --wait"})
   static final class Primes implements Callable<Integer> {
-    @Option(names = "--from", required = true, paramLabel = "A", converter = NumberConverter.class)
-    private long from;
-
-    @Option(names = "--to", required = true, paramLabel = "B", converter = NumberConverter.class)
-    private long to;
+    @Mixin private Range range;
 
     @Mixin private JobOptions job;
 
     @Override
     public Integer call() throws InterruptedException {
       return job.submit(
-          JobSpec.newBuilder().setPrimes(PrimesParams.newBuilder().setFrom(from).setTo(to)));
+          JobSpec.newBuilder()
+              .setPrimes(PrimesParams.newBuilder().setFrom(range.from).setTo(range.to)));
     }
   }
 
