@@ -165,13 +165,30 @@ public final class ClientSecurity {
       }
       return Optional.empty();
     }
-    String description = String.valueOf(status.getDescription());
-    if (description.contains("Network closed") || description.contains("Connection closed")) {
+    if (hungUp(status)) {
       return Optional.of(
           "it hung up; if it uses TLS, as every coordinator beyond loopback does, pass its join"
               + " token with --token or WEFT_TOKEN (from its output, or `weft token show` on its"
               + " host)");
     }
     return Optional.empty();
+  }
+
+  /**
+   * A TLS server closes a plain-text connection after its first bytes: the client sees the close
+   * (FIN), or a reset when the server closed with our later bytes still unread.
+   */
+  private static boolean hungUp(Status status) {
+    String description = String.valueOf(status.getDescription());
+    if (description.contains("Network closed") || description.contains("Connection closed")) {
+      return true;
+    }
+    for (Throwable t = status.getCause(); t != null; t = t.getCause()) {
+      if (t instanceof java.io.IOException
+          && String.valueOf(t.getMessage()).contains("Connection reset")) {
+        return true;
+      }
+    }
+    return false;
   }
 }

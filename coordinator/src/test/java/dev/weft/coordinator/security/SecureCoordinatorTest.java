@@ -147,8 +147,11 @@ class SecureCoordinatorTest {
     ClientSecurity plain = new ClientSecurity();
     StatusRuntimeException e = refused(channel(coordinator, plain));
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
-    assertTrue(
-        plain.mismatch(e.getStatus()).orElseThrow().startsWith("it hung up; if it uses TLS"));
+    String hint =
+        plain
+            .mismatch(e.getStatus())
+            .orElseThrow(() -> new AssertionError("no hint for " + e.getStatus(), e));
+    assertTrue(hint.startsWith("it hung up; if it uses TLS"), hint);
   }
 
   @Test
