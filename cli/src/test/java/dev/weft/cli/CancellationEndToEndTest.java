@@ -235,6 +235,44 @@ final class CancellationEndToEndTest {
   }
 
   @Test
+  void aTaskProcessThatLeftItsGroupIsCancelledThroughTheTasksCgroup() throws Exception {
+    Assumptions.assumeTrue(
+        canMakeCgroups(),
+        "skipped: this machine gives the workers no cgroups to make (cgroup v2, root)");
+    String marker = newMarker();
+    // The escapee makes a session of its own and ignores SIGTERM: only cgroup.kill reaches it.
+    String id =
+        submit(
+            "exec",
+            "--tasks",
+            "1",
+            "--grace",
+            "500ms",
+            "--",
+            "sh",
+            "-c",
+            "setsid sh -c \"trap '' TERM; sleep " + marker + "\" & wait");
+    awaitProcesses(marker, "sleep", 1);
+
+    long cancelledAt = System.nanoTime();
+    CliResult cancel = cluster.client("cancel", id, "--json");
+    awaitGone(marker, cancelledAt);
+
+    assertExit(0, cancel);
+    Job job = cancel.job();
+    assertEquals(JobState.CANCELLED, job.getState(), job::toString);
+    assertEquals(1, job.getTasksStopped(), job::toString);
+  }
+
+  /** Whether a worker started by this test (as this user) can give its tasks cgroups. */
+  private static boolean canMakeCgroups() throws IOException {
+    // The workers run in this process's cgroup; as root, anywhere in a cgroup2 hierarchy.
+    return Files.readAllLines(Path.of("/proc/self/mounts")).stream()
+        .map(line -> line.split(" "))
+        .anyMatch(f -> f.length > 2 && f[2].equals("cgroup2") && Files.isWritable(Path.of(f[1])));
+  }
+
+  @Test
   void ctrlCOnSubmitWaitCancelsTheJobAndShowsHowItsTasksStopped() throws Exception {
     String marker = newMarker();
     assumeSigintIsNotIgnored();

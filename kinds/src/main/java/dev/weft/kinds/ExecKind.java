@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Supplier;
@@ -33,11 +34,12 @@ import java.util.regex.Pattern;
  * the task's input (as {@code xargs -I{}} and GNU parallel do), or the input appended as a last
  * word when no word has {@code {}}. No shell is involved.
  *
- * <p>Each task runs in a process group of its own ({@link ProcessGroup}), which is the task: a
- * cancel sends it SIGTERM, then SIGKILL after the grace period, and whatever it leaves running when
- * its leader exits is killed. {@link #run} must be called on a thread that outlives the task (a
- * platform thread; from a virtual thread a platform thread is started for it), because the leader
- * is killed when the thread that started it ends.
+ * <p>Each task runs in a process group of its own ({@link ProcessGroup}), and where the worker may
+ * make cgroups in a cgroup of its own too ({@link TaskCgroups}), which is the task: a cancel sends
+ * it SIGTERM, then SIGKILL after the grace period, and whatever it leaves running when its leader
+ * exits is killed. {@link #run} must be called on a thread that outlives the task (a platform
+ * thread; from a virtual thread a platform thread is started for it), because the leader is killed
+ * when the thread that started it ends.
  */
 public final class ExecKind implements JobKind {
   static final String PLACEHOLDER = "{}";
@@ -56,15 +58,23 @@ public final class ExecKind implements JobKind {
 
   private final Supplier<GroupLauncher> launchers;
   private final Supplier<TaskProcessGroups> registries;
+  private final Supplier<Optional<TaskCgroups>> cgroups;
 
   public ExecKind() {
-    // Both looked up on the first task: the coordinator loads this kind too, but runs no task.
-    this(GroupLauncher::systemDefault, Suppliers.memoize(TaskProcessGroups::forThisProcess));
+    // Looked up on the first task: the coordinator loads this kind too, but runs no task.
+    this(
+        GroupLauncher::systemDefault,
+        Suppliers.memoize(TaskProcessGroups::forThisProcess),
+        Suppliers.memoize(TaskCgroups::forThisProcess));
   }
 
-  ExecKind(Supplier<GroupLauncher> launchers, Supplier<TaskProcessGroups> registries) {
+  ExecKind(
+      Supplier<GroupLauncher> launchers,
+      Supplier<TaskProcessGroups> registries,
+      Supplier<Optional<TaskCgroups>> cgroups) {
     this.launchers = launchers;
     this.registries = registries;
+    this.cgroups = cgroups;
   }
 
   @Override
@@ -196,15 +206,17 @@ public final class ExecKind implements JobKind {
     if (!launcher.canLaunch()) {
       throw cannotStart(program, GroupLauncher.NO_SETSID);
     }
-    builder.command(launcher.command(task.getArgvList()));
+    List<String> command = launcher.command(task.getArgvList());
 
     if (context.isCancelled() || Thread.interrupted()) {
       throw new TaskCancelledException(StopOutcome.STOPPED, "cancelled before it started");
     }
     long started = System.nanoTime();
+    TaskCgroup cgroup = cgroups.get().flatMap(TaskCgroups::create).orElse(null);
+    builder.command(cgroup == null ? command : cgroup.enter(command));
     ProcessGroup group;
     try {
-      group = ProcessGroup.start(builder, registries.get());
+      group = ProcessGroup.start(builder, registries.get(), cgroup);
     } catch (IOException e) {
       throw cannotStart(program, startFailureReason(e));
     }

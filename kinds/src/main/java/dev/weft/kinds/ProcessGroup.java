@@ -20,17 +20,19 @@ import java.util.concurrent.TimeoutException;
  *
  * <p>A member is a process of the group that is not a zombie: where init does not reap orphans
  * (some containers), a task's dead grandchildren stay zombies for ever.
+ *
+ * <p>Where the task also has a cgroup of its own ({@link TaskCgroup}), its processes that left the
+ * group (setsid) are members too: signals reach them one by one, and SIGKILL goes to the whole
+ * cgroup through cgroup.kill.
  */
 final class ProcessGroup implements AutoCloseable {
-  /** How long the launch may take to reach setsid. */
+  /** How long the launch may take to reach setsid, and how often to look meanwhile. */
   private static final long GROUP_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(5);
+
+  private static final long GROUP_POLL_NS = TimeUnit.MICROSECONDS.toNanos(200);
 
   /** How long a group may take to vanish after SIGKILL before it is reported stuck. */
   static final long KILL_WAIT_MS = 5_000;
-
-  // Polls for the last members, once the leader has exited, from fast to cheap.
-  private static final long MIN_POLL_NS = TimeUnit.MICROSECONDS.toNanos(200);
-  private static final long MAX_POLL_NS = TimeUnit.MILLISECONDS.toNanos(20);
 
   /** How a cancelled group ended. */
   record Stop(StopOutcome outcome, String detail) {}
@@ -38,31 +40,48 @@ final class ProcessGroup implements AutoCloseable {
   private final Process leader;
   private final long pgid;
   private final TaskProcessGroups.Registration registration;
+  private final TaskCgroup cgroup; // null: the group alone contains the task
 
   // Guarded by this: whether SIGTERM went out (and when), and whether the group was let go.
   private boolean terminated;
   private long termSentNanos;
   private boolean closed;
 
-  private ProcessGroup(Process leader, TaskProcessGroups.Registration registration) {
+  private ProcessGroup(
+      Process leader, TaskProcessGroups.Registration registration, TaskCgroup cgroup) {
     this.leader = leader;
     this.pgid = leader.pid();
     this.registration = registration;
+    this.cgroup = cgroup;
   }
 
   /**
    * Starts {@code builder}'s command, whose first words are a {@link GroupLauncher}'s, waits until
-   * the leader leads its own group, and records the group in {@code registry}.
+   * the leader leads its own group, and records the group in {@code registry}. With a {@code
+   * cgroup} (null for none) the command must start inside it ({@link TaskCgroup#enter}); the group
+   * owns it from here and removes it on {@link #close()}.
    *
    * @throws IOException if it cannot start, or did not get a group of its own (it is killed then)
    */
-  static ProcessGroup start(ProcessBuilder builder, TaskProcessGroups registry) throws IOException {
-    Process leader = spawn(builder);
+  static ProcessGroup start(ProcessBuilder builder, TaskProcessGroups registry, TaskCgroup cgroup)
+      throws IOException {
+    Process leader;
+    try {
+      leader = spawn(builder);
+    } catch (IOException | RuntimeException | Error e) {
+      if (cgroup != null) {
+        cgroup.close();
+      }
+      throw e;
+    }
     try {
       awaitOwnGroup(leader);
     } catch (IOException | RuntimeException | Error e) {
       // Not known to lead a group of its own: kill the one process, never a group.
       leader.destroyForcibly();
+      if (cgroup != null) {
+        cgroup.close();
+      }
       throw e;
     }
     try {
@@ -71,10 +90,13 @@ final class ProcessGroup implements AutoCloseable {
               .filter(stat -> stat.processGroup() == leader.pid())
               .map(stat -> registry.register(stat.pid(), stat.startTicks()))
               .orElse(TaskProcessGroups.Registration.NONE);
-      return new ProcessGroup(leader, registration);
+      return new ProcessGroup(leader, registration, cgroup);
     } catch (RuntimeException | Error e) {
       Signals.killProcessGroup(leader.pid(), Signals.SIGKILL);
       leader.destroyForcibly();
+      if (cgroup != null) {
+        cgroup.close();
+      }
       throw e;
     }
   }
@@ -139,7 +161,7 @@ final class ProcessGroup implements AutoCloseable {
                 + group.getAsLong()
                 + ")");
       }
-      Uninterruptibles.sleepUninterruptibly(MIN_POLL_NS, TimeUnit.NANOSECONDS);
+      Uninterruptibles.sleepUninterruptibly(GROUP_POLL_NS, TimeUnit.NANOSECONDS);
     }
   }
 
@@ -164,6 +186,10 @@ final class ProcessGroup implements AutoCloseable {
     // A stopped member keeps SIGTERM pending until continued: continue the group so it can act.
     Signals.killProcessGroup(pgid, Signals.SIGCONT);
     Signals.killProcessGroup(pgid, Signals.SIGTERM);
+    if (cgroup != null) {
+      cgroup.signalOutside(pgid, Signals.SIGCONT);
+      cgroup.signalOutside(pgid, Signals.SIGTERM);
+    }
   }
 
   /**
@@ -184,7 +210,7 @@ final class ProcessGroup implements AutoCloseable {
       return new Stop(
           StopOutcome.EXITED_ON_TERM, "exited on SIGTERM after " + millisSince(termSent) + " ms");
     }
-    Signals.killProcessGroup(pgid, Signals.SIGKILL);
+    killAll();
     if (awaitGone(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(KILL_WAIT_MS))) {
       return new Stop(
           StopOutcome.KILLED,
@@ -207,7 +233,7 @@ final class ProcessGroup implements AutoCloseable {
     if (!hasMembers()) {
       return false;
     }
-    Signals.killProcessGroup(pgid, Signals.SIGKILL);
+    killAll();
     awaitGone(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(KILL_WAIT_MS));
     return true;
   }
@@ -223,17 +249,28 @@ final class ProcessGroup implements AutoCloseable {
     }
     try {
       if (hasMembers()) {
-        Signals.killProcessGroup(pgid, Signals.SIGKILL);
+        killAll();
       }
     } finally {
       registration.close();
+      if (cgroup != null) {
+        cgroup.close();
+      }
     }
   }
 
-  /** True while a process of the group other than a zombie exists. */
+  private void killAll() {
+    Signals.killProcessGroup(pgid, Signals.SIGKILL);
+    if (cgroup != null) {
+      cgroup.kill();
+    }
+  }
+
+  /** True while a process of the group (or of the task's cgroup) other than a zombie exists. */
   boolean hasMembers() {
-    return Signals.killProcessGroup(pgid, 0) != Signals.Result.NO_SUCH_PROCESS
-        && !ProcessStat.liveMembersOf(pgid).isEmpty();
+    return (Signals.killProcessGroup(pgid, 0) != Signals.Result.NO_SUCH_PROCESS
+            && !ProcessStat.liveMembersOf(pgid).isEmpty())
+        || (cgroup != null && cgroup.populated());
   }
 
   /** Waits until the group has no members or {@code deadlineNanos} passes; false if it did. */
@@ -247,16 +284,7 @@ final class ProcessGroup implements AutoCloseable {
     } catch (ExecutionException e) {
       throw new IllegalStateException("waiting for the task's exit failed", e.getCause());
     }
-    long pause = MIN_POLL_NS;
-    while (hasMembers()) {
-      long left = deadlineNanos - System.nanoTime();
-      if (left <= 0) {
-        return false;
-      }
-      Uninterruptibles.sleepUninterruptibly(Math.min(pause, left), TimeUnit.NANOSECONDS);
-      pause = Math.min(2 * pause, MAX_POLL_NS);
-    }
-    return true;
+    return Polls.awaitGone(this::hasMembers, deadlineNanos);
   }
 
   private static long millisSince(long nanos) {

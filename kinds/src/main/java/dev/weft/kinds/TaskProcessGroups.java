@@ -79,13 +79,17 @@ public final class TaskProcessGroups {
    * only if all its processes belong to this user and started no earlier than the recorded leader:
    * a pgid reused by an unrelated process is left alone. Problems are logged, never thrown.
    *
+   * <p>Where tasks run in cgroups of their own ({@link TaskCgroups}), what dead workers left in
+   * those is killed too, processes that left their task's group included.
+   *
    * <p>A worker calls this when it starts.
    *
-   * @return how many process groups were killed
+   * @return how many process groups (and task cgroups) were killed
    */
   public static int sweepOrphans() {
     int uid = currentUid();
-    return sweepOrphans(defaultBase(uid), uid);
+    return sweepOrphans(defaultBase(uid), uid)
+        + TaskCgroups.forThisProcess().map(TaskCgroups::sweepOrphans).orElse(0);
   }
 
   /**
@@ -95,6 +99,7 @@ public final class TaskProcessGroups {
    * @return how many process groups were killed
    */
   public static int killThisProcessTasks() {
+    TaskCgroups.forThisProcess().ifPresent(TaskCgroups::killAll);
     TaskProcessGroups own = forThisProcess();
     if (!Files.isDirectory(own.workerDir, LinkOption.NOFOLLOW_LINKS)) {
       return 0;

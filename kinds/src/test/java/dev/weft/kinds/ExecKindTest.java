@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.common.base.Suppliers;
 import com.google.protobuf.ByteString;
 import dev.weft.posix.ProcessStat;
 import dev.weft.v1.ExecOutcome;
@@ -58,7 +59,11 @@ class ExecKindTest {
             ProcessStat.ownerUid(self.pid()).orElseThrow(),
             self.pid(),
             self.startTicks());
-    kind = new ExecKind(GroupLauncher::systemDefault, () -> registry);
+    kind =
+        new ExecKind(
+            GroupLauncher::systemDefault,
+            () -> registry,
+            Suppliers.memoize(TaskCgroups::forThisProcess));
     executor = Executors.newCachedThreadPool();
   }
 

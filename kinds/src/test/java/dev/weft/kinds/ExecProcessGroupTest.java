@@ -23,6 +23,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -35,7 +36,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Exec tasks in process groups of their own, stopped with real signals. */
+/**
+ * Exec tasks in process groups of their own, stopped with real signals; without cgroups, as on a
+ * worker that cannot make them ({@link TaskCgroupTest} has the tasks in cgroups).
+ */
 class ExecProcessGroupTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
   private static final long SHORT_GRACE_MS = 300;
@@ -55,7 +59,7 @@ class ExecProcessGroupTest {
     executor = Executors.newCachedThreadPool();
     ProcessStat self = ProcessStat.self();
     registry = new TaskProcessGroups(registryBase, uid, self.pid(), self.startTicks());
-    kind = new ExecKind(GroupLauncher::systemDefault, () -> registry);
+    kind = new ExecKind(GroupLauncher::systemDefault, () -> registry, Optional::empty);
   }
 
   @AfterEach
@@ -225,7 +229,8 @@ class ExecProcessGroupTest {
       return;
     }
     ProcessBuilder builder = new ProcessBuilder(launcher.command(List.of("sleep", "300")));
-    Future<ProcessGroup> started = executor.submit(() -> ProcessGroup.start(builder, registry));
+    Future<ProcessGroup> started =
+        executor.submit(() -> ProcessGroup.start(builder, registry, null));
     ProcessGroup group = started.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     groups.add(group.pgid());
     // The pool thread that forked it ends; the kernel then sends the leader SIGKILL.
@@ -247,7 +252,7 @@ class ExecProcessGroupTest {
     assertFalse(launcher.setsParentDeathSignal());
     assertEquals(
         List.of(bin.resolve("setsid").toString(), "--", "true"), launcher.command(List.of("true")));
-    kind = new ExecKind(() -> launcher, () -> registry);
+    kind = new ExecKind(() -> launcher, () -> registry, Optional::empty);
     ByteString input = task(shell("read -r stat < /proc/$$/stat; echo \"$stat\""));
     String stat =
         ExecTaskOutput.parseFrom(kind.run(input, new TestContext())).getStdoutTail().strip();
@@ -259,7 +264,7 @@ class ExecProcessGroupTest {
   void withoutSetsidNoTaskStarts(@TempDir Path empty) throws Exception {
     GroupLauncher launcher = GroupLauncher.find(empty.toString());
     assertFalse(launcher.canLaunch());
-    kind = new ExecKind(() -> launcher, () -> registry);
+    kind = new ExecKind(() -> launcher, () -> registry, Optional::empty);
     TaskFailedException e =
         assertThrows(
             TaskFailedException.class,
@@ -327,12 +332,14 @@ class ExecProcessGroupTest {
         ProcessGroup.start(
             new ProcessBuilder(launcher.command(shell("sleep 300 & sleep 300 & touch ready; wait")))
                 .directory(dir.toFile()),
-            deadWorkers);
+            deadWorkers,
+            null);
     groups.add(orphan.pgid());
     awaitFile(dir.resolve("ready"));
     // And a task of this live worker, which the sweep must leave alone.
     ProcessGroup live =
-        ProcessGroup.start(new ProcessBuilder(launcher.command(List.of("sleep", "300"))), registry);
+        ProcessGroup.start(
+            new ProcessBuilder(launcher.command(List.of("sleep", "300"))), registry, null);
     groups.add(live.pgid());
     Path deadDir = registryBase.resolve(worker.pid() + "-" + workerStat.startTicks());
     assertTrue(Files.exists(deadDir.resolve(Long.toString(orphan.pgid()))));

@@ -1,0 +1,130 @@
+package dev.weft.kinds;
+
+import dev.weft.posix.ProcessStat;
+import dev.weft.posix.Signals;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The cgroup one exec task runs in (see {@link TaskCgroups}): every process the task starts stays
+ * in it, whatever session or process group it makes, until it exits.
+ */
+final class TaskCgroup implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(TaskCgroup.class.getName());
+
+  /**
+   * Moves the shell into the cgroup, then execs the rest in its place: every process of the task
+   * starts inside. Exit 125 (and a line on stderr) if the move fails, rather than a task out of
+   * reach.
+   */
+  private static final String ENTER =
+      "echo 0 > \"$1/cgroup.procs\" || { echo \"weft: cannot move the task into its cgroup $1\" >&2;"
+          + " exit 125; }; shift; exec \"$@\"";
+
+  private final Path dir;
+  private final Runnable onClose;
+  private boolean closed;
+
+  TaskCgroup(Path dir, Runnable onClose) {
+    this.dir = dir;
+    this.onClose = onClose;
+  }
+
+  Path dir() {
+    return dir;
+  }
+
+  /** {@code command}, run so that it starts inside this cgroup. */
+  List<String> enter(List<String> command) {
+    List<String> wrapped = new ArrayList<>(command.size() + 5);
+    wrapped.addAll(List.of("/bin/sh", "-c", ENTER, "weft-task", dir.toString()));
+    wrapped.addAll(command);
+    return wrapped;
+  }
+
+  /** True while a live process (not a zombie) is in the cgroup. */
+  boolean populated() {
+    try {
+      for (String line : Files.readAllLines(dir.resolve("cgroup.events"))) {
+        if (line.startsWith("populated ")) {
+          return !line.equals("populated 0");
+        }
+      }
+      return false;
+    } catch (NoSuchFileException e) {
+      return false;
+    } catch (IOException | UncheckedIOException e) {
+      LOG.log(System.Logger.Level.WARNING, "cannot read " + dir + "/cgroup.events: " + e);
+      return false;
+    }
+  }
+
+  /**
+   * Sends {@code signal} to the processes of the cgroup outside process group {@code pgid} (which
+   * the caller signals as a whole): those that made a session of their own.
+   */
+  void signalOutside(long pgid, int signal) {
+    for (long pid : pids()) {
+      if (ProcessStat.of(pid).map(stat -> stat.processGroup() != pgid).orElse(false)) {
+        Signals.kill(pid, signal);
+      }
+    }
+  }
+
+  private List<Long> pids() {
+    try {
+      return Files.readAllLines(dir.resolve("cgroup.procs")).stream()
+          .filter(line -> !line.isBlank())
+          .map(line -> Long.parseLong(line.strip()))
+          .toList();
+    } catch (NoSuchFileException e) {
+      return List.of();
+    } catch (IOException | UncheckedIOException | NumberFormatException e) {
+      LOG.log(System.Logger.Level.WARNING, "cannot read " + dir + "/cgroup.procs: " + e);
+      return List.of();
+    }
+  }
+
+  /** SIGKILLs every process in the cgroup, forks racing the kill included. */
+  void kill() {
+    try {
+      Files.writeString(dir.resolve("cgroup.kill"), "1");
+    } catch (NoSuchFileException e) {
+      // Already removed: nothing is in it.
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.WARNING, "cannot write " + dir + "/cgroup.kill: " + e);
+    }
+  }
+
+  /** Kills what is left, waits (bounded) for it to go, and removes the cgroup. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      if (populated()) {
+        kill();
+        Polls.awaitGone(
+            this::populated,
+            System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ProcessGroup.KILL_WAIT_MS));
+      }
+      try {
+        Files.deleteIfExists(dir);
+      } catch (IOException e) {
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "cannot remove the task cgroup " + dir + " (a process stuck in it?): " + e);
+      }
+    } finally {
+      onClose.run();
+    }
+  }
+}
