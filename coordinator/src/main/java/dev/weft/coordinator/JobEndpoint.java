@@ -14,6 +14,7 @@ import dev.weft.v1.ListWorkersRequest;
 import dev.weft.v1.ListWorkersResponse;
 import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.WatchJobRequest;
+import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -50,6 +51,14 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
             readableRoots.check(request.getSpec());
           } catch (InvalidJobException e) {
             throw invalid(e.getMessage());
+          }
+          // A caller past its deadline has been told the submission failed: it must not run.
+          if (Context.current().isCancelled()) {
+            throw Status.CANCELLED
+                .withDescription(
+                    "the caller gave up (deadline or cancel) before the job was accepted;"
+                        + " it was not submitted")
+                .asRuntimeException();
           }
           return scheduler.submit(request.getSpec());
         });

@@ -32,7 +32,13 @@ import dev.weft.v1.TaskResult;
 import dev.weft.v1.WatchJobRequest;
 import dev.weft.v1.WorkerInfo;
 import dev.weft.v1.WorkerMessage;
+import io.grpc.Context;
+import io.grpc.Contexts;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -342,6 +348,48 @@ class JobServiceTest {
     worker.answer(run(worker.nextTask(WAIT)));
     awaitState(next.getId(), JobState.SUCCEEDED);
     assertEquals(null, worker.pollTask());
+  }
+
+  @Test
+  void aSubmissionWhoseCallerGaveUpIsNotAccepted(@TempDir Path otherDataDir) throws Exception {
+    // The caller's context is cancelled before the call reaches the service, as when its
+    // deadline passes while the request waits in the server's queue.
+    ServerInterceptor callerGone =
+        new ServerInterceptor() {
+          @Override
+          public <Q, A> ServerCall.Listener<Q> interceptCall(
+              ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+            Context.CancellableContext gone = Context.current().withCancellation();
+            gone.cancel(null);
+            return Contexts.interceptCall(gone, call, headers, next);
+          }
+        };
+    String name = InProcessServerBuilder.generateName();
+    try (Coordinator late =
+        Coordinator.start(
+            new CoordinatorConfig().dataDir(otherDataDir),
+            InProcessServerBuilder.forName(name).intercept(callerGone),
+            name)) {
+      ManagedChannel lateChannel = InProcessChannelBuilder.forName(name).build();
+      try {
+        JobServiceGrpc.JobServiceBlockingStub lateJobs =
+            JobServiceGrpc.newBlockingStub(lateChannel).withDeadlineAfter(10, TimeUnit.SECONDS);
+        StatusRuntimeException e =
+            assertThrows(
+                StatusRuntimeException.class,
+                () ->
+                    lateJobs.submitJob(
+                        SubmitJobRequest.newBuilder().setSpec(sum(1, 10, 1)).build()));
+        assertEquals(Status.Code.CANCELLED, e.getStatus().getCode());
+        assertTrue(e.getStatus().getDescription().contains("not submitted"), e::toString);
+        assertEquals(
+            0,
+            lateJobs.listJobs(ListJobsRequest.getDefaultInstance()).getJobsCount(),
+            "no job was made");
+      } finally {
+        lateChannel.shutdownNow();
+      }
+    }
   }
 
   @Test
