@@ -4,11 +4,13 @@ import dev.weft.posix.ProcessStat;
 import dev.weft.posix.Signals;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -46,6 +48,34 @@ final class TaskCgroup implements AutoCloseable {
     wrapped.addAll(List.of("/bin/sh", "-c", ENTER, "weft-task", dir.toString()));
     wrapped.addAll(command);
     return wrapped;
+  }
+
+  /**
+   * Runs {@code true} through {@link #enter}: a cgroup made in a tree whose rules forbid moving
+   * processes in (controllers enabled above, a foreign delegation) fails here once, rather than
+   * every task failing with exit 125.
+   *
+   * @return empty if the process entered, else what went wrong
+   * @throws InterruptedException if interrupted while the probe ran (it ends by itself)
+   */
+  Optional<String> probeEntry() throws InterruptedException {
+    try {
+      Process probe =
+          new ProcessBuilder(enter(List.of("true")))
+              .redirectErrorStream(true)
+              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+              .start();
+      String output = new String(probe.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!probe.waitFor(10, TimeUnit.SECONDS)) {
+        probe.destroyForcibly();
+        return Optional.of("the probe did not finish within 10 s");
+      }
+      return probe.exitValue() == 0
+          ? Optional.empty()
+          : Optional.of("exit " + probe.exitValue() + ": " + output.strip());
+    } catch (IOException e) {
+      return Optional.of(e.toString());
+    }
   }
 
   /** True while a live process (not a zombie) is in the cgroup. */

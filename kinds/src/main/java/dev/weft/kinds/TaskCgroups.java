@@ -47,6 +47,7 @@ final class TaskCgroups {
   private final AtomicBoolean disabled = new AtomicBoolean();
   private final Object dirLock = new Object();
   private int running; // guarded by dirLock
+  private boolean probed; // guarded by dirLock: a process was seen to enter a task cgroup
 
   TaskCgroups(Path parent, long workerPid, long workerStartTicks) {
     this.parent = parent;
@@ -140,8 +141,26 @@ final class TaskCgroups {
         disable("cannot make cgroups under " + parent + " (" + e + ")");
         return Optional.empty();
       }
+      TaskCgroup cgroup = new TaskCgroup(task, this::released);
       running++;
-      return Optional.of(new TaskCgroup(task, this::released));
+      if (!probed) {
+        Optional<String> problem;
+        try {
+          problem = cgroup.probeEntry();
+        } catch (InterruptedException e) {
+          // The task was cancelled meanwhile: it will not start, and the next one probes again.
+          Thread.currentThread().interrupt();
+          cgroup.close();
+          return Optional.empty();
+        }
+        if (problem.isPresent()) {
+          cgroup.close();
+          disable("a process cannot move into " + task + " (" + problem.get() + ")");
+          return Optional.empty();
+        }
+        probed = true;
+      }
+      return Optional.of(cgroup);
     }
   }
 
