@@ -87,7 +87,12 @@ start() {
   weft=$(cat "$state/home")/bin/weft
   mkdir -p "$state/logs"
   # setsid: the process outlives this script and gets its own group; stdin from /dev/null.
-  ip netns exec "$prefix-$node" setsid "$weft" "$@" </dev/null >"$state/logs/$name.log" 2>&1 &
+  # `ip netns exec` mounts a fresh /sys without the cgroup file systems: mount the cgroup2
+  # hierarchy again, in that private mount namespace, so workers give exec tasks cgroups of their
+  # own as on a real host (they run without if it cannot be mounted).
+  ip netns exec "$prefix-$node" setsid sh -c \
+    'mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; exec "$0" "$@"' "$weft" "$@" \
+    </dev/null >"$state/logs/$name.log" 2>&1 &
   echo "$! $node $name" >>"$state/pids"
 }
 
@@ -181,6 +186,30 @@ kill_node() {
   done <"$state/pids"
 }
 
+# Removes the task cgroups of this cluster's workers (weft-worker-PID-START under the cgroup they
+# were started in; see "Task cgroups" in the README): a worker killed with SIGKILL leaves them.
+sweep_task_cgroups() {
+  local mount own dir task
+  mount=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+  own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+  [ -n "$mount" ] && [ -n "$own" ] && [ -f "$state/pids" ] || return 0
+  while read -r pid _ _; do
+    for dir in "$mount$own"/weft-worker-"$pid"-*; do
+      [ -d "$dir" ] || continue
+      for task in "$dir"/task-*; do
+        [ -d "$task" ] || continue
+        echo 1 >"$task/cgroup.kill" 2>/dev/null || true
+        local deadline=$((SECONDS + 5))
+        while grep -q '^populated 1' "$task/cgroup.events" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+          sleep 0.1
+        done
+        rmdir "$task" 2>/dev/null || echo "cannot remove $task" >&2
+      done
+      rmdir "$dir" 2>/dev/null || echo "cannot remove $dir" >&2
+    done
+  done <"$state/pids"
+}
+
 down() {
   need_root down
   local coordinator_id=""
@@ -205,6 +234,7 @@ down() {
     ip link del "$prefix${node}h" 2>/dev/null || true
   done
   ip link del "$bridge" 2>/dev/null || true
+  sweep_task_cgroups
   if [ -n "$coordinator_id" ]; then
     rm -f /dev/shm/weft-"$coordinator_id"-*
   fi

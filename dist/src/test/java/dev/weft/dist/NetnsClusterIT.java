@@ -34,6 +34,7 @@ final class NetnsClusterIT {
   private static final Duration UP_DEADLINE = Duration.ofSeconds(240);
   private static final Duration CLIENT_DEADLINE = Duration.ofSeconds(120);
   private static final Pattern JOB_ID = Pattern.compile("\"id\"\\s*:\\s*\"(j[0-9a-z]+)\"");
+  private static final Pattern WORKER_CGROUP = Pattern.compile("weft-worker-(\\d+)-\\d+");
 
   private final String prefix = "wt" + ThreadLocalRandom.current().nextInt(1000, 9999);
   private final String subnet = "10.79." + ThreadLocalRandom.current().nextInt(1, 250);
@@ -71,6 +72,8 @@ final class NetnsClusterIT {
     List<String> left = processesMentioning("/run/weft-netns-" + prefix);
     assertTrue(left.isEmpty(), "processes left: " + left);
     assertTrue(processesMentioning(marker).isEmpty(), "task processes left");
+    List<Path> cgroups = taskCgroupsOfDeadWorkers();
+    assertTrue(cgroups.isEmpty(), "task cgroups of dead workers left: " + cgroups);
   }
 
   @Test
@@ -112,6 +115,27 @@ final class NetnsClusterIT {
         "every task process of the job to be gone",
         Duration.ofSeconds(4),
         () -> processesMentioning(marker).isEmpty());
+
+    // A worker host dies with an exec task running: what the task's leader started stays in the
+    // task's cgroup, out of the dead worker's hands, until `down` sweeps it.
+    Result stranded =
+        client(
+            "submit",
+            "exec",
+            "--on",
+            "w2",
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "sleep " + marker + " & sleep " + marker);
+    assertEquals(0, stranded.exit(), stranded::toString);
+    await(
+        "w2's task processes to run",
+        Duration.ofSeconds(60),
+        () -> processesMentioning(marker).size() >= 2);
+    Result killedW2 = cluster(Duration.ofSeconds(30), "kill", "w2", "KILL");
+    assertEquals(0, killedW2.exit(), killedW2::toString);
 
     // A worker host dies: the job still completes, exactly.
     Result primes =
@@ -202,6 +226,40 @@ final class NetnsClusterIT {
       throw new AssertionError("cannot list /proc", e);
     }
     return found;
+  }
+
+  /**
+   * Task cgroup directories (weft-worker-PID-START in this process's cgroup, where the cluster's
+   * workers were started) whose worker is gone.
+   */
+  private static List<Path> taskCgroupsOfDeadWorkers() throws IOException {
+    Path mount = null;
+    for (String line : Files.readAllLines(Path.of("/proc/self/mounts"))) {
+      String[] fields = line.split(" ");
+      if (fields.length > 2 && fields[2].equals("cgroup2")) {
+        mount = Path.of(fields[1]);
+        break;
+      }
+    }
+    String own =
+        Files.readAllLines(Path.of("/proc/self/cgroup")).stream()
+            .filter(line -> line.startsWith("0::/"))
+            .map(line -> line.substring(4))
+            .findFirst()
+            .orElse(null);
+    List<Path> dead = new ArrayList<>();
+    if (mount == null || own == null || !Files.isDirectory(mount.resolve(own))) {
+      return dead;
+    }
+    try (Stream<Path> dirs = Files.list(mount.resolve(own))) {
+      for (Path dir : (Iterable<Path>) dirs::iterator) {
+        Matcher m = WORKER_CGROUP.matcher(dir.getFileName().toString());
+        if (m.matches() && !Files.exists(Path.of("/proc", m.group(1)))) {
+          dead.add(dir);
+        }
+      }
+    }
+    return dead;
   }
 
   private static void await(String what, Duration timeout, BooleanSupplier condition) {

@@ -52,6 +52,7 @@ public final class Worker implements AutoCloseable {
   // Keeps a batch within one shared-memory ring frame (exec results carry output tails).
   private static final int MAX_RESULT_BYTES_PER_MESSAGE = 1 << 20;
   private static final long FAST_PATH_HEARTBEAT_MS = 500;
+  private static final long ORPHAN_SWEEP_SECONDS = 30;
   private static final long FAST_PATH_STALE_MS = 5_000;
   // Tasks of a session that ended were requeued elsewhere: stop them soon.
   private static final long LEAVE_GRACE_MS = 2_000;
@@ -126,15 +127,15 @@ public final class Worker implements AutoCloseable {
   /** Starts the worker; it attaches (and re-attaches) in the background. */
   public static Worker start(WorkerConfig config) {
     config.conclude();
-    // Task processes left by a worker of this user that died without cleaning up (SIGKILL).
-    int swept = TaskProcessGroups.sweepOrphans();
-    if (swept > 0) {
-      LOG.log(
-          System.Logger.Level.WARNING,
-          "killed {0} task process groups left running by workers that died",
-          swept);
-    }
+    sweepOrphans();
     Worker worker = new Worker(config);
+    // Workers beside this one may die later: their leftovers should not wait for a new worker.
+    // Off the timer thread, which beats the heartbeat: a sweep may wait seconds for a kill.
+    worker.timers.scheduleWithFixedDelay(
+        () -> Thread.ofVirtual().name("weft-orphan-sweep").start(Worker::sweepOrphans),
+        ORPHAN_SWEEP_SECONDS,
+        ORPHAN_SWEEP_SECONDS,
+        TimeUnit.SECONDS);
     worker.attachThread =
         Thread.ofPlatform()
             .name("weft-worker-attach")
@@ -146,6 +147,17 @@ public final class Worker implements AutoCloseable {
               () -> Thread.ofPlatform().start(worker::close));
     }
     return worker;
+  }
+
+  /** Kills task processes left by workers of this user on this host that died (SIGKILL). */
+  private static void sweepOrphans() {
+    int swept = TaskProcessGroups.sweepOrphans();
+    if (swept > 0) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "killed {0} task process groups left running by workers that died",
+          swept);
+    }
   }
 
   public String id() {
