@@ -94,18 +94,31 @@ final class TokenCommand implements Callable<Integer> {
       description = {
         "Replace the token's secret. A running coordinator with this data directory accepts only"
             + " the new token from its next check on; workers already attached stay attached,"
-            + " but need the new token to attach again.",
+            + " but need the new token to attach again, unless --detach-workers revokes the old"
+            + " token for them too.",
       })
   static final class Rotate implements Callable<Integer> {
     @Spec private CommandSpec spec;
     @Mixin private DataDir dataDir;
 
+    @Option(
+        names = "--detach-workers",
+        description =
+            "Also detach the workers attached with the old token (within one heartbeat, 2 s by"
+                + " default); refused, they stop with exit status 77 until started with the new"
+                + " token. For a token that leaked.")
+    private boolean detachWorkers;
+
     @Override
     public Integer call() {
       Path dir = dataDir.resolve();
-      JoinTokenFiles.Join join = read(() -> JoinTokenFiles.rotate(dir));
+      JoinTokenFiles.Join join = read(() -> JoinTokenFiles.rotate(dir, detachWorkers));
       PrintWriter out = spec.commandLine().getOut();
-      out.println("rotated the join token in " + dir + "; the old token no longer joins");
+      out.println(
+          "rotated the join token in "
+              + dir
+              + "; the old token no longer joins"
+              + (detachWorkers ? ", and workers attached with it are detached" : ""));
       print(out, join);
       out.flush();
       return ExitCodes.OK;

@@ -257,6 +257,38 @@ final class SecurityEndToEndTest {
   }
 
   @Test
+  void rotationWithDetachWorkersCutsOffTheWorkersOfTheOldToken() throws Exception {
+    Address address = cluster.startCoordinatorOn("127.0.0.2", "--tls", "on");
+    Process leaked = cluster.startWorker("leaked", 1);
+    cluster.awaitWorkers(1);
+    String dataDir = cluster.dataDir().toString();
+
+    CliResult rotated = cli("token", "rotate", "--detach-workers", "--data-dir", dataDir);
+    assertExit(0, rotated);
+    assertTrue(rotated.out().contains("workers attached with it are detached"), rotated::toString);
+    String fresh = cli("token", "show", "--quiet", "--data-dir", dataDir).out().strip();
+
+    assertTrue(
+        leaked.waitFor(ProcessCluster.START_DEADLINE.toSeconds(), TimeUnit.SECONDS),
+        cluster::logTails);
+    assertEquals(ExitCodes.REFUSED, leaked.exitValue(), cluster::logTails);
+    assertTrue(cluster.logTails().contains("was revoked"), cluster::logTails);
+    // A worker with the new token attaches, and stays.
+    cluster.startWorker(Map.of("WEFT_TOKEN", fresh), "renewed", 1);
+    Await.until(
+        "the renewed worker to attach",
+        ProcessCluster.START_DEADLINE,
+        () ->
+            cli("workers", "--json", "--coordinator", address.toString(), "--token", fresh)
+                .workers()
+                .stream()
+                .map(WorkerInfo::getId)
+                .toList()
+                .equals(List.of("renewed")),
+        cluster::logTails);
+  }
+
+  @Test
   void ownCertificatesWithClientCertificates() throws Exception {
     TestPki users = new TestPki("weft test CA");
     Path ca = users.writeCa(pki.resolve("ca.pem"));

@@ -3,14 +3,25 @@ package dev.weft.coordinator;
 import dev.weft.v1.CoordinatorMessage;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
+import java.util.function.BooleanSupplier;
 
 /** A worker attached over {@code WorkerService.Attach}: messages go out on the response stream. */
 final class GrpcWorkerLink implements WorkerLink {
   private final ServerCallStreamObserver<CoordinatorMessage> out;
+  private final BooleanSupplier revoked;
   private boolean closed;
 
-  GrpcWorkerLink(ServerCallStreamObserver<CoordinatorMessage> out) {
+  /**
+   * @param revoked whether the credentials of the Attach call were revoked since
+   */
+  GrpcWorkerLink(ServerCallStreamObserver<CoordinatorMessage> out, BooleanSupplier revoked) {
     this.out = out;
+    this.revoked = revoked;
+  }
+
+  @Override
+  public boolean revoked() {
+    return revoked.getAsBoolean();
   }
 
   @Override

@@ -586,6 +586,17 @@ final class Scheduler {
             .setHeartbeat(Heartbeat.newBuilder().setSentUnixMs(System.currentTimeMillis()))
             .build();
     for (WorkerSession session : new ArrayList<>(workers.values())) {
+      if (session.link().revoked()) {
+        detach(session, "its credentials were revoked");
+        session
+            .link()
+            .refuse(
+                Status.UNAUTHENTICATED.withDescription(
+                    "the join token this worker attached with was revoked (weft token rotate"
+                        + " --detach-workers); start it with the new token from `weft token show`"
+                        + " on the coordinator's host"));
+        continue;
+      }
       if (now - session.lastSeenNanos() > leaseNanos) {
         String reason =
             String.format(Locale.ROOT, "silent for more than its lease of %d ms", config.leaseMs());

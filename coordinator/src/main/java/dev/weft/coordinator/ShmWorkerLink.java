@@ -109,6 +109,11 @@ final class ShmWorkerLink implements WorkerLink, ShmEndpoint.Listener {
     return "shm";
   }
 
+  @Override
+  public boolean revoked() {
+    return control.revoked();
+  }
+
   /** Closes the fast path only (the segment is unlinked); the control link stays up. */
   void closeFastPath() {
     closed = true;

@@ -1,5 +1,6 @@
 package dev.weft.coordinator;
 
+import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.v1.WorkerServiceGrpc;
@@ -21,7 +22,7 @@ final class WorkerEndpoint extends WorkerServiceGrpc.WorkerServiceImplBase {
   public StreamObserver<WorkerMessage> attach(StreamObserver<CoordinatorMessage> responses) {
     ServerCallStreamObserver<CoordinatorMessage> out =
         (ServerCallStreamObserver<CoordinatorMessage>) responses;
-    GrpcWorkerLink link = new GrpcWorkerLink(out);
+    GrpcWorkerLink link = new GrpcWorkerLink(out, ServerSecurity.revocationOfThisCall());
     WorkerAdapter adapter = new WorkerAdapter(scheduler, link, fastPath);
     out.setOnCancelHandler(
         () -> {

@@ -26,6 +26,14 @@ interface WorkerLink {
    */
   default void release() {}
 
-  /** Closes the link because the worker broke the protocol. */
+  /** Closes the link because the worker broke the protocol, or may no longer stay. */
   void refuse(io.grpc.Status status);
+
+  /**
+   * Whether the credentials the worker attached with have been revoked since (a join token rotated
+   * with --detach-workers): then it must go. Cheap enough to ask on every lease check.
+   */
+  default boolean revoked() {
+    return false;
+  }
 }

@@ -2,6 +2,8 @@ package dev.weft.coordinator.security;
 
 import dev.weft.security.AuthMetadata;
 import dev.weft.security.JoinToken;
+import io.grpc.Context;
+import io.grpc.Contexts;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -30,17 +32,37 @@ final class AuthInterceptor implements ServerInterceptor {
       "get the join token from the coordinator's output or `weft token show --data-dir DIR` on its"
           + " host, and pass it with --token or WEFT_TOKEN";
 
+  /** The join secret a call was let in with, for {@link ServerSecurity#revocationOfThisCall}. */
+  static final Context.Key<JoinedWith> JOINED_WITH = Context.key("weft-joined-with");
+
+  /** A call let in with the join token's secret whose hash is {@code secretHash}. */
+  record JoinedWith(RevokedSecrets revoked, String secretHash) {
+    /** Whether that secret has been revoked since; a revocation list that cannot be read: no. */
+    boolean isRevoked() {
+      try {
+        return revoked.contains(secretHash);
+      } catch (IOException e) {
+        LOG.log(System.Logger.Level.WARNING, "cannot read the revoked join secrets", e);
+        return false;
+      }
+    }
+  }
+
   private final SecretFile secret;
+  private final RevokedSecrets revoked;
   private final byte[] localSecret;
   private final boolean clientCertificates;
 
   /**
    * @param secret the join token's secret; null when calls need none (client certificates only)
+   * @param revoked the secrets revoked since; null when {@code secret} is
    * @param localSecret the secret of this run's local workers
    * @param clientCertificates whether calls need a verified client certificate
    */
-  AuthInterceptor(SecretFile secret, byte[] localSecret, boolean clientCertificates) {
+  AuthInterceptor(
+      SecretFile secret, RevokedSecrets revoked, byte[] localSecret, boolean clientCertificates) {
     this.secret = secret;
+    this.revoked = revoked;
     this.localSecret = localSecret.clone();
     this.clientCertificates = clientCertificates;
   }
@@ -56,7 +78,25 @@ final class AuthInterceptor implements ServerInterceptor {
       call.close(refusal, new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    return next.startCall(call, headers);
+    JoinToken presented = joinSecretOf(headers);
+    if (presented == null) {
+      return next.startCall(call, headers);
+    }
+    Context joined =
+        Context.current()
+            .withValue(
+                JOINED_WITH, new JoinedWith(revoked, RevokedSecrets.hash(presented.secret())));
+    return Contexts.interceptCall(joined, call, headers, next);
+  }
+
+  /** The join token of a call let in with the join secret (not this run's local one), or null. */
+  private JoinToken joinSecretOf(Metadata headers) {
+    if (secret == null) {
+      return null;
+    }
+    String bearer = AuthMetadata.bearer(headers);
+    JoinToken presented = bearer == null ? null : JoinToken.parse(bearer);
+    return presented == null || presented.secretEquals(localSecret) ? null : presented;
   }
 
   /** Null to let the call through, else why not. */

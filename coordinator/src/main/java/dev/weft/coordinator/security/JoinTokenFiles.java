@@ -45,6 +45,14 @@ public final class JoinTokenFiles {
 
   /** Replaces the secret: from now on only the new token joins. Returns the new join command. */
   public static Join rotate(Path dataDir) throws IOException {
+    return rotate(dataDir, false);
+  }
+
+  /**
+   * Replaces the secret; with {@code detachWorkers}, also revokes the old one, so a running
+   * coordinator detaches the workers that attached with it (they are refused, and stop).
+   */
+  public static Join rotate(Path dataDir, boolean detachWorkers) throws IOException {
     SecurityFiles files = new SecurityFiles(dataDir);
     JoinRecord record = JoinRecord.read(files);
     if (!Files.exists(files.secret())) {
@@ -54,7 +62,13 @@ public final class JoinTokenFiles {
               + " uses no join token (it was started with --no-token): there is nothing to rotate");
     }
     try (SecurityFiles.Lock _ = files.lock()) {
+      byte[] old = new SecretFile(files.secret()).current();
       SecretFile.writeNew(files);
+      if (detachWorkers) {
+        // After the new secret: a failure in between leaves a plain rotation, never a revoked
+        // secret that still joins.
+        RevokedSecrets.revoke(files, old);
+      }
     }
     return show(dataDir);
   }

@@ -22,6 +22,7 @@ import java.util.Set;
  *     ca.key                    0600, the CA's private key
  *     server.pem, server.key    the server certificate (0600 key), made again when names change
  *     token-secret              0600, the join token's secret, hex; `weft token rotate` replaces it
+ *     revoked                   0600, SHA-256 of secrets revoked with `rotate --detach-workers`
  *     join.properties           what `weft token show` prints: address, fingerprint, options
  *     .lock                     held while a coordinator prepares these files
  * </pre>
@@ -68,6 +69,10 @@ final class SecurityFiles {
 
   Path secret() {
     return dir.resolve("token-secret");
+  }
+
+  Path revoked() {
+    return dir.resolve("revoked");
   }
 
   Path join() {

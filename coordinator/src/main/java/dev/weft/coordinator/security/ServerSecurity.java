@@ -18,6 +18,7 @@ import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 
 /**
  * A coordinator's transport security, ready for its server: the TLS credentials, the interceptor
@@ -55,7 +56,11 @@ public final class ServerSecurity {
     this.localSecret = JoinToken.newSecret();
     this.interceptor =
         credentials instanceof TlsServerCredentials
-            ? new AuthInterceptor(secret, localSecret, config.clientCaFile() != null)
+            ? new AuthInterceptor(
+                secret,
+                secret == null ? null : new RevokedSecrets(files.revoked()),
+                localSecret,
+                config.clientCaFile() != null)
             : null;
   }
 
@@ -238,6 +243,16 @@ public final class ServerSecurity {
     if (interceptor != null) {
       builder.intercept(interceptor);
     }
+  }
+
+  /**
+   * For a call being handled now: whether the join secret it was let in with has since been revoked
+   * ({@code weft token rotate --detach-workers}). Always false for a call let in otherwise (this
+   * run's local workers, client certificates alone, plain text).
+   */
+  public static BooleanSupplier revocationOfThisCall() {
+    AuthInterceptor.JoinedWith joined = AuthInterceptor.JOINED_WITH.get();
+    return joined == null ? () -> false : joined::isRevoked;
   }
 
   public boolean tls() {

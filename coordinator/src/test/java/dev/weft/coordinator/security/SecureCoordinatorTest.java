@@ -13,8 +13,13 @@ import dev.weft.security.ClientSecurity;
 import dev.weft.security.JoinToken;
 import dev.weft.security.Pem;
 import dev.weft.security.TestPki;
+import dev.weft.v1.CoordinatorMessage;
+import dev.weft.v1.Hello;
+import dev.weft.v1.HostIdentity;
 import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.ListWorkersRequest;
+import dev.weft.v1.WorkerMessage;
+import dev.weft.v1.WorkerServiceGrpc;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -23,12 +28,15 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
+import io.grpc.stub.StreamObserver;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -185,6 +193,68 @@ class SecureCoordinatorTest {
     assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
     listWorkers(channel(coordinator, new ClientSecurity().token(fresh)));
     assertEquals(fresh, coordinator.security().joinToken().orElseThrow());
+  }
+
+  @Test
+  void rotationWithDetachWorkersEndsTheAttachStreamsOfTheOldToken() throws Exception {
+    Coordinator coordinator = start(dir, "127.0.0.1", tlsOn());
+    String old = coordinator.security().joinToken().orElseThrow();
+    CompletableFuture<Status> ended = new CompletableFuture<>();
+    StreamObserver<WorkerMessage> attach =
+        WorkerServiceGrpc.newStub(channel(coordinator, new ClientSecurity().token(old)))
+            .attach(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(CoordinatorMessage message) {}
+
+                  @Override
+                  public void onError(Throwable t) {
+                    ended.complete(Status.fromThrowable(t));
+                  }
+
+                  @Override
+                  public void onCompleted() {
+                    ended.complete(Status.OK);
+                  }
+                });
+    attach.onNext(
+        WorkerMessage.newBuilder()
+            .setHello(
+                Hello.newBuilder()
+                    .setWorkerId("leaked")
+                    .setPid(1)
+                    .setSlots(1)
+                    .addKinds("sum")
+                    .addTransports("grpc")
+                    .setHost(HostIdentity.newBuilder().setHostname("elsewhere")))
+            .build());
+    assertTrue(coordinator.awaitWorkers(1, Duration.ofSeconds(10)));
+
+    JoinTokenFiles.rotate(dir, true);
+    Status status = ended.get(10, TimeUnit.SECONDS);
+    assertEquals(Status.Code.UNAUTHENTICATED, status.getCode());
+    assertTrue(status.getDescription().contains("was revoked"), status::toString);
+    assertEquals(
+        "rw-------",
+        PosixFilePermissions.toString(
+            Files.getPosixFilePermissions(dir.resolve("security/revoked"))));
+    attach.onCompleted();
+  }
+
+  @Test
+  void revokedSecretsKeepTheNewestAndAreSeenAtOnce() throws Exception {
+    SecurityFiles files = new SecurityFiles(dir);
+    files.create();
+    RevokedSecrets revoked = new RevokedSecrets(files.revoked());
+    byte[] first = JoinToken.newSecret();
+    assertFalse(revoked.contains(RevokedSecrets.hash(first)), "no file: nothing is revoked");
+    RevokedSecrets.revoke(files, first);
+    assertTrue(revoked.contains(RevokedSecrets.hash(first)));
+    for (int i = 0; i < RevokedSecrets.KEPT; i++) {
+      RevokedSecrets.revoke(files, JoinToken.newSecret());
+    }
+    assertFalse(revoked.contains(RevokedSecrets.hash(first)), "the oldest was dropped");
+    assertEquals(RevokedSecrets.KEPT, Files.readAllLines(files.revoked()).size());
   }
 
   @Test
