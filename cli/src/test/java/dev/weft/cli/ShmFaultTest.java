@@ -23,6 +23,7 @@ import dev.weft.worker.WorkerConfig;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.File;
 import java.io.IOException;
@@ -335,6 +336,60 @@ final class ShmFaultTest {
         Duration.ofSeconds(2),
         () -> !Files.exists(offered),
         () -> offered + " is still there, " + Leftovers.segmentsOf(coordinator.id()));
+  }
+
+  /**
+   * A worker that offers only shared memory to a coordinator that gives none is refused before it
+   * is welcomed (no task can reach it), and the worker stops rather than trying again.
+   */
+  @Test
+  void aWorkerRequiringSharedMemoryItCannotHaveIsRefusedBeforeTheWelcomeAndStops()
+      throws Exception {
+    Coordinator coordinator = start(new CoordinatorConfig().fastPath("grpc"));
+    ManagedChannel channel =
+        Grpc.newChannelBuilderForAddress(
+                "127.0.0.1", coordinator.port(), InsecureChannelCredentials.create())
+            .build();
+    closeLater(channel::shutdownNow);
+    BlockingQueue<CoordinatorMessage> received = new LinkedBlockingQueue<>();
+    CompletableFuture<Status> ended = new CompletableFuture<>();
+    StreamObserver<WorkerMessage> requests =
+        WorkerServiceGrpc.newStub(channel)
+            .attach(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(CoordinatorMessage message) {
+                    received.add(message);
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {
+                    ended.complete(Status.fromThrowable(t));
+                  }
+
+                  @Override
+                  public void onCompleted() {
+                    ended.complete(Status.OK);
+                  }
+                });
+    Hello shmOnly =
+        sameHostHello("shm-only").toBuilder().clearTransports().addTransports("shm").build();
+    requests.onNext(WorkerMessage.newBuilder().setHello(shmOnly).build());
+    Status status = ended.get(10, TimeUnit.SECONDS);
+    assertEquals(Status.Code.FAILED_PRECONDITION, status.getCode(), status::toString);
+    assertEquals(
+        "shared memory was required by the worker (its --transport shm) but is not possible: the"
+            + " coordinator runs with the fast path off",
+        status.getDescription());
+    assertEquals(List.of(), List.copyOf(received), "not even a welcome");
+
+    Worker worker =
+        closeLater(Worker.start(inProcessWorker(coordinator, "insists").transport("shm")));
+    Await.until("the worker to stop, refused", START_DEADLINE, () -> worker.refusal().isPresent());
+    assertTrue(
+        worker.refusal().orElseThrow().contains("shared memory was required by the worker"),
+        worker.refusal()::toString);
+    assertEquals(List.of(), client(coordinator).workers());
   }
 
   /** A hello as `weft worker` on this host sends it, offering shm. */

@@ -7,6 +7,12 @@ import dev.weft.v1.ShmDecline;
 /** Moves a same-host worker's task traffic onto shared memory once it proves it can reach it. */
 interface FastPathOffer {
 
+  /**
+   * Before the worker is welcomed: why it cannot be taken when shared memory is required (by the
+   * worker or by us) but cannot work between us (another host, namespace or user); else null.
+   */
+  String impossibleRequirement(Hello hello);
+
   /** Called after the hello; offers a segment when the worker may share memory with us. */
   void offer(WorkerSession session, Hello hello);
 

@@ -63,19 +63,27 @@ final class SharedMemoryUpgrade implements FastPathOffer {
   }
 
   @Override
-  public void offer(WorkerSession session, Hello hello) {
+  public String impossibleRequirement(Hello hello) {
     boolean workerCan = hello.getTransportsList().contains("shm");
     boolean workerMust = workerCan && hello.getTransportsCount() == 1;
     String obstacle = obstacle(hello, workerCan);
-    if (obstacle != null) {
-      if (workerMust || mode == Mode.SHM) {
-        session
-            .link()
-            .refuse(
-                Status.FAILED_PRECONDITION.withDescription(
-                    "shared memory was required but is not possible: " + obstacle));
-      }
-      return;
+    if (obstacle != null && (workerMust || mode == Mode.SHM)) {
+      return "shared memory was required "
+          + (workerMust
+              ? "by the worker (its --transport shm)"
+              : "by the coordinator (its --transport shm)")
+          + " but is not possible: "
+          + obstacle;
+    }
+    return null;
+  }
+
+  @Override
+  public void offer(WorkerSession session, Hello hello) {
+    boolean workerCan = hello.getTransportsList().contains("shm");
+    boolean workerMust = workerCan && hello.getTransportsCount() == 1;
+    if (obstacle(hello, workerCan) != null) {
+      return; // shared memory is not required (else impossibleRequirement refused the worker)
     }
     ShmSegment segment;
     try {
@@ -95,7 +103,8 @@ final class SharedMemoryUpgrade implements FastPathOffer {
         session
             .link()
             .refuse(
-                Status.FAILED_PRECONDITION.withDescription(
+                // Perhaps only for now (/dev/shm full): the worker tries again.
+                Status.UNAVAILABLE.withDescription(
                     "shared memory was required but no segment could be made: " + e.getMessage()));
       }
       return;

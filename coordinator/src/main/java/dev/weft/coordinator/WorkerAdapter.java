@@ -43,6 +43,13 @@ final class WorkerAdapter {
         link.refuse(Status.INVALID_ARGUMENT.withDescription(problem));
         return;
       }
+      String impossible =
+          fastPath == null ? null : fastPath.impossibleRequirement(message.getHello());
+      if (impossible != null) {
+        // Refused before the welcome: no task is ever assigned over a link about to close.
+        link.refuse(Status.FAILED_PRECONDITION.withDescription(impossible));
+        return;
+      }
       session = scheduler.attach(message.getHello(), link);
       if (fastPath != null) {
         fastPath.offer(session, message.getHello());

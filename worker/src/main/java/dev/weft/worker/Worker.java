@@ -530,14 +530,15 @@ public final class Worker implements AutoCloseable {
       String coordinator = config.coordinatorHost() + ":" + config.coordinatorPort();
       Optional<CertificateRejectedException> certificate = CertificateRejectedException.in(t);
       switch (status.getCode()) {
-        // Refusals of the token or the certificate repeat on every attempt: stop instead.
-        case UNAUTHENTICATED, PERMISSION_DENIED ->
+        // Refusals of the token, the certificate or a transport that cannot work between the two
+        // (shared memory across hosts) repeat on every attempt: stop instead.
+        case UNAUTHENTICATED, PERMISSION_DENIED, FAILED_PRECONDITION ->
             refusedForGood(
                 "the coordinator at "
                     + coordinator
                     + " refused this worker: "
                     + status.getDescription());
-        case INVALID_ARGUMENT, FAILED_PRECONDITION -> session.refused(reason);
+        case INVALID_ARGUMENT -> session.refused(reason);
         default -> {
           if (certificate.isPresent()) {
             refusedForGood(certificate.get().getMessage());
