@@ -186,15 +186,15 @@ kill_node() {
   done <"$state/pids"
 }
 
-# Removes the task cgroups of this cluster's workers (weft-worker-PID-START under the cgroup they
-# were started in; see "Task cgroups" in the README): a worker killed with SIGKILL leaves them.
+# Removes the task cgroups of this cluster's workers (weft-worker-PIDNS-PID-START under the cgroup
+# they were started in; see "Task cgroups" in the README): a worker killed with SIGKILL leaves them.
 sweep_task_cgroups() {
   local mount own dir task
   mount=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
   own=$(sed -n 's/^0:://p' /proc/self/cgroup)
   [ -n "$mount" ] && [ -n "$own" ] && [ -f "$state/pids" ] || return 0
   while read -r pid _ _; do
-    for dir in "$mount$own"/weft-worker-"$pid"-*; do
+    for dir in "$mount$own"/weft-worker-*-"$pid"-*; do
       [ -d "$dir" ] || continue
       for task in "$dir"/task-*; do
         [ -d "$task" ] || continue

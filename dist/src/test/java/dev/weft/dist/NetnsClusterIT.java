@@ -34,7 +34,7 @@ final class NetnsClusterIT {
   private static final Duration UP_DEADLINE = Duration.ofSeconds(240);
   private static final Duration CLIENT_DEADLINE = Duration.ofSeconds(120);
   private static final Pattern JOB_ID = Pattern.compile("\"id\"\\s*:\\s*\"(j[0-9a-z]+)\"");
-  private static final Pattern WORKER_CGROUP = Pattern.compile("weft-worker-(\\d+)-\\d+");
+  private static final Pattern WORKER_CGROUP = Pattern.compile("weft-worker-\\d+-(\\d+)-\\d+");
 
   private final String prefix = "wt" + ThreadLocalRandom.current().nextInt(1000, 9999);
   private final String subnet = "10.79." + ThreadLocalRandom.current().nextInt(1, 250);
@@ -229,8 +229,8 @@ final class NetnsClusterIT {
   }
 
   /**
-   * Task cgroup directories (weft-worker-PID-START in this process's cgroup, where the cluster's
-   * workers were started) whose worker is gone.
+   * Task cgroup directories (weft-worker-PIDNS-PID-START in this process's cgroup, where the
+   * cluster's workers were started) whose worker is gone.
    */
   private static List<Path> taskCgroupsOfDeadWorkers() throws IOException {
     Path mount = null;

@@ -28,20 +28,23 @@ import java.util.regex.Pattern;
  * <p>Inside this worker's own cgroup:
  *
  * <pre>
- * weft-worker-PID-START/   made with this worker's first running task, removed with its last
- *   task-N/                one per running task
+ * weft-worker-PIDNS-PID-START/   made with this worker's first running task, removed with its last
+ *   task-N/                      one per running task
  * </pre>
  *
- * With its start time (field 22 of /proc/PID/stat) the pid names one process, so the next worker to
- * start can tell the cgroups of a worker that died (SIGKILL, the OOM killer) and kill what is left
- * in them.
+ * With its pid namespace (the inode of /proc/self/ns/pid) and start time (field 22 of
+ * /proc/PID/stat) the pid names one process, so another worker in the same pid namespace can tell
+ * the cgroups of a worker that died (SIGKILL, the OOM killer) and kill what is left in them; those
+ * of workers in other pid namespaces it leaves alone, not knowing whether they live.
  */
 final class TaskCgroups {
   private static final System.Logger LOG = System.getLogger(TaskCgroups.class.getName());
-  private static final Pattern WORKER_DIR = Pattern.compile("weft-worker-(\\d{1,9})-(\\d{1,18})");
+  private static final Pattern WORKER_DIR =
+      Pattern.compile("weft-worker-(\\d{1,19})-(\\d{1,9})-(\\d{1,18})");
   private static final Pattern TASK_DIR = Pattern.compile("task-\\d{1,18}");
 
   private final Path parent;
+  private final long pidNamespace;
   private final Path workerDir;
   private final AtomicLong nextTask = new AtomicLong(1);
   private final AtomicBoolean disabled = new AtomicBoolean();
@@ -49,16 +52,24 @@ final class TaskCgroups {
   private int running; // guarded by dirLock
   private boolean probed; // guarded by dirLock: a process was seen to enter a task cgroup
 
-  TaskCgroups(Path parent, long workerPid, long workerStartTicks) {
+  TaskCgroups(Path parent, long pidNamespace, long workerPid, long workerStartTicks) {
     this.parent = parent;
-    this.workerDir = parent.resolve("weft-worker-" + workerPid + "-" + workerStartTicks);
+    this.pidNamespace = pidNamespace;
+    this.workerDir =
+        parent.resolve("weft-worker-" + pidNamespace + "-" + workerPid + "-" + workerStartTicks);
   }
 
   /** This process's, when it is in a cgroup v2 hierarchy it can see; empty otherwise. */
   static Optional<TaskCgroups> forThisProcess() {
+    long pidNamespace = ProcessStat.ownPidNamespace();
+    if (pidNamespace < 0) {
+      return Optional.empty(); // dead workers could not be told from live ones
+    }
     return ownCgroup()
         .map(
-            dir -> new TaskCgroups(dir, ProcessStat.self().pid(), ProcessStat.self().startTicks()));
+            dir ->
+                new TaskCgroups(
+                    dir, pidNamespace, ProcessStat.self().pid(), ProcessStat.self().startTicks()));
   }
 
   /**
@@ -205,8 +216,9 @@ final class TaskCgroups {
       for (Path dir : dirs) {
         Matcher name = WORKER_DIR.matcher(dir.getFileName().toString());
         if (name.matches()
+            && Long.parseLong(name.group(1)) == pidNamespace
             && !ProcessStat.isRunning(
-                Long.parseLong(name.group(1)), Long.parseLong(name.group(2)))) {
+                Long.parseLong(name.group(2)), Long.parseLong(name.group(3)))) {
           killed += killTasksUnder(dir, true);
           deleteIfEmpty(dir);
         }

@@ -65,7 +65,7 @@ class TaskCgroupTest {
             + " (not root, no delegation)");
     parent = own.get();
     ProcessStat self = ProcessStat.self();
-    cgroups = new TaskCgroups(parent, self.pid(), self.startTicks());
+    cgroups = new TaskCgroups(parent, ProcessStat.ownPidNamespace(), self.pid(), self.startTicks());
     TaskProcessGroups registry =
         new TaskProcessGroups(
             registryBase,
@@ -117,7 +117,14 @@ class TaskCgroupTest {
         output.getStdoutTail().lines().filter(l -> l.startsWith("0::")).findFirst().orElseThrow();
     ProcessStat self = ProcessStat.self();
     assertTrue(
-        cgroup.matches("0::.*/weft-worker-" + self.pid() + "-" + self.startTicks() + "/task-\\d+"),
+        cgroup.matches(
+            "0::.*/weft-worker-"
+                + ProcessStat.ownPidNamespace()
+                + "-"
+                + self.pid()
+                + "-"
+                + self.startTicks()
+                + "/task-\\d+"),
         cgroup);
   }
 
@@ -165,9 +172,16 @@ class TaskCgroupTest {
     // A stand-in worker: a process started here, running a task in a cgroup, then killed.
     Process worker = new ProcessBuilder("sleep", "300").start();
     processes.add(worker);
+    long pidNamespace = ProcessStat.ownPidNamespace();
     TaskCgroups deadWorkers =
         new TaskCgroups(
-            parent, worker.pid(), ProcessStat.of(worker.pid()).orElseThrow().startTicks());
+            parent,
+            pidNamespace,
+            worker.pid(),
+            ProcessStat.of(worker.pid()).orElseThrow().startTicks());
+    // A worker of another pid namespace: its pid means nothing here, so it is never swept.
+    TaskCgroups elsewhere = new TaskCgroups(parent, pidNamespace + 1, worker.pid(), 1);
+    TaskCgroup foreign = elsewhere.create().orElseThrow();
     TaskCgroup orphan = deadWorkers.create().orElseThrow();
     Process leftover =
         new ProcessBuilder(
@@ -187,6 +201,9 @@ class TaskCgroupTest {
     assertGone(pid);
     assertTrue(leftover.waitFor(10, TimeUnit.SECONDS));
     assertFalse(Files.exists(orphan.dir()), "the dead worker's cgroups are removed");
+    assertTrue(Files.exists(foreign.dir()), "another pid namespace's are left alone");
+    foreign.close();
+    assertFalse(Files.exists(foreign.dir().getParent()));
   }
 
   @Test
@@ -205,7 +222,7 @@ class TaskCgroupTest {
   @Test
   void aWorkerThatCannotMakeCgroupsRunsTasksWithoutThem(@TempDir Path notACgroup) throws Exception {
     // A plain directory has no cgroup.kill: tasks run in their process groups alone.
-    TaskCgroups none = new TaskCgroups(notACgroup, 1, 1);
+    TaskCgroups none = new TaskCgroups(notACgroup, 1, 1, 1);
     assertEquals(Optional.empty(), none.create());
     assertEquals(Optional.empty(), none.create());
     try (DirectoryStream<Path> left = Files.newDirectoryStream(notACgroup)) {
@@ -250,7 +267,14 @@ class TaskCgroupTest {
   private List<Path> workerCgroups() {
     List<Path> left = new ArrayList<>();
     ProcessStat self = ProcessStat.self();
-    for (String name : List.of("weft-worker-" + self.pid() + "-" + self.startTicks())) {
+    for (String name :
+        List.of(
+            "weft-worker-"
+                + ProcessStat.ownPidNamespace()
+                + "-"
+                + self.pid()
+                + "-"
+                + self.startTicks())) {
       if (Files.exists(parent.resolve(name))) {
         left.add(parent.resolve(name));
       }

@@ -1,5 +1,6 @@
 package dev.weft.local;
 
+import dev.weft.posix.ProcessStat;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -50,7 +51,7 @@ public record HostIdentity(
    * The inode of this process's pid namespace, or -1: pids name the same process only within it.
    */
   public static long pidNamespace() {
-    return longAttribute(Path.of("/proc/self/ns/pid"), "unix:ino");
+    return ProcessStat.ownPidNamespace();
   }
 
   /** The user this process runs as, or -1 when unknown. */

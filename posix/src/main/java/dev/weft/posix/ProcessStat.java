@@ -75,6 +75,18 @@ public record ProcessStat(
     return of(pid).filter(p -> p.startTicks == startTicks && !p.isZombie()).isPresent();
   }
 
+  /**
+   * The inode of this process's pid namespace, or -1 when it cannot be read: pids (and so {@link
+   * #isRunning}) name the same process only within one pid namespace.
+   */
+  public static long ownPidNamespace() {
+    try {
+      return ((Number) Files.getAttribute(PROC.resolve("self/ns/pid"), "unix:ino")).longValue();
+    } catch (IOException | UnsupportedOperationException e) {
+      return -1;
+    }
+  }
+
   /** The user owning process {@code pid}, or empty when there is no such process. */
   public static OptionalInt ownerUid(long pid) {
     try {
