@@ -295,32 +295,13 @@ final class ShmFaultTest {
   void aWorkerGoneBeforeAnsweringItsOfferLeavesNoSegment() throws Exception {
     Coordinator coordinator = start(new CoordinatorConfig().fastPath("auto"));
     CoordinatorClient client = client(coordinator);
-    ManagedChannel channel =
-        Grpc.newChannelBuilderForAddress(
-                "127.0.0.1", coordinator.port(), InsecureChannelCredentials.create())
-            .build();
-    closeLater(channel::shutdownNow);
-    BlockingQueue<CoordinatorMessage> received = new LinkedBlockingQueue<>();
-    StreamObserver<WorkerMessage> requests =
-        WorkerServiceGrpc.newStub(channel)
-            .attach(
-                new StreamObserver<>() {
-                  @Override
-                  public void onNext(CoordinatorMessage message) {
-                    received.add(message);
-                  }
-
-                  @Override
-                  public void onError(Throwable t) {}
-
-                  @Override
-                  public void onCompleted() {}
-                });
+    RawAttach attach = attach(coordinator);
+    StreamObserver<WorkerMessage> requests = attach.requests();
     requests.onNext(WorkerMessage.newBuilder().setHello(sameHostHello("silent")).build());
     ShmOffer offer = null;
     while (offer == null) {
-      CoordinatorMessage next = received.poll(10, TimeUnit.SECONDS);
-      assertTrue(next != null, "no shm offer within 10 s; got " + received);
+      CoordinatorMessage next = attach.received().poll(10, TimeUnit.SECONDS);
+      assertTrue(next != null, "no shm offer within 10 s; got " + attach.received());
       offer = next.hasShmOffer() ? next.getShmOffer() : null;
     }
     Path offered = Path.of(offer.getPath());
@@ -346,6 +327,34 @@ final class ShmFaultTest {
   void aWorkerRequiringSharedMemoryItCannotHaveIsRefusedBeforeTheWelcomeAndStops()
       throws Exception {
     Coordinator coordinator = start(new CoordinatorConfig().fastPath("grpc"));
+    RawAttach attach = attach(coordinator);
+    Hello shmOnly =
+        sameHostHello("shm-only").toBuilder().clearTransports().addTransports("shm").build();
+    attach.requests().onNext(WorkerMessage.newBuilder().setHello(shmOnly).build());
+    Status status = attach.ended().get(10, TimeUnit.SECONDS);
+    assertEquals(Status.Code.FAILED_PRECONDITION, status.getCode(), status::toString);
+    assertEquals(
+        "shared memory was required by the worker (its --transport shm) but is not possible: the"
+            + " coordinator runs with the fast path off",
+        status.getDescription());
+    assertEquals(List.of(), List.copyOf(attach.received()), "not even a welcome");
+
+    Worker worker =
+        closeLater(Worker.start(inProcessWorker(coordinator, "insists").transport("shm")));
+    Await.until("the worker to stop, refused", START_DEADLINE, () -> worker.refusal().isPresent());
+    assertTrue(
+        worker.refusal().orElseThrow().contains("shared memory was required by the worker"),
+        worker.refusal()::toString);
+    assertEquals(List.of(), client(coordinator).workers());
+  }
+
+  /** An Attach stream spoken by the test itself: what it sends, receives, and how it ended. */
+  private record RawAttach(
+      StreamObserver<WorkerMessage> requests,
+      BlockingQueue<CoordinatorMessage> received,
+      CompletableFuture<Status> ended) {}
+
+  private RawAttach attach(Coordinator coordinator) {
     ManagedChannel channel =
         Grpc.newChannelBuilderForAddress(
                 "127.0.0.1", coordinator.port(), InsecureChannelCredentials.create())
@@ -372,24 +381,7 @@ final class ShmFaultTest {
                     ended.complete(Status.OK);
                   }
                 });
-    Hello shmOnly =
-        sameHostHello("shm-only").toBuilder().clearTransports().addTransports("shm").build();
-    requests.onNext(WorkerMessage.newBuilder().setHello(shmOnly).build());
-    Status status = ended.get(10, TimeUnit.SECONDS);
-    assertEquals(Status.Code.FAILED_PRECONDITION, status.getCode(), status::toString);
-    assertEquals(
-        "shared memory was required by the worker (its --transport shm) but is not possible: the"
-            + " coordinator runs with the fast path off",
-        status.getDescription());
-    assertEquals(List.of(), List.copyOf(received), "not even a welcome");
-
-    Worker worker =
-        closeLater(Worker.start(inProcessWorker(coordinator, "insists").transport("shm")));
-    Await.until("the worker to stop, refused", START_DEADLINE, () -> worker.refusal().isPresent());
-    assertTrue(
-        worker.refusal().orElseThrow().contains("shared memory was required by the worker"),
-        worker.refusal()::toString);
-    assertEquals(List.of(), client(coordinator).workers());
+    return new RawAttach(requests, received, ended);
   }
 
   /** A hello as `weft worker` on this host sends it, offering shm. */
