@@ -180,8 +180,8 @@ final class Scheduler {
    */
   void restore(List<Journal.SavedJob> saved) {
     // Planning may read files (hash): done before taking the lock.
-    SavedJobs rebuilder =
-        new SavedJobs(
+    JobRestorer rebuilder =
+        new JobRestorer(
             kinds, config.defaultGrace().toMillis(), journal, eventExecutor, this::finished);
     Map<Journal.SavedJob, JobRun> runs = new LinkedHashMap<>();
     for (Journal.SavedJob job : saved) {

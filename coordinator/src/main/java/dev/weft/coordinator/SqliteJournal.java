@@ -1,8 +1,6 @@
 package dev.weft.coordinator;
 
 import com.google.protobuf.ByteString;
-import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.util.Timestamps;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
@@ -12,13 +10,10 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,7 +39,6 @@ final class SqliteJournal implements Journal {
   static final String FILE_NAME = "journal.db";
   static final String NATIVE_DIR_NAME = "native";
   private static final String SQLITE_TMPDIR_PROPERTY = "org.sqlite.tmpdir";
-  static final int SCHEMA_VERSION = 1;
   static final long GROUP_COMMIT_MS = 5;
   // Queued result bytes beyond which the scheduler stops handing out tasks until we catch up.
   static final long MAX_BACKLOG_BYTES = 64L << 20;
@@ -57,7 +51,7 @@ final class SqliteJournal implements Journal {
   private final Path dir;
   private final DataDirLock dirLock;
   private final Connection db;
-  private final Statements sql;
+  private final JournalTables.Statements sql;
   private final List<SavedJob> saved;
 
   private final Object lock = new Object();
@@ -99,7 +93,11 @@ final class SqliteJournal implements Journal {
   private record ForgetBefore(long cutoffMs) implements Record {}
 
   private SqliteJournal(
-      Path dir, DataDirLock dirLock, Connection db, Statements sql, List<SavedJob> saved) {
+      Path dir,
+      DataDirLock dirLock,
+      Connection db,
+      JournalTables.Statements sql,
+      List<SavedJob> saved) {
     this.dir = dir;
     this.dirLock = dirLock;
     this.db = db;
@@ -126,10 +124,10 @@ final class SqliteJournal implements Journal {
       // the file for a moment.
       config.setBusyTimeout(5_000);
       db = config.createConnection("jdbc:sqlite:" + file);
-      createSchema(db, file);
-      prune(db, System.currentTimeMillis() - retention.toMillis(), keepFinished);
-      List<SavedJob> saved = load(db);
-      return new SqliteJournal(dir, dirLock, db, new Statements(db), saved);
+      JournalTables.createSchema(db, file);
+      JournalTables.prune(db, System.currentTimeMillis() - retention.toMillis(), keepFinished);
+      List<SavedJob> saved = JournalTables.load(db);
+      return new SqliteJournal(dir, dirLock, db, new JournalTables.Statements(db), saved);
     } catch (SQLException e) {
       closeAfterFailure(db, dirLock, e);
       throw new DataDirException(
@@ -183,128 +181,6 @@ final class SqliteJournal implements Journal {
     } catch (IOException e) {
       cause.addSuppressed(e);
     }
-  }
-
-  private static void createSchema(Connection db, Path file) throws SQLException, DataDirException {
-    try (Statement s = db.createStatement()) {
-      int version;
-      try (ResultSet rs = s.executeQuery("PRAGMA user_version")) {
-        version = rs.next() ? rs.getInt(1) : 0;
-      }
-      if (version > SCHEMA_VERSION) {
-        throw new DataDirException(
-            "the journal "
-                + file
-                + " was written by a newer weft (schema "
-                + version
-                + "; this one reads "
-                + SCHEMA_VERSION
-                + "); run that weft, or choose another --data-dir");
-      }
-      s.executeUpdate(
-          "CREATE TABLE IF NOT EXISTS jobs("
-              + " seq INTEGER PRIMARY KEY,"
-              + " id TEXT NOT NULL UNIQUE,"
-              + " spec BLOB NOT NULL,"
-              + " tasks INTEGER NOT NULL,"
-              + " created_ms INTEGER NOT NULL,"
-              + " started_ms INTEGER NOT NULL DEFAULT 0,"
-              + " stop_target INTEGER NOT NULL DEFAULT 0,"
-              + " stop_reason TEXT NOT NULL DEFAULT '',"
-              + " finished_ms INTEGER,"
-              + " final BLOB)");
-      s.executeUpdate(
-          "CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_ms)"
-              + " WHERE finished_ms IS NOT NULL");
-      s.executeUpdate(
-          "CREATE TABLE IF NOT EXISTS results(job_id TEXT NOT NULL, batch BLOB NOT NULL)");
-      s.executeUpdate("CREATE INDEX IF NOT EXISTS results_job ON results(job_id)");
-      s.executeUpdate("PRAGMA user_version = " + SCHEMA_VERSION);
-    }
-  }
-
-  private static void prune(Connection db, long cutoffMs, int keepFinished) throws SQLException {
-    try (PreparedStatement old =
-            db.prepareStatement(
-                "DELETE FROM jobs WHERE finished_ms IS NOT NULL AND finished_ms < ?");
-        PreparedStatement many =
-            db.prepareStatement(
-                "DELETE FROM jobs WHERE finished_ms IS NOT NULL AND seq NOT IN (SELECT seq FROM"
-                    + " jobs WHERE finished_ms IS NOT NULL ORDER BY finished_ms DESC LIMIT ?)");
-        Statement orphans = db.createStatement()) {
-      old.setLong(1, cutoffMs);
-      int forgotten = old.executeUpdate();
-      many.setInt(1, keepFinished);
-      forgotten += many.executeUpdate();
-      orphans.executeUpdate(
-          "DELETE FROM results WHERE job_id NOT IN (SELECT id FROM jobs WHERE final IS NULL)");
-      if (forgotten > 0) {
-        LOG.log(System.Logger.Level.INFO, "journal: forgot {0} old finished jobs", forgotten);
-      }
-    }
-  }
-
-  private static List<SavedJob> load(Connection db) throws SQLException {
-    List<SavedJob> jobs = new ArrayList<>();
-    // Filled below: a saved job holds its (mutable) result list until the scheduler takes it.
-    Map<String, List<SavedResult>> results = new HashMap<>();
-    Map<String, Integer> taskCounts = new HashMap<>();
-    try (Statement s = db.createStatement();
-        ResultSet rs =
-            s.executeQuery(
-                "SELECT id, spec, tasks, created_ms, started_ms, stop_target, stop_reason, final"
-                    + " FROM jobs ORDER BY seq")) {
-      while (rs.next()) {
-        String id = rs.getString(1);
-        byte[] last = rs.getBytes(8);
-        List<SavedResult> saved = last == null ? new ArrayList<>() : List.of();
-        try {
-          jobs.add(
-              new SavedJob(
-                  id,
-                  JobSpec.parseFrom(rs.getBytes(2)),
-                  rs.getInt(3),
-                  rs.getLong(4),
-                  rs.getLong(5),
-                  rs.getInt(6) == 0 ? null : JobState.forNumber(rs.getInt(6)),
-                  rs.getString(7),
-                  saved,
-                  last == null ? null : Job.parseFrom(last)));
-        } catch (InvalidProtocolBufferException e) {
-          LOG.log(
-              System.Logger.Level.WARNING,
-              "journal: job {0} is unreadable ({1}); it is skipped",
-              id,
-              e.getMessage());
-          continue;
-        }
-        if (last == null) {
-          results.put(id, saved);
-          taskCounts.put(id, rs.getInt(3));
-        }
-      }
-    }
-    try (Statement s = db.createStatement();
-        ResultSet rs = s.executeQuery("SELECT job_id, batch FROM results ORDER BY rowid")) {
-      while (rs.next()) {
-        String id = rs.getString(1);
-        List<SavedResult> into = results.get(id);
-        if (into == null) {
-          continue;
-        }
-        try {
-          ResultBatch.decode(rs.getBytes(2), taskCounts.get(id), into);
-        } catch (InvalidProtocolBufferException e) {
-          // What was decoded stays; the batch's other tasks run again.
-          LOG.log(
-              System.Logger.Level.WARNING,
-              "journal: a result batch of job {0} is unreadable ({1}); its tasks run again",
-              id,
-              e.getMessage());
-        }
-      }
-    }
-    return jobs;
   }
 
   /** The jobs read at open, in submission order. */
@@ -664,116 +540,6 @@ final class SqliteJournal implements Journal {
       dirLock.close();
     } catch (IOException e) {
       LOG.log(System.Logger.Level.WARNING, "cannot release the lock on " + dir, e);
-    }
-  }
-
-  /** The prepared statements the writer uses; one set, on the writer's thread only. */
-  private static final class Statements implements AutoCloseable {
-    private final Statement plain;
-    private final PreparedStatement insertJob;
-    private final PreparedStatement markStarted;
-    private final PreparedStatement markStopping;
-    private final PreparedStatement markFinished;
-    private final PreparedStatement deleteResults;
-    private final PreparedStatement deleteJob;
-    private final PreparedStatement insertResults;
-    private final PreparedStatement deleteFinishedBefore;
-
-    Statements(Connection db) throws SQLException {
-      plain = db.createStatement();
-      insertJob =
-          db.prepareStatement(
-              "INSERT OR REPLACE INTO jobs(id, spec, tasks, created_ms) VALUES (?, ?, ?, ?)");
-      markStarted = db.prepareStatement("UPDATE jobs SET started_ms = ? WHERE id = ?");
-      markStopping =
-          db.prepareStatement("UPDATE jobs SET stop_target = ?, stop_reason = ? WHERE id = ?");
-      markFinished = db.prepareStatement("UPDATE jobs SET finished_ms = ?, final = ? WHERE id = ?");
-      deleteResults = db.prepareStatement("DELETE FROM results WHERE job_id = ?");
-      deleteJob = db.prepareStatement("DELETE FROM jobs WHERE id = ?");
-      insertResults = db.prepareStatement("INSERT INTO results(job_id, batch) VALUES (?, ?)");
-      deleteFinishedBefore =
-          db.prepareStatement("DELETE FROM jobs WHERE finished_ms IS NOT NULL AND finished_ms < ?");
-    }
-
-    void begin() throws SQLException {
-      plain.executeUpdate("BEGIN IMMEDIATE");
-    }
-
-    void commit() throws SQLException {
-      plain.executeUpdate("COMMIT");
-    }
-
-    void rollback(Exception cause) {
-      try {
-        plain.executeUpdate("ROLLBACK");
-      } catch (SQLException e) {
-        cause.addSuppressed(e); // no transaction left to roll back
-      }
-    }
-
-    void insertJob(String id, byte[] spec, int tasks, long createdMs) throws SQLException {
-      insertJob.setString(1, id);
-      insertJob.setBytes(2, spec);
-      insertJob.setInt(3, tasks);
-      insertJob.setLong(4, createdMs);
-      insertJob.executeUpdate();
-    }
-
-    void markStarted(String id, long startedMs) throws SQLException {
-      markStarted.setLong(1, startedMs);
-      markStarted.setString(2, id);
-      markStarted.executeUpdate();
-    }
-
-    void markStopping(String id, int target, String reason) throws SQLException {
-      markStopping.setInt(1, target);
-      markStopping.setString(2, reason);
-      markStopping.setString(3, id);
-      markStopping.executeUpdate();
-    }
-
-    void markFinished(Job job) throws SQLException {
-      markFinished.setLong(1, job.hasFinished() ? Timestamps.toMillis(job.getFinished()) : 0);
-      markFinished.setBytes(2, job.toByteArray());
-      markFinished.setString(3, job.getId());
-      markFinished.executeUpdate();
-      deleteResults.setString(1, job.getId());
-      deleteResults.executeUpdate();
-    }
-
-    void deleteJob(String id) throws SQLException {
-      deleteJob.setString(1, id);
-      deleteJob.executeUpdate();
-      deleteResults.setString(1, id);
-      deleteResults.executeUpdate();
-    }
-
-    void insertResults(String id, byte[] batch) throws SQLException {
-      insertResults.setString(1, id);
-      insertResults.setBytes(2, batch);
-      insertResults.executeUpdate();
-    }
-
-    void deleteFinishedBefore(long cutoffMs) throws SQLException {
-      deleteFinishedBefore.setLong(1, cutoffMs);
-      deleteFinishedBefore.executeUpdate();
-    }
-
-    @Override
-    public void close() throws SQLException {
-      for (Statement s :
-          List.of(
-              plain,
-              insertJob,
-              markStarted,
-              markStopping,
-              markFinished,
-              deleteResults,
-              deleteJob,
-              insertResults,
-              deleteFinishedBefore)) {
-        s.close();
-      }
     }
   }
 }

@@ -17,14 +17,14 @@ import java.util.function.Consumer;
  * job that can no longer be planned as it was (its input changed, its kind is gone) fails, saying
  * why. Planning may read files (hash), so this runs outside the scheduler's lock.
  */
-final class SavedJobs {
+final class JobRestorer {
   private final JobKinds kinds;
   private final long defaultGraceMs;
   private final Journal journal;
   private final Executor eventExecutor;
   private final Consumer<JobRun> onFinish;
 
-  SavedJobs(
+  JobRestorer(
       JobKinds kinds,
       long defaultGraceMs,
       Journal journal,
