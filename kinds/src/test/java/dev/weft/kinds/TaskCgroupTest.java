@@ -134,8 +134,10 @@ class TaskCgroupTest {
     TestContext context = new TestContext(10_000);
     Future<ByteString> result = executor.submit(() -> kind.run(input, context));
     long pid = escapedPid("escaped");
-    long taskGroup = ProcessStat.of(pid).orElseThrow().processGroup();
-    assertEquals(pid, taskGroup, "setsid made a group (and session) of its own");
+    // $! is known before the child has run setsid: wait until it has.
+    await(
+        () -> ProcessStat.of(pid).map(stat -> stat.processGroup() == pid).orElse(false),
+        "the escapee to lead a group (and session) of its own");
 
     TaskCancelledException stop = cancel(context, result);
     assertEquals(StopOutcome.EXITED_ON_TERM, stop.outcome(), stop.detail());
@@ -144,8 +146,11 @@ class TaskCgroupTest {
 
   @Test
   void aProcessThatLeftTheGroupAndIgnoresSigtermIsKilledAfterTheGrace() throws Exception {
+    // The escapee says it is ready itself, once its SIGTERM is ignored.
     ByteString input =
-        task("setsid sh -c \"trap '' TERM; sleep 300\" & echo $! > escaped; touch ready; wait");
+        task(
+            "setsid sh -c \"trap '' TERM; echo \\$\\$ > escaped; touch ready; exec sleep 300\""
+                + " & wait");
     TestContext context = new TestContext(SHORT_GRACE_MS);
     Future<ByteString> result = executor.submit(() -> kind.run(input, context));
     long pid = escapedPid("escaped");
