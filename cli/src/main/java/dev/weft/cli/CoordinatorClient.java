@@ -5,6 +5,7 @@ import dev.weft.security.CertificateRejectedException;
 import dev.weft.security.ClientSecurity;
 import dev.weft.v1.CancelJobRequest;
 import dev.weft.v1.CancelJobResponse;
+import dev.weft.v1.DrainWorkerRequest;
 import dev.weft.v1.GetJobRequest;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobServiceGrpc;
@@ -13,6 +14,7 @@ import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
 import dev.weft.v1.ListJobsRequest;
 import dev.weft.v1.ListWorkersRequest;
+import dev.weft.v1.ResumeWorkerRequest;
 import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.WorkerInfo;
 import io.grpc.ConnectivityState;
@@ -96,6 +98,15 @@ final class CoordinatorClient implements AutoCloseable {
 
   List<WorkerInfo> workers() {
     return call(s -> s.listWorkers(ListWorkersRequest.getDefaultInstance()).getWorkersList());
+  }
+
+  WorkerInfo drainWorker(String id, String reason) {
+    return call(
+        s -> s.drainWorker(DrainWorkerRequest.newBuilder().setId(id).setReason(reason).build()));
+  }
+
+  WorkerInfo resumeWorker(String id) {
+    return call(s -> s.resumeWorker(ResumeWorkerRequest.newBuilder().setId(id).build()));
   }
 
   /** A stub whose calls must end within {@code deadline}; create one per call. */

@@ -125,11 +125,18 @@ final class JobReport {
           w.getBusy(),
           w.getTransport(),
           w.getTasksDone(),
-          w.getStuck() > 0
-              ? w.getState().toLowerCase(Locale.ROOT) + ", " + w.getStuck() + " stuck"
-              : w.getState().toLowerCase(Locale.ROOT));
+          state(w));
     }
     table.print(out);
+  }
+
+  /** "ready", "draining", "drained (REASON)", with ", N stuck" when stuck tasks hold slots. */
+  private static String state(WorkerInfo w) {
+    String state = w.getState().toLowerCase(Locale.ROOT);
+    if (!w.getDrainReason().isEmpty()) {
+      state += " (" + w.getDrainReason() + ")";
+    }
+    return w.getStuck() > 0 ? state + ", " + w.getStuck() + " stuck" : state;
   }
 
   static String state(JobState state) {

@@ -149,6 +149,38 @@ final class ClusterEndToEndTest {
   }
 
   @Test
+  void aDrainedWorkerGetsNoTasksUntilItIsResumed() throws Exception {
+    CliResult drained = cluster.client("workers", "drain", "w1", "--reason", "disk swap");
+    assertExit(0, drained);
+    assertTrue(drained.out().contains("drained (disk swap)"), drained::toString);
+    long before = tasksDone("w1");
+
+    CliResult job =
+        cluster.client(
+            "submit", "sum", "--from", "1", "--to", "1000000", "--tasks", "20", "--wait", "--json");
+    assertExit(0, job);
+    assertEquals("500000500000", job.job().getResult().getSum().getSum());
+    assertEquals(before, tasksDone("w1"), "the drained worker ran none of the job's tasks");
+
+    CliResult resumed = cluster.client("workers", "resume", "w1", "--json");
+    assertExit(0, resumed);
+    assertEquals("ready", resumed.workers().getFirst().getState());
+
+    CliResult unknown = cluster.client("workers", "drain", "nobody");
+    assertExit(2, unknown);
+    assertTrue(unknown.err().contains("no worker with id 'nobody' is attached"), unknown::toString);
+    assertEquals(1, unknown.err().lines().count(), () -> "one line on stderr; " + unknown);
+  }
+
+  private long tasksDone(String worker) {
+    return cluster.client("workers", "--json").workers().stream()
+        .filter(w -> w.getId().equals(worker))
+        .findFirst()
+        .orElseThrow()
+        .getTasksDone();
+  }
+
+  @Test
   void aKilledWorkersTasksGoBackToTheQueue() throws Exception {
     CliResult submitted =
         cluster.client("submit", "sleep", "--ms", "1000", "--tasks", "8", "--json");

@@ -3,6 +3,7 @@ package dev.weft.coordinator;
 import dev.weft.kinds.InvalidJobException;
 import dev.weft.v1.CancelJobRequest;
 import dev.weft.v1.CancelJobResponse;
+import dev.weft.v1.DrainWorkerRequest;
 import dev.weft.v1.GetJobRequest;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobEvent;
@@ -12,8 +13,10 @@ import dev.weft.v1.ListJobsRequest;
 import dev.weft.v1.ListJobsResponse;
 import dev.weft.v1.ListWorkersRequest;
 import dev.weft.v1.ListWorkersResponse;
+import dev.weft.v1.ResumeWorkerRequest;
 import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.WatchJobRequest;
+import dev.weft.v1.WorkerInfo;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -28,6 +31,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   static final int DEFAULT_LIST_LIMIT = 100;
   static final int MAX_LIST_LIMIT = 10_000;
   static final int MAX_ID_CHARS = 64;
+  static final int MAX_REASON_CHARS = 1_000;
 
   private static final System.Logger LOG = System.getLogger(JobEndpoint.class.getName());
 
@@ -134,6 +138,38 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   public void listWorkers(ListWorkersRequest request, StreamObserver<ListWorkersResponse> out) {
     answer(
         out, () -> ListWorkersResponse.newBuilder().addAllWorkers(scheduler.listWorkers()).build());
+  }
+
+  @Override
+  public void drainWorker(DrainWorkerRequest request, StreamObserver<WorkerInfo> out) {
+    answer(
+        out,
+        () -> {
+          if (request.getReason().length() > MAX_REASON_CHARS) {
+            throw invalid(
+                "reason: at most "
+                    + MAX_REASON_CHARS
+                    + " characters, got "
+                    + request.getReason().length());
+          }
+          return scheduler.drainWorker(checkWorkerId(request.getId()), request.getReason().strip());
+        });
+  }
+
+  @Override
+  public void resumeWorker(ResumeWorkerRequest request, StreamObserver<WorkerInfo> out) {
+    answer(out, () -> scheduler.resumeWorker(checkWorkerId(request.getId())));
+  }
+
+  private static String checkWorkerId(String id) {
+    if (id.isEmpty()) {
+      throw invalid("id: required (a worker id as `weft workers` lists them)");
+    }
+    if (id.length() > WorkerAdapter.MAX_WORKER_ID_CHARS) {
+      throw invalid(
+          "id: at most " + WorkerAdapter.MAX_WORKER_ID_CHARS + " characters, got " + id.length());
+    }
+    return id;
   }
 
   private static String checkId(String id) {

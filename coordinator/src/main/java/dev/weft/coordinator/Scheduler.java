@@ -28,6 +28,7 @@ import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -70,6 +71,8 @@ final class Scheduler {
 
   private final ArrayDeque<JobRun> runnable = new ArrayDeque<>();
   private final Map<String, WorkerSession> workers = new LinkedHashMap<>();
+  // Workers an operator drained, by id, with why: kept when such a worker attaches again.
+  private final Map<String, String> drained = new HashMap<>();
   private long nextAttemptId = 1;
   private boolean accepting = true;
 
@@ -361,6 +364,7 @@ final class Scheduler {
       id = hello.getWorkerId() + "-" + suffix;
     }
     WorkerSession session = new WorkerSession(id, hello, link, nanoClock.getAsLong());
+    session.drainedBecause(drained.get(id));
     workers.put(id, session);
     link.send(
         CoordinatorMessage.newBuilder()
@@ -542,6 +546,41 @@ final class Scheduler {
             .setFastPathClosed(FastPathClosed.newBuilder().setReason(reason))
             .build());
     dispatch();
+  }
+
+  /**
+   * Takes worker {@code id} out of service: no new tasks, the ones it has run to their end. Throws
+   * NOT_FOUND when no worker of that id is attached.
+   */
+  synchronized WorkerInfo drainWorker(String id, String reason) {
+    WorkerSession session = attachedWorker(id);
+    String why = reason.isBlank() ? "drained by an operator" : reason;
+    drained.put(id, why);
+    session.drainedBecause(why);
+    LOG.log(System.Logger.Level.INFO, "worker {0} drained: {1}", id, why);
+    return session.toProto();
+  }
+
+  /** Puts a drained worker back in service; resuming one that is not drained changes nothing. */
+  synchronized WorkerInfo resumeWorker(String id) {
+    WorkerSession session = attachedWorker(id);
+    if (drained.remove(id) != null) {
+      session.drainedBecause(null);
+      LOG.log(System.Logger.Level.INFO, "worker {0} resumed", id);
+      dispatch();
+    }
+    return session.toProto();
+  }
+
+  private WorkerSession attachedWorker(String id) {
+    WorkerSession session = workers.get(id);
+    if (session == null) {
+      throw Status.NOT_FOUND
+          .withDescription(
+              "no worker with id '" + id + "' is attached (see `weft workers` for those that are)")
+          .asRuntimeException();
+    }
+    return session;
   }
 
   synchronized List<WorkerInfo> listWorkers() {

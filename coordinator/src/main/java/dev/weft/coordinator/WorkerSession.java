@@ -24,6 +24,7 @@ final class WorkerSession {
   private long tasksDone;
   private long lastSeenNanos;
   private boolean draining;
+  private String drainedBecause; // non-null while an operator keeps it out of service
   private int stuck;
 
   WorkerSession(String id, Hello hello, WorkerLink link, long nowNanos) {
@@ -65,7 +66,7 @@ final class WorkerSession {
   }
 
   int credit() {
-    return draining ? 0 : credit;
+    return draining || drainedBecause != null ? 0 : credit;
   }
 
   void addCredit(int slots) {
@@ -109,6 +110,11 @@ final class WorkerSession {
     stuck = slots;
   }
 
+  /** Out of service by an operator's drain ({@code reason} non-null) or back in it (null). */
+  void drainedBecause(String reason) {
+    drainedBecause = reason;
+  }
+
   void drain() {
     draining = true;
   }
@@ -128,7 +134,8 @@ final class WorkerSession {
         .addAllKinds(hello.getKindsList())
         .setTasksDone(tasksDone)
         .setConnectedUnixMs(connectedMs)
-        .setState(draining ? "draining" : "ready")
+        .setState(draining ? "draining" : drainedBecause != null ? "drained" : "ready")
+        .setDrainReason(drainedBecause == null ? "" : drainedBecause)
         .setStuck(stuck)
         .build();
   }

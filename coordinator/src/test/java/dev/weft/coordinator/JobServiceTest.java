@@ -13,6 +13,7 @@ import dev.weft.kinds.TaskContext;
 import dev.weft.v1.CancelJobRequest;
 import dev.weft.v1.CancelJobResponse;
 import dev.weft.v1.Credit;
+import dev.weft.v1.DrainWorkerRequest;
 import dev.weft.v1.GetJobRequest;
 import dev.weft.v1.Heartbeat;
 import dev.weft.v1.Job;
@@ -23,6 +24,7 @@ import dev.weft.v1.JobState;
 import dev.weft.v1.ListJobsRequest;
 import dev.weft.v1.ListWorkersRequest;
 import dev.weft.v1.PluginParams;
+import dev.weft.v1.ResumeWorkerRequest;
 import dev.weft.v1.SleepParams;
 import dev.weft.v1.StopOutcome;
 import dev.weft.v1.SubmitJobRequest;
@@ -489,6 +491,67 @@ class JobServiceTest {
     assertEquals("grpc", info.getTransport());
     assertEquals(3, info.getSlots());
     assertEquals("test-host", info.getHost());
+  }
+
+  @Test
+  void aDrainedWorkerFinishesWhatItHasGetsNothingNewAndComesBackOnResume() throws Exception {
+    TestWorker worker = holdingWorker("w-drain", 2);
+    Job first = submit(sum(1, 10, 1));
+    TaskAssignment running = worker.nextTask(WAIT);
+
+    WorkerInfo info =
+        jobs()
+            .drainWorker(
+                DrainWorkerRequest.newBuilder().setId("w-drain").setReason("disk swap").build());
+    assertEquals("drained", info.getState());
+    assertEquals("disk swap", info.getDrainReason());
+    Job second = submit(sum(1, 3, 1));
+    assertEquals(null, worker.pollTask(WAIT_FOR_NOTHING), "a drained worker gets nothing new");
+    worker.answer(run(running)); // what it had still counts
+    assertEquals("55", awaitState(first.getId(), JobState.SUCCEEDED).getResult().getSum().getSum());
+    assertEquals(null, worker.pollTask(WAIT_FOR_NOTHING));
+
+    // Attaching again under the same id does not undo the drain.
+    worker.close();
+    awaitTrue(
+        () -> jobs().listWorkers(ListWorkersRequest.getDefaultInstance()).getWorkersCount() == 0,
+        "the worker to detach");
+    TestWorker again = holdingWorker("w-drain", 2);
+    awaitTrue(
+        () -> jobs().listWorkers(ListWorkersRequest.getDefaultInstance()).getWorkersCount() == 1,
+        "the worker to attach again");
+    assertEquals(
+        "drained",
+        jobs().listWorkers(ListWorkersRequest.getDefaultInstance()).getWorkers(0).getState());
+    assertEquals(null, again.pollTask(WAIT_FOR_NOTHING));
+
+    info = jobs().resumeWorker(ResumeWorkerRequest.newBuilder().setId("w-drain").build());
+    assertEquals("ready", info.getState());
+    assertEquals("", info.getDrainReason());
+    again.answer(run(again.nextTask(WAIT)));
+    assertEquals("6", awaitState(second.getId(), JobState.SUCCEEDED).getResult().getSum().getSum());
+  }
+
+  @Test
+  void drainingAnUnknownOrUnnamedWorkerIsRefused() {
+    assertStatus(
+        Status.Code.NOT_FOUND,
+        "no worker with id 'nobody' is attached",
+        () -> jobs().drainWorker(DrainWorkerRequest.newBuilder().setId("nobody").build()));
+    assertStatus(
+        Status.Code.INVALID_ARGUMENT,
+        "id: required",
+        () -> jobs().resumeWorker(ResumeWorkerRequest.getDefaultInstance()));
+    assertStatus(
+        Status.Code.INVALID_ARGUMENT,
+        "reason: at most 1000 characters",
+        () ->
+            jobs()
+                .drainWorker(
+                    DrainWorkerRequest.newBuilder()
+                        .setId("w")
+                        .setReason("x".repeat(1001))
+                        .build()));
   }
 
   @Test

@@ -34,6 +34,7 @@ final class TestWorker implements AutoCloseable {
   private final Function<TaskAssignment, TaskResult> behaviour;
   private final StreamObserver<WorkerMessage> out;
   volatile Status endedWith;
+  private boolean closed; // guarded by this
 
   /** {@code behaviour} null means hold every task until {@link #nextTask} takes it. */
   TestWorker(
@@ -115,13 +116,16 @@ final class TestWorker implements AutoCloseable {
   }
 
   /** Drops the connection as a crashed worker would. */
-  void crash() {
+  synchronized void crash() {
+    closed = true;
     out.onError(Status.UNAVAILABLE.withDescription("test worker crashed").asRuntimeException());
   }
 
+  /** Ends the stream as a worker leaving would; idempotent. */
   @Override
   public synchronized void close() {
-    if (endedWith == null) {
+    if (endedWith == null && !closed) {
+      closed = true;
       out.onCompleted();
     }
   }
