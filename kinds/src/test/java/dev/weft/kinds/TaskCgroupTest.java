@@ -197,12 +197,14 @@ class TaskCgroupTest {
     processes.add(leftover);
     long pid = escapedPid("escaped");
 
-    assertEquals(0, cgroups.sweepOrphans(), "the worker still runs");
-    assertTrue(ProcessStat.of(pid).isPresent());
+    cgroups.sweepOrphans(); // the stand-in still runs: its task's processes must stay
+    assertTrue(ProcessStat.of(pid).map(stat -> !stat.isZombie()).orElse(false));
+    assertTrue(Files.exists(orphan.dir()));
     worker.destroyForcibly();
     assertTrue(worker.waitFor(10, TimeUnit.SECONDS));
 
-    assertEquals(1, cgroups.sweepOrphans());
+    // At least ours (a dead worker of an earlier run may have left more on this machine).
+    assertTrue(cgroups.sweepOrphans() >= 1);
     assertGone(pid);
     assertTrue(leftover.waitFor(10, TimeUnit.SECONDS));
     assertFalse(Files.exists(orphan.dir()), "the dead worker's cgroups are removed");
