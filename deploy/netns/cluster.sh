@@ -186,13 +186,22 @@ kill_node() {
   done <"$state/pids"
 }
 
-# Removes the task cgroups of this cluster's workers (weft-worker-PIDNS-PID-START under the cgroup
-# they were started in; see "Task cgroups" in the README): a worker killed with SIGKILL leaves them.
-sweep_task_cgroups() {
+# Removes what this cluster's workers keep about their running exec tasks, which a worker killed
+# with SIGKILL leaves behind (see "Task processes" and "Task cgroups" in the README): its records in
+# ${XDG_RUNTIME_DIR:-/tmp}/weft-tasks-UID/PID-START and its cgroups weft-worker-PIDNS-PID-START
+# under the cgroup it was started in. Their processes are gone already (see down).
+sweep_task_leftovers() {
   local mount own dir task
+  [ -f "$state/pids" ] || return 0
+  local records
+  records="${XDG_RUNTIME_DIR:-/tmp}/weft-tasks-$(id -u)"
+  while read -r pid _ _; do
+    rm -rf "$records/$pid"-*
+  done <"$state/pids"
+  rmdir "$records" 2>/dev/null || true # only when no other worker of this user records anything
   mount=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
   own=$(sed -n 's/^0:://p' /proc/self/cgroup)
-  [ -n "$mount" ] && [ -n "$own" ] && [ -f "$state/pids" ] || return 0
+  [ -n "$mount" ] && [ -n "$own" ] || return 0
   while read -r pid _ _; do
     for dir in "$mount$own"/weft-worker-*-"$pid"-*; do
       [ -d "$dir" ] || continue
@@ -234,7 +243,7 @@ down() {
     ip link del "$prefix${node}h" 2>/dev/null || true
   done
   ip link del "$bridge" 2>/dev/null || true
-  sweep_task_cgroups
+  sweep_task_leftovers
   if [ -n "$coordinator_id" ]; then
     rm -f /dev/shm/weft-"$coordinator_id"-*
   fi

@@ -74,6 +74,8 @@ final class NetnsClusterIT {
     assertTrue(processesMentioning(marker).isEmpty(), "task processes left");
     List<Path> cgroups = taskCgroupsOfDeadWorkers();
     assertTrue(cgroups.isEmpty(), "task cgroups of dead workers left: " + cgroups);
+    List<Path> records = taskRecordsOfDeadWorkers();
+    assertTrue(records.isEmpty(), "task records of dead workers left: " + records);
   }
 
   @Test
@@ -255,6 +257,25 @@ final class NetnsClusterIT {
       for (Path dir : (Iterable<Path>) dirs::iterator) {
         Matcher m = WORKER_CGROUP.matcher(dir.getFileName().toString());
         if (m.matches() && !Files.exists(Path.of("/proc", m.group(1)))) {
+          dead.add(dir);
+        }
+      }
+    }
+    return dead;
+  }
+
+  /** Records of running exec tasks (/tmp/weft-tasks-0/PID-START, as root) whose worker is gone. */
+  private static List<Path> taskRecordsOfDeadWorkers() throws IOException {
+    List<Path> dead = new ArrayList<>();
+    Path base = Path.of("/tmp/weft-tasks-0");
+    if (!Files.isDirectory(base)) {
+      return dead;
+    }
+    try (Stream<Path> dirs = Files.list(base)) {
+      for (Path dir : (Iterable<Path>) dirs::iterator) {
+        String name = dir.getFileName().toString();
+        int dash = name.indexOf('-');
+        if (dash > 0 && !Files.exists(Path.of("/proc", name.substring(0, dash)))) {
           dead.add(dir);
         }
       }
