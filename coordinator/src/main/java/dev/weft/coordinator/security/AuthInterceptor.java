@@ -2,6 +2,7 @@ package dev.weft.coordinator.security;
 
 import dev.weft.security.AuthMetadata;
 import dev.weft.security.JoinToken;
+import dev.weft.v1.WorkerServiceGrpc;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Grpc;
@@ -28,6 +29,7 @@ import javax.net.ssl.SSLSession;
 final class AuthInterceptor implements ServerInterceptor {
   private static final System.Logger LOG = System.getLogger(AuthInterceptor.class.getName());
   private static final String HEALTH = HealthGrpc.SERVICE_NAME + "/";
+  private static final String WORKERS = WorkerServiceGrpc.SERVICE_NAME + "/";
   static final String HOW_TO_JOIN =
       "get the join token from the coordinator's output or `weft token show --data-dir DIR` on its"
           + " host, and pass it with --token or WEFT_TOKEN";
@@ -73,71 +75,77 @@ final class AuthInterceptor implements ServerInterceptor {
     if (call.getMethodDescriptor().getFullMethodName().startsWith(HEALTH)) {
       return next.startCall(call, headers);
     }
-    Status refusal = check(call, headers);
-    if (refusal != null) {
-      call.close(refusal, new Metadata());
+    Verdict verdict = check(call, headers);
+    if (verdict.refusal() != null) {
+      call.close(verdict.refusal(), new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    JoinToken presented = joinSecretOf(headers);
-    if (presented == null) {
+    // Only a worker's stream outlives a revocation; unary calls are checked one by one anyway.
+    if (verdict.joinSecret() == null
+        || !call.getMethodDescriptor().getFullMethodName().startsWith(WORKERS)) {
       return next.startCall(call, headers);
     }
     Context joined =
         Context.current()
             .withValue(
-                JOINED_WITH, new JoinedWith(revoked, RevokedSecrets.hash(presented.secret())));
+                JOINED_WITH, new JoinedWith(revoked, RevokedSecrets.hash(verdict.joinSecret())));
     return Contexts.interceptCall(joined, call, headers, next);
   }
 
-  /** The join token of a call let in with the join secret (not this run's local one), or null. */
-  private JoinToken joinSecretOf(Metadata headers) {
-    if (secret == null) {
-      return null;
+  /** Why a call is refused, or null; and the join secret it was let in with, if that was it. */
+  private record Verdict(Status refusal, byte[] joinSecret) {
+    static final Verdict LET_IN = new Verdict(null, null);
+
+    static Verdict refuse(Status why) {
+      return new Verdict(why, null);
     }
-    String bearer = AuthMetadata.bearer(headers);
-    JoinToken presented = bearer == null ? null : JoinToken.parse(bearer);
-    return presented == null || presented.secretEquals(localSecret) ? null : presented;
   }
 
-  /** Null to let the call through, else why not. */
-  private Status check(ServerCall<?, ?> call, Metadata headers) {
+  private Verdict check(ServerCall<?, ?> call, Metadata headers) {
     String bearer = AuthMetadata.bearer(headers);
     JoinToken presented = null;
     if (bearer != null) {
       try {
         presented = JoinToken.parse(bearer);
       } catch (IllegalArgumentException e) {
-        return Status.UNAUTHENTICATED.withDescription(e.getMessage() + "; " + HOW_TO_JOIN);
+        return Verdict.refuse(
+            Status.UNAUTHENTICATED.withDescription(e.getMessage() + "; " + HOW_TO_JOIN));
       }
       if (presented.secretEquals(localSecret)) {
-        return null;
+        return Verdict.LET_IN;
       }
     }
     if (clientCertificates && !hasClientCertificate(call)) {
-      return Status.UNAUTHENTICATED.withDescription(
-          "this coordinator requires a client certificate issued by its client CA (none was"
-              + " presented; TLS sends only one issued by that CA): pass --tls-cert and --tls-key");
+      return Verdict.refuse(
+          Status.UNAUTHENTICATED.withDescription(
+              "this coordinator requires a client certificate issued by its client CA (none was"
+                  + " presented; TLS sends only one issued by that CA): pass --tls-cert and"
+                  + " --tls-key"));
     }
     if (secret == null) {
-      return null;
+      return Verdict.LET_IN;
     }
     if (presented == null) {
-      return Status.UNAUTHENTICATED.withDescription(
-          "no join token: this coordinator requires one; " + HOW_TO_JOIN);
+      return Verdict.refuse(
+          Status.UNAUTHENTICATED.withDescription(
+              "no join token: this coordinator requires one; " + HOW_TO_JOIN));
     }
     byte[] current;
     try {
       current = secret.current();
     } catch (IOException e) {
       LOG.log(System.Logger.Level.ERROR, "cannot read the join token's secret; refusing calls", e);
-      return Status.UNAVAILABLE.withDescription(
-          "the coordinator cannot read its join token's secret; see its log");
+      return Verdict.refuse(
+          Status.UNAVAILABLE.withDescription(
+              "the coordinator cannot read its join token's secret; see its log"));
     }
     if (!MessageDigest.isEqual(presented.secret(), current)) {
-      return Status.UNAUTHENTICATED.withDescription(
-          "the join token was not accepted (it is wrong, or was rotated since); " + HOW_TO_JOIN);
+      return Verdict.refuse(
+          Status.UNAUTHENTICATED.withDescription(
+              "the join token was not accepted (it is wrong, or was rotated since); "
+                  + HOW_TO_JOIN));
     }
-    return null;
+    return new Verdict(null, presented.secret());
   }
 
   private static boolean hasClientCertificate(ServerCall<?, ?> call) {

@@ -5,57 +5,31 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Objects;
 import java.util.Set;
 
 /**
  * Join-token secrets revoked by {@code weft token rotate --detach-workers}, in {@code revoked}: the
  * SHA-256 of each, hex, one per line, newest last (the secrets themselves are not kept). A worker
- * that attached with a revoked secret is detached. Like {@link SecretFile}, {@link #contains} costs
- * one stat, and a read when the file changed.
+ * that attached with a revoked secret is detached. Followed like the secret ({@link FollowedFile}).
  */
 final class RevokedSecrets {
   /** How many revoked secrets the file keeps; older ones no longer matter to attached workers. */
   static final int KEPT = 32;
 
-  private final Path path;
-  private volatile Snapshot snapshot;
-
-  private record Snapshot(Object fileKey, FileTime modified, long size, Set<String> hashes) {}
+  private final FollowedFile<Set<String>> file;
 
   RevokedSecrets(Path path) {
-    this.path = path;
+    this.file = new FollowedFile<>(path, (p, text) -> Set.copyOf(lines(text)), Set.of());
   }
 
   /** Whether the secret whose {@link #hash} this is has been revoked. */
   boolean contains(String hash) throws IOException {
-    BasicFileAttributes attributes;
-    try {
-      attributes = Files.readAttributes(path, BasicFileAttributes.class);
-    } catch (NoSuchFileException e) {
-      return false;
-    }
-    Snapshot last = snapshot;
-    if (last == null
-        || !Objects.equals(last.fileKey(), attributes.fileKey())
-        || !last.modified().equals(attributes.lastModifiedTime())
-        || last.size() != attributes.size()) {
-      last =
-          new Snapshot(
-              attributes.fileKey(),
-              attributes.lastModifiedTime(),
-              attributes.size(),
-              Set.copyOf(read(path)));
-      snapshot = last;
-    }
-    return last.hashes().contains(hash);
+    return file.current().contains(hash);
   }
 
   /** Adds {@code secret} to the revoked ones in {@code files}, keeping the newest {@link #KEPT}. */
@@ -68,13 +42,14 @@ final class RevokedSecrets {
 
   private static List<String> read(Path path) throws IOException {
     try {
-      return Files.readAllLines(path, StandardCharsets.US_ASCII).stream()
-          .map(String::strip)
-          .filter(line -> !line.isEmpty())
-          .toList();
+      return lines(Files.readString(path, StandardCharsets.US_ASCII));
     } catch (NoSuchFileException e) {
       return List.of();
     }
+  }
+
+  private static List<String> lines(String text) {
+    return text.lines().map(String::strip).filter(line -> !line.isEmpty()).toList();
   }
 
   static String hash(byte[] secret) {
