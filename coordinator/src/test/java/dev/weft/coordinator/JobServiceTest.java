@@ -179,14 +179,7 @@ class JobServiceTest {
   }
 
   private static void awaitTrue(BooleanSupplier condition, String what) {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what);
-      }
-      Thread.onSpinWait();
-      Thread.yield();
-    }
+    Await.until(condition, what, WAIT);
   }
 
   private static void assertStatus(Status.Code code, String messagePart, Runnable call) {
