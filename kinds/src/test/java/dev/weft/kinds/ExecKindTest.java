@@ -196,14 +196,7 @@ class ExecKindTest {
     // The shell writes its own pid and its background child's, then waits; the rename makes the
     // file appear complete.
     String script = "sleep 30 & echo $$ $! > pids.tmp && mv pids.tmp pids; wait";
-    JobSpec spec =
-        JobSpec.newBuilder()
-            .setExec(
-                ExecParams.newBuilder()
-                    .addAllCommand(List.of("sh", "-c", script))
-                    .setWorkdir(dir.toString()))
-            .build();
-    ByteString input = kind.plan(spec).input(0);
+    ByteString input = ExecTasks.input(kind, dir, List.of("sh", "-c", script));
     TestContext context = new TestContext(10_000);
     try (WatchService watcher = FileSystems.getDefault().newWatchService()) {
       dir.register(watcher, StandardWatchEventKinds.ENTRY_CREATE);
@@ -235,14 +228,7 @@ class ExecKindTest {
   void cancelBeforeStartRunsNothing() throws Exception {
     TestContext context = new TestContext();
     context.cancel();
-    JobSpec spec =
-        JobSpec.newBuilder()
-            .setExec(
-                ExecParams.newBuilder()
-                    .addAllCommand(List.of("touch", "started"))
-                    .setWorkdir(dir.toString()))
-            .build();
-    ByteString input = kind.plan(spec).input(0);
+    ByteString input = ExecTasks.input(kind, dir, List.of("touch", "started"));
     TaskCancelledException stop =
         assertThrows(TaskCancelledException.class, () -> kind.run(input, context));
     assertEquals(StopOutcome.STOPPED, stop.outcome());
@@ -253,14 +239,7 @@ class ExecKindTest {
   void processIgnoringSigtermIsKilledAfterTheGrace() throws Exception {
     Path ready = dir.resolve("ready");
     String script = "trap '' TERM; echo $$ > ready.tmp && mv ready.tmp ready; while :; do :; done";
-    JobSpec spec =
-        JobSpec.newBuilder()
-            .setExec(
-                ExecParams.newBuilder()
-                    .addAllCommand(List.of("sh", "-c", script))
-                    .setWorkdir(dir.toString()))
-            .build();
-    ByteString input = kind.plan(spec).input(0);
+    ByteString input = ExecTasks.input(kind, dir, List.of("sh", "-c", script));
     TestContext context = new TestContext(200);
     try (WatchService watcher = FileSystems.getDefault().newWatchService()) {
       dir.register(watcher, StandardWatchEventKinds.ENTRY_CREATE);

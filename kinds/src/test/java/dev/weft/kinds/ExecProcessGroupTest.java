@@ -76,11 +76,7 @@ class ExecProcessGroupTest {
   }
 
   private ByteString task(List<String> command) throws InvalidJobException, IOException {
-    JobSpec spec =
-        JobSpec.newBuilder()
-            .setExec(ExecParams.newBuilder().addAllCommand(command).setWorkdir(dir.toString()))
-            .build();
-    return kind.plan(spec).input(0);
+    return ExecTasks.input(kind, dir, command);
   }
 
   private static List<String> shell(String script) {

@@ -75,7 +75,7 @@ class SleepKindTest {
     ByteString input = kind.plan(spec(SleepKind.MAX_MS, 1)).input(0);
     TestContext context = new TestContext();
     CompletableFuture<Throwable> thrown = new CompletableFuture<>();
-    Thread sleeper =
+    Thread taskThread =
         Thread.ofPlatform()
             .start(
                 () -> {
@@ -87,9 +87,9 @@ class SleepKindTest {
                   }
                 });
     assertTrue(context.awaitRegistration(Duration.ofSeconds(10)));
-    sleeper.interrupt();
+    taskThread.interrupt();
     assertInstanceOf(InterruptedException.class, thrown.get(10, TimeUnit.SECONDS));
-    assertTrue(sleeper.join(Duration.ofSeconds(10)));
+    assertTrue(taskThread.join(Duration.ofSeconds(10)));
   }
 
   @Test

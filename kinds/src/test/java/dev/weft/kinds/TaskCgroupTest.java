@@ -91,14 +91,7 @@ class TaskCgroupTest {
   }
 
   private ByteString task(String script) throws InvalidJobException, IOException {
-    JobSpec spec =
-        JobSpec.newBuilder()
-            .setExec(
-                ExecParams.newBuilder()
-                    .addAllCommand(List.of("sh", "-c", script))
-                    .setWorkdir(dir.toString()))
-            .build();
-    return kind.plan(spec).input(0);
+    return ExecTasks.shell(kind, dir, script);
   }
 
   /** The pid a task wrote to {@code file} once it is there, kept to be killed if a test fails. */
