@@ -18,7 +18,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -67,6 +66,8 @@ final class SqliteJournal implements Journal {
   private volatile boolean behind;
   // Writer thread only.
   private String synchronous = "NORMAL";
+  // Jobs whose submission could not be written: what follows of them is not written either.
+  private final java.util.Set<String> unrecorded = new java.util.HashSet<>();
 
   private sealed interface Record {}
 
@@ -202,34 +203,43 @@ final class SqliteJournal implements Journal {
   // ---- records ----
 
   @Override
-  public void submitted(String id, JobSpec spec, int tasks, long createdMs)
-      throws JournalException {
-    Submit submit =
-        new Submit(id, spec, tasks, createdMs, new CompletableFuture<>(), new AtomicBoolean());
+  public CompletableFuture<Void> submitted(String id, JobSpec spec, int tasks, long createdMs) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    Submit submit = new Submit(id, spec, tasks, createdMs, done, new AtomicBoolean());
     synchronized (lock) {
       if (closing) {
-        throw new JournalException("the journal in " + dir + " is closed", null);
+        return CompletableFuture.failedFuture(
+            new JournalException("the journal in " + dir + " is closed", null));
       }
       pending.add(submit);
       urgent = true;
-      lock.notifyAll();
+      if (writerParked || pending.size() == 1) {
+        lock.notifyAll();
+      }
     }
-    try {
-      submit.done().get(SUBMIT_DEADLINE_MS, TimeUnit.MILLISECONDS);
-    } catch (ExecutionException e) {
-      throw new JournalException(
-          "cannot write the journal in " + dir + ": " + e.getCause().getMessage(), e.getCause());
-    } catch (TimeoutException e) {
-      // Not written yet: the writer skips it. Were it written after all, the job would run after
-      // the next restart, which a client whose submission failed may not expect but loses nothing.
-      submit.abandoned().set(true);
-      throw new JournalException(
-          "the journal in " + dir + " did not commit within " + SUBMIT_DEADLINE_MS + " ms", e);
-    } catch (InterruptedException e) {
-      submit.abandoned().set(true);
-      Thread.currentThread().interrupt();
-      throw new JournalException("interrupted while writing the journal", e);
-    }
+    // Not written in time: the writer skips it, and the submitter is refused. Were it written
+    // after all, the job's end (it is stopped) is written after it.
+    return done.orTimeout(SUBMIT_DEADLINE_MS, TimeUnit.MILLISECONDS)
+        .handle(
+            (ok, e) -> {
+              if (e == null) {
+                return null;
+              }
+              submit.abandoned().set(true);
+              Throwable cause =
+                  e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
+              throw new java.util.concurrent.CompletionException(
+                  cause instanceof TimeoutException
+                      ? new JournalException(
+                          "the journal in "
+                              + dir
+                              + " did not commit within "
+                              + SUBMIT_DEADLINE_MS
+                              + " ms",
+                          cause)
+                      : new JournalException(
+                          "cannot write the journal in " + dir + ": " + cause.getMessage(), cause));
+            });
   }
 
   @Override
@@ -378,6 +388,7 @@ final class SqliteJournal implements Journal {
     for (Record record : batch) {
       if (record instanceof Submit submit) {
         submit.done().completeExceptionally(e);
+        unrecorded.add(submit.id());
       } else {
         retry.add(record);
       }
@@ -451,8 +462,15 @@ final class SqliteJournal implements Journal {
           case Submit s -> {
             if (!s.abandoned().get()) {
               sql.insertJob(s.id(), s.spec().toByteArray(), s.tasks(), s.createdMs());
+            } else {
+              unrecorded.add(s.id());
             }
           }
+          case Started s when unrecorded.contains(s.id()) -> {}
+          case Result r when unrecorded.contains(r.id()) -> {}
+          case Stopping s when unrecorded.contains(s.id()) -> {}
+          case Finished f when unrecorded.contains(f.job().getId()) ->
+              unrecorded.remove(f.job().getId());
           case Started s -> sql.markStarted(s.id(), s.startedMs());
           case Result r -> {
             ResultBatch into = results.computeIfAbsent(r.id(), id -> new ResultBatch());

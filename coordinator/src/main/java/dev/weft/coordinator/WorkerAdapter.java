@@ -5,23 +5,29 @@ import dev.weft.v1.WorkerMessage;
 import io.grpc.Status;
 
 /**
- * Decodes the messages of one worker, whichever link carries them, into scheduler calls. Every
- * transport feeds one of these, so protocol rules live in one place.
+ * Decodes the messages of one worker, whichever link carries them, into commands for the conductor.
+ * Every transport feeds one of these, so protocol rules live in one place. It runs on the link's
+ * reader thread: a hello is checked there, and everything that touches the coordinator's state is
+ * posted to the conductor, in the order the worker sent it.
  */
 final class WorkerAdapter {
   static final int MAX_WORKER_ID_CHARS = 200;
   static final int MAX_SLOTS = 4096;
 
+  private static final long ATTACH_TIMEOUT_MS = 10_000;
+
+  private final Conductor conductor;
   private final Scheduler scheduler;
   private final WorkerLink link;
   private final FastPathOffer fastPath;
-  private volatile WorkerSession session;
+  private volatile AttachedWorker session;
 
   /**
    * @param fastPath offers a same-host worker shared memory after its hello; null when the link
    *     cannot be upgraded
    */
-  WorkerAdapter(Scheduler scheduler, WorkerLink link, FastPathOffer fastPath) {
+  WorkerAdapter(Conductor conductor, Scheduler scheduler, WorkerLink link, FastPathOffer fastPath) {
+    this.conductor = conductor;
     this.scheduler = scheduler;
     this.link = link;
     this.fastPath = fastPath;
@@ -29,7 +35,7 @@ final class WorkerAdapter {
 
   /** Handles one message; a protocol violation closes the link with INVALID_ARGUMENT. */
   void onMessage(WorkerMessage message) {
-    WorkerSession current = session;
+    AttachedWorker current = session;
     if (current == null) {
       if (!message.hasHello()) {
         link.refuse(
@@ -50,12 +56,35 @@ final class WorkerAdapter {
         link.refuse(Status.FAILED_PRECONDITION.withDescription(impossible));
         return;
       }
-      session = scheduler.attach(message.getHello(), link);
+      // The reader waits for its own attach (never the conductor for the reader): whatever the
+      // worker sends next must find the session.
+      AttachedWorker attached;
+      try {
+        attached =
+            conductor
+                .ask(() -> scheduler.attach(message.getHello(), link))
+                .get(ATTACH_TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        link.close("interrupted while attaching");
+        return;
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        link.refuse(
+            Status.UNAVAILABLE.withDescription(
+                "the coordinator could not attach the worker: " + e));
+        return;
+      }
+      session = attached;
       if (fastPath != null) {
-        fastPath.offer(session, message.getHello());
+        // Makes a segment in /dev/shm: here on the reader, not on the conductor.
+        fastPath.offer(attached, message.getHello());
       }
       return;
     }
+    conductor.post(() -> handle(current, message));
+  }
+
+  private void handle(AttachedWorker current, WorkerMessage message) {
     switch (message.getBodyCase()) {
       case CREDIT -> scheduler.credit(current, message.getCredit().getSlots());
       case RESULTS -> scheduler.results(current, message.getResults().getResultsList());
@@ -85,12 +114,15 @@ final class WorkerAdapter {
 
   /** The link is gone: the worker's attempts go back to the queue. */
   void onClosed(String reason) {
-    WorkerSession current = session;
+    AttachedWorker current = session;
     if (current != null) {
-      scheduler.detached(current, reason);
-      if (fastPath != null) {
-        fastPath.closed(current);
-      }
+      conductor.post(
+          () -> {
+            scheduler.detached(current, reason);
+            if (fastPath != null) {
+              fastPath.closed(current);
+            }
+          });
     }
   }
 
