@@ -150,9 +150,13 @@ final class JobBook {
     return waiters.computeIfAbsent(id, key -> new CompletableFuture<>());
   }
 
-  /** Forgets the oldest finished jobs beyond the retained count, here and in the journal. */
+  /**
+   * Forgets the oldest finished jobs beyond the retained count, here and in the journal: in batches
+   * of a tenth of the count, so a stream of small jobs costs one journal record per batch rather
+   * than one per job.
+   */
   void pruneFinished() {
-    if (finishedOrder.size() <= retainedFinished) {
+    if (finishedOrder.size() <= retainedFinished + retainedFinished / 10) {
       return;
     }
     List<String> forgotten = new ArrayList<>();

@@ -454,6 +454,17 @@ final class SqliteJournal implements Journal {
       }
     }
     setSynchronous(sync ? "FULL" : "NORMAL");
+    // A job that ends within this commit needs only its final row: what it recorded on the way
+    // (its start, its results) would be replaced or deleted by that row in the same transaction.
+    java.util.Set<String> endingHere = new java.util.HashSet<>();
+    java.util.Set<String> newHere = new java.util.HashSet<>();
+    for (Record record : batch) {
+      if (record instanceof Finished f) {
+        endingHere.add(f.job().getId());
+      } else if (record instanceof Submit s && !s.abandoned().get()) {
+        newHere.add(s.id());
+      }
+    }
     sql.begin();
     Map<String, ResultBatch> results = new LinkedHashMap<>();
     try {
@@ -471,6 +482,13 @@ final class SqliteJournal implements Journal {
           case Stopping s when unrecorded.contains(s.id()) -> {}
           case Finished f when unrecorded.contains(f.job().getId()) ->
               unrecorded.remove(f.job().getId());
+          case Started s when endingHere.contains(s.id()) -> {}
+          case Result r when endingHere.contains(r.id()) -> {}
+          case Stopping s when endingHere.contains(s.id()) -> {}
+          case Finished f when newHere.contains(f.job().getId()) -> {
+            results.remove(f.job().getId());
+            sql.markFinishedNew(f.job());
+          }
           case Started s -> sql.markStarted(s.id(), s.startedMs());
           case Result r -> {
             ResultBatch into = results.computeIfAbsent(r.id(), id -> new ResultBatch());
