@@ -13,7 +13,10 @@ interface FastPathOffer {
    */
   String impossibleRequirement(Hello hello);
 
-  /** Called after the hello; offers a segment when the worker may share memory with us. */
+  /**
+   * Called on the conductor after the hello; offers a segment when the worker may share memory with
+   * us. Making the segment is file work: it happens on a thread of the offer's own.
+   */
   void offer(AttachedWorker session, Hello hello);
 
   /** The worker read the nonce back: verify it and switch the session to the fast path. */

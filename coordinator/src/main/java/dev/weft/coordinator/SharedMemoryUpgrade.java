@@ -90,6 +90,11 @@ final class SharedMemoryUpgrade implements FastPathOffer {
 
   @Override
   public void offer(AttachedWorker session, Hello hello) {
+    WorkerLink link = session.link();
+    timers.execute(() -> makeOffer(session, link, hello));
+  }
+
+  private void makeOffer(AttachedWorker session, WorkerLink link, Hello hello) {
     boolean workerCan = hello.getTransportsList().contains("shm");
     boolean workerMust = workerCan && hello.getTransportsCount() == 1;
     if (obstacle(hello, workerCan) != null) {
@@ -110,12 +115,10 @@ final class SharedMemoryUpgrade implements FastPathOffer {
     } catch (IOException | RuntimeException e) {
       LOG.log(System.Logger.Level.WARNING, "cannot create a segment for worker " + session.id(), e);
       if (workerMust || mode == Mode.SHM) {
-        session
-            .link()
-            .refuse(
-                // Perhaps only for now (/dev/shm full): the worker tries again.
-                Status.UNAVAILABLE.withDescription(
-                    "shared memory was required but no segment could be made: " + e.getMessage()));
+        link.refuse(
+            // Perhaps only for now (/dev/shm full): the worker tries again.
+            Status.UNAVAILABLE.withDescription(
+                "shared memory was required but no segment could be made: " + e.getMessage()));
       }
       return;
     }
@@ -127,15 +130,13 @@ final class SharedMemoryUpgrade implements FastPathOffer {
         () -> abandon(session, "no answer within " + ACCEPT_TIMEOUT_MS + " ms"),
         ACCEPT_TIMEOUT_MS,
         TimeUnit.MILLISECONDS);
-    session
-        .link()
-        .send(
-            CoordinatorMessage.newBuilder()
-                .setShmOffer(
-                    ShmOffer.newBuilder()
-                        .setPath(segment.path().toString())
-                        .setSizeBytes(segment.path().toFile().length()))
-                .build());
+    link.send(
+        CoordinatorMessage.newBuilder()
+            .setShmOffer(
+                ShmOffer.newBuilder()
+                    .setPath(segment.path().toString())
+                    .setSizeBytes(segment.path().toFile().length()))
+            .build());
   }
 
   /** Why this worker cannot share memory with us, or null when it can. */

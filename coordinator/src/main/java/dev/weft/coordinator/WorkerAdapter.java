@@ -14,13 +14,14 @@ final class WorkerAdapter {
   static final int MAX_WORKER_ID_CHARS = 200;
   static final int MAX_SLOTS = 4096;
 
-  private static final long ATTACH_TIMEOUT_MS = 10_000;
-
   private final Conductor conductor;
   private final Scheduler scheduler;
   private final WorkerLink link;
   private final FastPathOffer fastPath;
-  private volatile AttachedWorker session;
+  // Read by the link's reader threads (the control link's and, once upgraded, the ring's).
+  private volatile boolean helloSeen;
+  // Conductor thread only.
+  private AttachedWorker session;
 
   /**
    * @param fastPath offers a same-host worker shared memory after its hello; null when the link
@@ -35,8 +36,7 @@ final class WorkerAdapter {
 
   /** Handles one message; a protocol violation closes the link with INVALID_ARGUMENT. */
   void onMessage(WorkerMessage message) {
-    AttachedWorker current = session;
-    if (current == null) {
+    if (!helloSeen) {
       if (!message.hasHello()) {
         link.refuse(
             Status.INVALID_ARGUMENT.withDescription(
@@ -56,32 +56,23 @@ final class WorkerAdapter {
         link.refuse(Status.FAILED_PRECONDITION.withDescription(impossible));
         return;
       }
-      // The reader waits for its own attach (never the conductor for the reader): whatever the
-      // worker sends next must find the session.
-      AttachedWorker attached;
-      try {
-        attached =
-            conductor
-                .ask(() -> scheduler.attach(message.getHello(), link))
-                .get(ATTACH_TIMEOUT_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        link.close("interrupted while attaching");
-        return;
-      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-        link.refuse(
-            Status.UNAVAILABLE.withDescription(
-                "the coordinator could not attach the worker: " + e));
-        return;
-      }
-      session = attached;
-      if (fastPath != null) {
-        // Makes a segment in /dev/shm: here on the reader, not on the conductor.
-        fastPath.offer(attached, message.getHello());
-      }
+      helloSeen = true;
+      // Whatever the worker sends next is posted after this, so it finds the session.
+      conductor.post(
+          () -> {
+            session = scheduler.attach(message.getHello(), link);
+            if (fastPath != null) {
+              fastPath.offer(session, message.getHello());
+            }
+          });
       return;
     }
-    conductor.post(() -> handle(current, message));
+    conductor.post(
+        () -> {
+          if (session != null) {
+            handle(session, message);
+          }
+        });
   }
 
   private void handle(AttachedWorker current, WorkerMessage message) {
@@ -114,16 +105,15 @@ final class WorkerAdapter {
 
   /** The link is gone: the worker's attempts go back to the queue. */
   void onClosed(String reason) {
-    AttachedWorker current = session;
-    if (current != null) {
-      conductor.post(
-          () -> {
-            scheduler.detached(current, reason);
+    conductor.post(
+        () -> {
+          if (session != null) {
+            scheduler.detached(session, reason);
             if (fastPath != null) {
-              fastPath.closed(current);
+              fastPath.closed(session);
             }
-          });
-    }
+          }
+        });
   }
 
   /** Returns what is wrong with a hello, or null when it is acceptable. */
