@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.sqlite.SQLiteConfig;
 
@@ -64,6 +63,12 @@ final class SqliteJournal implements Journal {
   private Runnable onCaughtUp = () -> {};
   // Read by the scheduler on every dispatch, without our lock.
   private volatile boolean behind;
+  // Submissions not yet synced, oldest first, for the deadline sweep.
+  private final java.util.concurrent.ConcurrentLinkedQueue<Submit> unsynced =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final java.util.concurrent.ScheduledExecutorService deadlines =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().name("weft-journal-deadlines").daemon(true).factory());
   // Writer thread only.
   private String synchronous = "NORMAL";
   // Jobs whose submission could not be written: what follows of them is not written either.
@@ -77,7 +82,8 @@ final class SqliteJournal implements Journal {
       int tasks,
       long createdMs,
       CompletableFuture<Void> done,
-      AtomicBoolean abandoned)
+      AtomicBoolean abandoned,
+      long queuedNanos)
       implements Record {}
 
   private record Started(String id, long startedMs) implements Record {}
@@ -198,6 +204,38 @@ final class SqliteJournal implements Journal {
       this.onCaughtUp = onCaughtUp;
       writer = Thread.ofPlatform().name("weft-journal-writer").daemon(true).start(this::runWriter);
     }
+    deadlines.scheduleAtFixedRate(this::expireSubmits, 1, 1, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Refuses the submissions not synced within {@link #SUBMIT_DEADLINE_MS} (a hung disk): their
+   * submitters are answered, and the writer skips them. One sweep a second over the oldest, rather
+   * than a timer per job.
+   */
+  private void expireSubmits() {
+    long now = System.nanoTime();
+    Submit oldest;
+    while ((oldest = unsynced.peek()) != null) {
+      if (oldest.done().isDone()) {
+        unsynced.poll();
+      } else if (now - oldest.queuedNanos() > TimeUnit.MILLISECONDS.toNanos(SUBMIT_DEADLINE_MS)) {
+        unsynced.poll();
+        // Were it written after all, the job's end (it is stopped) is written after it.
+        oldest.abandoned().set(true);
+        oldest
+            .done()
+            .completeExceptionally(
+                new JournalException(
+                    "the journal in "
+                        + dir
+                        + " did not commit within "
+                        + SUBMIT_DEADLINE_MS
+                        + " ms",
+                    null));
+      } else {
+        return;
+      }
+    }
   }
 
   // ---- records ----
@@ -205,41 +243,21 @@ final class SqliteJournal implements Journal {
   @Override
   public CompletableFuture<Void> submitted(String id, JobSpec spec, int tasks, long createdMs) {
     CompletableFuture<Void> done = new CompletableFuture<>();
-    Submit submit = new Submit(id, spec, tasks, createdMs, done, new AtomicBoolean());
+    Submit submit =
+        new Submit(id, spec, tasks, createdMs, done, new AtomicBoolean(), System.nanoTime());
     synchronized (lock) {
       if (closing) {
         return CompletableFuture.failedFuture(
             new JournalException("the journal in " + dir + " is closed", null));
       }
       pending.add(submit);
+      unsynced.add(submit);
       urgent = true;
       if (writerParked || pending.size() == 1) {
         lock.notifyAll();
       }
     }
-    // Not written in time: the writer skips it, and the submitter is refused. Were it written
-    // after all, the job's end (it is stopped) is written after it.
-    return done.orTimeout(SUBMIT_DEADLINE_MS, TimeUnit.MILLISECONDS)
-        .handle(
-            (ok, e) -> {
-              if (e == null) {
-                return null;
-              }
-              submit.abandoned().set(true);
-              Throwable cause =
-                  e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
-              throw new java.util.concurrent.CompletionException(
-                  cause instanceof TimeoutException
-                      ? new JournalException(
-                          "the journal in "
-                              + dir
-                              + " did not commit within "
-                              + SUBMIT_DEADLINE_MS
-                              + " ms",
-                          cause)
-                      : new JournalException(
-                          "cannot write the journal in " + dir + ": " + cause.getMessage(), cause));
-            });
+    return done;
   }
 
   @Override
@@ -387,7 +405,11 @@ final class SqliteJournal implements Journal {
     List<Record> retry = new ArrayList<>(batch.size());
     for (Record record : batch) {
       if (record instanceof Submit submit) {
-        submit.done().completeExceptionally(e);
+        submit
+            .done()
+            .completeExceptionally(
+                new JournalException(
+                    "cannot write the journal in " + dir + ": " + e.getMessage(), e));
         unrecorded.add(submit.id());
       } else {
         retry.add(record);
@@ -566,6 +588,7 @@ final class SqliteJournal implements Journal {
   }
 
   private void closeResources() {
+    deadlines.shutdownNow();
     try {
       sql.close();
       db.close();
