@@ -171,9 +171,12 @@ public final class Coordinator implements AutoCloseable {
     HealthStatusManager health = new HealthStatusManager();
     Server server =
         builder
+            // Handlers only check, decode and post to the conductor (file work goes to `events`):
+            // running them on the transport's threads saves a thread hand-off per call and message.
+            .directExecutor()
             .addService(
                 new JobEndpoint(
-                    conductor, scheduler, intake, new ReadableRoots(config.hashRoots())))
+                    conductor, scheduler, intake, new ReadableRoots(config.hashRoots()), events))
             .addService(new WorkerEndpoint(conductor, scheduler, upgrade))
             .addService(health.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance())

@@ -51,13 +51,46 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   private final Scheduler scheduler;
   private final JobIntake intake;
   private final ReadableRoots readableRoots;
+  private final java.util.concurrent.Executor io;
 
+  /**
+   * @param io where jobs whose planning reads files (hash) are checked and planned: calls arrive on
+   *     gRPC's transport threads, which must not wait on a disk
+   */
   JobEndpoint(
-      Conductor conductor, Scheduler scheduler, JobIntake intake, ReadableRoots readableRoots) {
+      Conductor conductor,
+      Scheduler scheduler,
+      JobIntake intake,
+      ReadableRoots readableRoots,
+      java.util.concurrent.Executor io) {
     this.conductor = conductor;
     this.scheduler = scheduler;
     this.intake = intake;
     this.readableRoots = readableRoots;
+    this.io = io;
+  }
+
+  /** {@link #plan}, on the I/O executor for a job whose planning reads files. */
+  private CompletableFuture<JobIntake.Planned> planned(JobSpec spec, boolean present) {
+    if (present && spec.hasHash()) {
+      return CompletableFuture.supplyAsync(() -> plan(spec, true), io);
+    }
+    try {
+      return CompletableFuture.completedFuture(plan(spec, present));
+    } catch (StatusRuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  private static StatusRuntimeException asStatus(Throwable failure) {
+    Throwable cause = rootCause(failure);
+    if (cause instanceof StatusRuntimeException e) {
+      return e;
+    }
+    LOG.log(System.Logger.Level.ERROR, "checking a job failed", cause);
+    return Status.INTERNAL
+        .withDescription("the coordinator failed to check the job: " + cause)
+        .asRuntimeException();
   }
 
   /** Checks a submitted spec and plans it; INVALID_ARGUMENT naming what is wrong. */
@@ -77,14 +110,21 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   public void submitJob(SubmitJobRequest request, StreamObserver<Job> responses) {
     ServerCallStreamObserver<Job> out = (ServerCallStreamObserver<Job>) responses;
     out.setOnCancelHandler(() -> {});
-    JobIntake.Planned planned;
-    try {
-      planned = plan(request.getSpec(), request.hasSpec());
-      refuseIfCallerGaveUp();
-    } catch (StatusRuntimeException e) {
-      out.onError(e);
-      return;
-    }
+    Context call = Context.current();
+    planned(request.getSpec(), request.hasSpec())
+        .whenComplete(
+            (planned, failure) -> {
+              if (failure != null) {
+                out.onError(asStatus(failure));
+              } else if (call.isCancelled() || out.isCancelled()) {
+                out.onError(callerGaveUp());
+              } else {
+                submit(planned, out);
+              }
+            });
+  }
+
+  private void submit(JobIntake.Planned planned, ServerCallStreamObserver<Job> out) {
     conductor.post(
         () -> {
           Scheduler.Submission submission;
@@ -120,27 +160,17 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   }
 
   /** A caller past its deadline has been told the submission failed: it must not run. */
-  private static void refuseIfCallerGaveUp() {
-    if (Context.current().isCancelled()) {
-      throw Status.CANCELLED
-          .withDescription(
-              "the caller gave up (deadline or cancel) before the job was accepted;"
-                  + " it was not submitted")
-          .asRuntimeException();
-    }
+  private static StatusRuntimeException callerGaveUp() {
+    return Status.CANCELLED
+        .withDescription(
+            "the caller gave up (deadline or cancel) before the job was accepted;"
+                + " it was not submitted")
+        .asRuntimeException();
   }
 
   @Override
   public void runJob(RunJobRequest request, StreamObserver<JobEvent> responses) {
     ServerCallStreamObserver<JobEvent> out = (ServerCallStreamObserver<JobEvent>) responses;
-    JobIntake.Planned planned;
-    try {
-      planned = plan(request.getSpec(), request.hasSpec());
-      refuseIfCallerGaveUp();
-    } catch (StatusRuntimeException e) {
-      out.onError(e);
-      return;
-    }
     JobWatchers.Watcher watcher = newWatcher(out, request.getIncludeTasks());
     String[] jobId = new String[1];
     out.setOnCancelHandler(
@@ -152,42 +182,49 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
                   }
                   watcher.outbox.close();
                 }));
-    conductor.post(
-        () -> {
-          Scheduler.Submission submission;
-          try {
-            submission = scheduler.submit(planned);
-          } catch (StatusRuntimeException e) {
-            watcher.outbox.fail(e.getStatus());
-            return;
-          }
-          JobRun job = submission.job();
-          jobId[0] = job.id();
-          job.watchers().addHeld(watcher);
-          submission
-              .durable()
-              .whenComplete(
-                  (ok, failure) ->
-                      conductor.post(
-                          () -> {
-                            if (failure != null) {
-                              String why = String.valueOf(rootCause(failure).getMessage());
-                              job.watchers().remove(watcher);
-                              watcher.outbox.fail(
-                                  Status.UNAVAILABLE.withDescription(
-                                      "the job could not be recorded: " + why));
-                              scheduler.notRecorded(job.id(), why);
-                            } else {
-                              job.watchers()
-                                  .release(
-                                      watcher,
-                                      JobEvent.newBuilder()
-                                          .setJobId(job.id())
-                                          .setSnapshot(job.toProto())
-                                          .build());
-                            }
-                          }));
-        });
+    Context call = Context.current();
+    planned(request.getSpec(), request.hasSpec())
+        .whenComplete(
+            (planned, failure) -> {
+              if (failure != null) {
+                conductor.post(() -> watcher.outbox.fail(asStatus(failure).getStatus()));
+              } else if (call.isCancelled() || out.isCancelled()) {
+                conductor.post(watcher.outbox::close);
+              } else {
+                conductor.post(() -> runJob(planned, watcher, jobId));
+              }
+            });
+  }
+
+  /** On the conductor: registers a RunJob's job, announced to its watcher once durable. */
+  private void runJob(JobIntake.Planned planned, JobWatchers.Watcher watcher, String[] jobId) {
+    Scheduler.Submission submission;
+    try {
+      submission = scheduler.submit(planned);
+    } catch (StatusRuntimeException e) {
+      watcher.outbox.fail(e.getStatus());
+      return;
+    }
+    JobRun job = submission.job();
+    jobId[0] = job.id();
+    job.watchers().addHeld(watcher);
+    submission
+        .durable()
+        .whenComplete((ok, failure) -> conductor.post(() -> announce(job, watcher, failure)));
+  }
+
+  private void announce(JobRun job, JobWatchers.Watcher watcher, Throwable failure) {
+    if (failure == null) {
+      job.watchers()
+          .release(
+              watcher, JobEvent.newBuilder().setJobId(job.id()).setSnapshot(job.toProto()).build());
+      return;
+    }
+    String why = String.valueOf(rootCause(failure).getMessage());
+    job.watchers().remove(watcher);
+    watcher.outbox.fail(
+        Status.UNAVAILABLE.withDescription("the job could not be recorded: " + why));
+    scheduler.notRecorded(job.id(), why);
   }
 
   @Override
@@ -202,14 +239,16 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     return new StreamObserver<>() {
       @Override
       public void onNext(RunJobsRequest request) {
-        JobIntake.Planned planned;
-        try {
-          planned = plan(request.getSpec(), request.hasSpec());
-        } catch (StatusRuntimeException e) {
-          conductor.post(() -> stream.refused(request.getRef(), e.getStatus()));
-          return;
-        }
-        conductor.post(() -> stream.submit(request.getRef(), planned));
+        planned(request.getSpec(), request.hasSpec())
+            .whenComplete(
+                (planned, failure) -> {
+                  if (failure != null) {
+                    Status status = asStatus(failure).getStatus();
+                    conductor.post(() -> stream.refused(request.getRef(), status));
+                  } else {
+                    conductor.post(() -> stream.submit(request.getRef(), planned));
+                  }
+                });
       }
 
       @Override
