@@ -233,8 +233,15 @@ final class BenchCommand implements Callable<Integer> {
       TransportBench bench = new TransportBench(options, progress);
       results = join == null ? bench.run() : benchRunningCluster(bench, journalModes);
     }
-    List<ClientPathBench.Result> clientResults =
-        clientPath ? new ClientPathBench(clientOptions, progress).run() : List.of();
+    List<ClientPathBench.Result> clientResults = List.of();
+    if (clientPath) {
+      try {
+        clientResults = new ClientPathBench(clientOptions, progress).run();
+      } catch (IOException | IllegalStateException e) {
+        throw new CliException(
+            ExitCodes.JOB_FAILED, "the client path could not be measured: " + e.getMessage());
+      }
+    }
     double seconds = (System.nanoTime() - start) / 1e9;
     if (json) {
       for (TransportBench.Result r : results) {
