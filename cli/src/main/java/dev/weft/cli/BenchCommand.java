@@ -43,8 +43,8 @@ import picocli.CommandLine.Spec;
           + " (RunJobs), tasks/s of one job of --client-tasks no-op tasks (submit to finished),"
           + " and the sum 1..1e9 in 100 tasks (ms). Against a coordinator without RunJob or"
           + " RunJobs the client uses SubmitJob and WatchJob, and says so (API column).",
-      "--journal both runs each transport twice, without and with the coordinator's journal (in a"
-          + " temporary data dir), and prints what the journal costs.",
+      "--journal both runs each transport of the link path twice, without and with the"
+          + " coordinator's journal (in a temporary data dir), and prints what the journal costs.",
       "--join HOST:PORT measures a running cluster instead: its workers are grouped by the"
           + " transport 'weft workers' shows, and each group gets the same measurements, with jobs"
           + " that run only on its workers (submit --on), from this client over the network.",
@@ -54,8 +54,8 @@ import picocli.CommandLine.Spec;
       "Examples:",
       "  weft bench                              all transports, both paths, default durations",
       "  weft bench --path client --transports shm --client-tasks 100000 --warmup 5s",
-      "  weft bench --transports shm,grpc --duration 5s --warmup 20s",
-      "  weft bench --transports shm --journal both   what durability costs",
+      "  weft bench --path link --transports shm,grpc --duration 5s --warmup 20s",
+      "  weft bench --path link --transports shm --journal both   what durability costs",
       "  weft bench --json                       one JSON object per transport, one per line",
       "  weft bench --join 10.0.0.5:7070 --token $WEFT_TOKEN   a running cluster's transports",
     })
