@@ -12,6 +12,7 @@ import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.SumParams;
 import dev.weft.v1.WatchJobRequest;
 import io.grpc.Channel;
+import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -265,28 +266,39 @@ public final class ClientProbe {
     return new SubmitWatchPipeline(ONE_TASK, IN_FLIGHT, nanos).run(channel, deadline);
   }
 
-  /** Submits {@code spec} and follows the job to its end: RunJob, or SubmitJob then WatchJob. */
+  /**
+   * Submits {@code spec} and follows the job to its end: RunJob, or SubmitJob then WatchJob. The
+   * call is cancelled once the job has finished, as {@code weft submit --wait} does, rather than
+   * read to its end.
+   */
   private Job runToEnd(JobSpec spec, Duration deadline) {
-    if (runJobServed) {
-      try {
-        Iterator<JobEvent> events =
-            jobs(deadline).runJob(RunJobRequest.newBuilder().setSpec(spec).build());
-        return finished(events, "RunJob");
-      } catch (StatusRuntimeException e) {
-        if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
-          throw e;
+    Context.CancellableContext call = Context.current().withCancellation();
+    Context previous = call.attach();
+    try {
+      if (runJobServed) {
+        try {
+          Iterator<JobEvent> events =
+              jobs(deadline).runJob(RunJobRequest.newBuilder().setSpec(spec).build());
+          return finished(events, "RunJob");
+        } catch (StatusRuntimeException e) {
+          if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
+            throw e;
+          }
+          runJobServed = false;
         }
-        runJobServed = false;
       }
+      Job submitted =
+          jobs(UNARY_DEADLINE).submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build());
+      return finished(
+          jobs(deadline).watchJob(WatchJobRequest.newBuilder().setId(submitted.getId()).build()),
+          "WatchJob");
+    } finally {
+      call.detach(previous);
+      call.cancel(null);
     }
-    Job submitted =
-        jobs(UNARY_DEADLINE).submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build());
-    return finished(
-        jobs(deadline).watchJob(WatchJobRequest.newBuilder().setId(submitted.getId()).build()),
-        "WatchJob");
   }
 
-  /** The job from the event that finishes it; reading on would only wait for the stream's end. */
+  /** The job from the event that finishes it. */
   private static Job finished(Iterator<JobEvent> events, String rpc) {
     while (events.hasNext()) {
       JobEvent event = events.next();

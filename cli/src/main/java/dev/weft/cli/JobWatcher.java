@@ -95,9 +95,7 @@ final class JobWatcher {
         return job;
       }
       current = context;
-      if (isDetached()) {
-        checkDetached();
-      }
+      checkDetached();
       listener.state(job.getState());
       listener.progress(
           job.getTasksDone(), job.getTasksFailed(), job.getTasksRunning(), job.getTasksTotal());
