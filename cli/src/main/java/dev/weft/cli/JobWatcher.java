@@ -104,7 +104,6 @@ final class JobWatcher {
         return finished;
       }
     } catch (StatusRuntimeException e) {
-      checkDetached();
       if (accepting.id == null) {
         if (accepting.timedOut) {
           throw client.unreachable(Status.DEADLINE_EXCEEDED);
@@ -112,9 +111,11 @@ final class JobWatcher {
         if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
           throw client.failure(e);
         }
-        accepting.older = true;
+        accepting.older = true; // a detach waits until that submission is accepted too
+      } else {
+        checkDetached();
+        // Accepted, then the stream broke: the job runs on; follow it by its id.
       }
-      // Accepted, then the stream broke: the job runs on; follow it by its id.
     } finally {
       context.detach(previous);
       context.cancel(null);
