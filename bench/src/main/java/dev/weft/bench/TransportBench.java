@@ -214,7 +214,7 @@ public final class TransportBench {
     try {
       ready = coordinator.awaitWorkers(1, Duration.ofSeconds(30));
       if (ready && transport.equals("shm")) {
-        ready = coordinator.awaitTransport("shm", Duration.ofSeconds(30));
+        ready = coordinator.awaitTransport(dev.weft.wire.Transport.SHM, Duration.ofSeconds(30));
       }
     } finally {
       if (!ready) {

@@ -190,7 +190,8 @@ final class LinkContractTest {
         worker = Worker.start(config);
       }
       assertTrue(
-          coordinator.awaitTransport(transport(), START_DEADLINE),
+          coordinator.awaitTransport(
+              dev.weft.wire.Transport.ofWireName(transport()), START_DEADLINE),
           () -> "no worker on " + transport() + " within " + START_DEADLINE + ": " + workers());
       List<WorkerInfo> workers = client.workers();
       assertEquals(1, workers.size(), workers::toString);

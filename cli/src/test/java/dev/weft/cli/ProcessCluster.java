@@ -67,7 +67,19 @@ final class ProcessCluster implements AutoCloseable {
     return startCoordinator("127.0.0.1", port, options);
   }
 
+  /** As {@link #startCoordinator(int, String...)}, with {@code env} added to its environment. */
+  Address startCoordinator(Map<String, String> env, int port, String... options)
+      throws IOException, InterruptedException {
+    return startCoordinator(env, "127.0.0.1", port, options);
+  }
+
   private Address startCoordinator(String host, int port, String... options)
+      throws IOException, InterruptedException {
+    return startCoordinator(Map.of(), host, port, options);
+  }
+
+  private Address startCoordinator(
+      Map<String, String> env, String host, int port, String... options)
       throws IOException, InterruptedException {
     List<String> args =
         new ArrayList<>(
@@ -84,7 +96,7 @@ final class ProcessCluster implements AutoCloseable {
       args.addAll(List.of("--data-dir", dataDir().toString()));
     }
     args.addAll(Arrays.asList(options));
-    coordinatorProcess = spawn("coordinator", args.toArray(String[]::new));
+    coordinatorProcess = spawnWith(List.of(), "coordinator", env, args.toArray(String[]::new));
     Path log = logs.getLast();
     Process process = coordinatorProcess;
     Await.until(

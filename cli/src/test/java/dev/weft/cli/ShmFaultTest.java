@@ -195,7 +195,9 @@ final class ShmFaultTest {
             new CoordinatorConfig()
                 .localWorkers(1, "shm", SLOTS, WeftJvm.command(List.of("worker"))));
     CoordinatorClient client = client(coordinator);
-    assertTrue(coordinator.awaitTransport("shm", START_DEADLINE), client.workers()::toString);
+    assertTrue(
+        coordinator.awaitTransport(dev.weft.wire.Transport.SHM, START_DEADLINE),
+        client.workers()::toString);
     WorkerInfo victim = onlyWorker(client);
     Path victimSegment = onlySegment(coordinator);
     assertEquals(victim.getPid(), attacherOf(victimSegment), "the victim maps the segment");
@@ -262,7 +264,7 @@ final class ShmFaultTest {
     AutoCloseable kill = process::destroyForcibly;
     closeLater(kill);
     assertTrue(
-        coordinator.awaitTransport("shm", START_DEADLINE),
+        coordinator.awaitTransport(dev.weft.wire.Transport.SHM, START_DEADLINE),
         () -> client.workers() + "\n" + read(dir.resolve("worker.log")));
     WorkerInfo victim = onlyWorker(client);
     assertEquals(process.pid(), victim.getPid(), victim::toString);
@@ -278,7 +280,9 @@ final class ShmFaultTest {
     assertFalse(job.isDone(), () -> "the job ended without a worker: " + job.join());
     // Another worker finishes the job: the killed one's tasks went back to the queue.
     closeLater(Worker.start(inProcessWorker(coordinator, "rescuer")));
-    assertTrue(coordinator.awaitTransport("shm", START_DEADLINE), client.workers()::toString);
+    assertTrue(
+        coordinator.awaitTransport(dev.weft.wire.Transport.SHM, START_DEADLINE),
+        client.workers()::toString);
     Job done = await(job, client);
 
     assertSucceeded(400, done);
@@ -418,7 +422,9 @@ final class ShmFaultTest {
       coordinator = start(new CoordinatorConfig().fastPath("auto"));
       client = client(coordinator);
       worker = closeLater(Worker.start(inProcessWorker(coordinator, "tampered")));
-      assertTrue(coordinator.awaitTransport("shm", START_DEADLINE), client.workers()::toString);
+      assertTrue(
+          coordinator.awaitTransport(dev.weft.wire.Transport.SHM, START_DEADLINE),
+          client.workers()::toString);
       segment = closeLater(SegmentFile.map(onlySegment(coordinator)));
       upgradeLog = closeLater(new LogCapture(UPGRADE_LOGGER));
     }

@@ -7,6 +7,7 @@ import dev.weft.v1.Job;
 import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.WorkerServiceGrpc;
+import dev.weft.wire.Transport;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -36,12 +37,15 @@ public final class Coordinator implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Coordinator.class.getName());
   private static final long DRAIN_WAIT_MS = 5_000;
   private static final long STREAMS_WAIT_MS = 1_000;
+  private static final long AWAIT_POLL_MS = 5;
 
   private final String id;
   private final Server server;
   // Plain-text grpc.health.v1 alone, for probes that cannot speak TLS (the kubelet's); or null.
   private final Server probeServer;
+  private final Conductor conductor;
   private final Scheduler scheduler;
+  private final JobIntake intake;
   private final HealthStatusManager health;
   private final ScheduledExecutorService timers;
   private final ExecutorService events;
@@ -57,7 +61,9 @@ public final class Coordinator implements AutoCloseable {
       String id,
       Server server,
       Server probeServer,
+      Conductor conductor,
       Scheduler scheduler,
+      JobIntake intake,
       HealthStatusManager health,
       ScheduledExecutorService timers,
       ExecutorService events,
@@ -74,7 +80,9 @@ public final class Coordinator implements AutoCloseable {
     this.id = id;
     this.server = server;
     this.probeServer = probeServer;
+    this.conductor = conductor;
     this.scheduler = scheduler;
+    this.intake = intake;
     this.health = health;
     this.timers = timers;
     this.events = events;
@@ -132,18 +140,15 @@ public final class Coordinator implements AutoCloseable {
     Journal journal = sqlite == null ? Journal.NONE : sqlite;
     ScheduledExecutorService timers =
         Executors.newSingleThreadScheduledExecutor(daemon("weft-coordinator-timer"));
-    ExecutorService events = Executors.newCachedThreadPool(daemon("weft-coordinator-events"));
-    Scheduler scheduler =
-        new Scheduler(
-            config,
-            id,
-            JobKinds.load(Coordinator.class.getClassLoader()),
-            events,
-            timers,
-            System::nanoTime,
-            journal);
+    // Task inputs that read files are read here, never on the conductor.
+    ExecutorService events = Executors.newCachedThreadPool(daemon("weft-coordinator-io"));
+    Conductor conductor = new Conductor(config.nanoClock(), config.epochClock());
+    JobKinds kinds = JobKinds.load(Coordinator.class.getClassLoader());
+    JobIntake intake = new JobIntake(kinds, config.maxTasksPerJob());
+    Scheduler scheduler = new Scheduler(config, id, kinds, conductor, events, timers, journal);
     if (sqlite != null) {
       try {
+        // Before the conductor starts: this thread is then the only one that touches the state.
         scheduler.restore(sqlite.saved());
       } catch (RuntimeException e) {
         timers.shutdownNow();
@@ -151,11 +156,14 @@ public final class Coordinator implements AutoCloseable {
         sqlite.close();
         throw e;
       }
-      sqlite.start(scheduler::journalCaughtUp);
+      sqlite.start(() -> conductor.post(scheduler::requestDispatch));
     }
+    scheduler.startTimers();
+    conductor.start();
     sweepStaleSegments();
     SharedMemoryUpgrade upgrade =
         new SharedMemoryUpgrade(
+            conductor,
             scheduler,
             id,
             SharedMemoryUpgrade.Mode.valueOf(config.fastPath().toUpperCase(Locale.ROOT)),
@@ -163,8 +171,10 @@ public final class Coordinator implements AutoCloseable {
     HealthStatusManager health = new HealthStatusManager();
     Server server =
         builder
-            .addService(new JobEndpoint(scheduler, new ReadableRoots(config.hashRoots())))
-            .addService(new WorkerEndpoint(scheduler, upgrade))
+            .addService(
+                new JobEndpoint(
+                    conductor, scheduler, intake, new ReadableRoots(config.hashRoots())))
+            .addService(new WorkerEndpoint(conductor, scheduler, upgrade))
             .addService(health.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance())
             .addService(ProtoReflectionService.newInstance())
@@ -172,6 +182,7 @@ public final class Coordinator implements AutoCloseable {
     try {
       server.start();
     } catch (IOException e) {
+      conductor.close();
       timers.shutdownNow();
       events.shutdownNow();
       journal.close();
@@ -180,19 +191,12 @@ public final class Coordinator implements AutoCloseable {
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(JobServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
     health.setStatus(WorkerServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
-    timers.scheduleAtFixedRate(
-        () -> runQuietly(scheduler::tick),
-        config.heartbeatIntervalMs(),
-        config.heartbeatIntervalMs(),
-        TimeUnit.MILLISECONDS);
-    long pruneMs = Math.clamp(config.retention().toMillis() / 10, 1_000, 600_000);
-    timers.scheduleAtFixedRate(
-        () -> runQuietly(scheduler::pruneExpired), pruneMs, pruneMs, TimeUnit.MILLISECONDS);
     SharedMemoryUpgrade localUpgrade =
-        new SharedMemoryUpgrade(scheduler, id, SharedMemoryUpgrade.Mode.SHM, timers);
+        new SharedMemoryUpgrade(conductor, scheduler, id, SharedMemoryUpgrade.Mode.SHM, timers);
     LocalWorkers localWorkers =
         new LocalWorkers(
             config,
+            conductor,
             scheduler,
             config.localTransport().equals("shm") ? localUpgrade : null,
             server.getPort(),
@@ -202,6 +206,7 @@ public final class Coordinator implements AutoCloseable {
       probeServer = startProbeServer(config, health);
     } catch (IOException e) {
       server.shutdownNow();
+      conductor.close();
       timers.shutdownNow();
       events.shutdownNow();
       journal.close();
@@ -212,7 +217,9 @@ public final class Coordinator implements AutoCloseable {
             id,
             server,
             probeServer,
+            conductor,
             scheduler,
+            intake,
             health,
             timers,
             events,
@@ -289,24 +296,53 @@ public final class Coordinator implements AutoCloseable {
   /**
    * Submits a job from inside this process (embedding, benchmarks) and completes with its final
    * state. Bad specs fail the future with the same INVALID_ARGUMENT status clients get. The future
-   * completes on the scheduler's thread: chain work with the {@code *Async} methods.
+   * completes on the conductor's thread, which must not be held up: chain work with the {@code
+   * *Async} methods.
    */
   public CompletableFuture<Job> run(JobSpec spec) {
+    JobIntake.Planned planned;
     try {
-      return scheduler.whenFinished(scheduler.submit(spec).getId());
+      planned = intake.plan(spec);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
+    return conductor
+        .ask(() -> scheduler.whenFinished(scheduler.submit(planned).job().id()))
+        .thenCompose(finished -> finished);
   }
 
   /** Waits until at least {@code count} workers are attached; false when the timeout passed. */
   public boolean awaitWorkers(int count, Duration timeout) throws InterruptedException {
-    return scheduler.awaitWorkers(count, timeout.toNanos());
+    return awaitState(() -> scheduler.workerCount() >= count, timeout);
   }
 
-  /** Waits until some worker is on {@code transport} ("grpc", "pipe", "shm"); false on timeout. */
-  public boolean awaitTransport(String transport, Duration timeout) throws InterruptedException {
-    return scheduler.awaitTransport(transport, timeout.toNanos());
+  /** Waits until some worker is on {@code transport}; false on timeout. */
+  public boolean awaitTransport(Transport transport, Duration timeout) throws InterruptedException {
+    return awaitState(() -> scheduler.anyWorkerOn(transport), timeout);
+  }
+
+  /** Asks the conductor every few milliseconds until {@code condition} holds or time runs out. */
+  private boolean awaitState(java.util.function.BooleanSupplier condition, Duration timeout)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      long left = deadline - System.nanoTime();
+      boolean met;
+      try {
+        met = conductor.ask(condition::getAsBoolean).get(Math.max(1, left), TimeUnit.NANOSECONDS);
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw new IllegalStateException("the coordinator could not answer", e.getCause());
+      } catch (java.util.concurrent.TimeoutException e) {
+        return false;
+      }
+      if (met) {
+        return true;
+      }
+      if (deadline - System.nanoTime() <= 0) {
+        return false;
+      }
+      TimeUnit.MILLISECONDS.sleep(AWAIT_POLL_MS);
+    }
   }
 
   /**
@@ -322,14 +358,14 @@ public final class Coordinator implements AutoCloseable {
     }
     health.enterTerminalState();
     localWorkers.stopRestarting();
-    scheduler.stopAccepting();
+    conductor.post(scheduler::stopAccepting);
     Thread.ofPlatform().name("weft-coordinator-stop").daemon(true).start(this::finishShutdown);
   }
 
   private void finishShutdown() {
     try {
       // Keep serving (health says NOT_SERVING) while workers hand back their tasks and detach.
-      scheduler.awaitNoWorkers(TimeUnit.MILLISECONDS.toNanos(DRAIN_WAIT_MS));
+      awaitState(() -> scheduler.workerCount() == 0, Duration.ofMillis(DRAIN_WAIT_MS));
       localWorkers.close();
       upgrade.closeAll();
       localUpgrade.closeAll();
@@ -337,7 +373,7 @@ public final class Coordinator implements AutoCloseable {
       // Unary calls end in moments; streams that never end by themselves (a health watch, a
       // client's WatchJob) must not hold the exit up.
       if (!server.awaitTermination(STREAMS_WAIT_MS, TimeUnit.MILLISECONDS)) {
-        scheduler.closeAllLinks("the coordinator stopped");
+        awaitOnConductor(() -> scheduler.closeAllLinks("the coordinator stopped"));
         server.shutdownNow();
         server.awaitTermination(DRAIN_WAIT_MS, TimeUnit.MILLISECONDS);
       }
@@ -348,6 +384,9 @@ public final class Coordinator implements AutoCloseable {
       if (probeServer != null) {
         probeServer.shutdownNow();
       }
+      // Whatever the conductor still has queued (late hand-backs) is recorded before it stops.
+      awaitOnConductor(() -> {});
+      conductor.close();
       // Everything the scheduler recorded, down to the last links' hand-backs, is written now.
       journal.close();
       timers.shutdownNow();
@@ -371,12 +410,20 @@ public final class Coordinator implements AutoCloseable {
     }
   }
 
-  private static void runQuietly(Runnable action) {
-    // A failing tick must not cancel the periodic task: log it and go on.
+  /** Runs {@code action} on the conductor and waits (bounded) for it; for shutdown only. */
+  private void awaitOnConductor(Runnable action) {
     try {
-      action.run();
-    } catch (RuntimeException e) {
-      LOG.log(System.Logger.Level.ERROR, "coordinator tick failed", e);
+      conductor
+          .ask(
+              () -> {
+                action.run();
+                return null;
+              })
+          .get(DRAIN_WAIT_MS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      LOG.log(System.Logger.Level.WARNING, "the conductor did not finish a shutdown step", e);
     }
   }
 

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.LongSupplier;
 
 /**
  * Everything a coordinator is started with. Fluent setters; {@link #conclude()} fills defaults and
@@ -35,6 +36,33 @@ public final class CoordinatorConfig {
   private int localWorkerSlots;
   private List<String> workerCommand = List.of();
   private SecurityConfig security = new SecurityConfig();
+  private LongSupplier nanoClock = System::nanoTime;
+  private LongSupplier epochClock = System::currentTimeMillis;
+
+  /**
+   * The monotonic clock (nanoseconds) the coordinator's core reads once per duty cycle for leases,
+   * timeouts and grace periods; {@link System#nanoTime} unless a test drives time itself.
+   */
+  public CoordinatorConfig nanoClock(LongSupplier value) {
+    this.nanoClock = Objects.requireNonNull(value, "nanoClock");
+    return this;
+  }
+
+  public LongSupplier nanoClock() {
+    return nanoClock;
+  }
+
+  /**
+   * The wall clock (Unix milliseconds) jobs record; {@link System#currentTimeMillis} by default.
+   */
+  public CoordinatorConfig epochClock(LongSupplier value) {
+    this.epochClock = Objects.requireNonNull(value, "epochClock");
+    return this;
+  }
+
+  public LongSupplier epochClock() {
+    return epochClock;
+  }
 
   /**
    * Also serve grpc.health.v1, alone and in plain text, on {@code host:port}: for probes that

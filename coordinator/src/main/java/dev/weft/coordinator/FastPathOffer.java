@@ -13,15 +13,18 @@ interface FastPathOffer {
    */
   String impossibleRequirement(Hello hello);
 
-  /** Called after the hello; offers a segment when the worker may share memory with us. */
-  void offer(WorkerSession session, Hello hello);
+  /**
+   * Called on the conductor after the hello; offers a segment when the worker may share memory with
+   * us. Making the segment is file work: it happens on a thread of the offer's own.
+   */
+  void offer(AttachedWorker session, Hello hello);
 
   /** The worker read the nonce back: verify it and switch the session to the fast path. */
-  void accepted(WorkerSession session, ShmAccept accept, WorkerAdapter adapter);
+  void accepted(AttachedWorker session, ShmAccept accept, WorkerAdapter adapter);
 
   /** The worker's link closed: drop any offer still waiting for its answer. */
-  void closed(WorkerSession session);
+  void closed(AttachedWorker session);
 
   /** The worker could not use the segment: remove it and stay on the current link. */
-  void declined(WorkerSession session, ShmDecline decline);
+  void declined(AttachedWorker session, ShmDecline decline);
 }

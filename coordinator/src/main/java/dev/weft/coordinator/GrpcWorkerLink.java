@@ -1,14 +1,20 @@
 package dev.weft.coordinator;
 
 import dev.weft.v1.CoordinatorMessage;
+import dev.weft.wire.Transport;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.function.BooleanSupplier;
 
-/** A worker attached over {@code WorkerService.Attach}: messages go out on the response stream. */
+/**
+ * A worker attached over {@code WorkerService.Attach}: messages go out on the response stream.
+ * gRPC's own buffer is the outbox: {@code onNext} never blocks, and {@code isReady()} tells when
+ * the worker stopped taking what it was sent.
+ */
 final class GrpcWorkerLink implements WorkerLink {
   private final ServerCallStreamObserver<CoordinatorMessage> out;
   private final BooleanSupplier revoked;
+  private volatile Runnable whenWritable = () -> {};
   private boolean closed;
 
   /**
@@ -17,6 +23,8 @@ final class GrpcWorkerLink implements WorkerLink {
   GrpcWorkerLink(ServerCallStreamObserver<CoordinatorMessage> out, BooleanSupplier revoked) {
     this.out = out;
     this.revoked = revoked;
+    // Must be set before the Attach method returns; the action is chosen later.
+    out.setOnReadyHandler(() -> whenWritable.run());
   }
 
   @Override
@@ -34,8 +42,18 @@ final class GrpcWorkerLink implements WorkerLink {
   }
 
   @Override
-  public String transport() {
-    return "grpc";
+  public boolean isWritable() {
+    return out.isReady();
+  }
+
+  @Override
+  public void whenWritable(Runnable action) {
+    whenWritable = action;
+  }
+
+  @Override
+  public Transport transport() {
+    return Transport.GRPC;
   }
 
   @Override

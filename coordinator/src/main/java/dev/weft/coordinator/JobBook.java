@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,8 +17,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Every job the coordinator knows, by id, in submission order: new ids, lookups, the waiters for a
- * job's end, and forgetting finished jobs past the retention (here and in the journal). Guarded by
- * the scheduler's lock.
+ * job's end, and forgetting finished jobs past the retention (here and in the journal). Conductor
+ * thread only.
  */
 final class JobBook {
   private static final int ID_CHARS = 10;
@@ -27,39 +26,44 @@ final class JobBook {
 
   private final Journal journal;
   private final int retainedFinished;
-  private final SecureRandom random = new SecureRandom();
+  // DRBG draws from memory once seeded: ids are made on the conductor, which must not read
+  // /dev/urandom per job.
+  private final SecureRandom random = drbg();
   private final Map<String, JobRun> jobs = new LinkedHashMap<>();
   // Finished jobs, oldest end first: the order they are forgotten in.
   private final ArrayDeque<String> finishedOrder = new ArrayDeque<>();
   private final Map<String, CompletableFuture<Job>> waiters = new HashMap<>();
-  // Ids handed to submissions whose journal commit is under way.
-  private final Set<String> reservedIds = new HashSet<>();
 
   JobBook(Journal journal, int retainedFinished) {
     this.journal = journal;
     this.retainedFinished = retainedFinished;
   }
 
-  /** A fresh id, kept from other submissions until {@link #add} or {@link #release}. */
-  String reserveId() {
+  private static SecureRandom drbg() {
+    try {
+      return SecureRandom.getInstance("DRBG");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      return new SecureRandom();
+    }
+  }
+
+  /** An id no job has. */
+  String newId() {
+    byte[] bits = new byte[ID_CHARS];
     while (true) {
+      random.nextBytes(bits);
       StringBuilder id = new StringBuilder("j");
       for (int i = 0; i < ID_CHARS; i++) {
-        id.append(ID_ALPHABET[random.nextInt(ID_ALPHABET.length)]);
+        id.append(ID_ALPHABET[(bits[i] & 0xff) % ID_ALPHABET.length]);
       }
       String candidate = id.toString();
-      if (!jobs.containsKey(candidate) && reservedIds.add(candidate)) {
+      if (!jobs.containsKey(candidate)) {
         return candidate;
       }
     }
   }
 
-  void release(String id) {
-    reservedIds.remove(id);
-  }
-
   void add(JobRun job) {
-    reservedIds.remove(job.id());
     jobs.put(job.id(), job);
   }
 
@@ -120,7 +124,19 @@ final class JobBook {
     pruneFinished();
     CompletableFuture<Job> waiter = waiters.remove(job.id());
     if (waiter != null) {
-      // Completed here, under the lock, to spare a thread hand-off; see Coordinator.run.
+      // Completed here, on the conductor, to spare a thread hand-off; see Coordinator.run.
+      waiter.complete(job.toProto());
+    }
+  }
+
+  /**
+   * Forgets a job that ended without ever being recorded (the journal refused it, and so was its
+   * submitter): it is not kept among the finished.
+   */
+  void dropUnrecorded(JobRun job) {
+    jobs.remove(job.id());
+    CompletableFuture<Job> waiter = waiters.remove(job.id());
+    if (waiter != null) {
       waiter.complete(job.toProto());
     }
   }
@@ -134,9 +150,13 @@ final class JobBook {
     return waiters.computeIfAbsent(id, key -> new CompletableFuture<>());
   }
 
-  /** Forgets the oldest finished jobs beyond the retained count, here and in the journal. */
+  /**
+   * Forgets the oldest finished jobs beyond the retained count, here and in the journal: in batches
+   * of a tenth of the count, so a stream of small jobs costs one journal record per batch rather
+   * than one per job.
+   */
   void pruneFinished() {
-    if (finishedOrder.size() <= retainedFinished) {
+    if (finishedOrder.size() <= retainedFinished + retainedFinished / 10) {
       return;
     }
     List<String> forgotten = new ArrayList<>();

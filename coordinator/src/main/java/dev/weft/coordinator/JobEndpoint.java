@@ -8,12 +8,16 @@ import dev.weft.v1.GetJobRequest;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobEvent;
 import dev.weft.v1.JobServiceGrpc;
+import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
 import dev.weft.v1.ListJobsRequest;
 import dev.weft.v1.ListJobsResponse;
 import dev.weft.v1.ListWorkersRequest;
 import dev.weft.v1.ListWorkersResponse;
 import dev.weft.v1.ResumeWorkerRequest;
+import dev.weft.v1.RunJobRequest;
+import dev.weft.v1.RunJobsRequest;
+import dev.weft.v1.RunJobsResponse;
 import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.WatchJobRequest;
 import dev.weft.v1.WorkerInfo;
@@ -25,52 +29,204 @@ import io.grpc.stub.StreamObserver;
 import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 
-/** {@code JobService}: the clients' side of the coordinator. */
+/**
+ * {@code JobService}: the clients' side of the coordinator. Requests are checked (and jobs planned)
+ * on gRPC's threads; what touches the coordinator's state is asked of the conductor, and answered
+ * from there: a unary answer is one non-blocking write, streams go through bounded outboxes.
+ */
 final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   static final int DEFAULT_LIST_LIMIT = 100;
   static final int MAX_LIST_LIMIT = 10_000;
   static final int MAX_ID_CHARS = 64;
   static final int MAX_REASON_CHARS = 1_000;
+  // RunJobs requests read ahead of the conductor: enough to keep it busy, bounded per stream.
+  private static final int RUN_JOBS_WINDOW = 1024;
 
   private static final System.Logger LOG = System.getLogger(JobEndpoint.class.getName());
 
+  private final Conductor conductor;
   private final Scheduler scheduler;
+  private final JobIntake intake;
   private final ReadableRoots readableRoots;
 
-  JobEndpoint(Scheduler scheduler, ReadableRoots readableRoots) {
+  JobEndpoint(
+      Conductor conductor, Scheduler scheduler, JobIntake intake, ReadableRoots readableRoots) {
+    this.conductor = conductor;
     this.scheduler = scheduler;
+    this.intake = intake;
     this.readableRoots = readableRoots;
   }
 
+  /** Checks a submitted spec and plans it; INVALID_ARGUMENT naming what is wrong. */
+  private JobIntake.Planned plan(JobSpec spec, boolean present) {
+    if (!present) {
+      throw invalid("spec: required (a JobSpec with the parameters of one kind)");
+    }
+    try {
+      readableRoots.check(spec);
+    } catch (InvalidJobException e) {
+      throw invalid(e.getMessage());
+    }
+    return intake.plan(spec);
+  }
+
   @Override
-  public void submitJob(SubmitJobRequest request, StreamObserver<Job> out) {
-    answer(
-        out,
+  public void submitJob(SubmitJobRequest request, StreamObserver<Job> responses) {
+    ServerCallStreamObserver<Job> out = (ServerCallStreamObserver<Job>) responses;
+    out.setOnCancelHandler(() -> {});
+    JobIntake.Planned planned;
+    try {
+      planned = plan(request.getSpec(), request.hasSpec());
+      refuseIfCallerGaveUp();
+    } catch (StatusRuntimeException e) {
+      out.onError(e);
+      return;
+    }
+    conductor.post(
         () -> {
-          if (!request.hasSpec()) {
-            throw invalid("spec: required (a JobSpec with the parameters of one kind)");
-          }
+          Scheduler.Submission submission;
           try {
-            readableRoots.check(request.getSpec());
-          } catch (InvalidJobException e) {
-            throw invalid(e.getMessage());
+            submission = scheduler.submit(planned);
+          } catch (StatusRuntimeException e) {
+            out.onError(e);
+            return;
           }
-          // A caller past its deadline has been told the submission failed: it must not run.
-          if (Context.current().isCancelled()) {
-            throw Status.CANCELLED
-                .withDescription(
-                    "the caller gave up (deadline or cancel) before the job was accepted;"
-                        + " it was not submitted")
-                .asRuntimeException();
+          String id = submission.job().id();
+          Job accepted = submission.job().toProto();
+          // Its tasks may already run; the answer waits until the job is durable.
+          submission
+              .durable()
+              .whenComplete(
+                  (ok, failure) -> {
+                    if (failure != null) {
+                      String why = String.valueOf(rootCause(failure).getMessage());
+                      conductor.post(() -> scheduler.notRecorded(id, why));
+                      out.onError(
+                          Status.UNAVAILABLE
+                              .withDescription("the job could not be recorded: " + why)
+                              .asRuntimeException());
+                    } else if (out.isCancelled()) {
+                      // The caller was told its submission failed: the job must not run on.
+                      conductor.post(() -> scheduler.submitterGaveUp(id));
+                    } else {
+                      out.onNext(accepted);
+                      out.onCompleted();
+                    }
+                  });
+        });
+  }
+
+  /** A caller past its deadline has been told the submission failed: it must not run. */
+  private static void refuseIfCallerGaveUp() {
+    if (Context.current().isCancelled()) {
+      throw Status.CANCELLED
+          .withDescription(
+              "the caller gave up (deadline or cancel) before the job was accepted;"
+                  + " it was not submitted")
+          .asRuntimeException();
+    }
+  }
+
+  @Override
+  public void runJob(RunJobRequest request, StreamObserver<JobEvent> responses) {
+    ServerCallStreamObserver<JobEvent> out = (ServerCallStreamObserver<JobEvent>) responses;
+    JobIntake.Planned planned;
+    try {
+      planned = plan(request.getSpec(), request.hasSpec());
+      refuseIfCallerGaveUp();
+    } catch (StatusRuntimeException e) {
+      out.onError(e);
+      return;
+    }
+    JobWatchers.Watcher watcher = newWatcher(out, request.getIncludeTasks());
+    String[] jobId = new String[1];
+    out.setOnCancelHandler(
+        () ->
+            conductor.post(
+                () -> {
+                  if (jobId[0] != null) {
+                    scheduler.unwatch(jobId[0], watcher);
+                  }
+                  watcher.outbox.close();
+                }));
+    conductor.post(
+        () -> {
+          Scheduler.Submission submission;
+          try {
+            submission = scheduler.submit(planned);
+          } catch (StatusRuntimeException e) {
+            watcher.outbox.fail(e.getStatus());
+            return;
           }
-          return scheduler.submit(request.getSpec());
+          JobRun job = submission.job();
+          jobId[0] = job.id();
+          job.watchers().addHeld(watcher);
+          submission
+              .durable()
+              .whenComplete(
+                  (ok, failure) ->
+                      conductor.post(
+                          () -> {
+                            if (failure != null) {
+                              String why = String.valueOf(rootCause(failure).getMessage());
+                              job.watchers().remove(watcher);
+                              watcher.outbox.fail(
+                                  Status.UNAVAILABLE.withDescription(
+                                      "the job could not be recorded: " + why));
+                              scheduler.notRecorded(job.id(), why);
+                            } else {
+                              job.watchers()
+                                  .release(
+                                      watcher,
+                                      JobEvent.newBuilder()
+                                          .setJobId(job.id())
+                                          .setSnapshot(job.toProto())
+                                          .build());
+                            }
+                          }));
         });
   }
 
   @Override
+  public StreamObserver<RunJobsRequest> runJobs(StreamObserver<RunJobsResponse> responses) {
+    ServerCallStreamObserver<RunJobsResponse> out =
+        (ServerCallStreamObserver<RunJobsResponse>) responses;
+    JobStream stream = new JobStream(conductor, scheduler, out);
+    out.disableAutoRequest();
+    out.setOnReadyHandler(() -> conductor.post(stream::flush));
+    out.setOnCancelHandler(() -> conductor.post(stream::cancelled));
+    out.request(RUN_JOBS_WINDOW);
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(RunJobsRequest request) {
+        JobIntake.Planned planned;
+        try {
+          planned = plan(request.getSpec(), request.hasSpec());
+        } catch (StatusRuntimeException e) {
+          conductor.post(() -> stream.refused(request.getRef(), e.getStatus()));
+          return;
+        }
+        conductor.post(() -> stream.submit(request.getRef(), planned));
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        conductor.post(stream::cancelled);
+      }
+
+      @Override
+      public void onCompleted() {
+        conductor.post(stream::clientDone);
+      }
+    };
+  }
+
+  @Override
   public void getJob(GetJobRequest request, StreamObserver<Job> out) {
-    answer(out, () -> scheduler.get(checkId(request.getId())));
+    answer(out, () -> checkId(request.getId()), id -> scheduler.get(id));
   }
 
   @Override
@@ -96,22 +252,48 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
             }
             states.add(state);
           }
-          return ListJobsResponse.newBuilder()
-              .addAllJobs(scheduler.list(states, limit == 0 ? DEFAULT_LIST_LIMIT : limit))
-              .build();
-        });
+          return Map.entry(states, limit == 0 ? DEFAULT_LIST_LIMIT : limit);
+        },
+        query ->
+            ListJobsResponse.newBuilder()
+                .addAllJobs(scheduler.list(query.getKey(), query.getValue()))
+                .build());
   }
 
   @Override
-  public void watchJob(WatchJobRequest request, StreamObserver<JobEvent> out) {
+  public void watchJob(WatchJobRequest request, StreamObserver<JobEvent> responses) {
+    ServerCallStreamObserver<JobEvent> out = (ServerCallStreamObserver<JobEvent>) responses;
+    String id;
     try {
-      scheduler.watch(
-          checkId(request.getId()),
-          (ServerCallStreamObserver<JobEvent>) out,
-          request.getIncludeTasks());
+      id = checkId(request.getId());
     } catch (StatusRuntimeException e) {
       out.onError(e);
+      return;
     }
+    JobWatchers.Watcher watcher = newWatcher(out, request.getIncludeTasks());
+    out.setOnCancelHandler(
+        () ->
+            conductor.post(
+                () -> {
+                  scheduler.unwatch(id, watcher);
+                  watcher.outbox.close();
+                }));
+    conductor.post(
+        () -> {
+          try {
+            scheduler.watch(id, watcher);
+          } catch (StatusRuntimeException e) {
+            watcher.outbox.fail(e.getStatus());
+          }
+        });
+  }
+
+  private JobWatchers.Watcher newWatcher(ServerCallStreamObserver<JobEvent> out, boolean tasks) {
+    JobWatchers.Watcher watcher =
+        new JobWatchers.Watcher(
+            new StreamOutbox<>(out, JobWatchers.OUTBOX_LIMIT, scheduler.outboxes()), tasks);
+    out.setOnReadyHandler(() -> conductor.post(watcher.outbox::flush));
+    return watcher;
   }
 
   @Override
@@ -125,8 +307,12 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
           } catch (InvalidJobException e) {
             throw invalid(e.getMessage());
           }
+          checkId(request.getId());
+          return graceMs;
+        },
+        graceMs -> {
           Map.Entry<Job, Boolean> outcome =
-              scheduler.cancel(checkId(request.getId()), request.getReason(), graceMs);
+              scheduler.cancel(request.getId(), request.getReason(), graceMs);
           return CancelJobResponse.newBuilder()
               .setJob(outcome.getKey())
               .setCancelled(outcome.getValue())
@@ -137,7 +323,9 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   @Override
   public void listWorkers(ListWorkersRequest request, StreamObserver<ListWorkersResponse> out) {
     answer(
-        out, () -> ListWorkersResponse.newBuilder().addAllWorkers(scheduler.listWorkers()).build());
+        out,
+        () -> request,
+        ignored -> ListWorkersResponse.newBuilder().addAllWorkers(scheduler.listWorkers()).build());
   }
 
   @Override
@@ -152,13 +340,14 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
                     + " characters, got "
                     + request.getReason().length());
           }
-          return scheduler.drainWorker(checkWorkerId(request.getId()), request.getReason().strip());
-        });
+          return checkWorkerId(request.getId());
+        },
+        id -> scheduler.drainWorker(id, request.getReason().strip()));
   }
 
   @Override
   public void resumeWorker(ResumeWorkerRequest request, StreamObserver<WorkerInfo> out) {
-    answer(out, () -> scheduler.resumeWorker(checkWorkerId(request.getId())));
+    answer(out, () -> checkWorkerId(request.getId()), scheduler::resumeWorker);
   }
 
   private static String checkWorkerId(String id) {
@@ -186,27 +375,48 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
   }
 
-  private interface Call<T> {
-    T run();
+  private static Throwable rootCause(Throwable failure) {
+    Throwable cause = failure;
+    while (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    return cause;
   }
 
-  /** Runs a unary call, turning status exceptions into the call's status. */
-  private static <T> void answer(StreamObserver<T> out, Call<T> call) {
-    T value;
+  /** What a unary call does on the conductor with its checked request. */
+  private interface Query<Q, T> {
+    T run(Q checked);
+  }
+
+  /**
+   * Runs a unary call: {@code check} on this thread, {@code query} on the conductor, whose value
+   * (or status) is the answer, written from the conductor.
+   */
+  private <Q, T> void answer(StreamObserver<T> out, Supplier<Q> check, Query<Q, T> query) {
+    // An answer written after the client went away is then dropped instead of thrown.
+    ((ServerCallStreamObserver<T>) out).setOnCancelHandler(() -> {});
+    Q checked;
     try {
-      value = call.run();
+      checked = check.get();
     } catch (StatusRuntimeException e) {
       out.onError(e);
       return;
-    } catch (RuntimeException e) {
-      LOG.log(System.Logger.Level.ERROR, "a JobService call failed", e);
-      out.onError(
-          Status.INTERNAL
-              .withDescription("the coordinator failed to answer: " + e)
-              .asRuntimeException());
-      return;
     }
-    out.onNext(value);
-    out.onCompleted();
+    CompletableFuture<T> answer = conductor.ask(() -> query.run(checked));
+    answer.whenComplete(
+        (value, failure) -> {
+          if (failure == null) {
+            out.onNext(value);
+            out.onCompleted();
+          } else if (failure instanceof StatusRuntimeException e) {
+            out.onError(e);
+          } else {
+            LOG.log(System.Logger.Level.ERROR, "a JobService call failed", failure);
+            out.onError(
+                Status.INTERNAL
+                    .withDescription("the coordinator failed to answer: " + failure)
+                    .asRuntimeException());
+          }
+        });
   }
 }

@@ -8,7 +8,6 @@ import dev.weft.kinds.TaskPlan;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
-import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 
 /**
@@ -21,25 +20,28 @@ final class JobRestorer {
   private final JobKinds kinds;
   private final long defaultGraceMs;
   private final Journal journal;
-  private final Executor eventExecutor;
+  private final CoreClock clock;
+  private final java.util.function.Function<TaskPlan, TaskInputs> inputs;
   private final Consumer<JobRun> onFinish;
 
   JobRestorer(
       JobKinds kinds,
       long defaultGraceMs,
       Journal journal,
-      Executor eventExecutor,
+      CoreClock clock,
+      java.util.function.Function<TaskPlan, TaskInputs> inputs,
       Consumer<JobRun> onFinish) {
     this.kinds = kinds;
     this.defaultGraceMs = defaultGraceMs;
     this.journal = journal;
-    this.eventExecutor = eventExecutor;
+    this.clock = clock;
+    this.inputs = inputs;
     this.onFinish = onFinish;
   }
 
   /** The job as it was: frozen if it had finished, else rebuilt from its spec and results. */
   JobRun rebuild(Journal.SavedJob saved) {
-    JobWatchers watchers = new JobWatchers(eventExecutor);
+    JobWatchers watchers = new JobWatchers();
     if (saved.isFinished()) {
       return JobRun.ofFinished(saved.finished(), watchers);
     }
@@ -59,6 +61,8 @@ final class JobRestorer {
                 watchers,
                 saved.createdMs(),
                 journal,
+                clock,
+                inputs,
                 onFinish);
         run.restore(saved);
         return run;
@@ -80,7 +84,7 @@ final class JobRestorer {
             .setState(JobState.FAILED)
             .setTasksTotal(saved.tasks())
             .setCreated(Timestamps.fromMillis(saved.createdMs()))
-            .setFinished(Timestamps.fromMillis(System.currentTimeMillis()))
+            .setFinished(Timestamps.fromMillis(clock.epochMs()))
             .setError("cannot resume after a coordinator restart: " + problem)
             .build();
     journal.finished(failed);

@@ -24,8 +24,8 @@ import java.util.Set;
 
 /**
  * One job's state machine and bookkeeping: which tasks are pending, running, done, how many times
- * each was attempted, and the reduction of their outputs. Not thread-safe: the {@link Scheduler}
- * calls it under its lock.
+ * each was attempted, and the reduction of their outputs. Conductor thread only; its time comes
+ * from the {@link CoreClock}.
  *
  * <p>What a restart must not lose goes to the {@link Journal} as it happens: the first dispatch,
  * each task's result, a stop request and the end. A job read back from the journal either resumes
@@ -81,6 +81,9 @@ final class JobRun {
   private long lastProgressNanos;
   private final java.util.function.Consumer<JobRun> onFinish;
   private final Journal journal;
+  private final CoreClock clock;
+  // Null for a finished job read back from the journal.
+  private final TaskInputs inputs;
   // A finished job read back from the journal: all that is left of it. Null for live jobs.
   private final Job frozen;
 
@@ -93,9 +96,13 @@ final class JobRun {
       JobWatchers watchers,
       long createdMs,
       Journal journal,
+      CoreClock clock,
+      java.util.function.Function<TaskPlan, TaskInputs> inputs,
       java.util.function.Consumer<JobRun> onFinish) {
     this.onFinish = onFinish;
     this.journal = journal;
+    this.clock = clock;
+    this.inputs = inputs.apply(plan);
     this.frozen = null;
     this.id = id;
     this.spec = spec;
@@ -114,6 +121,8 @@ final class JobRun {
   private JobRun(Job finished, JobWatchers watchers) {
     this.frozen = finished;
     this.journal = Journal.NONE;
+    this.clock = null;
+    this.inputs = null;
     this.onFinish = job -> {};
     this.id = finished.getId();
     this.spec = finished.getSpec();
@@ -233,6 +242,28 @@ final class JobRun {
     return !isFinished() && !isStopping() && (!retries.isEmpty() || nextFresh < taskStates.length);
   }
 
+  /** The task {@link #takeTask} would take next; only while {@link #hasPending}. */
+  private int peekTask() {
+    return retries.isEmpty() ? nextFresh : retries.peekFirst();
+  }
+
+  /**
+   * True when the next task's input can be had without waiting (a file-reading plan's input may
+   * still be on its way; its arrival makes the job dispatchable again).
+   */
+  boolean inputReady() {
+    return !hasPending() || inputs.isReady(peekTask());
+  }
+
+  /** The input of a task {@link #takeTask} just took; reads ahead the one after it. */
+  ByteString input(int task) throws java.io.IOException {
+    ByteString input = inputs.take(task);
+    if (hasPending()) {
+      inputs.prefetch(peekTask());
+    }
+    return input;
+  }
+
   /** Takes the next task to dispatch and marks it running; returns its index and attempt. */
   int takeTask() {
     int task;
@@ -248,7 +279,7 @@ final class JobRun {
     running++;
     if (state == JobState.QUEUED) {
       state = JobState.RUNNING;
-      startedMs = System.currentTimeMillis();
+      startedMs = clock.epochMs();
       journal.started(id, startedMs);
       watchers.emit(event().setState(state).build());
     }
@@ -416,7 +447,7 @@ final class JobRun {
               .setAttempt(attemptsByTask[task])
               .setWorkerId(workerId)
               .setOutcome(outcome)
-              .setStopMs((System.nanoTime() - stopRequestedNanos) / 1_000_000)
+              .setStopMs((clock.nanoTime() - stopRequestedNanos) / 1_000_000)
               .setDetail(detail)
               .build());
     }
@@ -429,7 +460,7 @@ final class JobRun {
     return taskStates[task] == RUNNING;
   }
 
-  /** When the job began stopping, on {@link System#nanoTime()}'s clock. */
+  /** When the job began stopping, on the core's monotonic clock. */
   long stopRequestedNanos() {
     return stopRequestedNanos;
   }
@@ -454,7 +485,7 @@ final class JobRun {
     }
     stopTarget = target;
     stopReason = why;
-    stopRequestedNanos = System.nanoTime();
+    stopRequestedNanos = clock.nanoTime();
     journal.stopping(id, target, why);
     neverStarted = taskStates.length - done - failed - running;
     retries.clear();
@@ -483,10 +514,11 @@ final class JobRun {
   private void finish(JobState end, String why) {
     state = end;
     error = why;
-    finishedMs = System.currentTimeMillis();
+    finishedMs = clock.epochMs();
     running = 0;
     retries.clear();
     nextFresh = taskStates.length;
+    inputs.release();
     Job last = toProto();
     journal.finished(last);
     watchers.finish(event().setFinished(last).build());
@@ -538,7 +570,7 @@ final class JobRun {
 
   private void progress(boolean force) {
     if (!watchers.isEmpty()) {
-      long now = System.nanoTime();
+      long now = clock.nanoTime();
       if (force || now - lastProgressNanos >= PROGRESS_INTERVAL_NANOS) {
         lastProgressNanos = now;
         watchers.emit(

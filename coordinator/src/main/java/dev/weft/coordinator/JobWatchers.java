@@ -1,42 +1,72 @@
 package dev.weft.coordinator;
 
-import com.google.common.util.concurrent.MoreExecutors;
 import dev.weft.v1.JobEvent;
-import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Executor;
 
 /**
- * The clients watching one job. Events are handed to each watcher's own sequential executor, so the
- * scheduler never blocks on a slow client and each stream sees events in order.
+ * The clients watching one job. Each has a bounded {@link StreamOutbox}: progress and state events
+ * are coalesced, so a slow watcher sees the latest counts rather than every step; a watcher of task
+ * events that falls a full outbox behind is ended with RESOURCE_EXHAUSTED (watching again starts
+ * from a fresh snapshot). Nobody waits for a watcher. Conductor thread only.
  */
 final class JobWatchers {
-  private final Executor executor;
-  private final List<Watcher> watchers = new ArrayList<>();
-  private boolean finished;
+  /** Events one watcher may have waiting before it counts as fallen behind. */
+  static final int OUTBOX_LIMIT = 4096;
 
-  JobWatchers(Executor executor) {
-    this.executor = executor;
+  /** One watching stream; {@code held} until its job is durable (RunJob). */
+  static final class Watcher {
+    final StreamOutbox<JobEvent> outbox;
+    final boolean includeTasks;
+    private boolean held;
+
+    Watcher(StreamOutbox<JobEvent> outbox, boolean includeTasks) {
+      this.outbox = outbox;
+      this.includeTasks = includeTasks;
+    }
   }
 
-  private record Watcher(
-      ServerCallStreamObserver<JobEvent> stream, boolean includeTasks, Executor sequence) {}
+  private final List<Watcher> watchers = new ArrayList<>();
+  private JobEvent last; // the finishing event, once the job has ended
 
-  /** Adds a watcher; the caller sends it a snapshot first, under the same lock. */
-  void add(ServerCallStreamObserver<JobEvent> stream, boolean includeTasks, JobEvent first) {
-    Watcher watcher =
-        new Watcher(stream, includeTasks, MoreExecutors.newSequentialExecutor(executor));
-    watcher.sequence().execute(() -> deliver(watcher, first));
-    if (finished) {
-      watcher.sequence().execute(() -> complete(watcher));
+  /** Adds a watcher whose first event is {@code first} (a snapshot). */
+  void add(Watcher watcher, JobEvent first) {
+    if (last != null) {
+      watcher.outbox.finish(last);
+      return;
+    }
+    watcher.outbox.offer(first);
+    watchers.add(watcher);
+  }
+
+  /**
+   * Adds a watcher that hears nothing until {@link #release}: a job being submitted is announced
+   * only once durable, unless it ends first.
+   */
+  void addHeld(Watcher watcher) {
+    watcher.held = true;
+    if (last != null) {
+      watcher.outbox.finish(last);
       return;
     }
     watchers.add(watcher);
   }
 
-  void remove(ServerCallStreamObserver<JobEvent> stream) {
-    watchers.removeIf(w -> w.stream() == stream);
+  /** Lets a held watcher hear the job, starting from {@code snapshot}. */
+  void release(Watcher watcher, JobEvent snapshot) {
+    if (!watcher.held) {
+      return;
+    }
+    watcher.held = false;
+    if (watchers.contains(watcher)) {
+      watcher.outbox.offer(snapshot);
+    }
+  }
+
+  void remove(Watcher watcher) {
+    watchers.remove(watcher);
+    watcher.outbox.close();
   }
 
   boolean isEmpty() {
@@ -45,61 +75,64 @@ final class JobWatchers {
 
   boolean wantsTasks() {
     for (Watcher watcher : watchers) {
-      if (watcher.includeTasks()) {
+      if (watcher.includeTasks) {
         return true;
       }
     }
     return false;
   }
 
+  /** A state or progress event: coalesced with the previous progress still waiting. */
   void emit(JobEvent event) {
     for (Watcher watcher : watchers) {
-      watcher.sequence().execute(() -> deliver(watcher, event));
-    }
-  }
-
-  void emitTask(JobEvent event) {
-    for (Watcher watcher : watchers) {
-      if (watcher.includeTasks()) {
-        watcher.sequence().execute(() -> deliver(watcher, event));
+      if (!watcher.held) {
+        watcher.outbox.offerCoalescing(event, JobWatchers::isProgress);
       }
     }
   }
 
-  /** Sends the final event and ends every stream. */
-  void finish(JobEvent last) {
-    finished = true;
+  void emitTask(JobEvent event) {
+    List<Watcher> behind = null;
     for (Watcher watcher : watchers) {
-      watcher.sequence().execute(() -> deliver(watcher, last));
-      watcher.sequence().execute(() -> complete(watcher));
+      if (watcher.includeTasks && !watcher.held && !watcher.outbox.offer(event)) {
+        if (behind == null) {
+          behind = new ArrayList<>();
+        }
+        behind.add(watcher);
+      }
+    }
+    if (behind != null) {
+      for (Watcher watcher : behind) {
+        watchers.remove(watcher);
+        watcher.outbox.fail(
+            Status.RESOURCE_EXHAUSTED.withDescription(
+                "this watcher fell "
+                    + OUTBOX_LIMIT
+                    + " events behind the job's task events; watch again (a new snapshot) or"
+                    + " watch without task events"));
+      }
+    }
+  }
+
+  private static boolean isProgress(JobEvent event) {
+    return event.hasProgress();
+  }
+
+  /** Sends the final event and ends every stream (held ones too: the job ended first). */
+  void finish(JobEvent finished) {
+    last = finished;
+    for (Watcher watcher : watchers) {
+      watcher.held = false;
+      watcher.outbox.finish(finished);
     }
     watchers.clear();
   }
 
   /** Ends every stream with the given error (the coordinator is shutting down). */
-  void abort(io.grpc.Status status) {
+  void abort(Status status) {
     for (Watcher watcher : watchers) {
-      watcher
-          .sequence()
-          .execute(
-              () -> {
-                if (!watcher.stream().isCancelled()) {
-                  watcher.stream().onError(status.asRuntimeException());
-                }
-              });
+      watcher.outbox.fail(status);
     }
     watchers.clear();
-  }
-
-  private static void deliver(Watcher watcher, JobEvent event) {
-    if (!watcher.stream().isCancelled()) {
-      watcher.stream().onNext(event);
-    }
-  }
-
-  private static void complete(Watcher watcher) {
-    if (!watcher.stream().isCancelled()) {
-      watcher.stream().onCompleted();
-    }
   }
 }

@@ -6,12 +6,13 @@ import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
 import dev.weft.v1.TaskFailure;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
- * What the scheduler records so that a restarted coordinator can resume its jobs. Only {@link
- * #submitted} blocks (the job is durable when it returns); every other method only queues a record
- * and returns at once, so the scheduler calls them under its lock. Records are written in the order
- * they were queued.
+ * What the scheduler records so that a restarted coordinator can resume its jobs. No method blocks:
+ * each queues a record and returns at once (the conductor calls them), and records are written in
+ * the order they were queued. A new job's record completes a future once it is synced, which is
+ * what its submitter's answer waits for; concurrent submissions share one sync.
  */
 interface Journal extends AutoCloseable {
 
@@ -19,12 +20,13 @@ interface Journal extends AutoCloseable {
   Journal NONE = new Journal() {};
 
   /**
-   * Makes a new job durable (committed and synced) before it is registered and answered.
-   *
-   * @throws JournalException when it cannot be written; the job must then be refused
+   * Queues a new job's record. The future completes once it is committed and synced (the job is
+   * durable), or fails with a {@link JournalException} when it cannot be (the job must then be
+   * refused and stopped).
    */
-  default void submitted(String id, JobSpec spec, int tasks, long createdMs)
-      throws JournalException {}
+  default CompletableFuture<Void> submitted(String id, JobSpec spec, int tasks, long createdMs) {
+    return CompletableFuture.completedFuture(null);
+  }
 
   /** True when recorded jobs survive a restart (a job submitted during shutdown runs after it). */
   default boolean isDurable() {

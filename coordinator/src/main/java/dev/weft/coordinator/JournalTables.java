@@ -229,6 +229,14 @@ final class JournalTables {
       deleteResults.executeUpdate();
     }
 
+    /** As {@link #markFinished}, for a job inserted in the same commit: it has no results yet. */
+    void markFinishedNew(Job job) throws SQLException {
+      markFinished.setLong(1, job.hasFinished() ? Timestamps.toMillis(job.getFinished()) : 0);
+      markFinished.setBytes(2, job.toByteArray());
+      markFinished.setString(3, job.getId());
+      markFinished.executeUpdate();
+    }
+
     void deleteJob(String id) throws SQLException {
       deleteJob.setString(1, id);
       deleteJob.executeUpdate();

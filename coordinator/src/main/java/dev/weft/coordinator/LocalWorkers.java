@@ -29,6 +29,7 @@ final class LocalWorkers implements AutoCloseable {
           WORKER_TOKEN_ENV, WORKER_SERVER_NAME_ENV, "WEFT_TLS_CA", "WEFT_TLS_CERT", "WEFT_TLS_KEY");
 
   private final CoordinatorConfig config;
+  private final Conductor conductor;
   private final Scheduler scheduler;
   private final FastPathOffer upgrade;
   private final int port;
@@ -43,11 +44,13 @@ final class LocalWorkers implements AutoCloseable {
    */
   LocalWorkers(
       CoordinatorConfig config,
+      Conductor conductor,
       Scheduler scheduler,
       FastPathOffer upgrade,
       int port,
       ServerSecurity security) {
     this.config = config;
+    this.conductor = conductor;
     this.scheduler = scheduler;
     this.upgrade = upgrade;
     this.port = port;
@@ -124,7 +127,7 @@ final class LocalWorkers implements AutoCloseable {
         return;
       }
       link = new PipeWorkerLink(id, new BufferedOutputStream(process.getOutputStream(), 1 << 16));
-      WorkerAdapter adapter = new WorkerAdapter(scheduler, link, upgrade);
+      WorkerAdapter adapter = new WorkerAdapter(conductor, scheduler, link, upgrade);
       Thread.ofPlatform().name("weft-pipe-" + id).daemon(true).start(() -> read(adapter));
     }
 

@@ -45,6 +45,7 @@ final class SharedMemoryUpgrade implements FastPathOffer {
 
   private record Pending(ShmSegment segment, byte[] nonce) {}
 
+  private final Conductor conductor;
   private final Scheduler scheduler;
   private final String coordinatorId;
   private final Mode mode;
@@ -52,10 +53,19 @@ final class SharedMemoryUpgrade implements FastPathOffer {
   private final HostIdentity self = HostIdentity.current();
   private final long pidNamespace = HostIdentity.pidNamespace();
   private final SecureRandom random = new SecureRandom();
-  private final Map<WorkerSession, Pending> pending = new ConcurrentHashMap<>();
+  private final Map<AttachedWorker, Pending> pending = new ConcurrentHashMap<>();
 
+  /**
+   * Offers are made on the worker link's reader thread; answers ({@link #accepted}, {@link
+   * #declined}, {@link #closed}) come on the conductor, where the switch of links happens.
+   */
   SharedMemoryUpgrade(
-      Scheduler scheduler, String coordinatorId, Mode mode, ScheduledExecutorService timers) {
+      Conductor conductor,
+      Scheduler scheduler,
+      String coordinatorId,
+      Mode mode,
+      ScheduledExecutorService timers) {
+    this.conductor = conductor;
     this.scheduler = scheduler;
     this.coordinatorId = coordinatorId;
     this.mode = mode;
@@ -79,7 +89,12 @@ final class SharedMemoryUpgrade implements FastPathOffer {
   }
 
   @Override
-  public void offer(WorkerSession session, Hello hello) {
+  public void offer(AttachedWorker session, Hello hello) {
+    WorkerLink link = session.link();
+    timers.execute(() -> makeOffer(session, link, hello));
+  }
+
+  private void makeOffer(AttachedWorker session, WorkerLink link, Hello hello) {
     boolean workerCan = hello.getTransportsList().contains("shm");
     boolean workerMust = workerCan && hello.getTransportsCount() == 1;
     if (obstacle(hello, workerCan) != null) {
@@ -100,12 +115,10 @@ final class SharedMemoryUpgrade implements FastPathOffer {
     } catch (IOException | RuntimeException e) {
       LOG.log(System.Logger.Level.WARNING, "cannot create a segment for worker " + session.id(), e);
       if (workerMust || mode == Mode.SHM) {
-        session
-            .link()
-            .refuse(
-                // Perhaps only for now (/dev/shm full): the worker tries again.
-                Status.UNAVAILABLE.withDescription(
-                    "shared memory was required but no segment could be made: " + e.getMessage()));
+        link.refuse(
+            // Perhaps only for now (/dev/shm full): the worker tries again.
+            Status.UNAVAILABLE.withDescription(
+                "shared memory was required but no segment could be made: " + e.getMessage()));
       }
       return;
     }
@@ -117,15 +130,13 @@ final class SharedMemoryUpgrade implements FastPathOffer {
         () -> abandon(session, "no answer within " + ACCEPT_TIMEOUT_MS + " ms"),
         ACCEPT_TIMEOUT_MS,
         TimeUnit.MILLISECONDS);
-    session
-        .link()
-        .send(
-            CoordinatorMessage.newBuilder()
-                .setShmOffer(
-                    ShmOffer.newBuilder()
-                        .setPath(segment.path().toString())
-                        .setSizeBytes(segment.path().toFile().length()))
-                .build());
+    link.send(
+        CoordinatorMessage.newBuilder()
+            .setShmOffer(
+                ShmOffer.newBuilder()
+                    .setPath(segment.path().toString())
+                    .setSizeBytes(segment.path().toFile().length()))
+            .build());
   }
 
   /** Why this worker cannot share memory with us, or null when it can. */
@@ -157,7 +168,7 @@ final class SharedMemoryUpgrade implements FastPathOffer {
   }
 
   @Override
-  public void accepted(WorkerSession session, ShmAccept accept, WorkerAdapter adapter) {
+  public void accepted(AttachedWorker session, ShmAccept accept, WorkerAdapter adapter) {
     Pending offer = pending.remove(session);
     if (offer == null) {
       return;
@@ -184,7 +195,7 @@ final class SharedMemoryUpgrade implements FastPathOffer {
                     offer.segment(), listener, HEARTBEAT_MS, STALE_MS, "weft-shm-" + session.id()),
             control,
             adapter::onMessage,
-            reason -> fallBack(session, self[0], reason));
+            reason -> conductor.post(() -> fallBack(session, self[0], reason)));
     self[0] = link;
     if (!scheduler.switchLink(session, control, link)) {
       offer.segment().close();
@@ -198,7 +209,7 @@ final class SharedMemoryUpgrade implements FastPathOffer {
         accept.getPath());
   }
 
-  private void fallBack(WorkerSession session, ShmWorkerLink link, String reason) {
+  private void fallBack(AttachedWorker session, ShmWorkerLink link, String reason) {
     LOG.log(
         reason.equals(ShmEndpoint.PEER_CLOSED)
             ? System.Logger.Level.INFO
@@ -206,13 +217,13 @@ final class SharedMemoryUpgrade implements FastPathOffer {
         "fast path to worker {0} ended ({1}); falling back to {2}",
         session.id(),
         reason,
-        link.control().transport());
+        link.control().transport().wireName());
     link.closeFastPath();
     scheduler.fallBack(session, link, link.control(), reason);
   }
 
   @Override
-  public void declined(WorkerSession session, ShmDecline decline) {
+  public void declined(AttachedWorker session, ShmDecline decline) {
     Pending offer = pending.remove(session);
     if (offer != null) {
       LOG.log(
@@ -233,11 +244,11 @@ final class SharedMemoryUpgrade implements FastPathOffer {
   }
 
   @Override
-  public void closed(WorkerSession session) {
+  public void closed(AttachedWorker session) {
     abandon(session, "the worker's link closed");
   }
 
-  private void abandon(WorkerSession session, String reason) {
+  private void abandon(AttachedWorker session, String reason) {
     Pending offer = pending.remove(session);
     if (offer != null) {
       LOG.log(
@@ -251,7 +262,7 @@ final class SharedMemoryUpgrade implements FastPathOffer {
 
   /** Removes every segment still on offer (the coordinator is stopping). */
   void closeAll() {
-    for (WorkerSession session : pending.keySet()) {
+    for (AttachedWorker session : pending.keySet()) {
       abandon(session, "the coordinator is stopping");
     }
   }

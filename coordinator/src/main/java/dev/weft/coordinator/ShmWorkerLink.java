@@ -6,6 +6,7 @@ import dev.weft.local.ShmEndpoint;
 import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.wire.LinkFrames;
+import dev.weft.wire.Transport;
 import io.grpc.Status;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
@@ -27,6 +28,7 @@ final class ShmWorkerLink implements WorkerLink, ShmEndpoint.Listener {
   private final ArrayDeque<CoordinatorMessage> overflow = new ArrayDeque<>();
   private boolean draining;
   private volatile boolean closed;
+  private volatile Runnable whenWritable = () -> {};
 
   /**
    * @param inbound where the worker's messages from the ring go
@@ -98,15 +100,33 @@ final class ShmWorkerLink implements WorkerLink, ShmEndpoint.Listener {
         }
         return;
       }
+      boolean emptied;
       synchronized (overflow) {
         overflow.pollFirst();
+        emptied = overflow.isEmpty();
+      }
+      if (emptied) {
+        whenWritable.run();
       }
     }
   }
 
   @Override
-  public String transport() {
-    return "shm";
+  public boolean isWritable() {
+    synchronized (overflow) {
+      return overflow.isEmpty();
+    }
+  }
+
+  @Override
+  public void whenWritable(Runnable action) {
+    whenWritable = action;
+    control.whenWritable(action);
+  }
+
+  @Override
+  public Transport transport() {
+    return Transport.SHM;
   }
 
   @Override

@@ -22,6 +22,7 @@ import java.util.function.Predicate;
 final class SilentWorkers {
   private static final System.Logger LOG = System.getLogger(SilentWorkers.class.getName());
 
+  private final Conductor conductor;
   private final ScheduledExecutorService timers;
   private final long graceMs;
   private final HostIdentity self = HostIdentity.current();
@@ -34,32 +35,50 @@ final class SilentWorkers {
    * @param patienceMs how long after losing a worker to wait for it to attach again before it is
    *     taken for hung: a worker that was only slow (a long GC pause, a starved CPU) notices its
    *     lost link and attaches again within moments, and must not be killed for it
-   * @param stillLost whether the worker has not attached again (and may be reclaimed); called on a
-   *     timer thread
+   * @param stillLost whether the worker has not attached again (and may be reclaimed); asked on the
+   *     conductor
+   * @param timers where signals are sent and /proc is read, off the conductor
    */
   SilentWorkers(
-      ScheduledExecutorService timers, long graceMs, long patienceMs, Predicate<Hello> stillLost) {
+      Conductor conductor,
+      ScheduledExecutorService timers,
+      long graceMs,
+      long patienceMs,
+      Predicate<Hello> stillLost) {
+    this.conductor = conductor;
     this.timers = timers;
     this.graceMs = graceMs;
     this.patienceMs = patienceMs;
     this.stillLost = stillLost;
   }
 
-  /** Called (under the scheduler's lock: it must not block) for a worker silent past its lease. */
+  /** Called on the conductor (it must not block) for a worker silent past its lease. */
   void reclaim(String workerId, Hello hello) {
     long pid = hello.getPid();
     long started = hello.getProcessStartTicks();
     if (!isProvablyOnThisHost(hello) || pid <= 0 || pid == ownPid || started <= 0) {
       return;
     }
-    timers.schedule(() -> terminate(workerId, hello), patienceMs, TimeUnit.MILLISECONDS);
+    timers.schedule(
+        () ->
+            conductor
+                .ask(() -> stillLost.test(hello))
+                .thenAcceptAsync(
+                    lost -> {
+                      if (lost) {
+                        terminate(workerId, hello);
+                      }
+                    },
+                    timers),
+        patienceMs,
+        TimeUnit.MILLISECONDS);
   }
 
   private void terminate(String workerId, Hello hello) {
     long pid = hello.getPid();
     long started = hello.getProcessStartTicks();
-    if (startTicks(pid) != started || !stillLost.test(hello)) {
-      return; // gone by itself, the pid names another process now, or it came back
+    if (startTicks(pid) != started) {
+      return; // gone by itself, or the pid names another process now
     }
     LOG.log(
         System.Logger.Level.WARNING,

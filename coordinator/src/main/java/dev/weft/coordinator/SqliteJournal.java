@@ -18,9 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.sqlite.SQLiteConfig;
 
@@ -65,8 +63,16 @@ final class SqliteJournal implements Journal {
   private Runnable onCaughtUp = () -> {};
   // Read by the scheduler on every dispatch, without our lock.
   private volatile boolean behind;
+  // Submissions not yet synced, oldest first, for the deadline sweep.
+  private final java.util.concurrent.ConcurrentLinkedQueue<Submit> unsynced =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final java.util.concurrent.ScheduledExecutorService deadlines =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().name("weft-journal-deadlines").daemon(true).factory());
   // Writer thread only.
   private String synchronous = "NORMAL";
+  // Jobs whose submission could not be written: what follows of them is not written either.
+  private final java.util.Set<String> unrecorded = new java.util.HashSet<>();
 
   private sealed interface Record {}
 
@@ -76,7 +82,8 @@ final class SqliteJournal implements Journal {
       int tasks,
       long createdMs,
       CompletableFuture<Void> done,
-      AtomicBoolean abandoned)
+      AtomicBoolean abandoned,
+      long queuedNanos)
       implements Record {}
 
   private record Started(String id, long startedMs) implements Record {}
@@ -197,39 +204,60 @@ final class SqliteJournal implements Journal {
       this.onCaughtUp = onCaughtUp;
       writer = Thread.ofPlatform().name("weft-journal-writer").daemon(true).start(this::runWriter);
     }
+    deadlines.scheduleAtFixedRate(this::expireSubmits, 1, 1, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Refuses the submissions not synced within {@link #SUBMIT_DEADLINE_MS} (a hung disk): their
+   * submitters are answered, and the writer skips them. One sweep a second over the oldest, rather
+   * than a timer per job.
+   */
+  private void expireSubmits() {
+    long now = System.nanoTime();
+    Submit oldest;
+    while ((oldest = unsynced.peek()) != null) {
+      if (oldest.done().isDone()) {
+        unsynced.poll();
+      } else if (now - oldest.queuedNanos() > TimeUnit.MILLISECONDS.toNanos(SUBMIT_DEADLINE_MS)) {
+        unsynced.poll();
+        // Were it written after all, the job's end (it is stopped) is written after it.
+        oldest.abandoned().set(true);
+        oldest
+            .done()
+            .completeExceptionally(
+                new JournalException(
+                    "the journal in "
+                        + dir
+                        + " did not commit within "
+                        + SUBMIT_DEADLINE_MS
+                        + " ms",
+                    null));
+      } else {
+        return;
+      }
+    }
   }
 
   // ---- records ----
 
   @Override
-  public void submitted(String id, JobSpec spec, int tasks, long createdMs)
-      throws JournalException {
+  public CompletableFuture<Void> submitted(String id, JobSpec spec, int tasks, long createdMs) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
     Submit submit =
-        new Submit(id, spec, tasks, createdMs, new CompletableFuture<>(), new AtomicBoolean());
+        new Submit(id, spec, tasks, createdMs, done, new AtomicBoolean(), System.nanoTime());
     synchronized (lock) {
       if (closing) {
-        throw new JournalException("the journal in " + dir + " is closed", null);
+        return CompletableFuture.failedFuture(
+            new JournalException("the journal in " + dir + " is closed", null));
       }
       pending.add(submit);
+      unsynced.add(submit);
       urgent = true;
-      lock.notifyAll();
+      if (writerParked || pending.size() == 1) {
+        lock.notifyAll();
+      }
     }
-    try {
-      submit.done().get(SUBMIT_DEADLINE_MS, TimeUnit.MILLISECONDS);
-    } catch (ExecutionException e) {
-      throw new JournalException(
-          "cannot write the journal in " + dir + ": " + e.getCause().getMessage(), e.getCause());
-    } catch (TimeoutException e) {
-      // Not written yet: the writer skips it. Were it written after all, the job would run after
-      // the next restart, which a client whose submission failed may not expect but loses nothing.
-      submit.abandoned().set(true);
-      throw new JournalException(
-          "the journal in " + dir + " did not commit within " + SUBMIT_DEADLINE_MS + " ms", e);
-    } catch (InterruptedException e) {
-      submit.abandoned().set(true);
-      Thread.currentThread().interrupt();
-      throw new JournalException("interrupted while writing the journal", e);
-    }
+    return done;
   }
 
   @Override
@@ -377,7 +405,12 @@ final class SqliteJournal implements Journal {
     List<Record> retry = new ArrayList<>(batch.size());
     for (Record record : batch) {
       if (record instanceof Submit submit) {
-        submit.done().completeExceptionally(e);
+        submit
+            .done()
+            .completeExceptionally(
+                new JournalException(
+                    "cannot write the journal in " + dir + ": " + e.getMessage(), e));
+        unrecorded.add(submit.id());
       } else {
         retry.add(record);
       }
@@ -443,6 +476,17 @@ final class SqliteJournal implements Journal {
       }
     }
     setSynchronous(sync ? "FULL" : "NORMAL");
+    // A job that ends within this commit needs only its final row: what it recorded on the way
+    // (its start, its results) would be replaced or deleted by that row in the same transaction.
+    java.util.Set<String> endingHere = new java.util.HashSet<>();
+    java.util.Set<String> newHere = new java.util.HashSet<>();
+    for (Record record : batch) {
+      if (record instanceof Finished f) {
+        endingHere.add(f.job().getId());
+      } else if (record instanceof Submit s && !s.abandoned().get()) {
+        newHere.add(s.id());
+      }
+    }
     sql.begin();
     Map<String, ResultBatch> results = new LinkedHashMap<>();
     try {
@@ -451,7 +495,21 @@ final class SqliteJournal implements Journal {
           case Submit s -> {
             if (!s.abandoned().get()) {
               sql.insertJob(s.id(), s.spec().toByteArray(), s.tasks(), s.createdMs());
+            } else {
+              unrecorded.add(s.id());
             }
+          }
+          case Started s when unrecorded.contains(s.id()) -> {}
+          case Result r when unrecorded.contains(r.id()) -> {}
+          case Stopping s when unrecorded.contains(s.id()) -> {}
+          case Finished f when unrecorded.contains(f.job().getId()) ->
+              unrecorded.remove(f.job().getId());
+          case Started s when endingHere.contains(s.id()) -> {}
+          case Result r when endingHere.contains(r.id()) -> {}
+          case Stopping s when endingHere.contains(s.id()) -> {}
+          case Finished f when newHere.contains(f.job().getId()) -> {
+            results.remove(f.job().getId());
+            sql.markFinishedNew(f.job());
           }
           case Started s -> sql.markStarted(s.id(), s.startedMs());
           case Result r -> {
@@ -530,6 +588,7 @@ final class SqliteJournal implements Journal {
   }
 
   private void closeResources() {
+    deadlines.shutdownNow();
     try {
       sql.close();
       db.close();

@@ -5,23 +5,30 @@ import dev.weft.v1.WorkerMessage;
 import io.grpc.Status;
 
 /**
- * Decodes the messages of one worker, whichever link carries them, into scheduler calls. Every
- * transport feeds one of these, so protocol rules live in one place.
+ * Decodes the messages of one worker, whichever link carries them, into commands for the conductor.
+ * Every transport feeds one of these, so protocol rules live in one place. It runs on the link's
+ * reader thread: a hello is checked there, and everything that touches the coordinator's state is
+ * posted to the conductor, in the order the worker sent it.
  */
 final class WorkerAdapter {
   static final int MAX_WORKER_ID_CHARS = 200;
   static final int MAX_SLOTS = 4096;
 
+  private final Conductor conductor;
   private final Scheduler scheduler;
   private final WorkerLink link;
   private final FastPathOffer fastPath;
-  private volatile WorkerSession session;
+  // Read by the link's reader threads (the control link's and, once upgraded, the ring's).
+  private volatile boolean helloSeen;
+  // Conductor thread only.
+  private AttachedWorker session;
 
   /**
    * @param fastPath offers a same-host worker shared memory after its hello; null when the link
    *     cannot be upgraded
    */
-  WorkerAdapter(Scheduler scheduler, WorkerLink link, FastPathOffer fastPath) {
+  WorkerAdapter(Conductor conductor, Scheduler scheduler, WorkerLink link, FastPathOffer fastPath) {
+    this.conductor = conductor;
     this.scheduler = scheduler;
     this.link = link;
     this.fastPath = fastPath;
@@ -29,8 +36,7 @@ final class WorkerAdapter {
 
   /** Handles one message; a protocol violation closes the link with INVALID_ARGUMENT. */
   void onMessage(WorkerMessage message) {
-    WorkerSession current = session;
-    if (current == null) {
+    if (!helloSeen) {
       if (!message.hasHello()) {
         link.refuse(
             Status.INVALID_ARGUMENT.withDescription(
@@ -50,12 +56,26 @@ final class WorkerAdapter {
         link.refuse(Status.FAILED_PRECONDITION.withDescription(impossible));
         return;
       }
-      session = scheduler.attach(message.getHello(), link);
-      if (fastPath != null) {
-        fastPath.offer(session, message.getHello());
-      }
+      helloSeen = true;
+      // Whatever the worker sends next is posted after this, so it finds the session.
+      conductor.post(
+          () -> {
+            session = scheduler.attach(message.getHello(), link);
+            if (fastPath != null) {
+              fastPath.offer(session, message.getHello());
+            }
+          });
       return;
     }
+    conductor.post(
+        () -> {
+          if (session != null) {
+            handle(session, message);
+          }
+        });
+  }
+
+  private void handle(AttachedWorker current, WorkerMessage message) {
     switch (message.getBodyCase()) {
       case CREDIT -> scheduler.credit(current, message.getCredit().getSlots());
       case RESULTS -> scheduler.results(current, message.getResults().getResultsList());
@@ -85,13 +105,15 @@ final class WorkerAdapter {
 
   /** The link is gone: the worker's attempts go back to the queue. */
   void onClosed(String reason) {
-    WorkerSession current = session;
-    if (current != null) {
-      scheduler.detached(current, reason);
-      if (fastPath != null) {
-        fastPath.closed(current);
-      }
-    }
+    conductor.post(
+        () -> {
+          if (session != null) {
+            scheduler.detached(session, reason);
+            if (fastPath != null) {
+              fastPath.closed(session);
+            }
+          }
+        });
   }
 
   /** Returns what is wrong with a hello, or null when it is acceptable. */

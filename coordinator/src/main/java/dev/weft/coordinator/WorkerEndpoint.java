@@ -10,10 +10,12 @@ import io.grpc.stub.StreamObserver;
 
 /** {@code WorkerService}: turns each Attach stream into a {@link GrpcWorkerLink}. */
 final class WorkerEndpoint extends WorkerServiceGrpc.WorkerServiceImplBase {
+  private final Conductor conductor;
   private final Scheduler scheduler;
   private final FastPathOffer fastPath;
 
-  WorkerEndpoint(Scheduler scheduler, FastPathOffer fastPath) {
+  WorkerEndpoint(Conductor conductor, Scheduler scheduler, FastPathOffer fastPath) {
+    this.conductor = conductor;
     this.scheduler = scheduler;
     this.fastPath = fastPath;
   }
@@ -23,7 +25,7 @@ final class WorkerEndpoint extends WorkerServiceGrpc.WorkerServiceImplBase {
     ServerCallStreamObserver<CoordinatorMessage> out =
         (ServerCallStreamObserver<CoordinatorMessage>) responses;
     GrpcWorkerLink link = new GrpcWorkerLink(out, ServerSecurity.revocationOfThisCall());
-    WorkerAdapter adapter = new WorkerAdapter(scheduler, link, fastPath);
+    WorkerAdapter adapter = new WorkerAdapter(conductor, scheduler, link, fastPath);
     out.setOnCancelHandler(
         () -> {
           link.markClosed();

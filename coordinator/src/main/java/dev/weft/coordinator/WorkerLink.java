@@ -1,21 +1,30 @@
 package dev.weft.coordinator;
 
 import dev.weft.v1.CoordinatorMessage;
+import dev.weft.wire.Transport;
 
 /**
  * The coordinator's end of the channel to one worker, whatever carries it (a gRPC stream, pipes,
  * shared memory). The scheduler sees only this.
  *
- * <p>{@link #send} must not block and must keep the order of messages: the scheduler calls it while
- * holding its lock, and a cancel must never overtake the assignment it cancels.
+ * <p>{@link #send} never blocks and keeps the order of messages (a cancel must never overtake the
+ * assignment it cancels): it hands the message to the link's own outbox, which the link's writer
+ * drains. A link whose outbox is full says so through {@link #isWritable}; it is then given no new
+ * tasks (control messages still queue), and it calls the {@link #whenWritable} action once it has
+ * room again. Every method may be called from any thread.
  */
 interface WorkerLink {
 
   /** Queues a message for the worker; silently dropped once the link is closed. */
   void send(CoordinatorMessage message);
 
-  /** "grpc", "pipe" or "shm". */
-  String transport();
+  /** False while the worker is not taking what was sent (its outbox is full). */
+  boolean isWritable();
+
+  /** Sets what runs (on the link's own thread) when the link has room again after being full. */
+  void whenWritable(Runnable action);
+
+  Transport transport();
 
   /** Closes the link; the worker is told why when the transport allows it. Idempotent. */
   void close(String reason);

@@ -212,6 +212,11 @@ public final class HashKind implements JobKind {
     }
 
     @Override
+    public boolean readsFiles() {
+      return true;
+    }
+
+    @Override
     public ByteString input(int task) throws IOException {
       if (split == null) {
         if (task != 0) {

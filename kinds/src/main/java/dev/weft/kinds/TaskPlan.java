@@ -17,6 +17,14 @@ public interface TaskPlan {
    */
   ByteString input(int task) throws IOException;
 
+  /**
+   * True when {@link #input} reads files: the coordinator then reads inputs ahead on a thread of
+   * their own, never on the thread that owns its state.
+   */
+  default boolean readsFiles() {
+    return false;
+  }
+
   /** A short description of task {@code task}'s input for people ("[1, 10000000]", "file.txt"). */
   default String describe(int task) {
     return "task " + task;

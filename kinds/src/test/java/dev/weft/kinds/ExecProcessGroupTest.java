@@ -185,7 +185,10 @@ class ExecProcessGroupTest {
   void cancelLeavesNoProcessOfTheGroup() throws Exception {
     Running task = start(shell("sleep 300 & sleep 300 & touch ready; wait"), 10_000);
     awaitFile(dir.resolve("ready"));
-    assertEquals(3, liveMembers(task.pgid()).size());
+    // The shell and its two sleeps; `touch` may still be on its way out when the file appears.
+    await(
+        () -> liveMembers(task.pgid()).size() == 3,
+        "the shell and its two sleeps alone in the group: " + liveMembers(task.pgid()));
     TaskCancelledException stop = cancel(task, "grandchildren");
     assertEquals(StopOutcome.EXITED_ON_TERM, stop.outcome());
     assertEquals(List.of(), liveMembers(task.pgid()));

@@ -7,10 +7,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * One attached worker as the scheduler sees it: its link, its credit (how many more tasks it may be
- * given) and the attempts it holds. Guarded by the scheduler's lock.
+ * One attached worker as the coordinator sees it: its link, its credit (how many more tasks it may
+ * be given) and the attempts it holds. Conductor thread only.
  */
-final class WorkerSession {
+final class AttachedWorker {
   /** A task attempt outstanding on this worker. */
   record Attempt(JobRun job, int task, int attempt) {}
 
@@ -27,12 +27,12 @@ final class WorkerSession {
   private String drainedBecause; // non-null while an operator keeps it out of service
   private int stuck;
 
-  WorkerSession(String id, Hello hello, WorkerLink link, long nowNanos) {
+  AttachedWorker(String id, Hello hello, WorkerLink link, long nowNanos, long nowMs) {
     this.id = id;
     this.hello = hello;
     this.kinds = Set.copyOf(hello.getKindsList());
     this.link = link;
-    this.connectedMs = System.currentTimeMillis();
+    this.connectedMs = nowMs;
     this.lastSeenNanos = nowNanos;
   }
 
@@ -44,7 +44,7 @@ final class WorkerSession {
     return link;
   }
 
-  /** Moves the session to another link (the fast path, or back from it). */
+  /** Moves the worker to another link (the fast path, or back from it). */
   void switchLink(WorkerLink next) {
     link = next;
   }
@@ -130,7 +130,7 @@ final class WorkerSession {
         .setPid(hello.getPid())
         .setSlots(hello.getSlots())
         .setBusy(inflight.size())
-        .setTransport(link.transport())
+        .setTransport(link.transport().wireName())
         .addAllKinds(hello.getKindsList())
         .setTasksDone(tasksDone)
         .setConnectedUnixMs(connectedMs)

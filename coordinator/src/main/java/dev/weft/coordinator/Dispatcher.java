@@ -1,0 +1,134 @@
+package dev.weft.coordinator;
+
+import com.google.protobuf.ByteString;
+import dev.weft.v1.Assignments;
+import dev.weft.v1.CoordinatorMessage;
+import dev.weft.v1.TaskAssignment;
+import java.io.IOException;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.function.Consumer;
+
+/**
+ * Hands tasks to workers with credit: the jobs with tasks to run, in round-robin order, and one
+ * {@link Assignments} batch per worker per duty cycle. A worker whose link is not writable is
+ * skipped until it is. Conductor thread only.
+ */
+final class Dispatcher {
+  private static final int MAX_BATCH = 256;
+  // Keeps a batch within one shared-memory ring frame and far below gRPC's message limits.
+  private static final int MAX_BATCH_BYTES = 1 << 20;
+
+  // In dispatch order; a set, since jobs are looked up and moved on every result.
+  private final LinkedHashSet<JobRun> runnable = new LinkedHashSet<>();
+  private final Journal journal;
+  private final Consumer<JobRun> jobEnded;
+  private long nextAttemptId = 1;
+
+  /**
+   * @param jobEnded told of a job that a task input it could not read ended
+   */
+  Dispatcher(Journal journal, Consumer<JobRun> jobEnded) {
+    this.journal = journal;
+    this.jobEnded = jobEnded;
+  }
+
+  /** A job with tasks to run joins the back of the queue (once). */
+  void requeue(JobRun job) {
+    if (job.hasPending()) {
+      runnable.add(job);
+    }
+  }
+
+  void remove(JobRun job) {
+    runnable.remove(job);
+  }
+
+  boolean isIdle() {
+    return runnable.isEmpty();
+  }
+
+  /** Gives every worker with credit as many tasks as it has credit for, round-robin over jobs. */
+  void dispatch(Collection<AttachedWorker> workers) {
+    if (runnable.isEmpty() || journal.isBehind()) {
+      return; // when the journal is behind, its catching up asks for a dispatch
+    }
+    for (AttachedWorker worker : workers) {
+      if (runnable.isEmpty()) {
+        return;
+      }
+      if (worker.credit() > 0 && worker.link().isWritable()) {
+        fill(worker);
+      }
+    }
+  }
+
+  private void fill(AttachedWorker worker) {
+    Assignments.Builder batch = null;
+    int batchBytes = 0;
+    while (worker.credit() > 0) {
+      JobRun job = nextJobFor(worker);
+      if (job == null) {
+        break;
+      }
+      int task = job.takeTask();
+      ByteString input;
+      try {
+        input = job.input(task);
+      } catch (IOException | RuntimeException e) {
+        if (job.fail(task, "cannot read task input: " + e.getMessage(), true, "coordinator")) {
+          jobEnded.accept(job);
+        } else {
+          requeue(job);
+        }
+        continue;
+      }
+      if (job.hasPending()) {
+        runnable.add(job);
+      }
+      long attemptId = nextAttemptId++;
+      worker.assign(attemptId, new AttachedWorker.Attempt(job, task, job.attemptOf(task)));
+      if (batch == null) {
+        batch = Assignments.newBuilder();
+      }
+      batch.addTasks(
+          TaskAssignment.newBuilder()
+              .setAttemptId(attemptId)
+              .setJobId(job.id())
+              .setTask(task)
+              .setAttempt(job.attemptOf(task))
+              .setKind(job.kindName())
+              .setInput(input)
+              .setGraceMs(job.graceMs()));
+      batchBytes += input.size();
+      if (batch.getTasksCount() >= MAX_BATCH || batchBytes >= MAX_BATCH_BYTES) {
+        worker.link().send(CoordinatorMessage.newBuilder().setAssignments(batch).build());
+        batch = null;
+        batchBytes = 0;
+        if (!worker.link().isWritable()) {
+          break;
+        }
+      }
+    }
+    if (batch != null) {
+      worker.link().send(CoordinatorMessage.newBuilder().setAssignments(batch).build());
+    }
+  }
+
+  /** Takes the first runnable job this worker can run off the queue (fair: it goes to the back). */
+  private JobRun nextJobFor(AttachedWorker worker) {
+    for (Iterator<JobRun> it = runnable.iterator(); it.hasNext(); ) {
+      JobRun job = it.next();
+      if (!job.hasPending()) {
+        it.remove();
+        continue;
+      }
+      if (worker.runs(job.kindName()) && job.mayRunOn(worker.id()) && job.inputReady()) {
+        it.remove();
+        return job;
+      }
+    }
+    return null;
+  }
+}
