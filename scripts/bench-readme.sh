@@ -48,7 +48,7 @@ jq_defs='
   echo "$begin"
   echo "<!-- Written by scripts/bench-readme.sh from one run; run the script again instead of editing. -->"
   echo "\`$command\` on $day, $cpus CPUs ($model):"
-  if jq -e 'select(.path == "link")' "$json" >/dev/null; then
+  if jq -s -e 'any(.[]; .path == "link")' "$json" >/dev/null; then
     echo
     echo "Link path (jobs submitted inside the coordinator's JVM, one worker process per transport):"
     echo
@@ -60,7 +60,7 @@ jq_defs='
         + " | \(.tasks_per_s | round | grouped) | \(.mb_per_s_64k | round | grouped)"
         + " | \(.mb_per_s_1m | round | grouped) |"' "$json"
   fi
-  if jq -e 'select(.path == "client")' "$json" >/dev/null; then
+  if jq -s -e 'any(.[]; .path == "client")' "$json" >/dev/null; then
     jq -r 'select(.path == "client") | "\(.workers) \(.slots) \(.in_flight) \(.big_job_tasks)"' "$json" \
       | head -1 | {
       read -r workers slots in_flight big
