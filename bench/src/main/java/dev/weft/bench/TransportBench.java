@@ -10,7 +10,6 @@ import dev.weft.v1.NoopParams;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -315,7 +314,7 @@ public final class TransportBench {
 
   /** What one transport measured over all rounds. */
   private static final class Samples {
-    private final LongList rtt = new LongList();
+    private final LongSamples rtt = new LongSamples();
     private final List<Double> tasksPerS = new ArrayList<>();
     private final List<Double> mbPerS64k = new ArrayList<>();
     private final List<Double> mbPerS1m = new ArrayList<>();
@@ -336,38 +335,15 @@ public final class TransportBench {
   }
 
   private static double percentile(long[] sorted, double p) {
-    if (sorted.length == 0) {
-      return Double.NaN;
-    }
-    int index = (int) Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1);
-    return sorted[Math.max(0, index)];
+    return LongSamples.percentile(sorted, p);
   }
 
-  private static double median(List<Double> values) {
+  static double median(List<Double> values) {
     if (values.isEmpty()) {
       return Double.NaN;
     }
     double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
     int mid = sorted.length / 2;
     return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  }
-
-  /** A growable array of longs: millions of samples without boxing. */
-  private static final class LongList {
-    private long[] values = new long[1 << 16];
-    private int size;
-
-    void add(long value) {
-      if (size == values.length) {
-        values = Arrays.copyOf(values, size * 2);
-      }
-      values[size++] = value;
-    }
-
-    long[] sorted() {
-      long[] copy = Arrays.copyOf(values, size);
-      Arrays.sort(copy);
-      return copy;
-    }
   }
 }

@@ -1,5 +1,6 @@
 package dev.weft.cli;
 
+import dev.weft.bench.ClientPathBench;
 import dev.weft.bench.TransportBench;
 import dev.weft.v1.Job;
 import dev.weft.v1.WorkerInfo;
@@ -13,6 +14,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine.Command;
@@ -27,14 +29,22 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
       "Compare the transports (grpc over TCP loopback, pipe, shm) through the real coordinator"
-          + " and worker code: for each, a coordinator in this JVM and one worker process of its"
-          + " own on that transport. Measurements are interleaved round by round (grpc pipe shm"
-          + " grpc pipe shm ...) so drift in the machine's speed hits every transport alike.",
-      "Measures: the round trip of a one-task no-op job (p50/p99/p99.9 in microseconds), no-op"
-          + " tasks per second with the worker's pipeline full, and MB/s of tasks carrying 64 KiB"
-          + " and 1 MiB payloads (the path a hash job's chunks take).",
-      "--journal both runs each transport twice, without and with the coordinator's journal (in a"
-          + " temporary data dir), and prints what the journal costs.",
+          + " and worker code, on two paths. Measurements are interleaved round by round (grpc"
+          + " pipe shm grpc pipe shm ...) so drift in the machine's speed hits every transport"
+          + " alike; figures are medians of the rounds.",
+      "Link path: a coordinator in this JVM with one worker process on the transport, jobs"
+          + " submitted inside that JVM: the round trip of a one-task no-op job (p50/p99/p99.9"
+          + " in microseconds), no-op tasks per second with the worker's pipeline full, and MB/s"
+          + " of tasks carrying 64 KiB and 1 MiB payloads (the path a hash job's chunks take).",
+      "Client path (what a user waits for): a coordinator with its journal on and 2 worker"
+          + " processes on the transport, measured from a separate client process over the"
+          + " coordinator's gRPC port: a bare unary call (grpc.health.v1 Check) as the reference,"
+          + " the round trip of a one-task job (RunJob), one-task jobs/s with 256 unfinished"
+          + " (RunJobs), tasks/s of one job of --client-tasks no-op tasks (submit to finished),"
+          + " and the sum 1..1e9 in 100 tasks (ms). Against a coordinator without RunJob or"
+          + " RunJobs the client uses SubmitJob and WatchJob, and says so (API column).",
+      "--journal both runs each transport of the link path twice, without and with the"
+          + " coordinator's journal (in a temporary data dir), and prints what the journal costs.",
       "--join HOST:PORT measures a running cluster instead: its workers are grouped by the"
           + " transport 'weft workers' shows, and each group gets the same measurements, with jobs"
           + " that run only on its workers (submit --on), from this client over the network.",
@@ -42,13 +52,15 @@ import picocli.CommandLine.Spec;
     footerHeading = "%n",
     footer = {
       "Examples:",
-      "  weft bench                              all transports, default durations",
-      "  weft bench --transports shm,grpc --duration 5s --warmup 20s",
-      "  weft bench --transports shm --journal both   what durability costs",
+      "  weft bench                              all transports, both paths, default durations",
+      "  weft bench --path client --transports shm --client-tasks 100000 --warmup 5s",
+      "  weft bench --path link --transports shm,grpc --duration 5s --warmup 20s",
+      "  weft bench --path link --transports shm --journal both   what durability costs",
       "  weft bench --json                       one JSON object per transport, one per line",
       "  weft bench --join 10.0.0.5:7070 --token $WEFT_TOKEN   a running cluster's transports",
     })
 final class BenchCommand implements Callable<Integer> {
+  private static final int CLIENT_WORKERS = 2;
   private static final List<Logger> QUIETED =
       List.of(Logger.getLogger("dev.weft"), Logger.getLogger("io.grpc"));
 
@@ -75,12 +87,30 @@ final class BenchCommand implements Callable<Integer> {
   @Option(
       names = "--warmup",
       paramLabel = "DURATION",
-      defaultValue = "10s",
+      defaultValue = "20s",
       converter = DurationConverter.class,
       description =
-          "Unrecorded round trips per transport before the measurements, split over the rounds;"
-              + " gRPC needs about 20 s here to settle (default: ${DEFAULT-VALUE}).")
+          "Unrecorded work per transport before the measurements (gRPC needs about 20 s on a"
+              + " small machine to settle): the link path splits it over the rounds; the client"
+              + " path warms until its round trip holds still, at most this long (default:"
+              + " ${DEFAULT-VALUE}).")
   private Duration warmup;
+
+  @Option(
+      names = "--path",
+      paramLabel = "PATH",
+      description = "Which rows: link, client or both (default: both; link alone with --join).")
+  private String path;
+
+  @Option(
+      names = "--client-tasks",
+      paramLabel = "N",
+      defaultValue = "1000000",
+      converter = NumberConverter.class,
+      description =
+          "Tasks of the client path's one big no-op job, 1 to 1000000 (default:"
+              + " ${DEFAULT-VALUE}).")
+  private long clientTasks;
 
   @Option(
       names = "--rounds",
@@ -114,7 +144,11 @@ final class BenchCommand implements Callable<Integer> {
               + " side (both) (default: ${DEFAULT-VALUE}).")
   private String journal;
 
-  @Option(names = "--json", description = "One JSON object per transport, one per line.")
+  @Option(
+      names = "--json",
+      description =
+          "One JSON object per transport and path, one per line; \"path\" is \"link\" or"
+              + " \"client\".")
   private boolean json;
 
   @Option(
@@ -145,40 +179,94 @@ final class BenchCommand implements Callable<Integer> {
               throw new CliException(
                   ExitCodes.USAGE, "--journal must be off, on or both, got '" + journal + "'");
         };
+    String paths = path == null ? (join == null ? "both" : "link") : path;
+    boolean linkPath =
+        switch (paths) {
+          case "link", "both" -> true;
+          case "client" -> false;
+          default ->
+              throw new CliException(
+                  ExitCodes.USAGE, "--path must be link, client or both, got '" + path + "'");
+        };
+    boolean clientPath = !paths.equals("link");
+    if (clientPath && join != null) {
+      throw new CliException(
+          ExitCodes.USAGE,
+          "--path client measures coordinators weft bench starts itself; with --join only the link"
+              + " rows (--path link) are measured");
+    }
+    if (clientTasks < 1 || clientTasks > 1_000_000) {
+      throw new CliException(
+          ExitCodes.USAGE, "--client-tasks must be 1 to 1000000, got " + clientTasks);
+    }
     QUIETED.forEach(logger -> logger.setLevel(Level.WARNING));
+    List<String> workerCommand = WeftJvm.command(List.of("worker", "--quiet"));
     TransportBench.Options options;
+    ClientPathBench.Options clientOptions;
     try {
       options =
           new TransportBench.Options(
+              transports, duration, warmup, rounds, slots, prefetch, workerCommand, journalModes);
+      clientOptions =
+          new ClientPathBench.Options(
               transports,
               duration,
               warmup,
               rounds,
+              CLIENT_WORKERS,
               slots,
               prefetch,
-              WeftJvm.command(List.of("worker", "--quiet")),
-              journalModes);
+              (int) clientTasks,
+              workerCommand,
+              WeftJvm.command(List.of(BenchClientCommand.NAME)));
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }
     long start = System.nanoTime();
-    TransportBench bench =
-        new TransportBench(
-            options,
-            line -> {
-              err.println("bench: " + line);
-              err.flush();
-            });
-    List<TransportBench.Result> results =
-        join == null ? bench.run() : benchRunningCluster(bench, journalModes);
+    Consumer<String> progress =
+        line -> {
+          err.println("bench: " + line);
+          err.flush();
+        };
+    List<TransportBench.Result> results = List.of();
+    if (linkPath) {
+      TransportBench bench = new TransportBench(options, progress);
+      results = join == null ? bench.run() : benchRunningCluster(bench, journalModes);
+    }
+    List<ClientPathBench.Result> clientResults = List.of();
+    if (clientPath) {
+      try {
+        clientResults = new ClientPathBench(clientOptions, progress).run();
+      } catch (IOException | IllegalStateException e) {
+        throw new CliException(
+            ExitCodes.JOB_FAILED, "the client path could not be measured: " + e.getMessage());
+      }
+    }
     double seconds = (System.nanoTime() - start) / 1e9;
     if (json) {
       for (TransportBench.Result r : results) {
         out.println(toJson(r));
       }
+      for (ClientPathBench.Result r : clientResults) {
+        out.println(toJson(r));
+      }
       out.flush();
       return ExitCodes.OK;
     }
+    if (linkPath) {
+      printLinkRows(out, results, journalModes);
+    }
+    if (clientPath) {
+      printClientRows(out, clientResults);
+    }
+    out.printf(Locale.ROOT, "(%d rounds, %.0f s in all)%n", rounds, seconds);
+    out.flush();
+    return ExitCodes.OK;
+  }
+
+  private static void printLinkRows(
+      PrintWriter out, List<TransportBench.Result> results, List<Boolean> journalModes) {
+    out.println("Link path (jobs submitted inside the coordinator's JVM, one worker process):");
     Table table =
         new Table(
             "TRANSPORT",
@@ -219,9 +307,57 @@ final class BenchCommand implements Callable<Integer> {
             fixed(with.mbPerS1m(), 0));
       }
     }
-    out.printf(Locale.ROOT, "(%d rounds, %.0f s in all)%n", rounds, seconds);
-    out.flush();
-    return ExitCodes.OK;
+  }
+
+  private static void printClientRows(PrintWriter out, List<ClientPathBench.Result> results) {
+    if (results.isEmpty()) {
+      return;
+    }
+    ClientPathBench.Result first = results.getFirst();
+    out.printf(
+        Locale.ROOT,
+        "Client path (a separate client process over gRPC, journal on, %d workers x %d slots):%n",
+        first.workers(),
+        first.slots());
+    Table table =
+        new Table(
+            "TRANSPORT",
+            "API",
+            "UNARY P50 µs",
+            "RTT P50 µs",
+            "RTT P99 µs",
+            "JOBS/S " + first.inFlight() + " IN FLIGHT",
+            "TASKS/S " + count(first.bigJobTasks()) + "-TASK JOB",
+            "SUM 1..1e9 ms");
+    for (ClientPathBench.Result r : results) {
+      table.row(
+          r.transport(),
+          r.api().equals(r.pipelineApi()) ? r.api() : r.api() + ", " + r.pipelineApi(),
+          fixed(r.unaryP50Us(), 1),
+          fixed(r.rttP50Us(), 1),
+          fixed(r.rttP99Us(), 1),
+          fixed(r.jobsPerS(), 0),
+          fixed(r.bigJobTasksPerS(), 0),
+          fixed(r.sumMs(), 1));
+    }
+    table.print(out);
+    for (ClientPathBench.Result r : results) {
+      if (!r.settled() && r.warmupS() > 0) {
+        out.printf(
+            Locale.ROOT,
+            "%s: the client's round trip had not settled after %.0f s of warm-up (--warmup)%n",
+            r.transport(),
+            r.warmupS());
+      }
+    }
+  }
+
+  /** 1000000 as "1M", 200000 as "200k"; other counts as they are. */
+  private static String count(int n) {
+    if (n % 1_000_000 == 0) {
+      return n / 1_000_000 + "M";
+    }
+    return n % 1_000 == 0 ? n / 1_000 + "k" : String.valueOf(n);
   }
 
   /**
@@ -305,7 +441,7 @@ final class BenchCommand implements Callable<Integer> {
   static String toJson(TransportBench.Result r) {
     return String.format(
         Locale.ROOT,
-        "{\"transport\":\"%s\",\"journal\":%b,\"rtt_p50_us\":%.2f,\"rtt_p99_us\":%.2f,\"rtt_p999_us\":%.2f,"
+        "{\"path\":\"link\",\"transport\":\"%s\",\"journal\":%b,\"rtt_p50_us\":%.2f,\"rtt_p99_us\":%.2f,\"rtt_p999_us\":%.2f,"
             + "\"rtt_samples\":%d,\"tasks_per_s\":%.0f,\"mb_per_s\":%.1f,\"mb_per_s_64k\":%.1f,"
             + "\"mb_per_s_1m\":%.1f}",
         r.transport(),
@@ -318,5 +454,35 @@ final class BenchCommand implements Callable<Integer> {
         r.mbPerS1m(),
         r.mbPerS64k(),
         r.mbPerS1m());
+  }
+
+  static String toJson(ClientPathBench.Result r) {
+    return String.format(
+        Locale.ROOT,
+        "{\"path\":\"client\",\"transport\":\"%s\",\"journal\":true,\"api\":\"%s\","
+            + "\"pipeline_api\":\"%s\",\"workers\":%d,\"slots\":%d,\"unary_p50_us\":%.2f,"
+            + "\"unary_p99_us\":%.2f,\"unary_samples\":%d,\"rtt_p50_us\":%.2f,"
+            + "\"rtt_p99_us\":%.2f,\"rtt_samples\":%d,\"in_flight\":%d,\"jobs_per_s\":%.1f,"
+            + "\"big_job_tasks\":%d,\"big_job_tasks_per_s\":%.0f,\"sum_ms\":%.2f,"
+            + "\"sum_result\":\"%s\",\"warmup_s\":%.1f,\"settled\":%b}",
+        r.transport(),
+        r.api(),
+        r.pipelineApi(),
+        r.workers(),
+        r.slots(),
+        r.unaryP50Us(),
+        r.unaryP99Us(),
+        r.unarySamples(),
+        r.rttP50Us(),
+        r.rttP99Us(),
+        r.rttSamples(),
+        r.inFlight(),
+        r.jobsPerS(),
+        r.bigJobTasks(),
+        r.bigJobTasksPerS(),
+        r.sumMs(),
+        r.sum(),
+        r.warmupS(),
+        r.settled());
   }
 }

@@ -123,17 +123,25 @@ final class CoordinatorClient implements AutoCloseable {
     try {
       return rpc.apply(stub(UNARY_DEADLINE));
     } catch (StatusRuntimeException e) {
-      if (isRefused(e.getStatus())) {
-        throw refused(e.getStatus());
-      }
-      if (isUnreachable(e.getStatus())) {
-        throw unreachable(e.getStatus());
-      }
-      if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
-        throw notACoordinator(e.getStatus());
-      }
-      throw e;
+      throw failure(e);
     }
+  }
+
+  /**
+   * What a failed call means to the user: refused, unreachable or not a coordinator as a {@link
+   * CliException}; any other status as it came (the error handler describes it).
+   */
+  RuntimeException failure(StatusRuntimeException e) {
+    if (isRefused(e.getStatus())) {
+      return refused(e.getStatus());
+    }
+    if (isUnreachable(e.getStatus())) {
+      return unreachable(e.getStatus());
+    }
+    if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
+      return notACoordinator(e.getStatus());
+    }
+    return e;
   }
 
   /** Something answers at the address, but not with our JobService (another server, a proxy). */

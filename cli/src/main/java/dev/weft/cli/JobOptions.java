@@ -107,8 +107,9 @@ final class JobOptions {
   }
 
   /**
-   * Submits the job and follows it until it has finished. Ctrl-C handling starts before the submit,
-   * so a Ctrl-C during it still cancels the job (see {@link CancelOnInterrupt}).
+   * Submits the job and follows it until it has finished, in one RunJob call. Ctrl-C handling
+   * starts before the submit, so a Ctrl-C during it still cancels the job (see {@link
+   * CancelOnInterrupt}).
    */
   private Job submitAndWait(CoordinatorClient coordinator, JobSpec spec, PrintWriter err)
       throws InterruptedException {
@@ -117,15 +118,18 @@ final class JobOptions {
     ProgressBar bar = new ProgressBar(err, System::nanoTime);
     CancelOnInterrupt ctrlC = new CancelOnInterrupt(coordinator, watcher, bar, err);
     try (StopSignals _ = StopSignals.handle(ctrlC::first, ctrlC::again, "INT")) {
-      Job job = coordinator.submit(spec);
-      if (interactive) {
-        err.printf(
-            "job %s submitted (%s, %d tasks); Ctrl-C cancels it%n",
-            job.getId(), job.getKind(), job.getTasksTotal());
-        err.flush();
-      }
-      ctrlC.submitted(job.getId());
-      return watcher.await(job.getId(), interactive ? bar : (done, failed, running, total) -> {});
+      return watcher.run(
+          spec,
+          job -> {
+            if (interactive) {
+              err.printf(
+                  "job %s submitted (%s, %d tasks); Ctrl-C cancels it%n",
+                  job.getId(), job.getKind(), job.getTasksTotal());
+              err.flush();
+            }
+            ctrlC.submitted(job.getId());
+          },
+          interactive ? bar : (done, failed, running, total) -> {});
     } finally {
       bar.clear();
     }

@@ -2,24 +2,28 @@ package dev.weft.cli;
 
 import dev.weft.v1.Job;
 import dev.weft.v1.JobEvent;
+import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
 import dev.weft.v1.Progress;
+import dev.weft.v1.RunJobRequest;
 import dev.weft.v1.WatchJobRequest;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
  * Follows a job until it finishes (a CANCELLING job has not: it finishes once its running tasks
- * have stopped). Each WatchJob stream has a deadline; when it expires, or the coordinator drops the
- * stream, the watch starts again (its first event is a fresh snapshot, so no progress is lost). A
- * coordinator that stays unreachable for {@link #RECONNECT_PATIENCE} ends the wait with exit code
- * 3.
+ * have stopped), from its submission ({@link #run}, one RunJob call) or by its id ({@link #await}).
+ * Each WatchJob stream has a deadline; when it expires, or the coordinator drops the stream, the
+ * watch starts again (its first event is a fresh snapshot, so no progress is lost). A coordinator
+ * that stays unreachable for {@link #RECONNECT_PATIENCE} ends the wait with exit code 3.
  */
 final class JobWatcher {
   static final Duration WATCH_DEADLINE = Duration.ofMinutes(30);
@@ -48,6 +52,88 @@ final class JobWatcher {
 
   static boolean isFinal(JobState state) {
     return state == JobState.SUCCEEDED || state == JobState.FAILED || state == JobState.CANCELLED;
+  }
+
+  /**
+   * Submits {@code spec} and follows the job in one RunJob call; {@code accepted} hears the job
+   * (its first snapshot) once the coordinator has it. A stream that breaks after that leaves the
+   * job running, so the wait goes on as {@link #await} does; a coordinator that predates RunJob
+   * (UNIMPLEMENTED) gets SubmitJob and then WatchJob.
+   *
+   * <p>A {@link #detach} before the job is accepted takes effect only once it is, so whoever
+   * cancels on Ctrl-C learns the job's id: the submission cannot be called back, only the job.
+   */
+  Job run(JobSpec spec, Consumer<Job> accepted, Listener listener) throws InterruptedException {
+    Context.CancellableContext context = Context.current().withCancellation();
+    Accepting accepting = new Accepting();
+    // The acceptance must come within a unary call's deadline, as SubmitJob's answer would; the
+    // stream itself lives as long as a watch.
+    CompletableFuture.delayedExecutor(
+            CoordinatorClient.UNARY_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+        .execute(
+            () -> {
+              if (accepting.id == null) {
+                accepting.timedOut = true;
+                context.cancel(null);
+              }
+            });
+    Context previous = context.attach();
+    try {
+      Iterator<JobEvent> events =
+          client.stub(watchDeadline).runJob(RunJobRequest.newBuilder().setSpec(spec).build());
+      if (!events.hasNext()) {
+        // A coordinator must answer with the job or a status; an empty stream is neither.
+        throw new CliException(
+            ExitCodes.SOFTWARE,
+            "the coordinator at " + client.address() + " ended RunJob without answering");
+      }
+      JobEvent first = events.next();
+      Job job = first.hasFinished() ? first.getFinished() : first.getSnapshot();
+      accepting.id = job.getId();
+      accepted.accept(job);
+      if (first.hasFinished() || isFinal(job.getState())) {
+        return job;
+      }
+      current = context;
+      checkDetached();
+      listener.state(job.getState());
+      listener.progress(
+          job.getTasksDone(), job.getTasksFailed(), job.getTasksRunning(), job.getTasksTotal());
+      Job finished = follow(events, listener);
+      if (finished != null) {
+        return finished;
+      }
+    } catch (StatusRuntimeException e) {
+      if (accepting.id == null) {
+        if (accepting.timedOut) {
+          throw client.unreachable(Status.DEADLINE_EXCEEDED);
+        }
+        if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
+          throw client.failure(e);
+        }
+        accepting.older = true; // a detach waits until that submission is accepted too
+      } else {
+        checkDetached();
+        // Accepted, then the stream broke: the job runs on; follow it by its id.
+      }
+    } finally {
+      context.detach(previous);
+      context.cancel(null);
+    }
+    if (accepting.older) {
+      // Outside the RunJob's context, which the acceptance timer may still cancel.
+      Job job = client.submit(spec);
+      accepting.id = job.getId();
+      accepted.accept(job);
+    }
+    return await(accepting.id, listener);
+  }
+
+  /** What {@link #run} knows before its job is accepted; the timer reads it on its own thread. */
+  private static final class Accepting {
+    volatile String id;
+    volatile boolean timedOut;
+    boolean older; // the coordinator has no RunJob (only the waiting thread uses it)
   }
 
   /** Returns the job once it has finished. */
@@ -118,8 +204,13 @@ final class JobWatcher {
   }
 
   private Job follow(String id, Listener listener) {
-    Iterator<JobEvent> events =
-        client.stub(watchDeadline).watchJob(WatchJobRequest.newBuilder().setId(id).build());
+    return follow(
+        client.stub(watchDeadline).watchJob(WatchJobRequest.newBuilder().setId(id).build()),
+        listener);
+  }
+
+  /** The job once an event says it finished, or null if the stream ends before. */
+  private Job follow(Iterator<JobEvent> events, Listener listener) {
     while (events.hasNext()) {
       JobEvent event = events.next();
       heard = true;

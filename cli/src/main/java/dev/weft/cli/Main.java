@@ -27,6 +27,7 @@ import picocli.CommandLine.Spec;
       TokenCommand.class,
       DemoCommand.class,
       BenchCommand.class,
+      BenchClientCommand.class,
       HelpCommand.class,
     },
     footerHeading = "%n",
