@@ -10,12 +10,13 @@ final class BenchSegments implements AutoCloseable {
   final ShmSegment creator;
   final ShmSegment attacher;
 
+  /** The attacher's receiver waits as a link's does on this machine. */
   BenchSegments(int ringCapacity) throws IOException {
-    this(ringCapacity, ShmConfig.DEFAULT_SPIN_NS, ShmConfig.DEFAULT_MAX_YIELDS);
+    this(ringCapacity, new ShmConfig().spinNs(), new ShmConfig().yieldNs());
   }
 
-  /** The attacher's receiver waits with the given spin time and yields before it sleeps. */
-  BenchSegments(int ringCapacity, long attacherSpinNs, int attacherMaxYields) throws IOException {
+  /** The attacher's receiver spins and yields for the given times before it sleeps. */
+  BenchSegments(int ringCapacity, long attacherSpinNs, long attacherYieldNs) throws IOException {
     ShmConfig config =
         new ShmConfig()
             .coordinatorId("bench" + ProcessHandle.current().pid())
@@ -26,7 +27,11 @@ final class BenchSegments implements AutoCloseable {
     try {
       attached =
           ShmSegment.attach(
-              new ShmConfig().coordinatorId(config.coordinatorId()).linkId(config.linkId()));
+              new ShmConfig()
+                  .coordinatorId(config.coordinatorId())
+                  .linkId(config.linkId())
+                  .spinNs(attacherSpinNs)
+                  .yieldNs(attacherYieldNs));
     } catch (IOException | RuntimeException e) {
       creator.close();
       throw e;

@@ -10,7 +10,6 @@ import dev.weft.v1.ShmAccept;
 import dev.weft.v1.ShmDecline;
 import dev.weft.v1.ShmOffer;
 import dev.weft.wire.LinkFrames;
-import dev.weft.wire.LinkWaits;
 import io.grpc.Status;
 import java.io.IOException;
 import java.security.MessageDigest;
@@ -109,8 +108,6 @@ final class SharedMemoryUpgrade implements FastPathOffer {
                   .linkId(HexFormat.of().formatHex(random.generateSeed(6)))
                   .maxFrameType(LinkFrames.MAX_TYPE)
                   .ringCapacity(RING_BYTES)
-                  .spinNs(LinkWaits.SPIN_NS)
-                  .maxYields(LinkWaits.MAX_YIELDS)
                   .conclude());
     } catch (IOException | RuntimeException e) {
       LOG.log(System.Logger.Level.WARNING, "cannot create a segment for worker " + session.id(), e);

@@ -166,7 +166,7 @@ final class ShmWorkerLink implements WorkerLink, ShmEndpoint.Listener {
     }
     WorkerMessage message;
     try {
-      message = WorkerMessage.parseFrom(payload);
+      message = LinkFrames.parse(WorkerMessage.parser(), payload);
     } catch (InvalidProtocolBufferException e) {
       fail("unreadable frame from the worker: " + e.getMessage());
       return;

@@ -20,6 +20,7 @@ import java.util.Objects;
 import java.util.function.BooleanSupplier;
 import org.agrona.BitUtil;
 import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -50,7 +51,7 @@ public final class FrameReceiver {
   private final EndpointGuard guard;
   private final BooleanSupplier peerClosed;
   private final ShmConfig config;
-  private final FutexIdleStrategy receiveIdle;
+  private final AdaptiveIdleStrategy receiveIdle;
 
   private long head;
   private long knownTail;
@@ -117,10 +118,11 @@ public final class FrameReceiver {
   }
 
   /**
-   * Waits up to {@code timeoutNs} for frames, then delivers them as {@link #poll} does. Waits by
-   * spinning a few microseconds, yielding, then sleeping on a futex; returns 0 on timeout or when
-   * the peer has closed its side, so the caller can check liveness. An interrupt is noticed within
-   * the park timeout (a futex sleep cannot be interrupted): run this on a platform thread.
+   * Waits up to {@code timeoutNs} for frames, then delivers them as {@link #poll} does. Waits as an
+   * {@link AdaptiveIdleStrategy} does (spin, yield, then sleep on a futex the producer rings, with
+   * no spin or yield when no frame came for a while); returns 0 on timeout or when the peer has
+   * closed its side, so the caller can check liveness. An interrupt is noticed within the park
+   * timeout (a futex sleep cannot be interrupted): run this on a platform thread.
    */
   public int receive(FrameHandler handler, int limit, long timeoutNs)
       throws CorruptFrameException, InterruptedException {
@@ -129,6 +131,7 @@ public final class FrameReceiver {
     while (true) {
       int delivered = poll(handler, limit);
       if (delivered > 0) {
+        receiveIdle.idle(delivered);
         return delivered;
       }
       if (Thread.interrupted()) {
@@ -144,7 +147,8 @@ public final class FrameReceiver {
 
   /**
    * A new idle strategy (spin, yield, futex) for an Agrona agent whose {@code doWork} polls this
-   * receiver; the producer's wake-up ends its sleep.
+   * receiver; the producer's wake-up ends its sleep. Pass it the work count, so it knows when work
+   * was recent.
    */
   public IdleStrategy newIdleStrategy() {
     return newIdleStrategyInternal();
@@ -176,8 +180,16 @@ public final class FrameReceiver {
     }
   }
 
-  private FutexIdleStrategy newIdleStrategyInternal() {
-    return new FutexIdleStrategy(this, config.spinNs(), config.maxYields(), config.parkTimeoutNs());
+  private AdaptiveIdleStrategy newIdleStrategyInternal() {
+    // The producer's futex wake ends a sleep, so sleeps need not start short and grow.
+    return new AdaptiveIdleStrategy(
+        config.spinNs(),
+        config.yieldNs(),
+        AdaptiveIdleStrategy.DEFAULT_RECENT_WORK_NS,
+        config.parkTimeoutNs(),
+        config.parkTimeoutNs(),
+        this::park,
+        SystemNanoClock.INSTANCE);
   }
 
   private int read(FrameHandler handler, int limit) throws CorruptFrameException {

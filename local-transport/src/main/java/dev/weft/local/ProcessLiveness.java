@@ -23,16 +23,29 @@ final class ProcessLiveness {
   }
 
   static boolean isAlive(long pid, long expectedStartMs) {
+    return verified(pid, expectedStartMs).isPresent();
+  }
+
+  /**
+   * The process with this pid if it runs and started at the expected time. Its {@link
+   * ProcessHandle#isAlive()} is then a cheap check that this same process still runs (it reads one
+   * /proc file and compares the start time, so a reused pid reads as dead), whereas the start time
+   * in epoch millis comes from {@link ProcessHandle#info()}, which reads a dozen files, /etc/passwd
+   * among them: too much for a heartbeat.
+   */
+  static Optional<ProcessHandle> verified(long pid, long expectedStartMs) {
     if (pid <= 0) {
-      return false;
+      return Optional.empty();
     }
     Optional<ProcessHandle> process = ProcessHandle.of(pid);
     if (process.isEmpty() || !process.get().isAlive()) {
-      return false;
+      return Optional.empty();
     }
     long startMs = startTimeMs(process.get());
-    return expectedStartMs == 0
-        || startMs == 0
-        || Math.abs(startMs - expectedStartMs) <= START_TIME_TOLERANCE_MS;
+    boolean same =
+        expectedStartMs == 0
+            || startMs == 0
+            || Math.abs(startMs - expectedStartMs) <= START_TIME_TOLERANCE_MS;
+    return same ? process : Optional.empty();
   }
 }

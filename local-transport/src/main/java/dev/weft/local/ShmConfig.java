@@ -20,8 +20,6 @@ public final class ShmConfig {
   /** Per direction; 8 MiB of /dev/shm per link in all. */
   public static final int DEFAULT_RING_CAPACITY = 4 << 20;
 
-  public static final long DEFAULT_SPIN_NS = TimeUnit.MICROSECONDS.toNanos(10);
-  public static final int DEFAULT_MAX_YIELDS = 10;
   public static final long DEFAULT_PARK_TIMEOUT_NS = TimeUnit.MILLISECONDS.toNanos(200);
 
   /** Segment files are named {@code weft-<coordinatorId>-<linkId>}. */
@@ -35,8 +33,8 @@ public final class ShmConfig {
   private int ringCapacity = DEFAULT_RING_CAPACITY;
   private int maxFrameLength = -1;
   private int maxFrameType = FrameHandler.MAX_TYPE;
-  private long spinNs = DEFAULT_SPIN_NS;
-  private int maxYields = DEFAULT_MAX_YIELDS;
+  private long spinNs = AdaptiveIdleStrategy.spinNsFor(Runtime.getRuntime().availableProcessors());
+  private long yieldNs = AdaptiveIdleStrategy.DEFAULT_YIELD_NS;
   private long parkTimeoutNs = DEFAULT_PARK_TIMEOUT_NS;
   private EpochClock epochClock = SystemEpochClock.INSTANCE;
 
@@ -102,18 +100,22 @@ public final class ShmConfig {
     return spinNs;
   }
 
-  /** How long a waiting receiver spins before it yields, then sleeps. */
+  /**
+   * How long a waiting receiver spins before it yields, then sleeps; by default none below four
+   * CPUs (see {@link AdaptiveIdleStrategy}).
+   */
   public ShmConfig spinNs(long spinNs) {
     this.spinNs = spinNs;
     return this;
   }
 
-  public int maxYields() {
-    return maxYields;
+  public long yieldNs() {
+    return yieldNs;
   }
 
-  public ShmConfig maxYields(int maxYields) {
-    this.maxYields = maxYields;
+  /** How long a waiting receiver yields, after spinning, before it sleeps on the futex. */
+  public ShmConfig yieldNs(long yieldNs) {
+    this.yieldNs = yieldNs;
     return this;
   }
 
@@ -178,9 +180,9 @@ public final class ShmConfig {
       throw new IllegalArgumentException(
           "maxFrameType " + maxFrameType + " is not in [1, " + FrameHandler.MAX_TYPE + "]");
     }
-    if (spinNs < 0 || maxYields < 0) {
+    if (spinNs < 0 || yieldNs < 0) {
       throw new IllegalArgumentException(
-          "spinNs " + spinNs + " and maxYields " + maxYields + " must not be negative");
+          "spinNs " + spinNs + " and yieldNs " + yieldNs + " must not be negative");
     }
     if (parkTimeoutNs <= 0 || parkTimeoutNs > TimeUnit.SECONDS.toNanos(10)) {
       throw new IllegalArgumentException(

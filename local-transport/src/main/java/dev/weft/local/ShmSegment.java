@@ -45,6 +45,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -88,6 +89,8 @@ public final class ShmSegment implements AutoCloseable {
   private final FrameSender sender;
   private final FrameReceiver receiver;
   private final AtomicBoolean closed = new AtomicBoolean();
+  // The peer once verified by pid and start time, so later checks stay cheap.
+  private volatile ProcessHandle peerProcess;
   // Sender, receiver and close() itself each give one back when done with the mapping.
   private final AtomicInteger mappingUsers = new AtomicInteger(3);
 
@@ -361,7 +364,16 @@ public final class ShmSegment implements AutoCloseable {
         (long)
             LONG.getAcquire(
                 memory, (long) (creator ? ATTACHER_START_OFFSET : CREATOR_START_OFFSET));
-    return pid != 0 && !isPeerClosed() && ProcessLiveness.isAlive(pid, startMs);
+    if (pid == 0 || isPeerClosed()) {
+      return false;
+    }
+    ProcessHandle known = peerProcess;
+    if (known != null && known.pid() == pid) {
+      return known.isAlive();
+    }
+    Optional<ProcessHandle> verified = ProcessLiveness.verified(pid, startMs);
+    verified.ifPresent(process -> peerProcess = process);
+    return verified.isPresent();
   }
 
   public boolean isClosed() {

@@ -1,7 +1,11 @@
 package dev.weft.wire;
 
+import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageLite;
+import com.google.protobuf.Parser;
+import com.google.protobuf.UnsafeByteOperations;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -37,5 +41,26 @@ public final class LinkFrames {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot encode a " + message.getClass().getSimpleName(), e);
     }
+  }
+
+  /**
+   * Parses a message from the bytes between {@code frame}'s position and limit, copying them once.
+   *
+   * <p>The frame is copied into an array of its own that nothing else writes, and the message's
+   * bytes fields (task inputs, chunks) are slices of that array rather than copies: one copy of a
+   * payload instead of two ({@code parseFrom(ByteBuffer)} copies a direct buffer whole, then each
+   * bytes field again). The frame may be reused as soon as this returns. Its position does not
+   * move.
+   */
+  public static <T> T parse(Parser<T> parser, ByteBuffer frame)
+      throws InvalidProtocolBufferException {
+    byte[] copy = new byte[frame.remaining()];
+    frame.get(frame.position(), copy);
+    // Aliasing is safe only because the array is never written again.
+    CodedInputStream in = UnsafeByteOperations.unsafeWrap(copy).newCodedInput();
+    in.enableAliasing(true);
+    T message = parser.parseFrom(in);
+    in.checkLastTagWas(0);
+    return message;
   }
 }

@@ -11,7 +11,6 @@ import dev.weft.v1.ShmDecline;
 import dev.weft.v1.ShmOffer;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.wire.LinkFrames;
-import dev.weft.wire.LinkWaits;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -92,8 +91,6 @@ final class FastPathClient {
         .coordinatorId(rest.substring(0, dash))
         .linkId(rest.substring(dash + 1))
         .maxFrameType(LinkFrames.MAX_TYPE)
-        .spinNs(LinkWaits.SPIN_NS)
-        .maxYields(LinkWaits.MAX_YIELDS)
         .conclude();
   }
 
@@ -141,7 +138,7 @@ final class FastPathClient {
       }
       CoordinatorMessage message;
       try {
-        message = CoordinatorMessage.parseFrom(payload);
+        message = LinkFrames.parse(CoordinatorMessage.parser(), payload);
       } catch (InvalidProtocolBufferException e) {
         session.fastPathFailed(this, "unreadable frame: " + e.getMessage());
         return;
