@@ -130,6 +130,8 @@ final class SqliteJournal implements Journal {
       // Only we write (the data dir is locked); someone reading with the sqlite3 tool may hold
       // the file for a moment.
       config.setBusyTimeout(5_000);
+      // We never ask for generated keys; fetching them costs a regex match per statement.
+      config.setGetGeneratedKeys(false);
       db = config.createConnection("jdbc:sqlite:" + file);
       JournalTables.createSchema(db, file);
       JournalTables.prune(db, System.currentTimeMillis() - retention.toMillis(), keepFinished);
