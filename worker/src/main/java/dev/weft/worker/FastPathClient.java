@@ -41,7 +41,7 @@ final class FastPathClient {
    * Attaches the offered segment and answers over {@code control}. Returns the fast link, or null
    * after declining (the reason is sent to the coordinator).
    */
-  CoordinatorLink accept(ShmOffer offer, WorkerSession session, CoordinatorLink control) {
+  CoordinatorLink accept(ShmOffer offer, CoordinatorSession session, CoordinatorLink control) {
     ShmConfig config;
     try {
       config = configFor(Path.of(offer.getPath()));
@@ -100,10 +100,10 @@ final class FastPathClient {
   /** Task traffic in both directions over the segment; control stays on the other link. */
   private final class ShmLink implements CoordinatorLink, ShmEndpoint.Listener {
     private final ShmEndpoint endpoint;
-    private final WorkerSession session;
+    private final CoordinatorSession session;
     private final CoordinatorLink control;
 
-    ShmLink(ShmSegment segment, WorkerSession session, CoordinatorLink control) {
+    ShmLink(ShmSegment segment, CoordinatorSession session, CoordinatorLink control) {
       this.session = session;
       this.control = control;
       this.endpoint =
