@@ -15,6 +15,7 @@ import dev.weft.wire.LinkWaits;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The worker's half of the same-host fast path: maps the segment the coordinator offers, proves it
@@ -44,7 +45,7 @@ final class FastPathClient {
   CoordinatorLink accept(ShmOffer offer, CoordinatorSession session, CoordinatorLink control) {
     ShmConfig config;
     try {
-      config = configFor(Path.of(offer.getPath()));
+      config = configFor(Path.of(offer.getPath()), heartbeatIntervalMs);
     } catch (IllegalArgumentException e) {
       control.send(decline(offer, e.getMessage()));
       return null;
@@ -69,8 +70,11 @@ final class FastPathClient {
     return link;
   }
 
-  /** Only weft's own segment names in a shm directory are attached, never an arbitrary path. */
-  static ShmConfig configFor(Path path) {
+  /**
+   * Only weft's own segment names in a shm directory are attached, never an arbitrary path. An idle
+   * reader sleeps as long as its heartbeat allows: it wakes up only to beat.
+   */
+  static ShmConfig configFor(Path path, long heartbeatIntervalMs) {
     String name = path.getFileName() == null ? "" : path.getFileName().toString();
     Path directory = path.getParent();
     if (!path.isAbsolute() || directory == null || !name.startsWith(ShmConfig.NAME_PREFIX)) {
@@ -94,6 +98,7 @@ final class FastPathClient {
         .maxFrameType(LinkFrames.MAX_TYPE)
         .spinNs(LinkWaits.SPIN_NS)
         .maxYields(LinkWaits.MAX_YIELDS)
+        .parkTimeoutNs(TimeUnit.MILLISECONDS.toNanos(heartbeatIntervalMs))
         .conclude();
   }
 
