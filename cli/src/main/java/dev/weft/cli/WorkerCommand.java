@@ -75,9 +75,11 @@ final class WorkerCommand implements Callable<Integer> {
 
   @Option(
       names = "--prefetch",
-      paramLabel = "N",
-      description = "Tasks queued beyond the slots, so a busy worker never waits (default: 0).")
-  private Integer prefetch;
+      paramLabel = "auto|N",
+      description =
+          "Tasks queued beyond the slots, so a busy worker never waits for a round trip: auto"
+              + " (as many as the slots) or a number 0..65536 (default: auto).")
+  private String prefetch;
 
   @Option(
       names = "--drain-grace",
@@ -127,9 +129,6 @@ final class WorkerCommand implements Callable<Integer> {
     if (id != null) {
       config.id(id);
     }
-    if (prefetch != null) {
-      config.prefetch(prefetch);
-    }
     if (parentPid != null) {
       config.parentPid(parentPid);
     }
@@ -137,6 +136,9 @@ final class WorkerCommand implements Callable<Integer> {
       config.security(tls.security());
     }
     try {
+      if (prefetch != null) {
+        config.prefetch(prefetch);
+      }
       config.conclude();
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());

@@ -86,6 +86,20 @@ final class CommandLineTest {
   }
 
   @Test
+  void badPrefetchNamesTheAllowedValues() {
+    for (String bad : List.of("lots", "-1", "65537")) {
+      CliResult r = cli("worker", "--join", "127.0.0.1:1", "--prefetch=" + bad);
+
+      assertExit(2, r);
+      assertTrue(
+          r.err()
+              .contains("prefetch must be auto or a number of tasks 0..65536, got '" + bad + "'"),
+          r::toString);
+      assertEquals(1, r.err().lines().count(), () -> "one line, no stack trace; " + r);
+    }
+  }
+
+  @Test
   void badSizeSaysWhatIsAllowed() {
     CliResult r = cli("submit", "hash", "--file", "x", "--chunk", "lots");
 

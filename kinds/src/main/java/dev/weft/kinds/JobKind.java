@@ -39,6 +39,16 @@ public interface JobKind {
    */
   ByteString run(ByteString input, TaskContext context) throws Exception;
 
+  /**
+   * True when every task of this kind is so cheap (no blocking, no I/O, no long loop) that handing
+   * it to another thread would cost more than running it: a worker may then run it on the thread
+   * that read it from the link, when a slot is free. Such a run is not interrupted on cancel (the
+   * thread belongs to the link), so a kind that says true must finish promptly on its own.
+   */
+  default boolean inlineCheap() {
+    return false;
+  }
+
   /** Starts folding the outputs of a job's tasks into its result. Runs on the coordinator. */
   JobReduction reduction(JobSpec spec, TaskPlan plan);
 }

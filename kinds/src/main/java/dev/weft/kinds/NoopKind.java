@@ -79,6 +79,12 @@ public final class NoopKind implements JobKind {
     return NoopTaskOutput.newBuilder().setBytes(task.getPayload().size()).build().toByteString();
   }
 
+  /** Parsing the input (aliased, not copied) is all a task does. */
+  @Override
+  public boolean inlineCheap() {
+    return true;
+  }
+
   @Override
   public JobReduction reduction(JobSpec spec, TaskPlan plan) {
     long expected = spec.getNoop().getPayloadBytes();

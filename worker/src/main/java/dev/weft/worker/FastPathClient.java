@@ -14,6 +14,7 @@ import dev.weft.wire.LinkFrames;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The worker's half of the same-host fast path: maps the segment the coordinator offers, proves it
@@ -40,10 +41,10 @@ final class FastPathClient {
    * Attaches the offered segment and answers over {@code control}. Returns the fast link, or null
    * after declining (the reason is sent to the coordinator).
    */
-  CoordinatorLink accept(ShmOffer offer, WorkerSession session, CoordinatorLink control) {
+  CoordinatorLink accept(ShmOffer offer, CoordinatorSession session, CoordinatorLink control) {
     ShmConfig config;
     try {
-      config = configFor(Path.of(offer.getPath()));
+      config = configFor(Path.of(offer.getPath()), heartbeatIntervalMs);
     } catch (IllegalArgumentException e) {
       control.send(decline(offer, e.getMessage()));
       return null;
@@ -68,8 +69,11 @@ final class FastPathClient {
     return link;
   }
 
-  /** Only weft's own segment names in a shm directory are attached, never an arbitrary path. */
-  static ShmConfig configFor(Path path) {
+  /**
+   * Only weft's own segment names in a shm directory are attached, never an arbitrary path. An idle
+   * reader sleeps as long as its heartbeat allows: it wakes up only to beat.
+   */
+  static ShmConfig configFor(Path path, long heartbeatIntervalMs) {
     String name = path.getFileName() == null ? "" : path.getFileName().toString();
     Path directory = path.getParent();
     if (!path.isAbsolute() || directory == null || !name.startsWith(ShmConfig.NAME_PREFIX)) {
@@ -91,16 +95,17 @@ final class FastPathClient {
         .coordinatorId(rest.substring(0, dash))
         .linkId(rest.substring(dash + 1))
         .maxFrameType(LinkFrames.MAX_TYPE)
+        .parkTimeoutNs(TimeUnit.MILLISECONDS.toNanos(heartbeatIntervalMs))
         .conclude();
   }
 
   /** Task traffic in both directions over the segment; control stays on the other link. */
   private final class ShmLink implements CoordinatorLink, ShmEndpoint.Listener {
     private final ShmEndpoint endpoint;
-    private final WorkerSession session;
+    private final CoordinatorSession session;
     private final CoordinatorLink control;
 
-    ShmLink(ShmSegment segment, WorkerSession session, CoordinatorLink control) {
+    ShmLink(ShmSegment segment, CoordinatorSession session, CoordinatorLink control) {
       this.session = session;
       this.control = control;
       this.endpoint =

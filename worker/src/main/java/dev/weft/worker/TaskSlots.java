@@ -18,14 +18,18 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
  * Runs tasks on a fixed number of slot threads. Tasks beyond the slots wait in a queue (prefetch).
- * Every accepted task produces exactly one result, delivered to the result sink: its output, its
- * failure, or that it was cancelled and how it stopped; a task handed back while draining produces
- * none (the coordinator already took it back).
+ * A task of an inline-cheap kind (see {@link JobKind#inlineCheap()}) that finds a slot free runs on
+ * the thread that submits it instead, the link's reader; it counts against the slots all the same,
+ * and its cancel flips its token without interrupting the reader. Every accepted task produces
+ * exactly one result, delivered to the result sink: its output, its failure, or that it was
+ * cancelled and how it stopped; a task handed back while draining produces none (the coordinator
+ * already took it back).
  *
  * <p>A cancelled task still running past its grace period (plus a little, so a killed process can
  * be reaped) is reported STUCK at once; its slot thread stays taken, and when the task finally
@@ -54,6 +58,9 @@ final class TaskSlots {
   private final ScheduledExecutorService timers;
   private final Set<Long> earlyCancels = Collections.synchronizedSet(new LinkedHashSet<>());
   private final Object idle = new Object();
+  // One per slot, held while a task runs (on a slot thread or inline): a second link reader's
+  // inline run and a slot thread never run more tasks than slots between them.
+  private final Semaphore permits;
   private int stuck; // guarded by idle
 
   TaskSlots(
@@ -68,15 +75,36 @@ final class TaskSlots {
     this.listener = listener;
     this.timers = timers;
     this.threads = new SlotThreads(slots);
+    this.permits = new Semaphore(slots);
   }
 
+  /**
+   * Accepts a task. One of an inline-cheap kind runs here and now on the caller's thread (the link
+   * reader) when a slot is free, sparing the hand-off to a slot thread; any other waits for a slot
+   * thread.
+   */
   void submit(TaskAssignment assignment) {
-    RunningTask task = new RunningTask(assignment);
-    tasks.put(assignment.getAttemptId(), task);
+    JobKind kind = kinds.find(assignment.getKind()).orElse(null);
+    boolean inline;
+    RunningTask task;
+    synchronized (idle) {
+      // The reader's run takes a slot as a slot thread's would: never more tasks than slots.
+      inline =
+          kind != null
+              && kind.inlineCheap()
+              && tasks.size() + stuck < slots
+              && permits.tryAcquire();
+      task = new RunningTask(assignment, kind, inline);
+      tasks.put(assignment.getAttemptId(), task);
+    }
     if (earlyCancels.remove(assignment.getAttemptId())) {
       task.cancel(-1);
     }
-    threads.execute(task);
+    if (inline) {
+      task.run();
+    } else {
+      threads.execute(task);
+    }
   }
 
   /** Cancels the given attempts with their own grace periods. */
@@ -138,7 +166,7 @@ final class TaskSlots {
     }
   }
 
-  /** Tasks running on a slot thread now (accepted ones may still wait in the queue). */
+  /** Tasks running now, on slot threads or inline (accepted ones may still wait in the queue). */
   int running() {
     int running = 0;
     for (RunningTask task : tasks.values()) {
@@ -208,6 +236,9 @@ final class TaskSlots {
   /** One accepted attempt, from the queue through its run to its single result. */
   private final class RunningTask implements Runnable, TaskContext {
     private final TaskAssignment assignment;
+    private final JobKind kind;
+    // Runs on a link's reader thread, which a cancel must not interrupt: the thread is not ours.
+    private final boolean inline;
     private final List<Runnable> onCancel = new ArrayList<>();
     private Thread runner;
     private boolean cancelled;
@@ -217,12 +248,26 @@ final class TaskSlots {
     private long graceOverrideMs = -1;
     private long cancelledNanos;
 
-    RunningTask(TaskAssignment assignment) {
+    RunningTask(TaskAssignment assignment, JobKind kind, boolean inline) {
       this.assignment = assignment;
+      this.kind = kind;
+      this.inline = inline;
     }
 
     @Override
     public void run() {
+      if (!inline) {
+        // Waits only while another thread's inline run holds the last slot: microseconds.
+        permits.acquireUninterruptibly();
+      }
+      try {
+        runHoldingSlot();
+      } finally {
+        permits.release();
+      }
+    }
+
+    private void runHoldingSlot() {
       synchronized (this) {
         if (handedBack) {
           return;
@@ -243,14 +288,15 @@ final class TaskSlots {
           finished = true;
           runner = null;
         }
-        // A cancel that raced with the end of the task must not hit the next task on this thread.
-        Thread.interrupted();
+        if (!inline) {
+          // A cancel that raced with the end of the task must not hit the next task here.
+          Thread.interrupted();
+        }
       }
       finish(result);
     }
 
     private TaskResult execute(long start) {
-      JobKind kind = kinds.find(assignment.getKind()).orElse(null);
       if (kind == null) {
         return TaskResult.newBuilder()
             .setAttemptId(assignment.getAttemptId())
@@ -371,7 +417,7 @@ final class TaskSlots {
         graceOverrideMs = graceMs;
         actions = List.copyOf(onCancel);
         running = runner != null;
-        if (running) {
+        if (running && !inline) {
           runner.interrupt();
         }
       }

@@ -1,73 +1,49 @@
 package dev.weft.worker;
 
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.weft.kinds.JobKinds;
 import dev.weft.kinds.TaskProcessGroups;
-import dev.weft.local.FrameReader;
 import dev.weft.local.HostIdentity;
 import dev.weft.posix.ProcessStat;
-import dev.weft.security.CertificateRejectedException;
-import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.Hello;
-import dev.weft.v1.TaskResult;
 import dev.weft.v1.TaskResults;
-import dev.weft.v1.WorkerMessage;
-import dev.weft.v1.WorkerServiceGrpc;
-import dev.weft.wire.LinkFrames;
-import io.grpc.ManagedChannel;
-import io.grpc.Status;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
-import java.io.FileDescriptor;
-import java.io.FileInputStream;
-import java.io.FileOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A running worker: attaches to its coordinator, runs the tasks it is given on its slots, and
  * re-attaches with backoff whenever the coordinator goes away. A worker on stdin/stdout (spawned by
  * its coordinator) has a single session and stops when its pipes close.
+ *
+ * <p>The facade over the parts: {@link AttachLoop} or {@link StdioSession} runs the sessions,
+ * {@link CoordinatorSession} speaks to the coordinator, {@link TaskSlots} runs the tasks and {@link
+ * ResultBatcher} sends their results.
  */
 public final class Worker implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Worker.class.getName());
   private static final String VERSION = "0.1.0";
-  private static final int MAX_RESULTS_PER_MESSAGE = 1024;
-  // Keeps a batch within one shared-memory ring frame (exec results carry output tails).
-  private static final int MAX_RESULT_BYTES_PER_MESSAGE = 1 << 20;
   private static final long FAST_PATH_HEARTBEAT_MS = 500;
   private static final long ORPHAN_SWEEP_SECONDS = 30;
   private static final long FAST_PATH_STALE_MS = 5_000;
   // Tasks of a session that ended were requeued elsewhere: stop them soon.
   private static final long LEAVE_GRACE_MS = 2_000;
+  private static final long STOP_WAIT_MS = 5_000;
 
   private final WorkerConfig config;
   private final JobKinds kinds;
   private final TaskSlots slots;
-  private final ManagedChannel channel;
+  private final ResultBatcher results;
+  private final AttachLoop attachLoop;
   private final ScheduledExecutorService timers;
-  private final ConcurrentLinkedQueue<TaskResult> pendingResults = new ConcurrentLinkedQueue<>();
-  private final AtomicInteger flushing = new AtomicInteger();
   private final CountDownLatch terminated = new CountDownLatch(1);
   private final Object state = new Object();
-  private Thread attachThread;
-  private WorkerSession session;
+  private Thread runner;
+  private CoordinatorSession session;
   private boolean stopping;
   private boolean draining;
   private volatile boolean exitedStuck;
@@ -76,7 +52,6 @@ public final class Worker implements AutoCloseable {
   private Worker(WorkerConfig config) {
     this.config = config;
     this.kinds = JobKinds.load(Worker.class.getClassLoader());
-    this.channel = config.stdio() ? null : channel(config);
     this.timers =
         Executors.newSingleThreadScheduledExecutor(
             runnable -> {
@@ -84,15 +59,16 @@ public final class Worker implements AutoCloseable {
               thread.setDaemon(true);
               return thread;
             });
+    this.results = new ResultBatcher(this::sendResults);
     this.slots =
         new TaskSlots(
             config.slots(),
             kinds,
-            this::enqueueResult,
+            results::add,
             new TaskSlots.Listener() {
               @Override
               public void slotFreed() {
-                WorkerSession current = current();
+                CoordinatorSession current = current();
                 if (current != null) {
                   current.slotFreed();
                 }
@@ -100,7 +76,7 @@ public final class Worker implements AutoCloseable {
 
               @Override
               public void stuck(int stuck) {
-                WorkerSession current = current();
+                CoordinatorSession current = current();
                 if (current != null) {
                   current.stuckChanged();
                 }
@@ -108,20 +84,7 @@ public final class Worker implements AutoCloseable {
               }
             },
             timers);
-  }
-
-  /** Plain text, or TLS checked against the join token / --tls-ca, with the token on calls. */
-  private static ManagedChannel channel(WorkerConfig config) {
-    NettyChannelBuilder builder =
-        NettyChannelBuilder.forAddress(
-                config.coordinatorHost(), config.coordinatorPort(), config.security().credentials())
-            .keepAliveTime(30, TimeUnit.SECONDS)
-            .keepAliveTimeout(10, TimeUnit.SECONDS)
-            .maxInboundMessageSize(LinkFrames.MAX_MESSAGE_BYTES);
-    if (config.security().serverName() != null) {
-      builder.overrideAuthority(config.security().serverName());
-    }
-    return builder.build();
+    this.attachLoop = config.stdio() ? null : new AttachLoop(config, new Host());
   }
 
   /** Starts the worker; it attaches (and re-attaches) in the background. */
@@ -136,10 +99,13 @@ public final class Worker implements AutoCloseable {
         ORPHAN_SWEEP_SECONDS,
         ORPHAN_SWEEP_SECONDS,
         TimeUnit.SECONDS);
-    worker.attachThread =
-        Thread.ofPlatform()
-            .name("weft-worker-attach")
-            .start(config.stdio() ? worker::stdioSession : worker::attachLoop);
+    Runnable sessions =
+        worker.attachLoop != null
+            ? worker.attachLoop
+            : new StdioSession(worker.new Host(), worker.results);
+    synchronized (worker.state) {
+      worker.runner = Thread.ofPlatform().name("weft-worker-attach").start(sessions);
+    }
     if (config.parentPid() > 0) {
       ProcessHandle.of(config.parentPid())
           .ifPresentOrElse(
@@ -187,7 +153,7 @@ public final class Worker implements AutoCloseable {
   }
 
   private void drainThenClose(String reason) {
-    WorkerSession current = current();
+    CoordinatorSession current = current();
     List<Long> handedBack = slots.handBackUnstarted();
     if (current != null) {
       current.drain(reason, handedBack);
@@ -251,7 +217,7 @@ public final class Worker implements AutoCloseable {
     return exitedStuck;
   }
 
-  private WorkerSession current() {
+  private CoordinatorSession current() {
     synchronized (state) {
       return session;
     }
@@ -273,7 +239,7 @@ public final class Worker implements AutoCloseable {
   /** Detaches (handing back unfinished tasks) and stops. Idempotent. */
   @Override
   public void close() {
-    WorkerSession current;
+    CoordinatorSession current;
     synchronized (state) {
       if (stopping) {
         return;
@@ -286,21 +252,19 @@ public final class Worker implements AutoCloseable {
       current.leave("the worker is stopping");
     }
     slots.shutdown(LEAVE_GRACE_MS);
+    Thread sessions;
+    synchronized (state) {
+      sessions = runner;
+    }
     try {
-      if (channel != null) {
-        channel.shutdown();
-        if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
-          channel.shutdownNow();
-        }
+      if (attachLoop != null) {
+        attachLoop.shutdown(STOP_WAIT_MS);
       }
-      if (attachThread != null && attachThread != Thread.currentThread()) {
-        attachThread.join(TimeUnit.SECONDS.toMillis(5));
+      if (sessions != null && sessions != Thread.currentThread()) {
+        sessions.join(STOP_WAIT_MS);
       }
-      slots.awaitTermination(TimeUnit.SECONDS.toMillis(5));
+      slots.awaitTermination(STOP_WAIT_MS);
     } catch (InterruptedException e) {
-      if (channel != null) {
-        channel.shutdownNow();
-      }
       Thread.currentThread().interrupt();
     } finally {
       timers.shutdownNow();
@@ -314,252 +278,78 @@ public final class Worker implements AutoCloseable {
         : new FastPathClient(FAST_PATH_HEARTBEAT_MS, FAST_PATH_STALE_MS);
   }
 
-  private boolean begin(WorkerSession next) {
-    synchronized (state) {
-      if (stopping || draining) {
-        return false;
-      }
-      session = next;
-      return true;
-    }
-  }
-
-  private void end(WorkerSession finished) {
-    synchronized (state) {
-      if (session == finished) {
-        session = null;
-      }
-    }
-    // Whatever was running belonged to the old session: the coordinator has requeued it.
-    slots.cancelAll(LEAVE_GRACE_MS);
-  }
-
-  /** gRPC: attach, run the session to its end, back off, attach again, until closed. */
-  private void attachLoop() {
-    long backoffMs = config.reconnectInitialMs();
-    while (true) {
-      GrpcAttach attach = new GrpcAttach();
-      WorkerSession current =
-          new WorkerSession(attach, slots, this::creditToAnnounce, timers, fastPath());
-      attach.session = current;
-      if (!begin(current)) {
-        return;
-      }
-      WorkerServiceGrpc.newStub(channel).attach(attach);
-      current.start(hello());
-      boolean welcomed;
-      try {
-        welcomed = current.await();
-      } catch (InterruptedException e) {
-        attach.abort("worker interrupted");
-        Thread.currentThread().interrupt();
-        return;
-      } finally {
-        end(current);
-      }
-      backoffMs =
-          welcomed ? config.reconnectInitialMs() : Math.min(backoffMs * 2, config.reconnectMaxMs());
-      if (!pause(backoffMs / 2 + ThreadLocalRandom.current().nextLong(backoffMs / 2 + 1))) {
-        return;
-      }
-    }
-  }
-
-  /** Waits before the next attach; false when the worker is stopping. */
-  private boolean pause(long waitMs) {
-    synchronized (state) {
-      long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
-      while (!stopping) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          return true;
-        }
-        try {
-          TimeUnit.NANOSECONDS.timedWait(state, left);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return false;
-        }
-      }
-      return false;
-    }
-  }
-
-  /** stdin/stdout: one session; when the coordinator closes the pipe, the worker stops. */
-  private void stdioSession() {
-    // Our stdout is the link: anything else that prints must go to stderr.
-    PipeCoordinatorLink link =
-        new PipeCoordinatorLink(
-            new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16));
-    System.setOut(new PrintStream(new FileOutputStream(FileDescriptor.err), true));
-    InputStream in = new BufferedInputStream(new FileInputStream(FileDescriptor.in), 1 << 16);
-    WorkerSession current =
-        new WorkerSession(link, slots, this::creditToAnnounce, timers, fastPath());
-    if (!begin(current)) {
-      return;
-    }
-    current.start(hello());
-    FrameReader reader = new FrameReader(in, LinkFrames.MAX_MESSAGE_BYTES, LinkFrames.MAX_TYPE);
-    String reason = "the coordinator closed the pipe";
-    try {
-      while (reader.read(
-          (type, payload) -> {
-            try {
-              current.onMessage(CoordinatorMessage.parseFrom(payload));
-            } catch (InvalidProtocolBufferException e) {
-              throw new IllegalStateException("unreadable frame from the coordinator", e);
-            }
-          })) {
-        // each frame is handled inside read
-      }
-    } catch (IOException | IllegalStateException e) {
-      reason = "the pipe from the coordinator failed: " + e.getMessage();
-    }
-    LOG.log(System.Logger.Level.INFO, "{0}; stopping", reason);
-    current.ended(reason);
-    end(current);
-    Thread.ofPlatform().start(this::close);
-  }
-
   /** Free slots plus prefetch: slots held by stuck tasks are not offered. */
   private int creditToAnnounce() {
     return Math.max(0, config.slots() - slots.stuck()) + config.prefetch();
   }
 
-  private void enqueueResult(TaskResult result) {
-    pendingResults.add(result);
-    flushResults();
+  private void sendResults(TaskResults batch) {
+    CoordinatorSession current = current();
+    if (current != null) {
+      current.sendResults(batch);
+    }
   }
 
-  /**
-   * Sends queued results in batches; concurrent callers leave the work to the one already at it.
-   */
-  private void flushResults() {
-    if (flushing.getAndIncrement() != 0) {
-      return;
+  /** The worker as its session runners see it. */
+  private final class Host implements SessionHost {
+    @Override
+    public CoordinatorSession open(CoordinatorLink control) {
+      CoordinatorSession next =
+          new CoordinatorSession(
+              control, slots, results, Worker.this::creditToAnnounce, timers, fastPath());
+      synchronized (state) {
+        if (stopping || draining) {
+          return null;
+        }
+        session = next;
+        return next;
+      }
     }
-    do {
-      List<TaskResult> batch = new ArrayList<>();
-      int bytes = 0;
-      TaskResult next;
-      while ((next = pendingResults.poll()) != null) {
-        batch.add(next);
-        bytes += next.getSerializedSize();
-        if (batch.size() == MAX_RESULTS_PER_MESSAGE || bytes >= MAX_RESULT_BYTES_PER_MESSAGE) {
-          sendResults(batch);
-          batch = new ArrayList<>();
-          bytes = 0;
+
+    @Override
+    public void closed(CoordinatorSession finished) {
+      synchronized (state) {
+        if (session == finished) {
+          session = null;
         }
       }
-      if (!batch.isEmpty()) {
-        sendResults(batch);
-      }
-    } while (flushing.decrementAndGet() != 0);
-  }
-
-  private void sendResults(List<TaskResult> batch) {
-    WorkerSession current;
-    synchronized (state) {
-      current = session;
-    }
-    if (current != null) {
-      current.send(
-          WorkerMessage.newBuilder()
-              .setResults(TaskResults.newBuilder().addAllResults(batch))
-              .build());
-    }
-  }
-
-  /** The gRPC Attach stream as the session's control link. */
-  private final class GrpcAttach
-      implements CoordinatorLink, ClientResponseObserver<WorkerMessage, CoordinatorMessage> {
-    private volatile GrpcCoordinatorLink link;
-    private volatile WorkerSession session;
-
-    @Override
-    public void beforeStart(ClientCallStreamObserver<WorkerMessage> requests) {
-      link = new GrpcCoordinatorLink(requests);
+      // Whatever was running belonged to the old session: the coordinator has requeued it.
+      slots.cancelAll(LEAVE_GRACE_MS);
     }
 
     @Override
-    public void send(WorkerMessage message) {
-      GrpcCoordinatorLink current = link;
-      if (current != null) {
-        current.send(message);
-      }
+    public Hello hello() {
+      return Worker.this.hello();
     }
 
     @Override
-    public String transport() {
-      return "grpc";
-    }
-
-    @Override
-    public void close() {
-      GrpcCoordinatorLink current = link;
-      if (current != null) {
-        current.close();
-      }
-    }
-
-    @Override
-    public void abort(String reason) {
-      GrpcCoordinatorLink current = link;
-      if (current != null) {
-        current.abort(reason);
-      }
-    }
-
-    @Override
-    public void onNext(CoordinatorMessage message) {
-      session.onMessage(message);
-    }
-
-    @Override
-    public void onError(Throwable t) {
-      link.markClosed();
-      Status status = Status.fromThrowable(t);
-      String reason =
-          "attach to "
-              + config.coordinatorHost()
-              + ":"
-              + config.coordinatorPort()
-              + " ended: "
-              + status.getCode()
-              + (status.getDescription() == null ? "" : " " + status.getDescription());
-      String coordinator = config.coordinatorHost() + ":" + config.coordinatorPort();
-      Optional<CertificateRejectedException> certificate = CertificateRejectedException.in(t);
-      switch (status.getCode()) {
-        // Refusals of the token, the certificate or a transport that cannot work between the two
-        // (shared memory across hosts) repeat on every attempt: stop instead.
-        case UNAUTHENTICATED, PERMISSION_DENIED, FAILED_PRECONDITION ->
-            refusedForGood(
-                "the coordinator at "
-                    + coordinator
-                    + " refused this worker: "
-                    + status.getDescription());
-        case INVALID_ARGUMENT -> session.refused(reason);
-        default -> {
-          if (certificate.isPresent()) {
-            refusedForGood(certificate.get().getMessage());
-          } else {
-            LOG.log(
-                System.Logger.Level.INFO,
-                config
-                    .security()
-                    .mismatch(status)
-                    .map(hint -> "attach to " + coordinator + " failed: " + hint)
-                    .orElse(reason));
+    public boolean pause(long waitMs) {
+      synchronized (state) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
+        while (!stopping) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            return true;
+          }
+          try {
+            TimeUnit.NANOSECONDS.timedWait(state, left);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
           }
         }
+        return false;
       }
-      session.ended(reason);
     }
 
     @Override
-    public void onCompleted() {
-      link.close();
-      session.ended("the coordinator ended the stream");
+    public void refusedForGood(String why) {
+      Worker.this.refusedForGood(why);
+    }
+
+    @Override
+    public void stop() {
+      Thread.ofPlatform().name("weft-worker-stop").start(Worker.this::close);
     }
   }
 

@@ -9,11 +9,16 @@ import java.util.Objects;
  * checks the rules between fields.
  */
 public final class WorkerConfig {
+  /** {@link #prefetch(int)} for "as many as the slots", what {@code --prefetch auto} means. */
+  public static final int AUTO_PREFETCH = -1;
+
+  private static final int MAX_PREFETCH = 65_536;
+
   private String coordinatorHost = "127.0.0.1";
   private int coordinatorPort = 7070;
   private String id = "";
   private int slots = Runtime.getRuntime().availableProcessors();
-  private int prefetch = 0;
+  private int prefetch = AUTO_PREFETCH;
   private long reconnectInitialMs = 200;
   private long reconnectMaxMs = 5_000;
   private long parentPid = -1;
@@ -58,10 +63,39 @@ public final class WorkerConfig {
     return this;
   }
 
-  /** Tasks queued on the worker beyond its slots, so a busy worker never waits for a round trip. */
+  /**
+   * Tasks queued on the worker beyond its slots, so a busy worker never waits for a round trip;
+   * {@link #AUTO_PREFETCH} (the default) for as many as the slots.
+   */
   public WorkerConfig prefetch(int value) {
     this.prefetch = value;
     return this;
+  }
+
+  /**
+   * {@code auto} or a number of tasks, as {@code --prefetch} takes it.
+   *
+   * @throws IllegalArgumentException naming the allowed values
+   */
+  public WorkerConfig prefetch(String value) {
+    Objects.requireNonNull(value, "prefetch");
+    if (value.equals("auto")) {
+      return prefetch(AUTO_PREFETCH);
+    }
+    int tasks;
+    try {
+      tasks = Integer.parseInt(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(prefetchRule(value), e);
+    }
+    if (tasks < 0 || tasks > MAX_PREFETCH) {
+      throw new IllegalArgumentException(prefetchRule(value));
+    }
+    return prefetch(tasks);
+  }
+
+  private static String prefetchRule(String got) {
+    return "prefetch must be auto or a number of tasks 0.." + MAX_PREFETCH + ", got '" + got + "'";
   }
 
   public WorkerConfig reconnectBackoffMs(long initialMs, long maxMs) {
@@ -134,8 +168,12 @@ public final class WorkerConfig {
     if (slots < 1 || slots > 4096) {
       throw new IllegalArgumentException("slots must be 1..4096, got " + slots);
     }
-    if (prefetch < 0 || prefetch > 65_536) {
-      throw new IllegalArgumentException("prefetch must be 0..65536, got " + prefetch);
+    if (prefetch == AUTO_PREFETCH) {
+      // One more task per slot covers the round trip that returns a result and brings the next
+      // task, so a slot finds work waiting; more only queues work another worker could run.
+      prefetch = slots;
+    } else if (prefetch < 0 || prefetch > MAX_PREFETCH) {
+      throw new IllegalArgumentException(prefetchRule(String.valueOf(prefetch)));
     }
     if (reconnectInitialMs <= 0 || reconnectMaxMs < reconnectInitialMs) {
       throw new IllegalArgumentException(
@@ -170,6 +208,7 @@ public final class WorkerConfig {
     return slots;
   }
 
+  /** The prefetch in tasks; after {@link #conclude()}, {@code auto} is resolved. */
   public int prefetch() {
     return prefetch;
   }

@@ -1,12 +1,14 @@
 package dev.weft.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import dev.weft.kinds.JobKinds;
 import dev.weft.v1.JobSpec;
+import dev.weft.v1.NoopTask;
 import dev.weft.v1.PrimesParams;
 import dev.weft.v1.SleepTask;
 import dev.weft.v1.StopOutcome;
@@ -15,7 +17,9 @@ import dev.weft.v1.TaskResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
@@ -35,6 +39,7 @@ class TaskSlotsTest {
   private final BlockingQueue<TaskResult> results = new LinkedBlockingQueue<>();
   private final AtomicInteger freed = new AtomicInteger();
   private final AtomicInteger stuckReports = new AtomicInteger();
+  private final Map<Long, String> resultThreads = new ConcurrentHashMap<>();
   private TaskSlots slots;
 
   @AfterEach
@@ -51,7 +56,10 @@ class TaskSlotsTest {
         new TaskSlots(
             count,
             kinds,
-            results::add,
+            result -> {
+              resultThreads.put(result.getAttemptId(), Thread.currentThread().getName());
+              results.add(result);
+            },
             new TaskSlots.Listener() {
               @Override
               public void slotFreed() {
@@ -168,5 +176,90 @@ class TaskSlotsTest {
     assertTrue(result.getOk(), result::toString);
     assertTrue(
         results.poll(200, TimeUnit.MILLISECONDS) == null, "handed-back tasks report nothing");
+  }
+
+  private static final ByteString NOOP = NoopTask.getDefaultInstance().toByteString();
+
+  @Test
+  void aCheapTaskWithASlotFreeRunsOnTheSubmittingThreadBeforeSubmitReturns() throws Exception {
+    TaskSlots slots = start(1);
+
+    slots.submit(assignment(1, "noop", NOOP));
+
+    TaskResult result = results.poll();
+    assertNotNull(result, "the result is there when submit returns");
+    assertTrue(result.getOk(), result::toString);
+    assertEquals(Thread.currentThread().getName(), resultThreads.get(1L));
+    assertEquals(0, slots.busy());
+  }
+
+  @Test
+  void aCheapTaskWithEverySlotTakenWaitsForASlotThread(@TempDir Path dir) throws Exception {
+    TaskSlots slots = start(1);
+    Path release = dir.resolve("release");
+    slots.submit(assignment(1, "stubborn", StubbornKind.input(release)));
+    await("the slow task runs", () -> slots.running() == 1);
+
+    slots.submit(assignment(2, "noop", NOOP));
+    assertTrue(results.isEmpty(), "no slot was free: " + results);
+    assertEquals(2, slots.busy());
+
+    Files.createFile(release);
+    assertEquals(1, nextResult().getAttemptId());
+    TaskResult noop = nextResult();
+    assertEquals(2, noop.getAttemptId());
+    assertTrue(noop.getOk(), noop::toString);
+    assertTrue(resultThreads.get(2L).startsWith("weft-slot-"), resultThreads::toString);
+  }
+
+  @Test
+  void aCheapTaskCancelledBeforeItArrivesReportsCancelledOnTheSubmittingThread() throws Exception {
+    TaskSlots slots = start(1);
+    slots.cancel(List.of(3L));
+
+    slots.submit(assignment(3, "noop", NOOP));
+
+    TaskResult result = results.poll();
+    assertNotNull(result, "the result is there when submit returns");
+    assertTrue(result.getCancelled(), result::toString);
+    assertEquals(StopOutcome.STOPPED, result.getStop(), result::toString);
+    assertEquals("cancelled before it started", result.getError());
+    assertEquals(Thread.currentThread().getName(), resultThreads.get(3L));
+  }
+
+  @Test
+  void anInlineTaskCancelledWhileItRunsStopsWithoutInterruptingTheReader() throws Exception {
+    TaskSlots slots = start(1);
+    AtomicInteger readerInterrupted = new AtomicInteger(-1);
+    Thread reader =
+        Thread.ofPlatform()
+            .name("test-link-reader")
+            .start(
+                () -> {
+                  slots.submit(assignment(4, "patient", ByteString.EMPTY));
+                  readerInterrupted.set(Thread.currentThread().isInterrupted() ? 1 : 0);
+                });
+    await("the inline task runs", () -> slots.running() == 1);
+    assertEquals(1, slots.busy());
+
+    // Its slot is taken: a task from another reader waits, even with the slot thread idle.
+    slots.submit(assignment(5, "noop", NOOP));
+    assertTrue(results.isEmpty(), "one slot, one task at a time: " + results);
+
+    slots.cancel(List.of(4L));
+    TaskResult cancelled = nextResult();
+    assertEquals(4, cancelled.getAttemptId());
+    assertTrue(cancelled.getCancelled(), cancelled::toString);
+    assertEquals(StopOutcome.STOPPED, cancelled.getStop(), cancelled::toString);
+    assertEquals("test-link-reader", resultThreads.get(4L));
+    reader.join(DEADLINE_MS);
+    assertFalse(reader.isAlive(), "submit returned");
+    assertEquals(0, readerInterrupted.get(), "the reader was not interrupted");
+
+    TaskResult noop = nextResult();
+    assertEquals(5, noop.getAttemptId());
+    assertTrue(noop.getOk(), noop::toString);
+    assertTrue(resultThreads.get(5L).startsWith("weft-slot-"), resultThreads::toString);
+    await("every slot free", () -> slots.busy() == 0);
   }
 }

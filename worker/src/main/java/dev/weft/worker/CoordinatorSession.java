@@ -6,6 +6,7 @@ import dev.weft.v1.Draining;
 import dev.weft.v1.Goodbye;
 import dev.weft.v1.Heartbeat;
 import dev.weft.v1.Hello;
+import dev.weft.v1.TaskResults;
 import dev.weft.v1.WorkerMessage;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -15,17 +16,19 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
 
 /**
- * One attachment to a coordinator, from hello to its end, whatever link carries it. Decodes the
- * coordinator's messages into calls on the task slots; sends results on the fastest link it has.
+ * The worker's view of its coordinator: one attachment, from hello to its end, whatever link
+ * carries it. Decodes the coordinator's messages into calls on the task slots; sends results on the
+ * fastest link it has.
  */
-final class WorkerSession {
-  private static final System.Logger LOG = System.getLogger(WorkerSession.class.getName());
+final class CoordinatorSession {
+  private static final System.Logger LOG = System.getLogger(CoordinatorSession.class.getName());
 
   // Tasks handed back when the worker leaves are run again elsewhere: no use waiting long for them.
   private static final long LEAVE_GRACE_MS = 2_000;
 
   private final CoordinatorLink control;
   private final TaskSlots slots;
+  private final ResultBatcher results;
   private final IntSupplier credit;
   private final ScheduledExecutorService timers;
   private final FastPathClient fastPath;
@@ -39,19 +42,23 @@ final class WorkerSession {
   private ScheduledFuture<?> heartbeat;
 
   /**
+   * @param results told when a reader handles a message, so results of tasks run meanwhile leave in
+   *     one batch after it
    * @param credit the slots to announce (free slots plus prefetch) when the session starts
    * @param fastPath answers shared-memory offers; null when this worker must stay on {@code
    *     control}
    */
-  WorkerSession(
+  CoordinatorSession(
       CoordinatorLink control,
       TaskSlots slots,
+      ResultBatcher results,
       IntSupplier credit,
       ScheduledExecutorService timers,
       FastPathClient fastPath) {
     this.control = control;
     this.data = control;
     this.slots = slots;
+    this.results = results;
     this.credit = credit;
     this.timers = timers;
     this.fastPath = fastPath;
@@ -61,12 +68,22 @@ final class WorkerSession {
     control.send(WorkerMessage.newBuilder().setHello(hello).build());
   }
 
-  /** Sends on the fast path when there is one; the control link otherwise. */
-  void send(WorkerMessage message) {
-    data.send(message);
+  /** Sends a batch of results on the fast path when there is one; the control link otherwise. */
+  void sendResults(TaskResults batch) {
+    data.send(WorkerMessage.newBuilder().setResults(batch).build());
   }
 
+  /** Handles one message on the thread of the link that read it. */
   void onMessage(CoordinatorMessage message) {
+    results.readerBusy();
+    try {
+      handle(message);
+    } finally {
+      results.readerDone();
+    }
+  }
+
+  private void handle(CoordinatorMessage message) {
     lastHeardNanos = System.nanoTime();
     switch (message.getBodyCase()) {
       case WELCOME -> {
