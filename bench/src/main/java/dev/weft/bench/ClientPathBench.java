@@ -161,7 +161,7 @@ public final class ClientPathBench {
           Coordinator.start(
               new CoordinatorConfig()
                   .listen("127.0.0.1", 0)
-                  .fastPath(transport.equals("shm") ? "auto" : "grpc")
+                  .shmUpgrade(transport.equals("shm") ? "auto" : "grpc")
                   // Keeps the journal and memory bounded through millions of one-task jobs.
                   .retainedFinishedJobs(1_000)
                   .dataDir(dataDir.path())

@@ -206,7 +206,7 @@ public final class TransportBench {
         Coordinator.start(
             new CoordinatorConfig()
                 .listen("127.0.0.1", 0)
-                .fastPath(transport.equals("shm") ? "auto" : "grpc")
+                .shmUpgrade(transport.equals("shm") ? "auto" : "grpc")
                 .retainedFinishedJobs(1_000)
                 .dataDir(dataDir == null ? null : dataDir.path())
                 .localWorkers(1, transport, options.workerSlots(), command));

@@ -187,7 +187,7 @@ final class CoordinatorCommand implements Callable<Integer> {
         new CoordinatorConfig()
             .dataDir(dataDir != null ? dataDir : CoordinatorConfig.defaultDataDir())
             .listen(listen.host(), listen.port())
-            .fastPath(transport)
+            .shmUpgrade(transport)
             .localWorkers(
                 localWorkers, localTransport, localSlots, WeftJvm.command(List.of("worker")));
     if (probeListen != null) {

@@ -85,7 +85,7 @@ final class LinkContractTest {
       "ba2b7d93ce875a347a2ea813ea64658ce4554a771ff563832edc637f0f8e3320";
 
   @Nested
-  @DisplayName("gRPC over TCP: a worker in this JVM, fast path off on both sides")
+  @DisplayName("gRPC over TCP: a worker in this JVM, shared-memory upgrade off on both sides")
   final class OverGrpc extends Contract {
     @Override
     String transport() {
@@ -94,7 +94,7 @@ final class LinkContractTest {
 
     @Override
     CoordinatorConfig coordinatorConfig() {
-      return new CoordinatorConfig().fastPath("grpc");
+      return new CoordinatorConfig().shmUpgrade("grpc");
     }
 
     @Override
@@ -143,7 +143,7 @@ final class LinkContractTest {
 
     @Override
     CoordinatorConfig coordinatorConfig() {
-      return new CoordinatorConfig().fastPath("auto");
+      return new CoordinatorConfig().shmUpgrade("auto");
     }
 
     @Override

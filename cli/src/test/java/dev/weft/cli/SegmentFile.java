@@ -38,6 +38,9 @@ final class SegmentFile implements AutoCloseable {
   private static final long MAX_FRAME_LENGTH_OFFSET = 32;
   private static final long ATTACHER_PID_OFFSET = 2L * SLOT_LENGTH;
   private static final int SEGMENT_HEADER_LENGTH = 12 * SLOT_LENGTH;
+  // The futex word the worker rings when it has written to the coordinator: the header's
+  // second-to-last slot (the last is the coordinator's sleeping flag).
+  private static final long WAKE_TO_CREATOR_OFFSET = 10L * SLOT_LENGTH;
 
   private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
   private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
@@ -125,6 +128,12 @@ final class SegmentFile implements AutoCloseable {
   }
 
   /** One direction: positions are byte counts since the start, indexes are offsets in the ring. */
+  /** Wakes the coordinator's reader of the worker's ring, as the worker does after a write. */
+  void wakeCoordinator() {
+    INT.getAndAdd(memory, WAKE_TO_CREATOR_OFFSET, 1);
+    dev.weft.posix.Futex.wake(memory.asSlice(WAKE_TO_CREATOR_OFFSET, 4), Integer.MAX_VALUE);
+  }
+
   final class Ring {
     private final long base;
     private final int capacity;

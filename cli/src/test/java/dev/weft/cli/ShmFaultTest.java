@@ -62,8 +62,8 @@ final class ShmFaultTest {
   private static final Duration START_DEADLINE = Duration.ofSeconds(30);
   private static final Duration JOB_DEADLINE = Duration.ofSeconds(60);
   private static final int SLOTS = 2;
-  private static final String UPGRADE_LOGGER = "dev.weft.coordinator.SharedMemoryUpgrade";
-  private static final String WORKER_SESSION_LOGGER = "dev.weft.worker.WorkerSession";
+  private static final String UPGRADE_LOGGER = "dev.weft.coordinator.ShmUpgrade";
+  private static final String WORKER_SESSION_LOGGER = "dev.weft.worker.CoordinatorSession";
 
   @TempDir Path dir;
   private final Deque<AutoCloseable> resources = new ArrayDeque<>();
@@ -116,8 +116,9 @@ final class ShmFaultTest {
   }
 
   /**
-   * The coordinator reads the worker's ring while a job of many small tasks runs. The test stops
-   * the reader mid-ring, writes a bad record where the next one goes, and lets it go on.
+   * The coordinator reads the worker's ring while a job of many small tasks runs. The test holds
+   * the conductor, waits until the worker is quiet and its ring read, writes a bad record where the
+   * next one goes, and lets everything go on.
    */
   @ParameterizedTest
   @EnumSource
@@ -128,21 +129,19 @@ final class ShmFaultTest {
     SchedulerHold hold = holdTheScheduler(link.coordinator);
     SegmentFile.Ring ring = link.segment.toCoordinator();
     awaitQuiet(ring, "the worker");
-    // A reader held in the middle of a pass has not published its head. Were it free (and caught
-    // up), head would equal tail and the bad record would race the worker's next one.
-    assertTrue(
-        ring.head() < ring.tail(),
-        () ->
-            "the coordinator's shm reader is not held (head "
-                + ring.head()
-                + ", tail "
-                + ring.tail()
-                + "): does Coordinator.run still complete under the scheduler's lock?");
+    // The coordinator's reader never waits for the conductor: it reads on to the end of what the
+    // quiet worker wrote, and the bad record goes where the worker's next one would.
+    Await.until(
+        "the coordinator to read everything the worker sent",
+        Duration.ofSeconds(10),
+        () -> ring.head() == ring.tail());
     corruption.write.accept(ring);
+    // At once, before the worker's next write (a heartbeat) could cover the bad record.
+    link.segment.wakeCoordinator();
     hold.release();
 
     link.assertFellBackAndFinished(job, hold);
-    List<String> endings = link.fastPathEndings();
+    List<String> endings = link.shmEndings();
     assertEquals(1, endings.size(), () -> "one fall-back: " + endings);
     assertTrue(
         endings.getFirst().contains("corrupt frame: ")
@@ -152,7 +151,7 @@ final class ShmFaultTest {
 
   /**
    * The same from the other side: a bad record in the coordinator's ring. The worker rejects it and
-   * leaves the fast path; the coordinator sees it go and falls back too.
+   * leaves the shared-memory link; the coordinator sees it go and falls back too.
    */
   @Test
   void aCorruptFrameFromTheCoordinatorMakesBothEndsFallBack() throws Exception {
@@ -170,7 +169,7 @@ final class ShmFaultTest {
     ring.writeLengthAtTail(Integer.MAX_VALUE);
     // The worker's reader wakes within its park timeout even when nothing rings its doorbell.
     Await.until(
-        "the worker to leave the fast path",
+        "the worker to leave the shared-memory link",
         Duration.ofSeconds(10),
         () -> link.worker.transport().equals("grpc"),
         () -> "logged: " + workerLog.messages());
@@ -181,7 +180,7 @@ final class ShmFaultTest {
         workerLog.messages().stream()
             .anyMatch(m -> m.contains("corrupt frame: record length 2147483647 at ring offset")),
         () -> "the worker must reject the record: " + workerLog.messages());
-    List<String> endings = link.fastPathEndings();
+    List<String> endings = link.shmEndings();
     assertEquals(1, endings.size(), () -> "one fall-back: " + endings);
     assertTrue(
         endings.getFirst().contains(ShmEndpoint.PEER_CLOSED),
@@ -242,7 +241,7 @@ final class ShmFaultTest {
    */
   @Test
   void aUserStartedShmWorkerKilledMidJobHasItsSegmentRemoved() throws Exception {
-    Coordinator coordinator = start(new CoordinatorConfig().fastPath("auto"));
+    Coordinator coordinator = start(new CoordinatorConfig().shmUpgrade("auto"));
     CoordinatorClient client = client(coordinator);
     Process process =
         new ProcessBuilder(
@@ -297,7 +296,7 @@ final class ShmFaultTest {
    */
   @Test
   void aWorkerGoneBeforeAnsweringItsOfferLeavesNoSegment() throws Exception {
-    Coordinator coordinator = start(new CoordinatorConfig().fastPath("auto"));
+    Coordinator coordinator = start(new CoordinatorConfig().shmUpgrade("auto"));
     CoordinatorClient client = client(coordinator);
     RawAttach attach = attach(coordinator);
     StreamObserver<WorkerMessage> requests = attach.requests();
@@ -330,7 +329,7 @@ final class ShmFaultTest {
   @Test
   void aWorkerRequiringSharedMemoryItCannotHaveIsRefusedBeforeTheWelcomeAndStops()
       throws Exception {
-    Coordinator coordinator = start(new CoordinatorConfig().fastPath("grpc"));
+    Coordinator coordinator = start(new CoordinatorConfig().shmUpgrade("grpc"));
     RawAttach attach = attach(coordinator);
     Hello shmOnly =
         sameHostHello("shm-only").toBuilder().clearTransports().addTransports("shm").build();
@@ -339,7 +338,7 @@ final class ShmFaultTest {
     assertEquals(Status.Code.FAILED_PRECONDITION, status.getCode(), status::toString);
     assertEquals(
         "shared memory was required by the worker (its --transport shm) but is not possible: the"
-            + " coordinator runs with the fast path off",
+            + " coordinator runs with the shared-memory upgrade off",
         status.getDescription());
     assertEquals(List.of(), List.copyOf(attach.received()), "not even a welcome");
 
@@ -419,7 +418,7 @@ final class ShmFaultTest {
     final LogCapture upgradeLog;
 
     Tampered() throws Exception {
-      coordinator = start(new CoordinatorConfig().fastPath("auto"));
+      coordinator = start(new CoordinatorConfig().shmUpgrade("auto"));
       client = client(coordinator);
       worker = closeLater(Worker.start(inProcessWorker(coordinator, "tampered")));
       assertTrue(
@@ -448,8 +447,8 @@ final class ShmFaultTest {
       return job;
     }
 
-    /** What the coordinator logged about this worker's fast path ending, and why. */
-    List<String> fastPathEndings() {
+    /** What the coordinator logged about this worker's shared-memory link ending, and why. */
+    List<String> shmEndings() {
       return upgradeLog.messages().stream()
           .filter(m -> m.contains("tampered"))
           .filter(m -> m.contains("corrupt frame") || m.contains(ShmEndpoint.PEER_CLOSED))
@@ -480,11 +479,10 @@ final class ShmFaultTest {
   }
 
   /**
-   * Holds the coordinator's scheduler lock until released. {@link Coordinator#run}'s future
-   * completes under that lock, on the thread that delivered the last result, so a callback that
-   * blocks holds it. While held, nothing is dispatched and the coordinator's shm reader stops at
-   * the next record it delivers (or in the callback, if it delivered this one); the worker goes
-   * quiet once its running tasks are reported.
+   * Holds the coordinator's conductor until released. {@link Coordinator#run}'s future completes on
+   * the conductor's thread, so a callback that blocks holds it. While held, nothing is dispatched
+   * and no heartbeat is sent; the worker goes quiet once its running tasks are reported, and the
+   * coordinator's shm reader, which never waits for the conductor, reads all it wrote.
    */
   private SchedulerHold holdTheScheduler(Coordinator coordinator) throws InterruptedException {
     Thread test = Thread.currentThread();

@@ -12,7 +12,7 @@ import java.util.Set;
  */
 final class AttachedWorker {
   /** A task attempt outstanding on this worker. */
-  record Attempt(JobRun job, int task, int attempt) {}
+  record Attempt(JobRun job, int task, int attempt, long dispatchedNanos) {}
 
   private final String id;
   private final Hello hello;
@@ -44,12 +44,14 @@ final class AttachedWorker {
     return link;
   }
 
-  /** Moves the worker to another link (the fast path, or back from it). */
+  /** Moves the worker to another link (the shared-memory link, or back from it). */
   void switchLink(WorkerLink next) {
     link = next;
   }
 
-  /** Takes back every outstanding attempt and all credit (the fast path closed under them). */
+  /**
+   * Takes back every outstanding attempt and all credit (the shared-memory link closed under them).
+   */
   Map<Long, Attempt> withdrawAll() {
     Map<Long, Attempt> withdrawn = new HashMap<>(inflight);
     inflight.clear();
@@ -117,6 +119,11 @@ final class AttachedWorker {
 
   void drain() {
     draining = true;
+  }
+
+  /** The worker's slots: tasks beyond them wait in its queue (its prefetch). */
+  int slots() {
+    return hello.getSlots();
   }
 
   int maxCredit() {

@@ -49,8 +49,8 @@ public final class Coordinator implements AutoCloseable {
   private final HealthStatusManager health;
   private final ScheduledExecutorService timers;
   private final ExecutorService events;
-  private final SharedMemoryUpgrade upgrade;
-  private final SharedMemoryUpgrade localUpgrade;
+  private final ShmUpgrade upgrade;
+  private final ShmUpgrade localUpgrade;
   private final LocalWorkers localWorkers;
   private final Journal journal;
   private final ServerSecurity security;
@@ -67,8 +67,8 @@ public final class Coordinator implements AutoCloseable {
       HealthStatusManager health,
       ScheduledExecutorService timers,
       ExecutorService events,
-      SharedMemoryUpgrade upgrade,
-      SharedMemoryUpgrade localUpgrade,
+      ShmUpgrade upgrade,
+      ShmUpgrade localUpgrade,
       LocalWorkers localWorkers,
       Journal journal,
       ServerSecurity security) {
@@ -161,12 +161,12 @@ public final class Coordinator implements AutoCloseable {
     scheduler.startTimers();
     conductor.start();
     sweepStaleSegments();
-    SharedMemoryUpgrade upgrade =
-        new SharedMemoryUpgrade(
+    ShmUpgrade upgrade =
+        new ShmUpgrade(
             conductor,
             scheduler,
             id,
-            SharedMemoryUpgrade.Mode.valueOf(config.fastPath().toUpperCase(Locale.ROOT)),
+            ShmUpgrade.Mode.valueOf(config.shmUpgrade().toUpperCase(Locale.ROOT)),
             timers);
     HealthStatusManager health = new HealthStatusManager();
     Server server =
@@ -194,14 +194,13 @@ public final class Coordinator implements AutoCloseable {
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(JobServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
     health.setStatus(WorkerServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
-    SharedMemoryUpgrade localUpgrade =
-        new SharedMemoryUpgrade(conductor, scheduler, id, SharedMemoryUpgrade.Mode.SHM, timers);
+    ShmUpgrade localUpgrade = new ShmUpgrade(conductor, scheduler, id, ShmUpgrade.Mode.SHM, timers);
     LocalWorkers localWorkers =
         new LocalWorkers(
             config,
             conductor,
             scheduler,
-            config.localTransport().equals("shm") ? localUpgrade : null,
+            config.localTransport() == Transport.SHM ? localUpgrade : null,
             server.getPort(),
             security);
     Server probeServer;

@@ -1,6 +1,7 @@
 package dev.weft.coordinator;
 
 import dev.weft.coordinator.security.SecurityConfig;
+import dev.weft.wire.Transport;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -30,9 +31,11 @@ public final class CoordinatorConfig {
   // Where hash jobs may read files; by default the directory the coordinator started in.
   private List<Path> hashRoots = List.of(Path.of("").toAbsolutePath());
   private Duration defaultGrace = Duration.ofSeconds(10);
-  private String fastPath = "auto";
+  private String shmUpgrade = "auto";
   private int localWorkers;
-  private String localTransport = "pipe";
+  private Transport localTransport = Transport.PIPE;
+  // As given, until conclude() checks it.
+  private String localTransportName = Transport.PIPE.wireName();
   private int localWorkerSlots;
   private List<String> workerCommand = List.of();
   private SecurityConfig security = new SecurityConfig();
@@ -145,8 +148,8 @@ public final class CoordinatorConfig {
    * Whether same-host workers attached over gRPC move to shared memory: {@code auto} when they can,
    * {@code grpc} never, {@code shm} always (workers that cannot are refused).
    */
-  public CoordinatorConfig fastPath(String mode) {
-    this.fastPath = Objects.requireNonNull(mode, "mode");
+  public CoordinatorConfig shmUpgrade(String mode) {
+    this.shmUpgrade = Objects.requireNonNull(mode, "mode");
     return this;
   }
 
@@ -162,7 +165,7 @@ public final class CoordinatorConfig {
   public CoordinatorConfig localWorkers(
       int count, String transport, int slots, List<String> command) {
     this.localWorkers = count;
-    this.localTransport = Objects.requireNonNull(transport, "transport");
+    this.localTransportName = Objects.requireNonNull(transport, "transport");
     this.localWorkerSlots = slots;
     this.workerCommand = List.copyOf(command);
     return this;
@@ -184,17 +187,18 @@ public final class CoordinatorConfig {
       throw new IllegalArgumentException("probe port must be 0..65535, got " + probePort);
     }
     security.conclude(host);
-    if (!List.of("auto", "grpc", "shm").contains(fastPath)) {
+    if (!List.of("auto", "grpc", "shm").contains(shmUpgrade)) {
       throw new IllegalArgumentException(
-          "transport must be auto, grpc or shm, got '" + fastPath + "'");
+          "transport must be auto, grpc or shm, got '" + shmUpgrade + "'");
     }
     if (localWorkers < 0 || localWorkers > 256) {
       throw new IllegalArgumentException("local workers must be 0..256, got " + localWorkers);
     }
-    if (!List.of("pipe", "shm", "grpc").contains(localTransport)) {
+    if (!List.of("pipe", "shm", "grpc").contains(localTransportName)) {
       throw new IllegalArgumentException(
-          "local transport must be pipe, shm or grpc, got '" + localTransport + "'");
+          "local transport must be pipe, shm or grpc, got '" + localTransportName + "'");
     }
+    localTransport = Transport.ofWireName(localTransportName);
     if (localWorkers > 0 && workerCommand.isEmpty()) {
       throw new IllegalArgumentException("local workers need the command that starts a worker");
     }
@@ -292,15 +296,15 @@ public final class CoordinatorConfig {
     return retention;
   }
 
-  public String fastPath() {
-    return fastPath;
+  public String shmUpgrade() {
+    return shmUpgrade;
   }
 
   public int localWorkers() {
     return localWorkers;
   }
 
-  public String localTransport() {
+  public Transport localTransport() {
     return localTransport;
   }
 

@@ -23,14 +23,16 @@ final class Dispatcher {
   // In dispatch order; a set, since jobs are looked up and moved on every result.
   private final LinkedHashSet<JobRun> runnable = new LinkedHashSet<>();
   private final Journal journal;
+  private final CoreClock clock;
   private final Consumer<JobRun> jobEnded;
   private long nextAttemptId = 1;
 
   /**
    * @param jobEnded told of a job that a task input it could not read ended
    */
-  Dispatcher(Journal journal, Consumer<JobRun> jobEnded) {
+  Dispatcher(Journal journal, CoreClock clock, Consumer<JobRun> jobEnded) {
     this.journal = journal;
+    this.clock = clock;
     this.jobEnded = jobEnded;
   }
 
@@ -68,7 +70,11 @@ final class Dispatcher {
     Assignments.Builder batch = null;
     int batchBytes = 0;
     while (worker.credit() > 0) {
-      JobRun job = nextJobFor(worker);
+      // Credit beyond the worker's slots (its prefetch) queues tasks behind running ones: worth it
+      // for short tasks, whose round trips it hides; a long task would wait there while another
+      // worker might be free.
+      boolean queues = worker.inflight().size() >= worker.slots();
+      JobRun job = nextJobFor(worker, queues);
       if (job == null) {
         break;
       }
@@ -88,7 +94,8 @@ final class Dispatcher {
         runnable.add(job);
       }
       long attemptId = nextAttemptId++;
-      worker.assign(attemptId, new AttachedWorker.Attempt(job, task, job.attemptOf(task)));
+      worker.assign(
+          attemptId, new AttachedWorker.Attempt(job, task, job.attemptOf(task), clock.nanoTime()));
       if (batch == null) {
         batch = Assignments.newBuilder();
       }
@@ -117,14 +124,17 @@ final class Dispatcher {
   }
 
   /** Takes the first runnable job this worker can run off the queue (fair: it goes to the back). */
-  private JobRun nextJobFor(AttachedWorker worker) {
+  private JobRun nextJobFor(AttachedWorker worker, boolean onlyShortTasks) {
     for (Iterator<JobRun> it = runnable.iterator(); it.hasNext(); ) {
       JobRun job = it.next();
       if (!job.hasPending()) {
         it.remove();
         continue;
       }
-      if (worker.runs(job.kindName()) && job.mayRunOn(worker.id()) && job.inputReady()) {
+      if (worker.runs(job.kindName())
+          && job.mayRunOn(worker.id())
+          && (!onlyShortTasks || job.hasShortTasks())
+          && job.inputReady()) {
         it.remove();
         return job;
       }

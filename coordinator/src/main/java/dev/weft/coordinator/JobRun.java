@@ -37,6 +37,8 @@ final class JobRun {
   private static final int MAX_RECORDED_FAILURES = 100;
   private static final int MAX_RECORDED_STOPS = 1000;
   private static final long PROGRESS_INTERVAL_NANOS = 100_000_000L;
+  // Tasks shorter than this (from dispatch to result) are worth queueing on a busy worker.
+  static final long SHORT_TASK_NANOS = 20_000_000L;
 
   private static final byte PENDING = 0;
   private static final byte RUNNING = 1;
@@ -79,6 +81,8 @@ final class JobRun {
   private String error = "";
   private String firstPermanentFailure;
   private long lastProgressNanos;
+  // How long its attempts take from dispatch to result, smoothed; negative until one has.
+  private long taskNanosAverage = -1;
   private final java.util.function.Consumer<JobRun> onFinish;
   private final Journal journal;
   private final CoreClock clock;
@@ -295,6 +299,20 @@ final class JobRun {
 
   int attemptOf(int task) {
     return attemptsByTask[task];
+  }
+
+  /** An attempt answered {@code nanos} after it was dispatched (round trip included). */
+  void tookNanos(long nanos) {
+    taskNanosAverage =
+        taskNanosAverage < 0 ? nanos : taskNanosAverage + (nanos - taskNanosAverage) / 8;
+  }
+
+  /**
+   * True once its attempts are seen to take less than {@link #SHORT_TASK_NANOS}: such tasks may
+   * queue on a worker beyond its slots, to hide the round trip between one and the next.
+   */
+  boolean hasShortTasks() {
+    return taskNanosAverage >= 0 && taskNanosAverage < SHORT_TASK_NANOS;
   }
 
   /** Records a task's output. Returns true when this finished the job. */

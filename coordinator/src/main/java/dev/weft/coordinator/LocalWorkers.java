@@ -5,6 +5,7 @@ import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.local.FrameReader;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.wire.LinkFrames;
+import dev.weft.wire.Transport;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -31,7 +32,7 @@ final class LocalWorkers implements AutoCloseable {
   private final CoordinatorConfig config;
   private final Conductor conductor;
   private final Scheduler scheduler;
-  private final FastPathOffer upgrade;
+  private final ShmUpgradeOffer upgrade;
   private final int port;
   private final ServerSecurity security;
   private final List<Child> children = new ArrayList<>();
@@ -46,7 +47,7 @@ final class LocalWorkers implements AutoCloseable {
       CoordinatorConfig config,
       Conductor conductor,
       Scheduler scheduler,
-      FastPathOffer upgrade,
+      ShmUpgradeOffer upgrade,
       int port,
       ServerSecurity security) {
     this.config = config;
@@ -73,9 +74,9 @@ final class LocalWorkers implements AutoCloseable {
       command.addAll(List.of("--slots", String.valueOf(config.localWorkerSlots())));
     }
     switch (config.localTransport()) {
-      case "grpc" -> command.addAll(List.of("--join", joinAddress(), "--transport", "grpc"));
-      case "shm" -> command.addAll(List.of("--stdio", "--transport", "auto"));
-      default -> command.addAll(List.of("--stdio", "--transport", "grpc"));
+      case GRPC -> command.addAll(List.of("--join", joinAddress(), "--transport", "grpc"));
+      case SHM -> command.addAll(List.of("--stdio", "--transport", "auto"));
+      case PIPE -> command.addAll(List.of("--stdio", "--transport", "grpc"));
     }
     return command;
   }
@@ -108,20 +109,20 @@ final class LocalWorkers implements AutoCloseable {
       // The token goes by environment, not argv, where ps would show it. TLS settings the user's
       // shell exported are dropped: the coordinator gives its workers all they need.
       WORKER_TLS_ENV.forEach(builder.environment()::remove);
-      if (config.localTransport().equals("grpc")) {
+      if (config.localTransport() == Transport.GRPC) {
         security.localToken().ifPresent(t -> builder.environment().put(WORKER_TOKEN_ENV, t));
         String serverName = security.serverNameFor(joinHost());
         if (serverName != null) {
           builder.environment().put(WORKER_SERVER_NAME_ENV, serverName);
         }
       }
-      if (config.localTransport().equals("grpc")) {
+      if (config.localTransport() == Transport.GRPC) {
         // Its banner would land in our stdout, which may be a --json answer; its logs go to stderr.
         builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
       }
       process = builder.start();
       LOG.log(System.Logger.Level.INFO, "started local worker {0} (pid {1})", id, process.pid());
-      if (config.localTransport().equals("grpc")) {
+      if (config.localTransport() == Transport.GRPC) {
         process.getOutputStream().close();
         process.onExit().thenRun(this::exited);
         return;

@@ -7,13 +7,13 @@ import dev.weft.kinds.TaskPlan;
 import dev.weft.v1.CancelTasks;
 import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.Drain;
-import dev.weft.v1.FastPathClosed;
 import dev.weft.v1.Heartbeat;
 import dev.weft.v1.Hello;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobEvent;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
+import dev.weft.v1.ShmClosed;
 import dev.weft.v1.StopOutcome;
 import dev.weft.v1.TaskResult;
 import dev.weft.v1.Welcome;
@@ -89,7 +89,7 @@ final class Scheduler {
             config.defaultGrace().toMillis(),
             Math.max(RECLAIM_PATIENCE_MS, 2 * config.leaseMs()),
             this::stillLost);
-    this.dispatcher = new Dispatcher(journal, this::jobEnded);
+    this.dispatcher = new Dispatcher(journal, conductor, this::jobEnded);
     this.leases = new Leases(config.leaseMs(), conductor);
     conductor.addDuty(this::dispatchIfWanted);
     conductor.addDuty(outboxes);
@@ -435,6 +435,7 @@ final class Scheduler {
         continue; // an attempt we already gave up on: its result must not count twice
       }
       JobRun job = attempt.job();
+      job.tookNanos(conductor.nanoTime() - attempt.dispatchedNanos());
       boolean ended;
       if (result.getOk()) {
         ended = job.succeed(attempt.task(), result.getOutput(), worker.id());
@@ -536,9 +537,9 @@ final class Scheduler {
   }
 
   /**
-   * The fast path under a worker failed: back to {@code control}, withdrawing every outstanding
-   * attempt (the worker cancels them; late results no longer count) so no task is lost or counted
-   * twice. The worker then announces its credit afresh.
+   * The shared-memory link under a worker failed: back to {@code control}, withdrawing every
+   * outstanding attempt (the worker cancels them; late results no longer count) so no task is lost
+   * or counted twice. The worker then announces its credit afresh.
    */
   void fallBack(AttachedWorker worker, WorkerLink failed, WorkerLink control, String reason) {
     if (!workers.isAttached(worker) || worker.link() != failed) {
@@ -553,7 +554,7 @@ final class Scheduler {
     }
     control.send(
         CoordinatorMessage.newBuilder()
-            .setFastPathClosed(FastPathClosed.newBuilder().setReason(reason))
+            .setShmClosed(ShmClosed.newBuilder().setReason(reason))
             .build());
     requestDispatch();
   }

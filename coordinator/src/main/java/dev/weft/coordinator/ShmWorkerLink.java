@@ -32,7 +32,7 @@ final class ShmWorkerLink implements WorkerLink, ShmEndpoint.Listener {
 
   /**
    * @param inbound where the worker's messages from the ring go
-   * @param onFailure told once when the fast path fails (not when it is closed)
+   * @param onFailure told once when the shared-memory link fails (not when it is closed)
    */
   ShmWorkerLink(
       Function<ShmEndpoint.Listener, ShmEndpoint> endpoints,
@@ -134,27 +134,27 @@ final class ShmWorkerLink implements WorkerLink, ShmEndpoint.Listener {
     return control.revoked();
   }
 
-  /** Closes the fast path only (the segment is unlinked); the control link stays up. */
-  void closeFastPath() {
+  /** Closes the shared-memory link only (the segment is unlinked); the control link stays up. */
+  void closeShm() {
     closed = true;
     endpoint.close();
   }
 
   @Override
   public void release() {
-    closeFastPath();
+    closeShm();
     control.release();
   }
 
   @Override
   public void close(String reason) {
-    closeFastPath();
+    closeShm();
     control.close(reason);
   }
 
   @Override
   public void refuse(Status status) {
-    closeFastPath();
+    closeShm();
     control.refuse(status);
   }
 

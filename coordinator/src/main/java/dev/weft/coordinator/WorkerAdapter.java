@@ -17,21 +17,22 @@ final class WorkerAdapter {
   private final Conductor conductor;
   private final Scheduler scheduler;
   private final WorkerLink link;
-  private final FastPathOffer fastPath;
+  private final ShmUpgradeOffer shmUpgrade;
   // Read by the link's reader threads (the control link's and, once upgraded, the ring's).
   private volatile boolean helloSeen;
   // Conductor thread only.
   private AttachedWorker session;
 
   /**
-   * @param fastPath offers a same-host worker shared memory after its hello; null when the link
+   * @param shmUpgrade offers a same-host worker shared memory after its hello; null when the link
    *     cannot be upgraded
    */
-  WorkerAdapter(Conductor conductor, Scheduler scheduler, WorkerLink link, FastPathOffer fastPath) {
+  WorkerAdapter(
+      Conductor conductor, Scheduler scheduler, WorkerLink link, ShmUpgradeOffer shmUpgrade) {
     this.conductor = conductor;
     this.scheduler = scheduler;
     this.link = link;
-    this.fastPath = fastPath;
+    this.shmUpgrade = shmUpgrade;
   }
 
   /** Handles one message; a protocol violation closes the link with INVALID_ARGUMENT. */
@@ -50,7 +51,7 @@ final class WorkerAdapter {
         return;
       }
       String impossible =
-          fastPath == null ? null : fastPath.impossibleRequirement(message.getHello());
+          shmUpgrade == null ? null : shmUpgrade.impossibleRequirement(message.getHello());
       if (impossible != null) {
         // Refused before the welcome: no task is ever assigned over a link about to close.
         link.refuse(Status.FAILED_PRECONDITION.withDescription(impossible));
@@ -61,8 +62,8 @@ final class WorkerAdapter {
       conductor.post(
           () -> {
             session = scheduler.attach(message.getHello(), link);
-            if (fastPath != null) {
-              fastPath.offer(session, message.getHello());
+            if (shmUpgrade != null) {
+              shmUpgrade.offer(session, message.getHello());
             }
           });
       return;
@@ -88,13 +89,13 @@ final class WorkerAdapter {
         link.close("goodbye");
       }
       case SHM_ACCEPT -> {
-        if (fastPath != null) {
-          fastPath.accepted(current, message.getShmAccept(), this);
+        if (shmUpgrade != null) {
+          shmUpgrade.accepted(current, message.getShmAccept(), this);
         }
       }
       case SHM_DECLINE -> {
-        if (fastPath != null) {
-          fastPath.declined(current, message.getShmDecline());
+        if (shmUpgrade != null) {
+          shmUpgrade.declined(current, message.getShmDecline());
         }
       }
       case HELLO -> link.refuse(Status.INVALID_ARGUMENT.withDescription("hello sent twice"));
@@ -109,8 +110,8 @@ final class WorkerAdapter {
         () -> {
           if (session != null) {
             scheduler.detached(session, reason);
-            if (fastPath != null) {
-              fastPath.closed(session);
+            if (shmUpgrade != null) {
+              shmUpgrade.closed(session);
             }
           }
         });

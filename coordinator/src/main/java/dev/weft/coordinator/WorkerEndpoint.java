@@ -12,12 +12,12 @@ import io.grpc.stub.StreamObserver;
 final class WorkerEndpoint extends WorkerServiceGrpc.WorkerServiceImplBase {
   private final Conductor conductor;
   private final Scheduler scheduler;
-  private final FastPathOffer fastPath;
+  private final ShmUpgradeOffer shmUpgrade;
 
-  WorkerEndpoint(Conductor conductor, Scheduler scheduler, FastPathOffer fastPath) {
+  WorkerEndpoint(Conductor conductor, Scheduler scheduler, ShmUpgradeOffer shmUpgrade) {
     this.conductor = conductor;
     this.scheduler = scheduler;
-    this.fastPath = fastPath;
+    this.shmUpgrade = shmUpgrade;
   }
 
   @Override
@@ -25,7 +25,7 @@ final class WorkerEndpoint extends WorkerServiceGrpc.WorkerServiceImplBase {
     ServerCallStreamObserver<CoordinatorMessage> out =
         (ServerCallStreamObserver<CoordinatorMessage>) responses;
     GrpcWorkerLink link = new GrpcWorkerLink(out, ServerSecurity.revocationOfThisCall());
-    WorkerAdapter adapter = new WorkerAdapter(conductor, scheduler, link, fastPath);
+    WorkerAdapter adapter = new WorkerAdapter(conductor, scheduler, link, shmUpgrade);
     out.setOnCancelHandler(
         () -> {
           link.markClosed();

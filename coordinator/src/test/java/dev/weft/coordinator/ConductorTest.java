@@ -105,6 +105,11 @@ final class ConductorTest {
 
   /** Attaches a worker of {@code slots} slots that announced all of them as credit. */
   private RecordingLink attach(String id, int slots) {
+    return attach(id, slots, slots);
+  }
+
+  /** Attaches a worker of {@code slots} slots that announced {@code credit} (with prefetch). */
+  private RecordingLink attach(String id, int slots, int credit) {
     RecordingLink link = new RecordingLink();
     AttachedWorker worker =
         scheduler.attach(
@@ -117,7 +122,7 @@ final class ConductorTest {
                 .build(),
             link);
     link.worker = worker;
-    scheduler.credit(worker, slots);
+    scheduler.credit(worker, credit);
     cycle();
     return link;
   }
@@ -273,6 +278,22 @@ final class ConductorTest {
     link.becameWritable.run(); // as the link's writer does once it has room
     cycle();
     assertEquals(4, link.assignments().size());
+  }
+
+  @Test
+  void onlyTasksSeenToBeShortQueueOnAWorkerBeyondItsSlots() {
+    submit(sum(1000, 50));
+    RecordingLink link = attach("w1", 1, 3);
+    assertEquals(1, link.worker.inflight().size(), "nothing known of the tasks yet: one per slot");
+    advance(100);
+    answer(link, link.assignments());
+    assertEquals(1, link.worker.inflight().size(), "a 100 ms task is not queued behind another");
+    // Quick answers bring the (smoothed) duration down until tasks queue behind the running one.
+    for (int i = 0; i < 40 && link.worker.inflight().size() < 3; i++) {
+      List<TaskAssignment> all = link.assignments();
+      answer(link, List.of(all.getLast()));
+    }
+    assertEquals(3, link.worker.inflight().size(), "short tasks fill the slot and the prefetch");
   }
 
   @Test

@@ -5,6 +5,7 @@ import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.v1.WorkerServiceGrpc;
 import dev.weft.wire.LinkFrames;
+import dev.weft.wire.Transport;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -114,8 +115,8 @@ final class AttachLoop implements Runnable {
     }
 
     @Override
-    public String transport() {
-      return "grpc";
+    public Transport transport() {
+      return Transport.GRPC;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.weft.worker;
 
 import dev.weft.v1.WorkerMessage;
+import dev.weft.wire.Transport;
 
 /**
  * The worker's end of a channel to the coordinator, whatever carries it. {@link #send} keeps
@@ -11,8 +12,7 @@ interface CoordinatorLink {
   /** Sends a message; dropped once the link is closed. */
   void send(WorkerMessage message);
 
-  /** "grpc", "pipe" or "shm". */
-  String transport();
+  Transport transport();
 
   /** Ends the link cleanly. Idempotent. */
   void close();

@@ -8,6 +8,7 @@ import dev.weft.v1.Heartbeat;
 import dev.weft.v1.Hello;
 import dev.weft.v1.TaskResults;
 import dev.weft.v1.WorkerMessage;
+import dev.weft.wire.Transport;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ScheduledExecutorService;
@@ -31,7 +32,7 @@ final class CoordinatorSession {
   private final ResultBatcher results;
   private final IntSupplier credit;
   private final ScheduledExecutorService timers;
-  private final FastPathClient fastPath;
+  private final ShmUpgradeClient shmUpgrade;
   private final CountDownLatch ended = new CountDownLatch(1);
   private volatile CoordinatorLink data;
   private volatile boolean welcomed;
@@ -45,7 +46,7 @@ final class CoordinatorSession {
    * @param results told when a reader handles a message, so results of tasks run meanwhile leave in
    *     one batch after it
    * @param credit the slots to announce (free slots plus prefetch) when the session starts
-   * @param fastPath answers shared-memory offers; null when this worker must stay on {@code
+   * @param shmUpgrade answers shared-memory offers; null when this worker must stay on {@code
    *     control}
    */
   CoordinatorSession(
@@ -54,21 +55,24 @@ final class CoordinatorSession {
       ResultBatcher results,
       IntSupplier credit,
       ScheduledExecutorService timers,
-      FastPathClient fastPath) {
+      ShmUpgradeClient shmUpgrade) {
     this.control = control;
     this.data = control;
     this.slots = slots;
     this.results = results;
     this.credit = credit;
     this.timers = timers;
-    this.fastPath = fastPath;
+    this.shmUpgrade = shmUpgrade;
   }
 
   void start(Hello hello) {
     control.send(WorkerMessage.newBuilder().setHello(hello).build());
   }
 
-  /** Sends a batch of results on the fast path when there is one; the control link otherwise. */
+  /**
+   * Sends a batch of results on the shared-memory link when there is one; the control link
+   * otherwise.
+   */
   void sendResults(TaskResults batch) {
     data.send(WorkerMessage.newBuilder().setResults(batch).build());
   }
@@ -122,21 +126,21 @@ final class CoordinatorSession {
           slots.cancel(message.getCancel().getAttemptIdsList(), message.getCancel().getGraceMs());
       case DRAIN -> leave("drained: " + message.getDrain().getReason());
       case SHM_OFFER -> {
-        if (fastPath == null) {
+        if (shmUpgrade == null) {
           control.send(
-              FastPathClient.decline(message.getShmOffer(), "this worker runs --transport grpc"));
+              ShmUpgradeClient.decline(message.getShmOffer(), "this worker runs --transport grpc"));
         } else {
-          CoordinatorLink fast = fastPath.accept(message.getShmOffer(), this, control);
+          CoordinatorLink fast = shmUpgrade.accept(message.getShmOffer(), this, control);
           if (fast != null) {
             data = fast;
           }
         }
       }
-      case FAST_PATH_CLOSED -> {
+      case SHM_CLOSED -> {
         LOG.log(
             System.Logger.Level.WARNING,
-            "fast path closed by the coordinator: {0}",
-            message.getFastPathClosed().getReason());
+            "shared-memory link closed by the coordinator: {0}",
+            message.getShmClosed().getReason());
         CoordinatorLink fast = data;
         data = control;
         if (fast != control) {
@@ -181,13 +185,13 @@ final class CoordinatorSession {
         .build();
   }
 
-  /** The fast path failed on our side: tell the coordinator and carry on over control. */
-  void fastPathFailed(CoordinatorLink fast, String reason) {
+  /** The shared-memory link failed on our side: tell the coordinator and carry on over control. */
+  void shmFailed(CoordinatorLink fast, String reason) {
     if (data == fast) {
       data = control;
       LOG.log(
           System.Logger.Level.WARNING,
-          "fast path failed: {0}; back on {1}",
+          "shared-memory link failed: {0}; back on {1}",
           reason,
           control.transport());
     }
@@ -284,7 +288,7 @@ final class CoordinatorSession {
     return endReason;
   }
 
-  String transport() {
+  Transport transport() {
     return data.transport();
   }
 }

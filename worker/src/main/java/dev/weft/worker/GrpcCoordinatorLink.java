@@ -1,6 +1,7 @@
 package dev.weft.worker;
 
 import dev.weft.v1.WorkerMessage;
+import dev.weft.wire.Transport;
 import io.grpc.stub.ClientCallStreamObserver;
 
 /** The worker's side of a {@code WorkerService.Attach} stream. */
@@ -21,8 +22,8 @@ final class GrpcCoordinatorLink implements CoordinatorLink {
   }
 
   @Override
-  public String transport() {
-    return "grpc";
+  public Transport transport() {
+    return Transport.GRPC;
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.weft.worker;
 import dev.weft.local.FrameWriter;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.wire.LinkFrames;
+import dev.weft.wire.Transport;
 import java.io.IOException;
 import java.io.OutputStream;
 
@@ -35,8 +36,8 @@ final class PipeCoordinatorLink implements CoordinatorLink {
   }
 
   @Override
-  public String transport() {
-    return "pipe";
+  public Transport transport() {
+    return Transport.PIPE;
   }
 
   @Override

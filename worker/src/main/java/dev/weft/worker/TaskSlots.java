@@ -190,7 +190,8 @@ final class TaskSlots {
 
   /**
    * A cancel may overtake its assignment when the two travel different paths (the control stream
-   * and a fast path); remember a bounded number so the assignment is cancelled when it lands.
+   * and a shared-memory link); remember a bounded number so the assignment is cancelled when it
+   * lands.
    */
   private void rememberEarlyCancel(long attemptId) {
     synchronized (earlyCancels) {

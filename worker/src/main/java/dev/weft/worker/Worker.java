@@ -6,6 +6,7 @@ import dev.weft.local.HostIdentity;
 import dev.weft.posix.ProcessStat;
 import dev.weft.v1.Hello;
 import dev.weft.v1.TaskResults;
+import dev.weft.wire.Transport;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -27,9 +28,9 @@ import java.util.concurrent.TimeUnit;
 public final class Worker implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Worker.class.getName());
   private static final String VERSION = "0.1.0";
-  private static final long FAST_PATH_HEARTBEAT_MS = 500;
+  private static final long SHM_HEARTBEAT_MS = 500;
   private static final long ORPHAN_SWEEP_SECONDS = 30;
-  private static final long FAST_PATH_STALE_MS = 5_000;
+  private static final long SHM_STALE_MS = 5_000;
   // Tasks of a session that ended were requeued elsewhere: stop them soon.
   private static final long LEAVE_GRACE_MS = 2_000;
   private static final long STOP_WAIT_MS = 5_000;
@@ -133,7 +134,7 @@ public final class Worker implements AutoCloseable {
   /** The transport the current session uses ("grpc", "pipe", "shm"), or empty when detached. */
   public String transport() {
     synchronized (state) {
-      return session == null ? "" : session.transport();
+      return session == null ? "" : session.transport().wireName();
     }
   }
 
@@ -272,10 +273,10 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  private FastPathClient fastPath() {
+  private ShmUpgradeClient shmUpgrade() {
     return config.transport().equals("grpc")
         ? null
-        : new FastPathClient(FAST_PATH_HEARTBEAT_MS, FAST_PATH_STALE_MS);
+        : new ShmUpgradeClient(SHM_HEARTBEAT_MS, SHM_STALE_MS);
   }
 
   /** Free slots plus prefetch: slots held by stuck tasks are not offered. */
@@ -296,7 +297,7 @@ public final class Worker implements AutoCloseable {
     public CoordinatorSession open(CoordinatorLink control) {
       CoordinatorSession next =
           new CoordinatorSession(
-              control, slots, results, Worker.this::creditToAnnounce, timers, fastPath());
+              control, slots, results, Worker.this::creditToAnnounce, timers, shmUpgrade());
       synchronized (state) {
         if (stopping || draining) {
           return null;
@@ -373,10 +374,10 @@ public final class Worker implements AutoCloseable {
             .setProcessStartTicks(ProcessStat.self().startTicks())
             .setVersion(VERSION);
     if (!config.transport().equals("shm")) {
-      hello.addTransports(config.stdio() ? "pipe" : "grpc");
+      hello.addTransports((config.stdio() ? Transport.PIPE : Transport.GRPC).wireName());
     }
     if (!config.transport().equals("grpc") && Files.isDirectory(Path.of("/dev/shm"))) {
-      hello.addTransports("shm");
+      hello.addTransports(Transport.SHM.wireName());
     }
     return hello.build();
   }

@@ -111,8 +111,8 @@ public final class WorkerConfig {
   }
 
   /**
-   * {@code auto} takes the shared-memory fast path when the coordinator offers it, {@code grpc}
-   * never does, {@code shm} insists on it (the coordinator refuses the worker otherwise).
+   * {@code auto} takes the shared-memory upgrade when the coordinator offers it, {@code grpc} never
+   * does, {@code shm} insists on it (the coordinator refuses the worker otherwise).
    */
   public WorkerConfig transport(String value) {
     this.transport = Objects.requireNonNull(value, "transport");

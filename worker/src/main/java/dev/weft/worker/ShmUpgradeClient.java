@@ -11,22 +11,23 @@ import dev.weft.v1.ShmDecline;
 import dev.weft.v1.ShmOffer;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.wire.LinkFrames;
+import dev.weft.wire.Transport;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The worker's half of the same-host fast path: maps the segment the coordinator offers, proves it
- * by reading the nonce back, and moves task traffic onto the segment's rings.
+ * The worker's half of the same-host shared-memory upgrade: maps the segment the coordinator
+ * offers, proves it by reading the nonce back, and moves task traffic onto the segment's rings.
  */
-final class FastPathClient {
-  private static final System.Logger LOG = System.getLogger(FastPathClient.class.getName());
+final class ShmUpgradeClient {
+  private static final System.Logger LOG = System.getLogger(ShmUpgradeClient.class.getName());
 
   private final long heartbeatIntervalMs;
   private final long staleAfterMs;
 
-  FastPathClient(long heartbeatIntervalMs, long staleAfterMs) {
+  ShmUpgradeClient(long heartbeatIntervalMs, long staleAfterMs) {
     this.heartbeatIntervalMs = heartbeatIntervalMs;
     this.staleAfterMs = staleAfterMs;
   }
@@ -65,7 +66,7 @@ final class FastPathClient {
                     .setNonce(ByteString.copyFrom(segment.readNonce())))
             .build());
     link.endpoint.start();
-    LOG.log(System.Logger.Level.INFO, "fast path over {0}", offer.getPath());
+    LOG.log(System.Logger.Level.INFO, "shared-memory link over {0}", offer.getPath());
     return link;
   }
 
@@ -126,8 +127,8 @@ final class FastPathClient {
     }
 
     @Override
-    public String transport() {
-      return "shm";
+    public Transport transport() {
+      return Transport.SHM;
     }
 
     @Override
@@ -138,14 +139,14 @@ final class FastPathClient {
     @Override
     public void onFrame(int type, ByteBuffer payload) {
       if (type != LinkFrames.COORDINATOR_MESSAGE) {
-        session.fastPathFailed(this, "unexpected frame type " + type + " from the coordinator");
+        session.shmFailed(this, "unexpected frame type " + type + " from the coordinator");
         return;
       }
       CoordinatorMessage message;
       try {
         message = LinkFrames.parse(CoordinatorMessage.parser(), payload);
       } catch (InvalidProtocolBufferException e) {
-        session.fastPathFailed(this, "unreadable frame: " + e.getMessage());
+        session.shmFailed(this, "unreadable frame: " + e.getMessage());
         return;
       }
       session.onMessage(message);
@@ -153,7 +154,7 @@ final class FastPathClient {
 
     @Override
     public void onFailure(String reason) {
-      session.fastPathFailed(this, reason);
+      session.shmFailed(this, reason);
     }
   }
 }

@@ -10,6 +10,7 @@ import dev.weft.v1.ShmAccept;
 import dev.weft.v1.ShmDecline;
 import dev.weft.v1.ShmOffer;
 import dev.weft.wire.LinkFrames;
+import dev.weft.wire.Transport;
 import io.grpc.Status;
 import java.io.IOException;
 import java.security.MessageDigest;
@@ -26,8 +27,8 @@ import java.util.concurrent.TimeUnit;
  * Any failure, then or later, leaves the worker on its original link with no task lost or counted
  * twice.
  */
-final class SharedMemoryUpgrade implements FastPathOffer {
-  private static final System.Logger LOG = System.getLogger(SharedMemoryUpgrade.class.getName());
+final class ShmUpgrade implements ShmUpgradeOffer {
+  private static final System.Logger LOG = System.getLogger(ShmUpgrade.class.getName());
   private static final int NONCE_BYTES = 32;
   // 16 MiB each way: a 1 MiB batch fits in one ring record, so it is neither split nor reassembled.
   private static final int RING_BYTES = 16 << 20;
@@ -58,7 +59,7 @@ final class SharedMemoryUpgrade implements FastPathOffer {
    * Offers are made on the worker link's reader thread; answers ({@link #accepted}, {@link
    * #declined}, {@link #closed}) come on the conductor, where the switch of links happens.
    */
-  SharedMemoryUpgrade(
+  ShmUpgrade(
       Conductor conductor,
       Scheduler scheduler,
       String coordinatorId,
@@ -73,7 +74,7 @@ final class SharedMemoryUpgrade implements FastPathOffer {
 
   @Override
   public String impossibleRequirement(Hello hello) {
-    boolean workerCan = hello.getTransportsList().contains("shm");
+    boolean workerCan = hello.getTransportsList().contains(Transport.SHM.wireName());
     boolean workerMust = workerCan && hello.getTransportsCount() == 1;
     String obstacle = obstacle(hello, workerCan);
     if (obstacle != null && (workerMust || mode == Mode.SHM)) {
@@ -94,7 +95,7 @@ final class SharedMemoryUpgrade implements FastPathOffer {
   }
 
   private void makeOffer(AttachedWorker session, WorkerLink link, Hello hello) {
-    boolean workerCan = hello.getTransportsList().contains("shm");
+    boolean workerCan = hello.getTransportsList().contains(Transport.SHM.wireName());
     boolean workerMust = workerCan && hello.getTransportsCount() == 1;
     if (obstacle(hello, workerCan) != null) {
       return; // shared memory is not required (else impossibleRequirement refused the worker)
@@ -139,7 +140,7 @@ final class SharedMemoryUpgrade implements FastPathOffer {
   /** Why this worker cannot share memory with us, or null when it can. */
   private String obstacle(Hello hello, boolean workerCan) {
     if (mode == Mode.GRPC) {
-      return "the coordinator runs with the fast path off";
+      return "the coordinator runs with the shared-memory upgrade off";
     }
     if (!workerCan) {
       return "the worker does not offer shm";
@@ -211,11 +212,11 @@ final class SharedMemoryUpgrade implements FastPathOffer {
         reason.equals(ShmEndpoint.PEER_CLOSED)
             ? System.Logger.Level.INFO
             : System.Logger.Level.WARNING,
-        "fast path to worker {0} ended ({1}); falling back to {2}",
+        "shared-memory link to worker {0} ended ({1}); falling back to {2}",
         session.id(),
         reason,
         link.control().transport().wireName());
-    link.closeFastPath();
+    link.closeShm();
     scheduler.fallBack(session, link, link.control(), reason);
   }
 

@@ -5,7 +5,7 @@ import dev.weft.v1.ShmAccept;
 import dev.weft.v1.ShmDecline;
 
 /** Moves a same-host worker's task traffic onto shared memory once it proves it can reach it. */
-interface FastPathOffer {
+interface ShmUpgradeOffer {
 
   /**
    * Before the worker is welcomed: why it cannot be taken when shared memory is required (by the
@@ -19,7 +19,7 @@ interface FastPathOffer {
    */
   void offer(AttachedWorker session, Hello hello);
 
-  /** The worker read the nonce back: verify it and switch the session to the fast path. */
+  /** The worker read the nonce back: verify it and switch the session to the shared-memory link. */
   void accepted(AttachedWorker session, ShmAccept accept, WorkerAdapter adapter);
 
   /** The worker's link closed: drop any offer still waiting for its answer. */
