@@ -65,7 +65,8 @@ final class ChaosEndToEndTest {
       assertTrue(victim.waitFor(10, TimeUnit.SECONDS));
       killed++;
       alive.add(cluster.startWorker("w" + next++, 2));
-      assertTrue(killed < 120, "the job did not end within two minutes of chaos");
+      // A JVM started every second takes much of a 2-core machine: allow three minutes.
+      assertTrue(killed < 180, "the job did not end within three minutes of chaos");
     }
 
     assertEquals(JobState.SUCCEEDED, job.getState(), job::toString);
