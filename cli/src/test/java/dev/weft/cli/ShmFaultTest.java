@@ -180,6 +180,13 @@ final class ShmFaultTest {
         workerLog.messages().stream()
             .anyMatch(m -> m.contains("corrupt frame: record length 2147483647 at ring offset")),
         () -> "the worker must reject the record: " + workerLog.messages());
+    // The worker's results reach the coordinator over gRPC at once; the coordinator notices the
+    // closed segment at its reader's next look, which may come after the job's end.
+    Await.until(
+        "the coordinator to follow the worker off the segment",
+        Duration.ofSeconds(10),
+        () -> !link.shmEndings().isEmpty(),
+        () -> "logged: " + link.upgradeLog.messages());
     List<String> endings = link.shmEndings();
     assertEquals(1, endings.size(), () -> "one fall-back: " + endings);
     assertTrue(
