@@ -414,7 +414,8 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
   }
 
-  private static Throwable rootCause(Throwable failure) {
+  /** What failed under the wrappers a CompletableFuture puts around it. */
+  static Throwable rootCause(Throwable failure) {
     Throwable cause = failure;
     while (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) {
       cause = cause.getCause();

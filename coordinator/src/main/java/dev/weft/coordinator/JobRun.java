@@ -90,6 +90,9 @@ final class JobRun {
   private final TaskInputs inputs;
   // A finished job read back from the journal: all that is left of it. Null for live jobs.
   private final Job frozen;
+  // A live job's final state, built once when it ends: nothing changes it after that, and every
+  // reader of the end (journal, watchers, waiters, GetJob, ListJobs) shares it.
+  private Job ended;
 
   JobRun(
       String id,
@@ -538,6 +541,7 @@ final class JobRun {
     nextFresh = taskStates.length;
     inputs.release();
     Job last = toProto();
+    ended = last;
     journal.finished(last);
     watchers.finish(event().setFinished(last).build());
     onFinish.accept(this);
@@ -611,6 +615,9 @@ final class JobRun {
   Job toProto() {
     if (frozen != null) {
       return frozen;
+    }
+    if (ended != null) {
+      return ended;
     }
     Job.Builder job =
         Job.newBuilder()

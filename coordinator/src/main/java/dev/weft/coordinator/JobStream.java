@@ -93,7 +93,7 @@ final class JobStream {
     }
     entry.ended = true; // its end (it is stopped now) is not reported: it was rejected
     open--;
-    String why = rootMessage(failure);
+    String why = String.valueOf(JobEndpoint.rootCause(failure).getMessage());
     reject(entry.ref, Status.UNAVAILABLE.withDescription("the job could not be recorded: " + why));
     scheduler.notRecorded(entry.id, why);
     completeIfDone();
@@ -143,13 +143,5 @@ final class JobStream {
     if (clientDone && open == 0) {
       outbox.finish(null);
     }
-  }
-
-  private static String rootMessage(Throwable failure) {
-    Throwable cause = failure;
-    while (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) {
-      cause = cause.getCause();
-    }
-    return String.valueOf(cause.getMessage());
   }
 }
