@@ -4,6 +4,7 @@ import java.text.MessageFormat;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Handler;
+import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
@@ -14,6 +15,7 @@ import java.util.logging.Logger;
 final class LogCapture implements AutoCloseable {
   // A strong reference: java.util.logging keeps loggers only weakly, and with them our handler.
   private final Logger logger;
+  private final Level levelBefore;
   private final List<String> messages = new ArrayList<>();
   private final Handler handler =
       new Handler() {
@@ -40,6 +42,10 @@ final class LogCapture implements AutoCloseable {
    */
   LogCapture(String loggerName) {
     this.logger = Logger.getLogger(loggerName);
+    // Whatever an earlier command run in this JVM quieted (`weft bench` and `weft demo` set
+    // dev.weft to WARNING), this logger passes everything while captured.
+    this.levelBefore = logger.getLevel();
+    logger.setLevel(Level.ALL);
     logger.addHandler(handler);
   }
 
@@ -52,5 +58,6 @@ final class LogCapture implements AutoCloseable {
   @Override
   public void close() {
     logger.removeHandler(handler);
+    logger.setLevel(levelBefore);
   }
 }

@@ -64,6 +64,7 @@ final class ShmFaultTest {
   private static final int SLOTS = 2;
   private static final String UPGRADE_LOGGER = "dev.weft.coordinator.ShmUpgrade";
   private static final String WORKER_SESSION_LOGGER = "dev.weft.worker.CoordinatorSession";
+  private static final String ENDPOINT_LOGGER = "dev.weft.local.ShmEndpoint";
 
   @TempDir Path dir;
   private final Deque<AutoCloseable> resources = new ArrayDeque<>();
@@ -138,6 +139,15 @@ final class ShmFaultTest {
     corruption.write.accept(ring);
     // At once, before the worker's next write (a heartbeat) could cover the bad record.
     link.segment.wakeCoordinator();
+    // Held until the reader has rejected it: released, the conductor would send the worker tasks
+    // whose results could land on the bad record first.
+    Await.until(
+        "the coordinator's reader to reject the record",
+        Duration.ofSeconds(10),
+        () ->
+            link.readerLog.messages().stream()
+                .anyMatch(m -> m.startsWith("weft-shm-tampered: corrupt frame: ")),
+        () -> "the reader logged " + link.readerLog.messages());
     hold.release();
 
     link.assertFellBackAndFinished(job, hold);
@@ -423,6 +433,7 @@ final class ShmFaultTest {
     final Worker worker;
     final SegmentFile segment;
     final LogCapture upgradeLog;
+    final LogCapture readerLog;
 
     Tampered() throws Exception {
       coordinator = start(new CoordinatorConfig().shmUpgrade("auto"));
@@ -433,6 +444,7 @@ final class ShmFaultTest {
           client.workers()::toString);
       segment = closeLater(SegmentFile.map(onlySegment(coordinator)));
       upgradeLog = closeLater(new LogCapture(UPGRADE_LOGGER));
+      readerLog = closeLater(new LogCapture(ENDPOINT_LOGGER));
     }
 
     /**
