@@ -42,6 +42,24 @@ record Address(String host, int port) {
     return new Address(host, port);
   }
 
+  /**
+   * Whether the host is a loopback address (or {@code localhost}), without a DNS lookup: a name
+   * that merely resolves to loopback is not taken for one.
+   */
+  boolean isLoopback() {
+    if (host.equals("localhost")) {
+      return true;
+    }
+    if (!host.matches("[0-9.]+|[0-9a-fA-F:]+")) {
+      return false;
+    }
+    try {
+      return java.net.InetAddress.getByName(host).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
+  }
+
   @Override
   public String toString() {
     return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;

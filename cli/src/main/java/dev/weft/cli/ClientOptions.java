@@ -28,6 +28,6 @@ final class ClientOptions {
     // A client reports every failure itself, on one line; gRPC's own warnings (with stack traces,
     // e.g. for a host name that does not resolve) would only repeat it.
     GRPC_LOG.setLevel(Level.SEVERE);
-    return new CoordinatorClient(coordinator, tls.security());
+    return new CoordinatorClient(coordinator, tls.security(coordinator, false));
   }
 }

@@ -136,16 +136,16 @@ final class CoordinatorCommand implements Callable<Integer> {
       paramLabel = "MODE",
       defaultValue = "auto",
       description =
-          "auto: TLS and join tokens beyond loopback (or with any --tls-* option), plain text on"
-              + " loopback; on: TLS also on loopback; off: plain text, beyond loopback only with"
-              + " --insecure (default: ${DEFAULT-VALUE}).")
+          "auto or on: TLS and tokens on every address, loopback too (this user's weft commands"
+              + " find the tokens by themselves there); off: plain text, only with --insecure"
+              + " (default: ${DEFAULT-VALUE}).")
   private SecurityConfig.Tls tls;
 
   @Option(
       names = "--insecure",
       description =
-          "Serve plain text without authentication, also beyond loopback: anyone who reaches the"
-              + " port can run any command on every worker. Only on a network you trust.")
+          "Serve plain text without authentication: anyone who reaches the port (on loopback:"
+              + " every local user) can run any command on every worker. Only where that is meant.")
   private boolean insecure;
 
   @Option(
@@ -289,7 +289,10 @@ final class CoordinatorCommand implements Callable<Integer> {
         new JoinTokenFiles.Join(join.toString(), token, security.clientCertificates())
             .workerCommand());
     token.ifPresent(
-        t -> out.printf("clients:        export WEFT_COORDINATOR=%s WEFT_TOKEN=%s%n", join, t));
+        t ->
+            out.printf(
+                "clients:        this user's weft commands on this host find their admin token by"
+                    + " themselves; for others: weft token create NAME --role submit%n"));
   }
 
   /** The address a worker on another host would use when we listen on every interface. */

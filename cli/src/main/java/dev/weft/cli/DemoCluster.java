@@ -3,6 +3,7 @@ package dev.weft.cli;
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
 import dev.weft.coordinator.TempDataDir;
+import dev.weft.security.ClientSecurity;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -77,8 +78,11 @@ final class DemoCluster implements AutoCloseable {
                 Integer.toString(slots),
                 "--id",
                 id));
+    ProcessBuilder builder = new ProcessBuilder(command);
+    // In the environment, not on the command line, which other users can read.
+    builder.environment().put("WEFT_TOKEN", coordinator.security().joinToken().orElseThrow());
     Process worker =
-        new ProcessBuilder(command)
+        builder
             .redirectErrorStream(true)
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
             .start();
@@ -110,6 +114,13 @@ final class DemoCluster implements AutoCloseable {
 
   Address address() {
     return new Address("127.0.0.1", coordinator.port());
+  }
+
+  /** A client of this cluster: the coordinator's admin token, which also pins its certificate. */
+  CoordinatorClient client() throws IOException {
+    return new CoordinatorClient(
+        address(),
+        new ClientSecurity().token(coordinator.security().adminToken().orElseThrow()).conclude());
   }
 
   String coordinatorId() {

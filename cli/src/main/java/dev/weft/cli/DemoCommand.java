@@ -93,7 +93,7 @@ final class DemoCommand implements Callable<Integer> {
                 + DurationConverter.format(ATTACH_DEADLINE)
                 + "; their output is above");
       }
-      try (CoordinatorClient client = new CoordinatorClient(cluster.address())) {
+      try (CoordinatorClient client = cluster.client()) {
         BigInteger n = BigInteger.valueOf(SUM_TO);
         boolean sumOk =
             check(

@@ -94,7 +94,7 @@ final class JobReport {
       out.flush();
       return;
     }
-    Table table = new Table("ID", "KIND", "STATE", "PROGRESS", "AGE", "NAME", "RESULT");
+    Table table = new Table("ID", "KIND", "STATE", "PROGRESS", "AGE", "OWNER", "NAME", "RESULT");
     for (Job job : jobs) {
       String summary = job.hasResult() ? job.getResult().getSummary() : "";
       table.row(
@@ -103,6 +103,7 @@ final class JobReport {
           state(job.getState()),
           progress(job),
           age(job, now),
+          job.getSpec().getOwner().isEmpty() ? "-" : job.getSpec().getOwner(),
           job.getSpec().getName(),
           abbreviate(summary, 40));
     }

@@ -1,5 +1,6 @@
 package dev.weft.cli;
 
+import dev.weft.coordinator.security.LocalCoordinators;
 import dev.weft.security.ClientSecurity;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -55,9 +56,32 @@ final class TlsClientOptions {
 
   /** The settings, read and checked; a bad token or file is a usage error naming the option. */
   ClientSecurity security() {
+    return security(token);
+  }
+
+  /**
+   * As {@link #security()}, but with no token or CA given and {@code target} on loopback, the token
+   * of this user's coordinator serving that port, found through its registry (see {@link
+   * LocalCoordinators}): the admin token for a client, the join token for a worker. The token pins
+   * the coordinator's certificate, so a process that took the port first gets nothing.
+   */
+  ClientSecurity security(Address target, boolean worker) {
+    if ((token == null || token.isBlank()) && caFile == null && target.isLoopback()) {
+      java.util.Optional<String> found =
+          LocalCoordinators.ofThisUser()
+              .find(target.port())
+              .flatMap(local -> worker ? local.joinToken() : local.adminToken());
+      if (found.isPresent()) {
+        return security(found.get());
+      }
+    }
+    return security();
+  }
+
+  private ClientSecurity security(String chosenToken) {
     try {
       return new ClientSecurity()
-          .token(token)
+          .token(chosenToken)
           .caFile(caFile)
           .certFile(certFile)
           .keyFile(keyFile)

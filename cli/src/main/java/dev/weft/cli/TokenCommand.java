@@ -1,6 +1,8 @@
 package dev.weft.cli;
 
 import dev.weft.coordinator.CoordinatorConfig;
+import dev.weft.coordinator.security.Caller;
+import dev.weft.coordinator.security.ClientTokens;
 import dev.weft.coordinator.security.JoinTokenFiles;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -10,6 +12,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code weft token show|rotate}: the join token of the coordinator that uses a data dir. */
@@ -17,17 +20,26 @@ import picocli.CommandLine.Spec;
     name = "token",
     mixinStandardHelpOptions = true,
     description = {
-      "Show or rotate the join token of a secure coordinator (one beyond loopback, or started with"
-          + " --tls on), on its host. The token pins the coordinator's certificate and carries a"
-          + " secret that workers and clients present.",
+      "Manage a coordinator's tokens, on its host. Workers join with the join token (show,"
+          + " rotate); clients use client tokens, each with a name and a role (create, list,"
+          + " revoke). Every token pins the coordinator's certificate and carries a secret.",
     },
-    subcommands = {TokenCommand.Show.class, TokenCommand.Rotate.class},
+    subcommands = {
+      TokenCommand.Show.class,
+      TokenCommand.Rotate.class,
+      TokenCommand.Create.class,
+      TokenCommand.ListTokens.class,
+      TokenCommand.Revoke.class
+    },
     footerHeading = "%n",
     footer = {
       "Examples:",
       "  weft token show",
       "  export WEFT_TOKEN=$(weft token show --quiet --data-dir /var/lib/weft)",
       "  weft token rotate --data-dir /var/lib/weft",
+      "  weft token create ci --role submit --allow-exec",
+      "  weft token list",
+      "  weft token revoke ci",
     })
 final class TokenCommand implements Callable<Integer> {
   @Spec private CommandSpec spec;
@@ -125,6 +137,129 @@ final class TokenCommand implements Callable<Integer> {
     }
   }
 
+  @Command(
+      name = "create",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Make a client token and print it, once: only its hash is kept. Roles: read (list and"
+            + " watch jobs and workers), submit (also submit, and cancel its own jobs), admin"
+            + " (everything: any job, drain and resume workers). Jobs record the token's name as"
+            + " their owner.",
+      })
+  static final class Create implements Callable<Integer> {
+    @Spec private CommandSpec spec;
+    @Mixin private DataDir dataDir;
+
+    @Parameters(
+        index = "0",
+        paramLabel = "NAME",
+        description = "The client's name: a-z, 0-9, . _ -")
+    private String name;
+
+    @Option(
+        names = "--role",
+        paramLabel = "ROLE",
+        defaultValue = "submit",
+        description = "read, submit or admin (default: ${DEFAULT-VALUE}).")
+    private String role;
+
+    @Option(
+        names = "--allow-exec",
+        description =
+            "Also allow exec and plugin jobs, which run arbitrary commands as the workers' user.")
+    private boolean allowExec;
+
+    @Override
+    public Integer call() {
+      Caller.Role parsed;
+      try {
+        parsed = Caller.Role.parse(role);
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage("--role: " + e.getMessage());
+      }
+      String token = change(() -> ClientTokens.create(dataDir.resolve(), name, parsed, allowExec));
+      PrintWriter out = spec.commandLine().getOut();
+      out.println(token);
+      out.flush();
+      spec.commandLine()
+          .getErr()
+          .println(
+              "client token '"
+                  + name
+                  + "' ("
+                  + parsed.wireName()
+                  + (allowExec ? ", exec allowed" : "")
+                  + "): it is shown only now; pass it with WEFT_TOKEN");
+      spec.commandLine().getErr().flush();
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(
+      name = "list",
+      mixinStandardHelpOptions = true,
+      description = "List the client tokens: name, role, exec grant, when made.")
+  static final class ListTokens implements Callable<Integer> {
+    @Spec private CommandSpec spec;
+    @Mixin private DataDir dataDir;
+
+    @Override
+    public Integer call() {
+      java.util.List<ClientTokens.Client> clients =
+          change(() -> ClientTokens.list(dataDir.resolve()));
+      Table table = new Table("NAME", "ROLE", "EXEC", "CREATED");
+      for (ClientTokens.Client client : clients) {
+        table.row(
+            client.name(),
+            client.role().wireName(),
+            client.exec() ? "yes" : "no",
+            java.time.Instant.ofEpochMilli(client.createdMs()).toString());
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      table.print(out);
+      out.flush();
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(
+      name = "revoke",
+      mixinStandardHelpOptions = true,
+      description = "Revoke a client token: a running coordinator refuses it from its next call.")
+  static final class Revoke implements Callable<Integer> {
+    @Spec private CommandSpec spec;
+    @Mixin private DataDir dataDir;
+
+    @Parameters(index = "0", paramLabel = "NAME", description = "The client token's name.")
+    private String name;
+
+    @Override
+    public Integer call() {
+      change(
+          () -> {
+            ClientTokens.revoke(dataDir.resolve(), name);
+            return null;
+          });
+      PrintWriter out = spec.commandLine().getOut();
+      out.println("revoked client token '" + name + "'");
+      out.flush();
+      return ExitCodes.OK;
+    }
+  }
+
+  private interface Change<T> {
+    T run() throws IOException;
+  }
+
+  /** Runs a change to the token files; what is wrong with the request is a usage error. */
+  private static <T> T change(Change<T> action) {
+    try {
+      return action.run();
+    } catch (IOException | IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+  }
+
   private interface Read {
     JoinTokenFiles.Join read() throws IOException;
   }
@@ -139,13 +274,8 @@ final class TokenCommand implements Callable<Integer> {
 
   private static void print(PrintWriter out, JoinTokenFiles.Join join) {
     out.println("join a worker:  " + join.workerCommand());
-    join.token()
-        .ifPresent(
-            t ->
-                out.println(
-                    "clients:        export WEFT_COORDINATOR="
-                        + join.address()
-                        + " WEFT_TOKEN="
-                        + t));
+    out.println(
+        "clients:        weft token create NAME --role read|submit|admin [--allow-exec]; the"
+            + " join token is for workers only");
   }
 }

@@ -133,7 +133,7 @@ final class WorkerCommand implements Callable<Integer> {
       config.parentPid(parentPid);
     }
     if (!stdio) {
-      config.security(tls.security());
+      config.security(tls.security(join, true));
     }
     try {
       if (prefetch != null) {

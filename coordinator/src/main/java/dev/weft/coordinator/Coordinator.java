@@ -1,5 +1,6 @@
 package dev.weft.coordinator;
 
+import dev.weft.coordinator.security.LocalCoordinators;
 import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.kinds.JobKinds;
 import dev.weft.local.ShmSegment;
@@ -56,6 +57,8 @@ public final class Coordinator implements AutoCloseable {
   private final ServerSecurity security;
   private final Object lifecycle = new Object();
   private boolean shutdown;
+  // Whether this user's registry says this coordinator serves its port (see LocalCoordinators).
+  private volatile boolean registered;
 
   private Coordinator(
       String id,
@@ -116,7 +119,6 @@ public final class Coordinator implements AutoCloseable {
             .permitKeepAliveWithoutCalls(true)
             .keepAliveTime(30, TimeUnit.SECONDS)
             .keepAliveTimeout(10, TimeUnit.SECONDS);
-    security.intercept(builder);
     return start(config, builder, config.host() + ":" + config.port(), security);
   }
 
@@ -131,6 +133,7 @@ public final class Coordinator implements AutoCloseable {
       CoordinatorConfig config, ServerBuilder<?> builder, String where, ServerSecurity security)
       throws IOException {
     String id = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
+    security.intercept(builder);
     // Before the scheduler, so a second coordinator on the same data dir stops before it serves.
     SqliteJournal sqlite =
         config.dataDir() == null
@@ -236,6 +239,10 @@ public final class Coordinator implements AutoCloseable {
       coordinator.close();
       throw new DataDirException(
           "cannot record the join address under " + config.dataDir() + ": " + e.getMessage(), e);
+    }
+    if (security.tls() && config.dataDir() != null && security.adminToken().isPresent()) {
+      coordinator.registered =
+          LocalCoordinators.ofThisUser().register(server.getPort(), config.dataDir());
     }
     try {
       localWorkers.start();
@@ -359,6 +366,9 @@ public final class Coordinator implements AutoCloseable {
       shutdown = true;
     }
     health.enterTerminalState();
+    if (registered) {
+      LocalCoordinators.ofThisUser().unregister(server.getPort());
+    }
     localWorkers.stopRestarting();
     conductor.post(scheduler::stopAccepting);
     Thread.ofPlatform().name("weft-coordinator-stop").daemon(true).start(this::finishShutdown);

@@ -1,5 +1,6 @@
 package dev.weft.coordinator;
 
+import dev.weft.coordinator.security.Caller;
 import dev.weft.kinds.InvalidJobException;
 import dev.weft.v1.CancelJobRequest;
 import dev.weft.v1.CancelJobResponse;
@@ -70,8 +71,25 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     this.io = io;
   }
 
-  /** {@link #plan}, on the I/O executor for a job whose planning reads files. */
-  private CompletableFuture<JobIntake.Planned> planned(JobSpec spec, boolean present) {
+  /**
+   * {@link #plan}, on the I/O executor for a job whose planning reads files. The spec records its
+   * owner, {@code caller}; a kind that runs arbitrary code needs the caller's exec grant.
+   */
+  private CompletableFuture<JobIntake.Planned> planned(
+      JobSpec submitted, boolean present, Caller caller) {
+    if (present && (submitted.hasExec() || submitted.hasPlugin()) && !caller.exec()) {
+      return CompletableFuture.failedFuture(
+          Status.PERMISSION_DENIED
+              .withDescription(
+                  "token '"
+                      + caller.name()
+                      + "' may not submit "
+                      + (submitted.hasExec() ? "exec" : "plugin")
+                      + " jobs, which run arbitrary commands on the workers: an admin grants"
+                      + " that with `weft token create NAME --role submit --allow-exec`")
+              .asRuntimeException());
+    }
+    JobSpec spec = present ? submitted.toBuilder().setOwner(caller.name()).build() : submitted;
     if (present && spec.hasHash()) {
       return CompletableFuture.supplyAsync(() -> plan(spec, true), io);
     }
@@ -111,7 +129,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     ServerCallStreamObserver<Job> out = (ServerCallStreamObserver<Job>) responses;
     out.setOnCancelHandler(() -> {});
     Context call = Context.current();
-    planned(request.getSpec(), request.hasSpec())
+    planned(request.getSpec(), request.hasSpec(), Caller.current())
         .whenComplete(
             (planned, failure) -> {
               if (failure != null) {
@@ -171,7 +189,9 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   @Override
   public void runJob(RunJobRequest request, StreamObserver<JobEvent> responses) {
     ServerCallStreamObserver<JobEvent> out = (ServerCallStreamObserver<JobEvent>) responses;
-    JobWatchers.Watcher watcher = newWatcher(out, request.getIncludeTasks());
+    // The caller owns the job it runs: it sees all of it.
+    JobWatchers.Watcher watcher =
+        newWatcher(out, request.getIncludeTasks(), java.util.function.UnaryOperator.identity());
     String[] jobId = new String[1];
     out.setOnCancelHandler(
         () ->
@@ -183,7 +203,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
                   watcher.outbox.close();
                 }));
     Context call = Context.current();
-    planned(request.getSpec(), request.hasSpec())
+    planned(request.getSpec(), request.hasSpec(), Caller.current())
         .whenComplete(
             (planned, failure) -> {
               if (failure != null) {
@@ -232,6 +252,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     ServerCallStreamObserver<RunJobsResponse> out =
         (ServerCallStreamObserver<RunJobsResponse>) responses;
     JobStream stream = new JobStream(conductor, scheduler, out);
+    Caller caller = Caller.current();
     out.disableAutoRequest();
     out.setOnReadyHandler(() -> conductor.post(stream::flush));
     out.setOnCancelHandler(() -> conductor.post(stream::cancelled));
@@ -239,7 +260,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     return new StreamObserver<>() {
       @Override
       public void onNext(RunJobsRequest request) {
-        planned(request.getSpec(), request.hasSpec())
+        planned(request.getSpec(), request.hasSpec(), caller)
             .whenComplete(
                 (planned, failure) -> {
                   if (failure != null) {
@@ -265,11 +286,14 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
 
   @Override
   public void getJob(GetJobRequest request, StreamObserver<Job> out) {
-    answer(out, () -> checkId(request.getId()), id -> scheduler.get(id));
+    Caller caller = Caller.current();
+    answer(
+        out, () -> checkId(request.getId()), id -> JobViews.forCaller(scheduler.get(id), caller));
   }
 
   @Override
   public void listJobs(ListJobsRequest request, StreamObserver<ListJobsResponse> out) {
+    Caller caller = Caller.current();
     answer(
         out,
         () -> {
@@ -293,10 +317,13 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
           }
           return Map.entry(states, limit == 0 ? DEFAULT_LIST_LIMIT : limit);
         },
-        query ->
-            ListJobsResponse.newBuilder()
-                .addAllJobs(scheduler.list(query.getKey(), query.getValue()))
-                .build());
+        query -> {
+          ListJobsResponse.Builder response = ListJobsResponse.newBuilder();
+          for (Job job : scheduler.list(query.getKey(), query.getValue())) {
+            response.addJobs(JobViews.forCaller(job, caller));
+          }
+          return response.build();
+        });
   }
 
   @Override
@@ -309,7 +336,8 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
       out.onError(e);
       return;
     }
-    JobWatchers.Watcher watcher = newWatcher(out, request.getIncludeTasks());
+    JobWatchers.Watcher watcher =
+        newWatcher(out, request.getIncludeTasks(), JobViews.eventsFor(Caller.current()));
     out.setOnCancelHandler(
         () ->
             conductor.post(
@@ -327,16 +355,20 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
         });
   }
 
-  private JobWatchers.Watcher newWatcher(ServerCallStreamObserver<JobEvent> out, boolean tasks) {
+  private JobWatchers.Watcher newWatcher(
+      ServerCallStreamObserver<JobEvent> out,
+      boolean tasks,
+      java.util.function.UnaryOperator<JobEvent> view) {
     JobWatchers.Watcher watcher =
         new JobWatchers.Watcher(
-            new StreamOutbox<>(out, JobWatchers.OUTBOX_LIMIT, scheduler.outboxes()), tasks);
+            new StreamOutbox<>(out, JobWatchers.OUTBOX_LIMIT, scheduler.outboxes(), view), tasks);
     out.setOnReadyHandler(() -> conductor.post(watcher.outbox::flush));
     return watcher;
   }
 
   @Override
   public void cancelJob(CancelJobRequest request, StreamObserver<CancelJobResponse> out) {
+    Caller caller = Caller.current();
     answer(
         out,
         () -> {
@@ -350,10 +382,25 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
           return graceMs;
         },
         graceMs -> {
+          String owner = scheduler.get(request.getId()).getSpec().getOwner();
+          if (!caller.owns(owner)) {
+            throw Status.PERMISSION_DENIED
+                .withDescription(
+                    "job "
+                        + request.getId()
+                        + " belongs to '"
+                        + (owner.isEmpty()
+                            ? "nobody (submitted before owners were recorded)"
+                            : owner)
+                        + "'; token '"
+                        + caller.name()
+                        + "' may cancel only its own jobs (an admin token may cancel any)")
+                .asRuntimeException();
+          }
           Map.Entry<Job, Boolean> outcome =
               scheduler.cancel(request.getId(), request.getReason(), graceMs);
           return CancelJobResponse.newBuilder()
-              .setJob(outcome.getKey())
+              .setJob(JobViews.forCaller(outcome.getKey(), caller))
               .setCancelled(outcome.getValue())
               .build();
         });

@@ -15,15 +15,29 @@ final class StreamOutbox<T> {
   private final ServerCallStreamObserver<T> stream;
   private final int limit;
   private final Outboxes owner;
+  private final java.util.function.UnaryOperator<T> view;
   private final ArrayDeque<T> queue = new ArrayDeque<>();
   private Status endStatus; // set once the stream is to end: OK completes it, else an error
   private boolean closed;
   boolean dirty; // Outboxes' mark: queued for the end of this cycle
 
   StreamOutbox(ServerCallStreamObserver<T> stream, int limit, Outboxes owner) {
+    this(stream, limit, owner, java.util.function.UnaryOperator.identity());
+  }
+
+  /**
+   * @param view what this stream's reader may see of each message (messages are shared by every
+   *     watcher of a job; see {@link JobViews})
+   */
+  StreamOutbox(
+      ServerCallStreamObserver<T> stream,
+      int limit,
+      Outboxes owner,
+      java.util.function.UnaryOperator<T> view) {
     this.stream = stream;
     this.limit = limit;
     this.owner = owner;
+    this.view = view;
   }
 
   /** Queues {@code message}; false (nothing queued) when {@code limit} messages already wait. */
@@ -91,7 +105,7 @@ final class StreamOutbox<T> {
     }
     int sent = 0;
     while (!queue.isEmpty() && stream.isReady()) {
-      stream.onNext(queue.pollFirst());
+      stream.onNext(view.apply(queue.pollFirst()));
       sent++;
     }
     if (queue.isEmpty() && endStatus != null) {

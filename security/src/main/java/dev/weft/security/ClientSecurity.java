@@ -159,17 +159,17 @@ public final class ClientSecurity {
       for (Throwable t = status.getCause(); t != null; t = t.getCause()) {
         if (t instanceof SSLException && String.valueOf(t.getMessage()).startsWith("not an SSL")) {
           return Optional.of(
-              "it does not speak TLS; a coordinator on loopback serves plain text unless started"
-                  + " with --tls on: for it, leave out --token (and WEFT_TOKEN)");
+              "it does not speak TLS: it was started with --insecure; for it, leave out --token"
+                  + " (and WEFT_TOKEN)");
         }
       }
       return Optional.empty();
     }
     if (hungUp(status)) {
       return Optional.of(
-          "it hung up; if it uses TLS, as every coordinator beyond loopback does, pass its join"
-              + " token with --token or WEFT_TOKEN (from its output, or `weft token show` on its"
-              + " host)");
+          "it hung up; it uses TLS, as every coordinator does unless started with --insecure: pass"
+              + " a token with --token or WEFT_TOKEN (a client token from `weft token create` on its"
+              + " host; this user's own coordinators on this host are found without one)");
     }
     return Optional.empty();
   }

@@ -2,6 +2,7 @@ package dev.weft.coordinator.security;
 
 import dev.weft.security.AuthMetadata;
 import dev.weft.security.JoinToken;
+import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.WorkerServiceGrpc;
 import io.grpc.Context;
 import io.grpc.Contexts;
@@ -19,20 +20,22 @@ import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
 /**
- * Lets a call through only with the join token's current secret and, when the coordinator checks
- * client certificates, a verified one (TLS has already checked that a presented certificate chains
- * to the client CA). Health checks pass without either, so probes need no credentials; they still
- * come over TLS. The coordinator's own local workers carry a secret of this run instead, which no
- * rotation touches and which stands in for a client certificate. Refusals are UNAUTHENTICATED with
- * a message that says how to join.
+ * The coordinator's door: establishes who is calling ({@link Caller}) and lets the call through
+ * only to what that caller may do. Workers present the join token (or this run's local-worker
+ * secret) and may only attach; clients present a client token and use JobService within its role.
+ * When the coordinator checks client certificates, a verified one is needed too (TLS has already
+ * checked that it chains to the client CA). Health checks pass without anything, so probes need no
+ * credentials; they still come over TLS. Who is not known is UNAUTHENTICATED, with how to join; who
+ * is known but not allowed is PERMISSION_DENIED, saying what would be.
  */
 final class AuthInterceptor implements ServerInterceptor {
   private static final System.Logger LOG = System.getLogger(AuthInterceptor.class.getName());
   private static final String HEALTH = HealthGrpc.SERVICE_NAME + "/";
   private static final String WORKERS = WorkerServiceGrpc.SERVICE_NAME + "/";
+  private static final String JOBS = JobServiceGrpc.SERVICE_NAME + "/";
   static final String HOW_TO_JOIN =
-      "get the join token from the coordinator's output or `weft token show --data-dir DIR` on its"
-          + " host, and pass it with --token or WEFT_TOKEN";
+      "workers pass the join token (`weft token show` on the coordinator's host), clients a client"
+          + " token (`weft token create NAME --role submit`), with --token or WEFT_TOKEN";
 
   /** The join secret a call was let in with, for {@link ServerSecurity#revocationOfThisCall}. */
   static final Context.Key<JoinedWith> JOINED_WITH = Context.key("weft-joined-with");
@@ -52,52 +55,120 @@ final class AuthInterceptor implements ServerInterceptor {
 
   private final SecretFile secret;
   private final RevokedSecrets revoked;
+  private final ClientTokens clients;
   private final byte[] localSecret;
   private final boolean clientCertificates;
 
   /**
    * @param secret the join token's secret; null when calls need none (client certificates only)
    * @param revoked the secrets revoked since; null when {@code secret} is
+   * @param clients the client tokens; null when {@code secret} is
    * @param localSecret the secret of this run's local workers
    * @param clientCertificates whether calls need a verified client certificate
    */
   AuthInterceptor(
-      SecretFile secret, RevokedSecrets revoked, byte[] localSecret, boolean clientCertificates) {
+      SecretFile secret,
+      RevokedSecrets revoked,
+      ClientTokens clients,
+      byte[] localSecret,
+      boolean clientCertificates) {
     this.secret = secret;
     this.revoked = revoked;
+    this.clients = clients;
     this.localSecret = localSecret.clone();
     this.clientCertificates = clientCertificates;
+  }
+
+  /** For a coordinator in plain text: everyone is {@link Caller#ANONYMOUS}. */
+  static ServerInterceptor open() {
+    return new ServerInterceptor() {
+      @Override
+      public <Q, R> ServerCall.Listener<Q> interceptCall(
+          ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+        return Contexts.interceptCall(
+            Context.current().withValue(Caller.KEY, Caller.ANONYMOUS), call, headers, next);
+      }
+    };
   }
 
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(
       ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
-    if (call.getMethodDescriptor().getFullMethodName().startsWith(HEALTH)) {
+    String method = call.getMethodDescriptor().getFullMethodName();
+    if (method.startsWith(HEALTH)) {
       return next.startCall(call, headers);
     }
     Verdict verdict = check(call, headers);
-    if (verdict.refusal() != null) {
-      call.close(verdict.refusal(), new Metadata());
+    Status refusal =
+        verdict.refusal() != null ? verdict.refusal() : allowed(verdict.caller(), method);
+    if (refusal != null) {
+      call.close(refusal, new Metadata());
       return new ServerCall.Listener<>() {};
     }
+    Context context = Context.current().withValue(Caller.KEY, verdict.caller());
     // Only a worker's stream outlives a revocation; unary calls are checked one by one anyway.
-    if (verdict.joinSecret() == null
-        || !call.getMethodDescriptor().getFullMethodName().startsWith(WORKERS)) {
-      return next.startCall(call, headers);
+    if (verdict.joinSecret() != null && method.startsWith(WORKERS)) {
+      context =
+          context.withValue(
+              JOINED_WITH, new JoinedWith(revoked, RevokedSecrets.hash(verdict.joinSecret())));
     }
-    Context joined =
-        Context.current()
-            .withValue(
-                JOINED_WITH, new JoinedWith(revoked, RevokedSecrets.hash(verdict.joinSecret())));
-    return Contexts.interceptCall(joined, call, headers, next);
+    return Contexts.interceptCall(context, call, headers, next);
   }
 
-  /** Why a call is refused, or null; and the join secret it was let in with, if that was it. */
-  private record Verdict(Status refusal, byte[] joinSecret) {
-    static final Verdict LET_IN = new Verdict(null, null);
+  /** PERMISSION_DENIED when {@code caller} may not call {@code method}; null when it may. */
+  static Status allowed(Caller caller, String method) {
+    if (method.startsWith(WORKERS)) {
+      return caller.worker()
+          ? null
+          : Status.PERMISSION_DENIED.withDescription(
+              "client token '"
+                  + caller.name()
+                  + "' cannot attach a worker: workers join with the join token (`weft token"
+                  + " show` on the coordinator's host)");
+    }
+    if (method.startsWith(JOBS)) {
+      Caller.Role needed = needed(method.substring(JOBS.length()));
+      if (caller.role() == null) {
+        return Status.PERMISSION_DENIED.withDescription(
+            "a worker's join token cannot use JobService: clients need a client token (`weft"
+                + " token create NAME --role "
+                + needed.wireName()
+                + "` on the coordinator's host)");
+      }
+      return caller.may(needed)
+          ? null
+          : Status.PERMISSION_DENIED.withDescription(
+              "token '"
+                  + caller.name()
+                  + "' has role "
+                  + caller.role().wireName()
+                  + "; "
+                  + method.substring(JOBS.length())
+                  + " needs "
+                  + needed.wireName()
+                  + (needed == Caller.Role.ADMIN ? "" : " or admin"));
+    }
+    // Server reflection and anything else: any caller the door knows.
+    return null;
+  }
 
+  /** The role each JobService method needs; a method not listed here needs admin. */
+  static Caller.Role needed(String method) {
+    return switch (method) {
+      case "GetJob", "ListJobs", "WatchJob", "ListWorkers" -> Caller.Role.READ;
+      case "SubmitJob", "RunJob", "RunJobs", "CancelJob" -> Caller.Role.SUBMIT;
+      default -> Caller.Role.ADMIN;
+    };
+  }
+
+  /** Who is calling, or why the call is refused; and the join secret, if that let it in. */
+  private record Verdict(Status refusal, Caller caller, byte[] joinSecret) {
     static Verdict refuse(Status why) {
-      return new Verdict(why, null);
+      return new Verdict(why, null, null);
+    }
+
+    static Verdict as(Caller caller) {
+      return new Verdict(null, caller, null);
     }
   }
 
@@ -112,7 +183,7 @@ final class AuthInterceptor implements ServerInterceptor {
             Status.UNAUTHENTICATED.withDescription(e.getMessage() + "; " + HOW_TO_JOIN));
       }
       if (presented.secretEquals(localSecret)) {
-        return Verdict.LET_IN;
+        return Verdict.as(Caller.WORKER);
       }
     }
     if (clientCertificates && !hasClientCertificate(call)) {
@@ -123,29 +194,31 @@ final class AuthInterceptor implements ServerInterceptor {
                   + " --tls-key"));
     }
     if (secret == null) {
-      return Verdict.LET_IN;
+      return Verdict.as(Caller.CERTIFICATE);
     }
     if (presented == null) {
       return Verdict.refuse(
           Status.UNAUTHENTICATED.withDescription(
-              "no join token: this coordinator requires one; " + HOW_TO_JOIN));
+              "no token: this coordinator requires one; " + HOW_TO_JOIN));
     }
-    byte[] current;
     try {
-      current = secret.current();
+      if (MessageDigest.isEqual(presented.secret(), secret.current())) {
+        return new Verdict(null, Caller.WORKER, presented.secret());
+      }
+      java.util.Optional<Caller> client = clients.find(presented.secret());
+      if (client.isPresent()) {
+        return Verdict.as(client.get());
+      }
     } catch (IOException e) {
-      LOG.log(System.Logger.Level.ERROR, "cannot read the join token's secret; refusing calls", e);
+      LOG.log(System.Logger.Level.ERROR, "cannot read the coordinator's tokens; refusing calls", e);
       return Verdict.refuse(
           Status.UNAVAILABLE.withDescription(
-              "the coordinator cannot read its join token's secret; see its log"));
+              "the coordinator cannot read its tokens; see its log"));
     }
-    if (!MessageDigest.isEqual(presented.secret(), current)) {
-      return Verdict.refuse(
-          Status.UNAUTHENTICATED.withDescription(
-              "the join token was not accepted (it is wrong, or was rotated since); "
-                  + HOW_TO_JOIN));
-    }
-    return new Verdict(null, presented.secret());
+    return Verdict.refuse(
+        Status.UNAUTHENTICATED.withDescription(
+            "the token was not accepted (it is wrong, or was rotated or revoked since); "
+                + HOW_TO_JOIN));
   }
 
   private static boolean hasClientCertificate(ServerCall<?, ?> call) {

@@ -7,13 +7,13 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * How a coordinator protects its port. Secure mode (TLS, and a join token or client certificates
- * for every call but health checks) is the default beyond loopback; on loopback plain text stays
- * allowed for the quick start unless TLS is asked for. Plain text beyond loopback takes {@link
- * #insecure}. Fluent setters; {@link #conclude} checks the combination for a listen address.
+ * How a coordinator protects its port. Secure mode (TLS, and a token or client certificates for
+ * every call but health checks) is the default on every address, loopback too: there any local user
+ * could otherwise run commands as the workers' user. Plain text takes {@link #insecure}. Fluent
+ * setters; {@link #conclude} checks the combination for a listen address.
  */
 public final class SecurityConfig {
-  /** {@code --tls}: AUTO is ON beyond loopback (or with any TLS option) and OFF on loopback. */
+  /** {@code --tls}: AUTO and ON are TLS with tokens on every address; OFF needs --insecure. */
   public enum Tls {
     AUTO,
     ON,
@@ -98,15 +98,18 @@ public final class SecurityConfig {
     }
     loopback = isLoopback(host);
     boolean plain = insecure || tls == Tls.OFF;
-    if (plain && !loopback && !insecure) {
+    if (plain && !insecure) {
       throw new IllegalArgumentException(
           "refusing to serve plain text on "
               + host
-              + ", beyond loopback: anyone who reaches the port could run any command on every"
-              + " worker; leave TLS on (the default), or add --insecure if this network is"
-              + " trusted");
+              + (loopback
+                  ? ": on loopback every local user (and every container sharing this host's"
+                      + " network) could run any command on every worker"
+                  : ", beyond loopback: anyone who reaches the port could run any command on every"
+                      + " worker")
+              + "; leave TLS on (the default), or add --insecure if that is meant");
     }
-    secure = !plain && (tls == Tls.ON || !loopback || tlsOptions);
+    secure = !plain;
     return this;
   }
 

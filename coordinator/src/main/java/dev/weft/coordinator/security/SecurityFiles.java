@@ -24,6 +24,8 @@ import java.util.Set;
  *     token-secret              0600, the join token's secret, hex; `weft token rotate` replaces it
  *     revoked                   0600, SHA-256 of secrets revoked with `rotate --detach-workers`
  *     join.properties           what `weft token show` prints: address, fingerprint, options
+ *     clients                   0600, client tokens: name, role, exec grant, SHA-256 of the secret
+ *     admin-token               0600, the admin client token of the coordinator's own user
  *     .lock                     held while a coordinator prepares these files
  * </pre>
  *
@@ -73,6 +75,14 @@ final class SecurityFiles {
 
   Path revoked() {
     return dir.resolve("revoked");
+  }
+
+  Path clients() {
+    return dir.resolve("clients");
+  }
+
+  Path adminToken() {
+    return dir.resolve("admin-token");
   }
 
   Path join() {

@@ -31,7 +31,7 @@ public final class ServerSecurity {
   private final SecurityConfig config;
   private final SecurityFiles files;
   private final ServerCredentials credentials;
-  private final AuthInterceptor interceptor;
+  private final io.grpc.ServerInterceptor interceptor;
   private final byte[] fingerprint;
   private final SecretFile secret;
   private final byte[] localSecret;
@@ -59,9 +59,10 @@ public final class ServerSecurity {
             ? new AuthInterceptor(
                 secret,
                 secret == null ? null : new RevokedSecrets(files.revoked()),
+                secret == null ? null : new ClientTokens(files.clients()),
                 localSecret,
                 config.clientCaFile() != null)
-            : null;
+            : AuthInterceptor.open();
   }
 
   /** Plain text, no checks: a coordinator on loopback, or one started with --insecure. */
@@ -126,6 +127,7 @@ public final class ServerSecurity {
         warnIfShared(files.secret());
         secret = new SecretFile(files.secret());
         secret.current(); // a damaged file fails the start, not the first call
+        ClientTokens.ensureAdmin(files, CertificateFingerprint.sha256(chain.getLast()));
       }
     } catch (GeneralSecurityException e) {
       throw new IOException("cannot make the coordinator's certificates: " + e.getMessage(), e);
@@ -238,11 +240,12 @@ public final class ServerSecurity {
     return credentials;
   }
 
-  /** Adds the token and certificate checks to {@code builder} (none in plain text). */
+  /**
+   * Adds the door to {@code builder}: who is calling, and whether it may (in plain text everyone is
+   * {@link Caller#ANONYMOUS}).
+   */
   public void intercept(ServerBuilder<?> builder) {
-    if (interceptor != null) {
-      builder.intercept(interceptor);
-    }
+    builder.intercept(interceptor);
   }
 
   /**
@@ -256,7 +259,7 @@ public final class ServerSecurity {
   }
 
   public boolean tls() {
-    return interceptor != null;
+    return credentials instanceof TlsServerCredentials;
   }
 
   /** Whether callers need a client certificate (mutual TLS). */
@@ -275,6 +278,22 @@ public final class ServerSecurity {
       return Optional.empty();
     }
     return Optional.of(JoinToken.of(fingerprint, secret.current()).text());
+  }
+
+  /**
+   * The admin client token of the coordinator's own user ({@code security/admin-token}); empty in
+   * plain text or when calls need no token.
+   */
+  public Optional<String> adminToken() throws IOException {
+    if (secret == null) {
+      return Optional.empty();
+    }
+    return Optional.of(Files.readString(files.adminToken()).strip());
+  }
+
+  /** The data directory's security files, for the local registry; null in plain text. */
+  Path securityDir() {
+    return files == null ? null : files.dir();
   }
 
   /**
