@@ -183,7 +183,10 @@ final class LinkContractTest {
 
     @BeforeAll
     void startLink() throws Exception {
-      coordinator = Coordinator.start(coordinatorConfig().listen("127.0.0.1", 0));
+      // Hash jobs read the files the tests write, and nothing else.
+      coordinator =
+          Coordinator.start(
+              coordinatorConfig().listen("127.0.0.1", 0).hashRoots(List.of(dir)));
       client = new CoordinatorClient(new Address("127.0.0.1", coordinator.port()));
       WorkerConfig config = workerConfig(coordinator.port());
       if (config != null) {
