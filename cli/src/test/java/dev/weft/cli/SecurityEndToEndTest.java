@@ -387,11 +387,25 @@ final class SecurityEndToEndTest {
     ProcessHandle worker =
         ProcessHandle.current()
             .descendants()
-            .filter(p -> p.info().arguments().map(a -> Arrays.asList(a).contains("local-1")).orElse(false))
+            .filter(
+                p ->
+                    p.info()
+                        .arguments()
+                        .map(a -> Arrays.asList(a).contains("local-1"))
+                        .orElse(false))
             .findFirst()
-            .orElseThrow(() -> new AssertionError("no local worker process\n" + cluster.logTails()));
-    String workerEnv = Files.readString(Path.of("/proc", worker.pid() + "", "environ"));
-    assertTrue(workerEnv.contains("WEFT_TOKEN=" + token), "the worker holds the token");
+            .orElseThrow(
+                () -> new AssertionError("no local worker process\n" + cluster.logTails()));
+    List<String> workerEnv =
+        List.of(Files.readString(Path.of("/proc", worker.pid() + "", "environ")).split("\0"));
+    // A token of its own, which stands in for the join token on this host.
+    String workerToken =
+        workerEnv.stream()
+            .filter(v -> v.startsWith("WEFT_TOKEN="))
+            .map(v -> v.substring("WEFT_TOKEN=".length()))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("the local worker has no WEFT_TOKEN"));
+    assertTrue(workerToken.length() >= 32, workerToken);
     assertTrue(workerEnv.contains("WEFT_SECRET_EXTRA=secret-extra"), "the worker holds the extra");
 
     // The whole of printenv's output, in a file: the 4 KiB tail of stdout could miss a line.
@@ -416,6 +430,7 @@ final class SecurityEndToEndTest {
     assertTrue(taskEnv.contains("PATH="), taskEnv);
     assertFalse(taskEnv.contains("WEFT_"), taskEnv);
     assertFalse(taskEnv.contains(token), taskEnv);
+    assertFalse(taskEnv.contains(workerToken), taskEnv);
     assertFalse(taskEnv.contains("secret-extra"), taskEnv);
 
     // This coordinator has no --hash-root: it reads no file for anyone, and says how to allow it.

@@ -30,6 +30,11 @@ import java.util.Objects;
 /**
  * {@code hash}: the coordinator reads a file chunk by chunk as it dispatches tasks, workers return
  * each chunk's SHA-256, and the result is the SHA-256 over the chunk digests in file order.
+ *
+ * <p>The plan opens the file once, by a path without links ({@link PinnedFile}), and reads every
+ * chunk from that open file; which files a client may name at all is the coordinator's to check
+ * before it plans. Chunks are never shorter than {@link #MIN_CHUNK_BYTES}, except for a file that
+ * is shorter itself.
  */
 public final class HashKind implements JobKind {
   static final int MAX_CHUNK_BYTES = 64 * 1024 * 1024;
