@@ -127,8 +127,8 @@ final class CoordinatorCommand implements Callable<Integer> {
       names = "--hash-root",
       paramLabel = "DIR",
       description =
-          "A directory under which hash jobs may read files; repeat for more (default: the"
-              + " directory the coordinator starts in).")
+          "A directory under which hash jobs may read files; repeat for more. Never the data"
+              + " dir, even under one (default: none, and hash jobs are refused).")
   private List<java.nio.file.Path> hashRoots;
 
   @Option(

@@ -183,7 +183,13 @@ final class LinkContractTest {
 
     @BeforeAll
     void startLink() throws Exception {
-      coordinator = Coordinator.start(coordinatorConfig().listen("127.0.0.1", 0));
+      // Hash jobs read the files the tests write: they are in @TempDir dirs, which JUnit makes
+      // under java.io.tmpdir (and injects only after @BeforeAll).
+      coordinator =
+          Coordinator.start(
+              coordinatorConfig()
+                  .listen("127.0.0.1", 0)
+                  .hashRoots(List.of(Path.of(System.getProperty("java.io.tmpdir")))));
       client = new CoordinatorClient(new Address("127.0.0.1", coordinator.port()));
       WorkerConfig config = workerConfig(coordinator.port());
       if (config != null) {

@@ -3,6 +3,7 @@ package dev.weft.cli;
 import static dev.weft.cli.ProcessCluster.assertExit;
 import static dev.weft.cli.ProcessCluster.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -363,6 +364,81 @@ final class SecurityEndToEndTest {
     CliResult noCert = cluster.client("jobs");
     assertExit(ExitCodes.REFUSED, noCert);
     assertTrue(noCert.err().contains("requires a client certificate"), noCert::toString);
+  }
+
+  @Test
+  void execTasksSeeNoneOfTheWorkersCredentials() throws Exception {
+    // The local worker gets the join token in WEFT_TOKEN from the coordinator, and inherits the
+    // coordinator's WEFT_SECRET_EXTRA.
+    cluster.startCoordinator(
+        Map.of("WEFT_SECRET_EXTRA", "secret-extra"),
+        0,
+        "--tls",
+        "on",
+        "--local-workers",
+        "1",
+        "--local-transport",
+        "grpc",
+        "--local-slots",
+        "1");
+    String token = cluster.token();
+    assertNotNull(token, cluster::logTails);
+    cluster.awaitWorkers(1);
+    ProcessHandle worker =
+        ProcessHandle.current()
+            .descendants()
+            .filter(
+                p ->
+                    p.info()
+                        .arguments()
+                        .map(a -> Arrays.asList(a).contains("local-1"))
+                        .orElse(false))
+            .findFirst()
+            .orElseThrow(
+                () -> new AssertionError("no local worker process\n" + cluster.logTails()));
+    List<String> workerEnv =
+        List.of(Files.readString(Path.of("/proc", worker.pid() + "", "environ")).split("\0"));
+    // A token of its own, which stands in for the join token on this host.
+    String workerToken =
+        workerEnv.stream()
+            .filter(v -> v.startsWith("WEFT_TOKEN="))
+            .map(v -> v.substring("WEFT_TOKEN=".length()))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("the local worker has no WEFT_TOKEN"));
+    assertTrue(workerToken.length() >= 32, workerToken);
+    assertTrue(workerEnv.contains("WEFT_SECRET_EXTRA=secret-extra"), "the worker holds the extra");
+
+    // The whole of printenv's output, in a file: the 4 KiB tail of stdout could miss a line.
+    Path out = cluster.dataDir().resolveSibling("task-env.txt");
+    CliResult exec =
+        cluster.client(
+            "submit",
+            "exec",
+            "-e",
+            "JOB_VAR=mine",
+            "--args",
+            out.toString(),
+            "--wait",
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "printenv > {}");
+    assertExit(0, exec);
+    String taskEnv = Files.readString(out);
+    assertTrue(taskEnv.contains("JOB_VAR=mine\n"), taskEnv);
+    assertTrue(taskEnv.contains("PATH="), taskEnv);
+    assertFalse(taskEnv.contains("WEFT_"), taskEnv);
+    assertFalse(taskEnv.contains(token), taskEnv);
+    assertFalse(taskEnv.contains(workerToken), taskEnv);
+    assertFalse(taskEnv.contains("secret-extra"), taskEnv);
+
+    // This coordinator has no --hash-root: it reads no file for anyone, and says how to allow it.
+    CliResult hash = cluster.client("submit", "hash", "--file", out.toString());
+    assertExit(ExitCodes.USAGE, hash);
+    assertTrue(
+        hash.err().contains("hash jobs need `--hash-root DIR` on the coordinator"), hash::toString);
+    assertFalse(hash.err().contains("\tat "), hash::toString);
   }
 
   private static String[] concat(String[] first, String... rest) {

@@ -147,13 +147,14 @@ public final class Coordinator implements AutoCloseable {
     ExecutorService events = Executors.newCachedThreadPool(daemon("weft-coordinator-io"));
     Conductor conductor = new Conductor(config.nanoClock(), config.epochClock());
     JobKinds kinds = JobKinds.load(Coordinator.class.getClassLoader());
-    JobIntake intake = new JobIntake(kinds, config.maxTasksPerJob());
+    JobIntake intake = new JobIntake(kinds, config.maxTasksPerJob(), ReadableRoots.of(config));
     Scheduler scheduler = new Scheduler(config, id, kinds, conductor, events, timers, journal);
     if (sqlite != null) {
       try {
         // Before the conductor starts: this thread is then the only one that touches the state.
         scheduler.restore(sqlite.saved());
       } catch (RuntimeException e) {
+        scheduler.releasePlans();
         timers.shutdownNow();
         events.shutdownNow();
         sqlite.close();
@@ -177,9 +178,7 @@ public final class Coordinator implements AutoCloseable {
             // Handlers only check, decode and post to the conductor (file work goes to `events`):
             // running them on the transport's threads saves a thread hand-off per call and message.
             .directExecutor()
-            .addService(
-                new JobEndpoint(
-                    conductor, scheduler, intake, new ReadableRoots(config.hashRoots()), events))
+            .addService(new JobEndpoint(conductor, scheduler, intake, events))
             .addService(new WorkerEndpoint(conductor, scheduler, upgrade))
             .addService(health.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance())
@@ -189,6 +188,7 @@ public final class Coordinator implements AutoCloseable {
       server.start();
     } catch (IOException e) {
       conductor.close();
+      scheduler.releasePlans();
       timers.shutdownNow();
       events.shutdownNow();
       journal.close();
@@ -399,6 +399,8 @@ public final class Coordinator implements AutoCloseable {
       // Whatever the conductor still has queued (late hand-backs) is recorded before it stops.
       awaitOnConductor(() -> {});
       conductor.close();
+      // The conductor is gone: this thread may touch the jobs. Files of unfinished ones close.
+      scheduler.releasePlans();
       // Everything the scheduler recorded, down to the last links' hand-backs, is written now.
       journal.close();
       timers.shutdownNow();

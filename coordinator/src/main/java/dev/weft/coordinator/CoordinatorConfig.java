@@ -28,8 +28,8 @@ public final class CoordinatorConfig {
   private int probePort = -1;
   private Path dataDir;
   private Duration retention = DEFAULT_RETENTION;
-  // Where hash jobs may read files; by default the directory the coordinator started in.
-  private List<Path> hashRoots = List.of(Path.of("").toAbsolutePath());
+  // Where hash jobs may read files: nowhere until the operator says.
+  private List<Path> hashRoots = List.of();
   private Duration defaultGrace = Duration.ofSeconds(10);
   private String shmUpgrade = "auto";
   private int localWorkers;
@@ -129,7 +129,10 @@ public final class CoordinatorConfig {
     return this;
   }
 
-  /** The directories under which {@code hash} jobs may read files. */
+  /**
+   * The directories under which {@code hash} jobs may read files (never in the data dir); none by
+   * default, and then hash jobs are refused.
+   */
   public CoordinatorConfig hashRoots(List<Path> value) {
     this.hashRoots = List.copyOf(value);
     return this;

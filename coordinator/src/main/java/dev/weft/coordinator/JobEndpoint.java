@@ -51,7 +51,6 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   private final Conductor conductor;
   private final Scheduler scheduler;
   private final JobIntake intake;
-  private final ReadableRoots readableRoots;
   private final java.util.concurrent.Executor io;
 
   /**
@@ -62,12 +61,10 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
       Conductor conductor,
       Scheduler scheduler,
       JobIntake intake,
-      ReadableRoots readableRoots,
       java.util.concurrent.Executor io) {
     this.conductor = conductor;
     this.scheduler = scheduler;
     this.intake = intake;
-    this.readableRoots = readableRoots;
     this.io = io;
   }
 
@@ -116,11 +113,6 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     if (!present) {
       throw invalid("spec: required (a JobSpec with the parameters of one kind)");
     }
-    try {
-      readableRoots.check(spec);
-    } catch (InvalidJobException e) {
-      throw invalid(e.getMessage());
-    }
     return intake.plan(spec);
   }
 
@@ -135,6 +127,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
               if (failure != null) {
                 out.onError(asStatus(failure));
               } else if (call.isCancelled() || out.isCancelled()) {
+                planned.plan().close();
                 out.onError(callerGaveUp());
               } else {
                 submit(planned, out);
@@ -209,6 +202,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
               if (failure != null) {
                 conductor.post(() -> watcher.outbox.fail(asStatus(failure).getStatus()));
               } else if (call.isCancelled() || out.isCancelled()) {
+                planned.plan().close();
                 conductor.post(watcher.outbox::close);
               } else {
                 conductor.post(() -> runJob(planned, watcher, jobId));

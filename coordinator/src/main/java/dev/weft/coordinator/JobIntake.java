@@ -18,24 +18,30 @@ final class JobIntake {
 
   private final JobKinds kinds;
   private final int maxTasksPerJob;
+  private final ReadableRoots readableRoots;
 
-  JobIntake(JobKinds kinds, int maxTasksPerJob) {
+  JobIntake(JobKinds kinds, int maxTasksPerJob, ReadableRoots readableRoots) {
     this.kinds = kinds;
     this.maxTasksPerJob = maxTasksPerJob;
+    this.readableRoots = readableRoots;
   }
 
-  /** The planned job, or INVALID_ARGUMENT naming the bad field. */
+  /**
+   * The planned job, or INVALID_ARGUMENT naming the bad field (FAILED_PRECONDITION for a hash job
+   * on a coordinator with no readable root). Whoever takes the plan closes it.
+   */
   Planned plan(JobSpec spec) {
     JobKind kind;
     TaskPlan plan;
     try {
       JobSpecRules.check(spec);
       kind = kinds.kindOf(spec);
-      plan = kind.plan(spec);
+      plan = kind.plan(readableRoots.confine(spec));
     } catch (InvalidJobException e) {
       throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException();
     }
     if (plan.taskCount() > maxTasksPerJob) {
+      plan.close();
       throw Status.INVALID_ARGUMENT
           .withDescription(
               "tasks: the job splits into "

@@ -8,16 +8,19 @@ import dev.weft.kinds.TaskPlan;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
+import io.grpc.StatusRuntimeException;
 import java.util.function.Consumer;
 
 /**
  * Turns the jobs a journal kept across a restart back into {@link JobRun}s: a finished one frozen
  * as it ended, an unfinished one planned again from its spec with its recorded results folded in. A
  * job that can no longer be planned as it was (its input changed, its kind is gone) fails, saying
- * why. Planning may read files (hash), so this runs outside the scheduler's lock.
+ * why: a hash job whose file is no longer under a readable root (or now in the data dir) too.
+ * Planning may read files (hash), so this runs outside the scheduler's lock.
  */
 final class JobRestorer {
   private final JobKinds kinds;
+  private final ReadableRoots readableRoots;
   private final long defaultGraceMs;
   private final Journal journal;
   private final CoreClock clock;
@@ -26,12 +29,14 @@ final class JobRestorer {
 
   JobRestorer(
       JobKinds kinds,
+      ReadableRoots readableRoots,
       long defaultGraceMs,
       Journal journal,
       CoreClock clock,
       java.util.function.Function<TaskPlan, TaskInputs> inputs,
       Consumer<JobRun> onFinish) {
     this.kinds = kinds;
+    this.readableRoots = readableRoots;
     this.defaultGraceMs = defaultGraceMs;
     this.journal = journal;
     this.clock = clock;
@@ -49,7 +54,8 @@ final class JobRestorer {
     String problem;
     try {
       JobKind kind = kinds.kindOf(spec);
-      TaskPlan plan = kind.plan(spec);
+      // Checked again as at submit: the roots may have changed, or the file moved, since.
+      TaskPlan plan = kind.plan(readableRoots.confine(spec));
       if (plan.taskCount() == saved.tasks()) {
         JobRun run =
             new JobRun(
@@ -67,12 +73,15 @@ final class JobRestorer {
         run.restore(saved);
         return run;
       }
+      plan.close();
       problem =
           "it now splits into "
               + plan.taskCount()
               + " tasks instead of "
               + saved.tasks()
               + " (did its input change?)";
+    } catch (StatusRuntimeException e) {
+      problem = e.getStatus().getDescription();
     } catch (InvalidJobException | RuntimeException e) {
       problem = e.getMessage();
     }

@@ -532,6 +532,17 @@ final class JobRun {
     return true;
   }
 
+  /**
+   * The coordinator stops with this job unfinished: what its plan holds open is let go (the job
+   * resumes from the journal after a restart, planned again).
+   */
+  void releasePlan() {
+    if (plan != null) {
+      inputs.release();
+      plan.close();
+    }
+  }
+
   private void finish(JobState end, String why) {
     state = end;
     error = why;
@@ -540,6 +551,8 @@ final class JobRun {
     retries.clear();
     nextFresh = taskStates.length;
     inputs.release();
+    // Its file (a hash job's) is released as the job ends, whichever way it ends.
+    plan.close();
     Job last = toProto();
     ended = last;
     journal.finished(last);

@@ -55,6 +55,7 @@ final class JobStream {
   void submit(long ref, JobIntake.Planned planned) {
     call.request(1);
     if (open >= MAX_OPEN) {
+      planned.plan().close();
       reject(
           ref,
           Status.RESOURCE_EXHAUSTED.withDescription(

@@ -141,6 +141,7 @@ final class Scheduler {
    */
   Submission submit(JobIntake.Planned planned) {
     if (!accepting) {
+      planned.plan().close();
       throw Status.UNAVAILABLE
           .withDescription("the coordinator is shutting down and takes no new jobs")
           .asRuntimeException();
@@ -215,6 +216,7 @@ final class Scheduler {
     JobRestorer rebuilder =
         new JobRestorer(
             kinds,
+            ReadableRoots.of(config),
             config.defaultGrace().toMillis(),
             journal,
             conductor,
@@ -615,6 +617,15 @@ final class Scheduler {
   /** True while we take work and the process behind {@code hello} has not attached again. */
   boolean stillLost(Hello hello) {
     return accepting && !workers.hasProcess(hello);
+  }
+
+  /** The coordinator stops: unfinished jobs let go of the files their plans hold open. */
+  void releasePlans() {
+    for (JobRun job : jobs.all()) {
+      if (!job.isFinished()) {
+        job.releasePlan();
+      }
+    }
   }
 
   /** Stops taking jobs and tells every worker to drain. */

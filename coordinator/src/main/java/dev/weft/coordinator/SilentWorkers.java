@@ -16,8 +16,11 @@ import java.util.function.Predicate;
  *
  * <p>A pid is only signalled when it provably names that worker: same boot, same pid and network
  * namespaces, same user, and the process start time the worker gave in its hello, so a reused pid
- * is never hit. Workers on other hosts (or in other network namespaces) are their own supervisors'
- * business.
+ * is never hit. The hello is the worker's word, so before each signal /proc must agree: the pid
+ * exists, started at the ticks the hello gave, and runs as this coordinator's user (its real,
+ * effective, saved and file-system uids all that one), which the hello must also have claimed. A
+ * hello naming someone else's process, or a pid taken over since, gets that process no signal.
+ * Workers on other hosts (or in other network namespaces) are their own supervisors' business.
  */
 final class SilentWorkers {
   private static final System.Logger LOG = System.getLogger(SilentWorkers.class.getName());
@@ -77,15 +80,23 @@ final class SilentWorkers {
   private void terminate(String workerId, Hello hello) {
     long pid = hello.getPid();
     long started = hello.getProcessStartTicks();
-    if (startTicks(pid) != started) {
-      return; // gone by itself, or the pid names another process now
+    String refusal = refusal(pid, started);
+    if (refusal != null) {
+      // Pids go in as strings: MessageFormat would print 14052 as "14,052".
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "worker {0} stopped answering, but its pid {1} is not signalled: {2}",
+          workerId,
+          String.valueOf(pid),
+          refusal);
+      return;
     }
     LOG.log(
         System.Logger.Level.WARNING,
         "worker {0} (pid {1}) stopped answering and did not come back within {2} ms: SIGTERM"
             + " now, SIGKILL in {3} ms if it is still there",
         workerId,
-        pid,
+        String.valueOf(pid),
         patienceMs,
         graceMs);
     Signals.kill(pid, Signals.SIGTERM);
@@ -95,18 +106,49 @@ final class SilentWorkers {
   }
 
   private void kill(String workerId, long pid, long started) {
-    if (startTicks(pid) == started) {
+    String refusal = refusal(pid, started);
+    if (refusal == null) {
       LOG.log(
           System.Logger.Level.WARNING,
           "worker {0} (pid {1}) outlived its grace period: SIGKILL",
           workerId,
-          pid);
+          String.valueOf(pid));
       Signals.kill(pid, Signals.SIGKILL);
+    } else if (ProcessStat.of(pid).isPresent()) {
+      // Gone by itself is what SIGTERM asked for; anything else is worth a line.
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "worker {0} (pid {1}) is past its grace period, but is not sent SIGKILL: {2}",
+          workerId,
+          String.valueOf(pid),
+          refusal);
     }
   }
 
-  private static long startTicks(long pid) {
-    return ProcessStat.of(pid).map(ProcessStat::startTicks).orElse(-1L);
+  /**
+   * Why process {@code pid} must not be signalled as the worker that started at {@code startTicks},
+   * or null when /proc says it is that worker's process and ours to signal.
+   */
+  String refusal(long pid, long startTicks) {
+    java.util.Optional<ProcessStat> stat = ProcessStat.of(pid);
+    if (stat.isEmpty()) {
+      return "no such process (it is gone)";
+    }
+    if (stat.get().startTicks() != startTicks) {
+      return "that process started at tick "
+          + stat.get().startTicks()
+          + ", not at "
+          + startTicks
+          + " as the worker's hello said (the pid names another process)";
+    }
+    java.util.OptionalInt uid = ProcessStat.soleUid(pid);
+    if (uid.isEmpty() || uid.getAsInt() != self.uid()) {
+      return "that process runs as "
+          + (uid.isEmpty() ? "more than one user (or is gone)" : "uid " + uid.getAsInt())
+          + ", not as this coordinator's uid "
+          + self.uid();
+    }
+    return null;
   }
 
   private boolean isProvablyOnThisHost(Hello hello) {

@@ -60,7 +60,7 @@ final class ConductorTest {
             .conclude();
     conductor = new Conductor(config.nanoClock(), config.epochClock());
     JobKinds kinds = JobKinds.load(ConductorTest.class.getClassLoader());
-    intake = new JobIntake(kinds, config.maxTasksPerJob());
+    intake = new JobIntake(kinds, config.maxTasksPerJob(), ReadableRoots.of(config));
     // Lost workers in these tests are not processes of this host: nothing is ever signalled.
     signals = new ScheduledThreadPoolExecutor(1);
     scheduler =

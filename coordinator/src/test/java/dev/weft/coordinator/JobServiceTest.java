@@ -14,6 +14,7 @@ import dev.weft.v1.CancelJobRequest;
 import dev.weft.v1.CancelJobResponse;
 import dev.weft.v1.Credit;
 import dev.weft.v1.DrainWorkerRequest;
+import dev.weft.v1.ExecParams;
 import dev.weft.v1.GetJobRequest;
 import dev.weft.v1.Heartbeat;
 import dev.weft.v1.Job;
@@ -227,6 +228,15 @@ class JobServiceTest {
         () ->
             submit(
                 JobSpec.newBuilder().setPlugin(PluginParams.newBuilder().setKind("nope")).build()));
+    assertStatus(
+        Status.Code.INVALID_ARGUMENT,
+        "exec.env: names starting with WEFT_ are weft's own settings, which tasks never see",
+        () ->
+            submit(
+                JobSpec.newBuilder()
+                    .setExec(
+                        ExecParams.newBuilder().addCommand("printenv").putEnv("WEFT_TOKEN", "x"))
+                    .build()));
   }
 
   @Test

@@ -272,17 +272,18 @@ class JournalTest {
   }
 
   @Test
-  void aJobWhoseInputChangedWhileTheCoordinatorWasDownFailsNamingWhy() throws Exception {
-    Path file = Files.writeString(dataDir.resolve("input.txt"), "12345678");
+  void aJobWhoseInputChangedWhileTheCoordinatorWasDownFailsNamingWhy(@TempDir Path files)
+      throws Exception {
+    Path file = Files.write(files.resolve("input.bin"), new byte[8192]);
     JobSpec spec =
         JobSpec.newBuilder()
-            .setHash(HashParams.newBuilder().setPath(file.toString()).setChunkBytes(4))
+            .setHash(HashParams.newBuilder().setPath(file.toString()).setChunkBytes(4096))
             .build();
     try (SqliteJournal journal = journal()) {
       journal.submitted("jhash", spec, 2, System.currentTimeMillis());
     }
-    Files.writeString(file, "123456789abc"); // three chunks now
-    Node node = new Node(new CoordinatorConfig());
+    Files.write(file, new byte[12_288]); // three chunks now
+    Node node = new Node(new CoordinatorConfig().hashRoots(List.of(files)));
     Job failed = node.get("jhash");
     assertEquals(JobState.FAILED, failed.getState());
     assertEquals(
@@ -290,7 +291,51 @@ class JournalTest {
             + " (did its input change?)",
         failed.getError());
     node.close();
-    assertEquals(JobState.FAILED, new Node(new CoordinatorConfig()).get("jhash").getState());
+    assertEquals(
+        JobState.FAILED,
+        new Node(new CoordinatorConfig().hashRoots(List.of(files))).get("jhash").getState());
+  }
+
+  @Test
+  void aHashJobIsCheckedAgainAgainstTheRootsWhenItResumes(
+      @TempDir Path files, @TempDir Path elsewhere) throws Exception {
+    Path file = Files.write(files.toRealPath().resolve("input.bin"), new byte[8192]);
+    JobSpec spec =
+        JobSpec.newBuilder()
+            .setHash(HashParams.newBuilder().setPath(file.toString()).setChunkBytes(4096))
+            .build();
+    try (SqliteJournal journal = journal()) {
+      journal.submitted("jinside", spec, 2, System.currentTimeMillis());
+    }
+    // Still under its root: it resumes and runs.
+    Node node = new Node(new CoordinatorConfig().hashRoots(List.of(files)));
+    node.worker("w1", 1, ConcurrentHashMap.newKeySet());
+    assertEquals(2, node.await("jinside", JobState.SUCCEEDED).getTasksDone());
+    node.close();
+    // The coordinator now reads elsewhere only: the job fails saying why, and never runs.
+    try (SqliteJournal journal = journal()) {
+      journal.submitted("jmoved", spec, 2, System.currentTimeMillis());
+    }
+    node = new Node(new CoordinatorConfig().hashRoots(List.of(elsewhere)));
+    Job moved = node.get("jmoved");
+    assertEquals(JobState.FAILED, moved.getState());
+    assertEquals(
+        "cannot resume after a coordinator restart: hash.path: "
+            + file
+            + " is outside the directories this coordinator may read ("
+            + elsewhere.toRealPath()
+            + "); start it with --hash-root DIR to allow another",
+        moved.getError());
+    assertEquals(0, moved.getAttempts());
+    node.close();
+    // No root at all: the same, with the reason.
+    try (SqliteJournal journal = journal()) {
+      journal.submitted("jnoroot", spec, 2, System.currentTimeMillis());
+    }
+    Job noRoot = new Node(new CoordinatorConfig()).get("jnoroot");
+    assertEquals(JobState.FAILED, noRoot.getState());
+    assertEquals(
+        "cannot resume after a coordinator restart: " + ReadableRoots.NO_ROOTS, noRoot.getError());
   }
 
   @Test

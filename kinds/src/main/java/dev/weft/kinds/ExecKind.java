@@ -44,6 +44,12 @@ import java.util.regex.Pattern;
 public final class ExecKind implements JobKind {
   static final String PLACEHOLDER = "{}";
 
+  /**
+   * Names the worker's own settings go by (its join token, TLS key files, the coordinator): a task
+   * never sees them, and a job may not set them.
+   */
+  static final String RESERVED_ENV_PREFIX = "WEFT_";
+
   /** Exit code reported for a command that could not be started, as a shell reports one. */
   static final int CANNOT_START_EXIT = 127;
 
@@ -132,6 +138,15 @@ public final class ExecKind implements JobKind {
         throw new InvalidJobException(
             "exec.env", "the value of " + name + " contains a NUL character");
       }
+      if (name.startsWith(RESERVED_ENV_PREFIX)) {
+        throw new InvalidJobException(
+            "exec.env",
+            "names starting with "
+                + RESERVED_ENV_PREFIX
+                + " are weft's own settings, which tasks never see; choose another name (got '"
+                + name
+                + "')");
+      }
     }
     int tasks = inputs.isEmpty() ? Math.max(1, spec.getTasks()) : inputs.size();
     return new Plan(params, tasks);
@@ -200,8 +215,25 @@ public final class ExecKind implements JobKind {
       workdir = workdir.resolve(task.getWorkdir());
       builder.directory(workdir.toFile());
     }
-    builder.environment().putAll(task.getEnvMap());
-    checkRunnable(program, builder.environment().get("PATH"), workdir);
+    Map<String, String> environment = builder.environment();
+    // The worker's environment may hold its join token (a local worker's comes from the
+    // coordinator that way) and the names of its TLS key files: none of it is the task's business.
+    environment.keySet().removeIf(name -> name.startsWith(RESERVED_ENV_PREFIX));
+    for (Map.Entry<String, String> variable : task.getEnvMap().entrySet()) {
+      // The coordinator refuses such jobs; a task from one that does not is refused here too.
+      if (variable.getKey().startsWith(RESERVED_ENV_PREFIX)) {
+        throw cannotStart(
+            program,
+            "the task sets "
+                + variable.getKey()
+                + ", and "
+                + RESERVED_ENV_PREFIX
+                + "* are the"
+                + " worker's own settings");
+      }
+      environment.put(variable.getKey(), variable.getValue());
+    }
+    checkRunnable(program, environment.get("PATH"), workdir);
     GroupLauncher launcher = launchers.get();
     if (!launcher.canLaunch()) {
       throw cannotStart(program, GroupLauncher.NO_SETSID);

@@ -15,22 +15,40 @@ import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Objects;
 
 /**
  * {@code hash}: the coordinator reads a file chunk by chunk as it dispatches tasks, workers return
  * each chunk's SHA-256, and the result is the SHA-256 over the chunk digests in file order.
+ *
+ * <p>The plan opens the file once, by a path without links ({@link PinnedFile}), and reads every
+ * chunk from that open file; which files a client may name at all is the coordinator's to check
+ * before it plans. Chunks are never shorter than {@link #MIN_CHUNK_BYTES}, except for a file that
+ * is shorter itself.
  */
 public final class HashKind implements JobKind {
   static final int MAX_CHUNK_BYTES = 64 * 1024 * 1024;
+
+  /**
+   * The smallest chunk: the digest of a chunk of a few bytes gives those bytes away (there are only
+   * 256 one-byte chunks to try), and chunks are the client's to choose.
+   */
+  static final int MIN_CHUNK_BYTES = 4096;
+
   static final int DEFAULT_CHUNK_BYTES = 1024 * 1024;
   private static final int DIGEST_BYTES = 32;
+  private static final String SMALL_CHUNKS =
+      " (the digests of smaller chunks would give their bytes away)";
   // Large chunks are digested in slices so cancellation is noticed within milliseconds.
   private static final int SLICE_BYTES = 1024 * 1024;
 
@@ -49,41 +67,78 @@ public final class HashKind implements JobKind {
     HashParams params = spec.getHash();
     TaskCount.checkFields(spec);
     long chunkBytes = params.getChunkBytes();
-    if (chunkBytes < 0 || chunkBytes > MAX_CHUNK_BYTES) {
+    if (chunkBytes != 0 && (chunkBytes < MIN_CHUNK_BYTES || chunkBytes > MAX_CHUNK_BYTES)) {
       throw new InvalidJobException(
           "hash.chunk_bytes",
-          "must be between 1 and "
+          "must be between "
+              + MIN_CHUNK_BYTES
+              + " and "
               + MAX_CHUNK_BYTES
               + ", or 0 for the default "
               + DEFAULT_CHUNK_BYTES
               + " (got "
               + chunkBytes
-              + ")");
+              + ")"
+              + (chunkBytes > 0 && chunkBytes < MIN_CHUNK_BYTES ? SMALL_CHUNKS : ""));
     }
-    if (spec.getTaskSize() > MAX_CHUNK_BYTES) {
+    long taskSize = spec.getTaskSize();
+    if (taskSize != 0 && (taskSize < MIN_CHUNK_BYTES || taskSize > MAX_CHUNK_BYTES)) {
       throw new InvalidJobException(
           "task_size",
-          "must be between 1 and "
+          "must be between "
+              + MIN_CHUNK_BYTES
+              + " and "
               + MAX_CHUNK_BYTES
               + " for hash jobs (got "
-              + spec.getTaskSize()
-              + ")");
+              + taskSize
+              + ")"
+              + (taskSize < MIN_CHUNK_BYTES ? SMALL_CHUNKS : ""));
     }
     if (spec.getTasks() != 0 && chunkBytes != 0) {
       throw new InvalidJobException("tasks", "set tasks or hash.chunk_bytes, not both");
     }
-    Path path = readableFile(params.getPath());
+    FileChannel file = open(params.getPath());
+    try {
+      Plan plan = plan(spec, file, chunkBytes);
+      file = null; // the plan has it now
+      return plan;
+    } finally {
+      if (file != null) {
+        Plan.close(file, params.getPath());
+      }
+    }
+  }
+
+  private static Plan plan(JobSpec spec, FileChannel file, long chunkBytes)
+      throws InvalidJobException {
+    String name = spec.getHash().getPath();
     long size;
     try {
-      size = Files.size(path);
+      size = file.size();
     } catch (IOException e) {
       throw new InvalidJobException(
-          "hash.path", "cannot read the size of " + params.getPath() + ": " + e.getMessage());
+          "hash.path", "cannot read the size of " + name + ": " + e.getMessage());
     }
     if (size == 0) {
-      return new Plan(path, 0, null);
+      return new Plan(name, file, 0, 0, 1, null);
     }
     if (spec.getTasks() != 0) {
+      long most = Math.max(1, size / MIN_CHUNK_BYTES);
+      if (spec.getTasks() > most) {
+        throw new InvalidJobException(
+            "tasks",
+            spec.getTasks()
+                + " tasks give chunks of "
+                + size / spec.getTasks()
+                + " bytes of this "
+                + size
+                + "-byte file; chunks must be at least "
+                + MIN_CHUNK_BYTES
+                + " bytes"
+                + SMALL_CHUNKS
+                + ", so tasks must be <= "
+                + most);
+      }
       RangeSplit split = RangeSplit.even(0, size - 1, spec.getTasks());
       BigInteger largest = split.elements(0);
       if (largest.compareTo(BigInteger.valueOf(MAX_CHUNK_BYTES)) > 0) {
@@ -97,7 +152,7 @@ public final class HashKind implements JobKind {
                 + " bytes per chunk, so tasks must be >= "
                 + Math.ceilDiv(size, MAX_CHUNK_BYTES));
       }
-      return new Plan(path, size, split);
+      return new Plan(name, file, size, 0, split.count(), split);
     }
     String field = spec.getTaskSize() != 0 ? "task_size" : "hash.chunk_bytes";
     long chunk =
@@ -120,10 +175,20 @@ public final class HashKind implements JobKind {
               + Math.ceilDiv(size, JobKinds.MAX_TASKS)
               + " bytes");
     }
-    return new Plan(path, size, RangeSplit.ofSize(0, size - 1, chunk));
+    long rest = size % chunk;
+    if (chunks > 1 && rest != 0 && rest < MIN_CHUNK_BYTES) {
+      // A short last chunk would give its few bytes away, as a small chunk would: the chunk
+      // before it takes them in.
+      chunks--;
+    }
+    return new Plan(name, file, size, chunk, Math.toIntExact(chunks), null);
   }
 
-  private static Path readableFile(String name) throws InvalidJobException {
+  /**
+   * The file named, opened once: every chunk is read from this open file, so what was checked when
+   * the job was taken is what is read, whatever happens to the name afterwards.
+   */
+  private static FileChannel open(String name) throws InvalidJobException {
     if (name.isEmpty()) {
       throw new InvalidJobException("hash.path", "must name a file (got an empty path)");
     }
@@ -133,19 +198,35 @@ public final class HashKind implements JobKind {
     } catch (InvalidPathException e) {
       throw new InvalidJobException("hash.path", "not a valid path: " + e.getMessage());
     }
-    if (!Files.exists(path)) {
+    BasicFileAttributes attributes;
+    try {
+      attributes = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    } catch (NoSuchFileException e) {
       throw new InvalidJobException("hash.path", "no such file: " + name);
+    } catch (IOException e) {
+      throw new InvalidJobException("hash.path", "cannot read " + name + ": " + e.getMessage());
     }
-    if (Files.isDirectory(path)) {
+    if (attributes.isDirectory()) {
       throw new InvalidJobException("hash.path", "is a directory: " + name);
     }
-    if (!Files.isRegularFile(path)) {
+    if (attributes.isSymbolicLink()) {
+      throw new InvalidJobException(
+          "hash.path",
+          "is a symbolic link: " + name + "; hash jobs read files by their own path, not links");
+    }
+    if (!attributes.isRegularFile()) {
       throw new InvalidJobException("hash.path", "not a regular file: " + name);
     }
-    if (!Files.isReadable(path)) {
+    try {
+      return PinnedFile.open(path);
+    } catch (AccessDeniedException e) {
       throw new InvalidJobException("hash.path", "not readable: " + name);
+    } catch (PinnedFile.NotPinnedException e) {
+      throw new InvalidJobException(
+          "hash.path", "not read: " + e.getMessage() + "; hash jobs read files, not links");
+    } catch (IOException e) {
+      throw new InvalidJobException("hash.path", "cannot open " + name + ": " + e.getMessage());
     }
-    return path;
   }
 
   @Override
@@ -190,16 +271,27 @@ public final class HashKind implements JobKind {
     return new Reduction(hashPlan);
   }
 
-  /** Holds only the path and size; each chunk is read from the file when its task is sent. */
+  /**
+   * Holds the open file and its size; each chunk is read from that open file, at its offset, when
+   * its task is sent. Reads may run on several threads at once.
+   */
   static final class Plan implements TaskPlan {
-    private final Path path;
-    private final long size;
-    private final RangeSplit split; // null for an empty file, which is one task with no data
+    private static final System.Logger LOG = System.getLogger(HashKind.class.getName());
 
-    private Plan(Path path, long size, RangeSplit split) {
-      this.path = path;
+    private final String name;
+    private final FileChannel file;
+    private final long size;
+    private final long chunk; // 0 when split evenly
+    private final int count;
+    private final RangeSplit even; // null unless split evenly
+
+    private Plan(String name, FileChannel file, long size, long chunk, int count, RangeSplit even) {
+      this.name = name;
+      this.file = file;
       this.size = size;
-      this.split = split;
+      this.chunk = chunk;
+      this.count = count;
+      this.even = even;
     }
 
     long size() {
@@ -208,7 +300,7 @@ public final class HashKind implements JobKind {
 
     @Override
     public int taskCount() {
-      return split == null ? 1 : split.count();
+      return count;
     }
 
     @Override
@@ -216,16 +308,27 @@ public final class HashKind implements JobKind {
       return true;
     }
 
+    private long from(int task) {
+      Objects.checkIndex(task, count);
+      return even != null ? even.from(task) : task * chunk;
+    }
+
+    private long to(int task) {
+      Objects.checkIndex(task, count);
+      if (even != null) {
+        return even.to(task);
+      }
+      return task == count - 1 ? size - 1 : (task + 1) * chunk - 1;
+    }
+
     @Override
     public ByteString input(int task) throws IOException {
-      if (split == null) {
-        if (task != 0) {
-          throw new IndexOutOfBoundsException("task " + task + " of 1");
-        }
+      if (size == 0) {
+        Objects.checkIndex(task, 1);
         return HashTask.getDefaultInstance().toByteString();
       }
-      long offset = split.from(task);
-      int length = Math.toIntExact(split.to(task) - offset + 1);
+      long offset = from(task);
+      int length = Math.toIntExact(to(task) - offset + 1);
       // The HashTask is encoded by hand so the chunk is read straight into the message's bytes.
       int header =
           CodedOutputStream.computeTagSize(HashTask.DATA_FIELD_NUMBER)
@@ -235,15 +338,13 @@ public final class HashKind implements JobKind {
       out.writeTag(HashTask.DATA_FIELD_NUMBER, WireFormat.WIRETYPE_LENGTH_DELIMITED);
       out.writeUInt32NoTag(length);
       out.checkNoSpaceLeft();
-      try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-        if (channel.size() != size) {
-          throw changed(channel.size());
-        }
-        ByteBuffer chunk = ByteBuffer.wrap(message, header, length);
-        while (chunk.hasRemaining()) {
-          if (channel.read(chunk, offset + chunk.position() - header) < 0) {
-            throw changed(channel.size());
-          }
+      if (file.size() != size) {
+        throw changed(file.size());
+      }
+      ByteBuffer bytes = ByteBuffer.wrap(message, header, length);
+      while (bytes.hasRemaining()) {
+        if (file.read(bytes, offset + bytes.position() - header) < 0) {
+          throw changed(file.size());
         }
       }
       return UnsafeByteOperations.unsafeWrap(message);
@@ -252,7 +353,7 @@ public final class HashKind implements JobKind {
     private IOException changed(long now) {
       return new IOException(
           "hash.path: "
-              + path
+              + name
               + " is "
               + now
               + " bytes, but was "
@@ -262,10 +363,24 @@ public final class HashKind implements JobKind {
 
     @Override
     public String describe(int task) {
-      if (split == null) {
+      if (size == 0) {
         return "bytes 0..-1 (empty file)";
       }
-      return "bytes " + split.from(task) + ".." + split.to(task);
+      return "bytes " + from(task) + ".." + to(task);
+    }
+
+    @Override
+    public void close() {
+      close(file, name);
+    }
+
+    static void close(FileChannel file, String name) {
+      try {
+        file.close();
+      } catch (IOException e) {
+        // Nothing was written, so nothing is lost; the descriptor is released all the same.
+        LOG.log(System.Logger.Level.WARNING, "closing " + name + " failed: " + e.getMessage(), e);
+      }
     }
   }
 

@@ -4,7 +4,7 @@ import com.google.protobuf.ByteString;
 import java.io.IOException;
 
 /** The tasks a job splits into; inputs are made on demand so a large job costs little memory. */
-public interface TaskPlan {
+public interface TaskPlan extends AutoCloseable {
 
   /** How many tasks the job has; at least one. */
   int taskCount();
@@ -24,6 +24,14 @@ public interface TaskPlan {
   default boolean readsFiles() {
     return false;
   }
+
+  /**
+   * Lets go of what the plan holds (the {@code hash} kind keeps its file open). The coordinator
+   * calls it once the job has ended, or when the job is not taken after all; later calls do
+   * nothing.
+   */
+  @Override
+  default void close() {}
 
   /** A short description of task {@code task}'s input for people ("[1, 10000000]", "file.txt"). */
   default String describe(int task) {

@@ -124,9 +124,9 @@ class ExecKindTest {
         JobSpec.newBuilder()
             .setExec(
                 ExecParams.newBuilder()
-                    .addAllCommand(List.of("sh", "-c", "pwd; echo \"$WEFT_TEST\"; cat"))
+                    .addAllCommand(List.of("sh", "-c", "pwd; echo \"$TASK_TEST\"; cat"))
                     .setWorkdir(dir.toString())
-                    .putEnv("WEFT_TEST", "hello"))
+                    .putEnv("TASK_TEST", "hello"))
             .build();
     TaskPlan plan = kind.plan(spec);
     // cat would wait for ever on a pipe; stdin is /dev/null, so it ends at once.
@@ -354,6 +354,12 @@ class ExecKindTest {
         "exec.env: variable names must be non-empty, without '=' or NUL (got 'A=B')",
         JobSpec.newBuilder()
             .setExec(ExecParams.newBuilder().addCommand("env").putEnv("A=B", "c"))
+            .build());
+    assertInvalid(
+        "exec.env: names starting with WEFT_ are weft's own settings, which tasks never see;"
+            + " choose another name (got 'WEFT_TOKEN')",
+        JobSpec.newBuilder()
+            .setExec(ExecParams.newBuilder().addCommand("env").putEnv("WEFT_TOKEN", "mine"))
             .build());
     assertInvalid(
         "tasks: must be between 1 and 1000000, or 0 for the kind's default (got 1000001)",

@@ -43,13 +43,19 @@ class HashKindTest {
     return Files.write(dir.resolve(name), bytes);
   }
 
-  /** What the job must compute, straight from MessageDigest. */
+  /**
+   * What the job must compute, straight from MessageDigest: chunks of {@code chunk} bytes, a last
+   * one shorter than 4096 bytes joined to the one before.
+   */
   private static HashResult expected(byte[] content, int chunk) {
     MessageDigest overall = HashKind.sha256();
     HashResult.Builder result = HashResult.newBuilder().setBytes(content.length);
     int start = 0;
     do {
       int end = Math.min(content.length, start + chunk);
+      if (content.length - end < 4096) {
+        end = content.length;
+      }
       byte[] digest = HashKind.sha256().digest(Arrays.copyOfRange(content, start, end));
       result.addChunkSha256(HEX.formatHex(digest));
       overall.update(digest);
@@ -60,20 +66,36 @@ class HashKindTest {
 
   @Test
   void hashesChunksInFileOrder() throws Exception {
-    Path path = file("data", 10_000);
-    JobSpec spec = spec(path, 4096);
+    Path path = file("data", 14_500);
+    JobSpec spec = spec(path, 5000);
     TaskPlan plan = kind.plan(spec);
     assertEquals(3, plan.taskCount());
-    assertEquals("bytes 0..4095", plan.describe(0));
-    assertEquals("bytes 8192..9999", plan.describe(2));
+    assertEquals("bytes 0..4999", plan.describe(0));
+    assertEquals("bytes 10000..14499", plan.describe(2));
     byte[] content = Files.readAllBytes(path);
     assertEquals(
-        ByteString.copyFrom(content, 8192, 1808), HashTask.parseFrom(plan.input(2)).getData());
+        ByteString.copyFrom(content, 10_000, 4500), HashTask.parseFrom(plan.input(2)).getData());
 
     List<ByteString> outputs = KindHarness.runTasks(kind, plan);
     JobResult result = KindHarness.reduce(kind, spec, plan, outputs, 3);
-    assertEquals(expected(content, 4096), result.getHash());
-    assertEquals(result.getHash().getSha256() + " (10000 bytes in 3 chunks)", result.getSummary());
+    assertEquals(expected(content, 5000), result.getHash());
+    assertEquals(result.getHash().getSha256() + " (14500 bytes in 3 chunks)", result.getSummary());
+  }
+
+  @Test
+  void aShortLastChunkJoinsTheOneBefore() throws Exception {
+    Path path = file("data", 14_000);
+    JobSpec spec = spec(path, 5000);
+    TaskPlan plan = kind.plan(spec);
+    assertEquals(2, plan.taskCount());
+    assertEquals("bytes 5000..13999", plan.describe(1));
+    byte[] content = Files.readAllBytes(path);
+    assertEquals(
+        ByteString.copyFrom(content, 5000, 9000), HashTask.parseFrom(plan.input(1)).getData());
+    JobResult result = KindHarness.runJob(kind, spec);
+    byte[] last = HashKind.sha256().digest(Arrays.copyOfRange(content, 5000, 14_000));
+    assertEquals(HEX.formatHex(last), result.getHash().getChunkSha256(1));
+    assertEquals(expected(content, 5000), result.getHash());
   }
 
   @Test
@@ -87,7 +109,7 @@ class HashKindTest {
 
   @Test
   void defaultChunkIsOneMebibyte() throws Exception {
-    Path path = file("big", 2 * HashKind.DEFAULT_CHUNK_BYTES + 1);
+    Path path = file("big", 2 * HashKind.DEFAULT_CHUNK_BYTES + 5000);
     JobSpec spec = spec(path, 0);
     assertEquals(3, kind.plan(spec).taskCount());
     assertEquals(
@@ -97,22 +119,23 @@ class HashKindTest {
 
   @Test
   void taskSizeOverridesChunkBytes() throws Exception {
-    Path path = file("data", 1000);
-    JobSpec spec = spec(path, 10).toBuilder().setTaskSize(300).build();
+    Path path = file("data", 20_000);
+    JobSpec spec = spec(path, 8192).toBuilder().setTaskSize(5000).build();
     assertEquals(4, kind.plan(spec).taskCount());
-    assertEquals(expected(Files.readAllBytes(path), 300), KindHarness.runJob(kind, spec).getHash());
+    assertEquals(
+        expected(Files.readAllBytes(path), 5000), KindHarness.runJob(kind, spec).getHash());
   }
 
   @Test
   void tasksSplitTheFileEvenly() throws Exception {
-    Path path = file("data", 1000);
+    Path path = file("data", 30_001);
     JobSpec spec = spec(path, 0).toBuilder().setTasks(3).build();
     TaskPlan plan = kind.plan(spec);
     assertEquals(3, plan.taskCount());
-    assertEquals("bytes 0..333", plan.describe(0));
-    assertEquals("bytes 334..666", plan.describe(1));
-    assertEquals("bytes 667..999", plan.describe(2));
-    assertEquals(1000, KindHarness.runJob(kind, spec).getHash().getBytes());
+    assertEquals("bytes 0..10000", plan.describe(0));
+    assertEquals("bytes 10001..20000", plan.describe(1));
+    assertEquals("bytes 20001..30000", plan.describe(2));
+    assertEquals(30_001, KindHarness.runJob(kind, spec).getHash().getBytes());
   }
 
   @Test
@@ -132,17 +155,17 @@ class HashKindTest {
 
   @Test
   void fileThatChangedSizeSincePlanningIsAnError() throws Exception {
-    Path path = file("data", 100);
-    TaskPlan plan = kind.plan(spec(path, 10));
+    Path path = file("data", 20_000);
+    TaskPlan plan = kind.plan(spec(path, 4096));
     Files.write(path, new byte[50]);
-    IOException e = assertThrows(IOException.class, () -> plan.input(9));
-    assertTrue(e.getMessage().endsWith("is 50 bytes, but was 100 when the job was planned"));
+    IOException e = assertThrows(IOException.class, () -> plan.input(3));
+    assertTrue(e.getMessage().endsWith("is 50 bytes, but was 20000 when the job was planned"));
   }
 
   @Test
   void reductionChecksDigestsAndIgnoresDuplicates() throws Exception {
-    Path path = file("data", 20);
-    JobSpec spec = spec(path, 10);
+    Path path = file("data", 10_000);
+    JobSpec spec = spec(path, 5000);
     TaskPlan plan = kind.plan(spec);
     List<ByteString> outputs = new ArrayList<>(KindHarness.runTasks(kind, plan));
     JobReduction reduction = kind.reduction(spec, plan);
@@ -160,7 +183,7 @@ class HashKindTest {
     reduction.add(1, outputs.get(1));
     reduction.add(0, outputs.get(0));
     reduction.add(0, outputs.get(1));
-    assertEquals(expected(Files.readAllBytes(path), 10), reduction.result().getHash());
+    assertEquals(expected(Files.readAllBytes(path), 5000), reduction.result().getHash());
   }
 
   @Test
@@ -193,22 +216,126 @@ class HashKindTest {
   void rejectsBadChunkSizes() throws Exception {
     Path path = file("data", 100);
     assertInvalid(
-        "hash.chunk_bytes: must be between 1 and 67108864, or 0 for the default 1048576 (got -1)",
+        "hash.chunk_bytes: must be between 4096 and 67108864, or 0 for the default 1048576"
+            + " (got -1)",
         spec(path, -1));
     assertInvalid(
-        "hash.chunk_bytes: must be between 1 and 67108864, or 0 for the default 1048576"
+        "hash.chunk_bytes: must be between 4096 and 67108864, or 0 for the default 1048576"
             + " (got 67108865)",
         spec(path, 64 * 1024 * 1024 + 1));
     assertInvalid(
-        "task_size: must be between 1 and 67108864 for hash jobs (got 67108865)",
+        "task_size: must be between 4096 and 67108864 for hash jobs (got 67108865)",
         spec(path, 0).toBuilder().setTaskSize(64 * 1024 * 1024 + 1).build());
     assertInvalid(
         "tasks: set tasks or hash.chunk_bytes, not both",
-        spec(path, 10).toBuilder().setTasks(2).build());
+        spec(path, 8192).toBuilder().setTasks(2).build());
+  }
+
+  @Test
+  void chunksOfFewBytesAreRefused() throws Exception {
+    Path path = file("data", 10_000);
     assertInvalid(
-        "hash.chunk_bytes: chunks of 1 bytes give 2000000 tasks for 2000000 bytes; at most"
-            + " 1000000 tasks per job, so chunks must be >= 2 bytes",
-        spec(file("two-megabytes", 2_000_000), 1));
+        "task_size: must be between 4096 and 67108864 for hash jobs (got 1) (the digests of"
+            + " smaller chunks would give their bytes away)",
+        spec(path, 0).toBuilder().setTaskSize(1).build());
+    assertInvalid(
+        "hash.chunk_bytes: must be between 4096 and 67108864, or 0 for the default 1048576"
+            + " (got 4095) (the digests of smaller chunks would give their bytes away)",
+        spec(path, 4095));
+    assertInvalid(
+        "tasks: 3 tasks give chunks of 3333 bytes of this 10000-byte file; chunks must be at"
+            + " least 4096 bytes (the digests of smaller chunks would give their bytes away), so"
+            + " tasks must be <= 2",
+        spec(path, 0).toBuilder().setTasks(3).build());
+    // A file smaller than a chunk is one chunk: its digest is the file's, which is the job.
+    Path small = file("small", 10);
+    assertInvalid(
+        "tasks: 10 tasks give chunks of 1 bytes of this 10-byte file; chunks must be at least"
+            + " 4096 bytes (the digests of smaller chunks would give their bytes away), so tasks"
+            + " must be <= 1",
+        spec(small, 0).toBuilder().setTasks(10).build());
+    assertEquals(1, kind.plan(spec(small, 0).toBuilder().setTasks(1).build()).taskCount());
+  }
+
+  @Test
+  void aLinkIsRefusedAndAPlanReadsTheFileItOpened() throws Exception {
+    Path real = Files.createDirectory(dir.resolve("real"));
+    Path data = file("data", 10_000);
+    Files.move(data, real.resolve("data"));
+    Path other = Files.createDirectory(dir.resolve("other"));
+    Files.write(other.resolve("data"), new byte[10_000]);
+    // The last part a link, and a directory on the way a link: both refused.
+    Path fileLink = Files.createSymbolicLink(dir.resolve("file-link"), real.resolve("data"));
+    assertInvalid(
+        "hash.path: is a symbolic link: "
+            + fileLink
+            + "; hash jobs read files by their own path, not links",
+        spec(fileLink, 0));
+    Path dirLink = Files.createSymbolicLink(dir.resolve("dir-link"), real);
+    assertInvalid(
+        "hash.path: not read: "
+            + dirLink.resolve("data")
+            + " led to "
+            + real.resolve("data")
+            + " (a symbolic link, or it changed while it was opened); hash jobs read files, not"
+            + " links",
+        spec(dirLink.resolve("data"), 0));
+
+    // Planned, then the directory is swapped for a link elsewhere: the plan reads what it opened.
+    byte[] content = Files.readAllBytes(real.resolve("data"));
+    JobSpec spec = spec(real.resolve("data"), 4096);
+    try (TaskPlan plan = kind.plan(spec)) {
+      Files.move(real, dir.resolve("moved-away"));
+      Files.createSymbolicLink(real, other);
+      assertEquals(
+          ByteString.copyFrom(content, 0, 4096), HashTask.parseFrom(plan.input(0)).getData());
+    }
+  }
+
+  @Test
+  void closingAPlanClosesItsFile() throws Exception {
+    Path path = file("data", 10_000);
+    List<TaskPlan> plans = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      plans.add(kind.plan(spec(path, 0)));
+    }
+    assertEquals(20, descriptorsOpenOn(path));
+    plans.forEach(TaskPlan::close);
+    assertEquals(0, descriptorsOpenOn(path));
+    assertThrows(java.nio.channels.ClosedChannelException.class, () -> plans.getFirst().input(0));
+  }
+
+  /** How many of this process's descriptors are open on {@code file}. */
+  static long descriptorsOpenOn(Path file) throws IOException {
+    long count = 0;
+    try (var fds = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
+      for (Path fd : fds) {
+        try {
+          if (Files.readSymbolicLink(fd).equals(file)) {
+            count++;
+          }
+        } catch (java.nio.file.NoSuchFileException closedMeanwhile) {
+          // the listing's own descriptor, or another thread's, closed since
+        }
+      }
+    }
+    return count;
+  }
+
+  @Test
+  void rejectsChunksThatMakeTooManyTasks() throws Exception {
+    Path sparse = dir.resolve("sparse");
+    try (var channel =
+        java.nio.channels.FileChannel.open(
+            sparse,
+            java.nio.file.StandardOpenOption.CREATE_NEW,
+            java.nio.file.StandardOpenOption.WRITE)) {
+      channel.write(java.nio.ByteBuffer.wrap(new byte[1]), 5_000_000_000L - 1);
+    }
+    assertInvalid(
+        "hash.chunk_bytes: chunks of 4096 bytes give 1220704 tasks for 5000000000 bytes; at most"
+            + " 1000000 tasks per job, so chunks must be >= 5000 bytes",
+        spec(sparse, 4096));
   }
 
   @Test

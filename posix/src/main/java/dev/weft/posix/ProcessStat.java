@@ -99,6 +99,40 @@ public record ProcessStat(
     }
   }
 
+  /**
+   * The user process {@code pid} runs as, from the {@code Uid:} line of /proc/PID/status, when its
+   * real, effective, saved and file-system uids are all that one user; empty when there is no such
+   * process, or they differ (a set-user-ID program, one that changed users). Unlike the owner of
+   * /proc/PID, this is not turned into root for a process that made itself non-dumpable.
+   */
+  public static OptionalInt soleUid(long pid) {
+    if (pid <= 0) {
+      return OptionalInt.empty();
+    }
+    Path status = PROC.resolve(Long.toString(pid)).resolve("status");
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(status);
+    } catch (NoSuchFileException e) {
+      return OptionalInt.empty();
+    } catch (IOException e) {
+      if (!Files.exists(status.getParent())) {
+        return OptionalInt.empty(); // reaped between open and read
+      }
+      throw new UncheckedIOException("cannot read " + status, e);
+    }
+    for (String line : lines) {
+      if (line.startsWith("Uid:")) {
+        List<String> uids = List.of(line.substring(4).trim().split("\\s+"));
+        if (uids.size() != 4 || !uids.stream().allMatch(uids.getFirst()::equals)) {
+          return OptionalInt.empty();
+        }
+        return OptionalInt.of(Integer.parseUnsignedInt(uids.getFirst()));
+      }
+    }
+    throw new IllegalStateException(status + " has no Uid: line");
+  }
+
   public boolean isZombie() {
     return state == 'Z';
   }
