@@ -10,6 +10,7 @@ import dev.weft.v1.WorkerServiceGrpc;
 import dev.weft.wire.Transport;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -156,7 +157,9 @@ public final class Coordinator implements AutoCloseable {
         sqlite.close();
         throw e;
       }
-      sqlite.start(() -> conductor.post(scheduler::requestDispatch));
+      sqlite.start(
+          () -> conductor.post(scheduler::requestDispatch),
+          (jobId, why) -> conductor.post(() -> scheduler.notWritable(jobId, why)));
     }
     scheduler.startTimers();
     conductor.start();
@@ -175,8 +178,15 @@ public final class Coordinator implements AutoCloseable {
             // running them on the transport's threads saves a thread hand-off per call and message.
             .directExecutor()
             .addService(
-                new JobEndpoint(
-                    conductor, scheduler, intake, new ReadableRoots(config.hashRoots()), events))
+                ServerInterceptors.intercept(
+                    new JobEndpoint(
+                        conductor,
+                        scheduler,
+                        intake,
+                        new ReadableRoots(config.hashRoots()),
+                        events),
+                    new ConnectionLimits(
+                        config.maxCallsPerConnection(), config.maxWatchesPerConnection())))
             .addService(new WorkerEndpoint(conductor, scheduler, upgrade))
             .addService(health.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance())

@@ -19,6 +19,7 @@ import java.util.function.Consumer;
 final class JobRestorer {
   private final JobKinds kinds;
   private final long defaultGraceMs;
+  private final long maxResultBytes;
   private final Journal journal;
   private final CoreClock clock;
   private final java.util.function.Function<TaskPlan, TaskInputs> inputs;
@@ -27,12 +28,14 @@ final class JobRestorer {
   JobRestorer(
       JobKinds kinds,
       long defaultGraceMs,
+      long maxResultBytes,
       Journal journal,
       CoreClock clock,
       java.util.function.Function<TaskPlan, TaskInputs> inputs,
       Consumer<JobRun> onFinish) {
     this.kinds = kinds;
     this.defaultGraceMs = defaultGraceMs;
+    this.maxResultBytes = maxResultBytes;
     this.journal = journal;
     this.clock = clock;
     this.inputs = inputs;
@@ -60,6 +63,7 @@ final class JobRestorer {
                 JobSpecRules.graceMs(spec, defaultGraceMs),
                 watchers,
                 saved.createdMs(),
+                maxResultBytes,
                 journal,
                 clock,
                 inputs,
