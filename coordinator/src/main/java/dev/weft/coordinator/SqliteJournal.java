@@ -361,7 +361,7 @@ final class SqliteJournal implements Journal {
         write(batch);
         failures = 0;
       } catch (SQLException | RuntimeException e) {
-        batch = writeOneByOne(batch);
+        batch = isEnvironmental(e) ? batch : writeOneByOne(batch);
         if (batch.isEmpty()) {
           failures = 0;
           lastCommitNanos = System.nanoTime();
@@ -420,11 +420,18 @@ final class SqliteJournal implements Journal {
     List<Record> failed = new ArrayList<>();
     List<Exception> errors = new ArrayList<>();
     boolean anyCommitted = false;
-    for (Record record : batch) {
+    for (int i = 0; i < batch.size(); i++) {
+      Record record = batch.get(i);
       try {
         write(List.of(record));
         anyCommitted = true;
       } catch (SQLException | RuntimeException e) {
+        if (isEnvironmental(e)) {
+          // The journal itself fails now: what is not committed is retried as a batch.
+          List<Record> retry = new ArrayList<>(failed);
+          retry.addAll(batch.subList(i, batch.size()));
+          return retry;
+        }
         failed.add(record);
         errors.add(e);
       }
@@ -439,6 +446,22 @@ final class SqliteJournal implements Journal {
       setAside(failed.get(i), errors.get(i));
     }
     return List.of();
+  }
+
+  /**
+   * Whether {@code e} says the journal cannot be written at all now (busy, locked, full, read-only,
+   * an I/O error, ...) rather than that one of the rows written was refused (a constraint, a type
+   * or size error): only the latter is worth retrying row by row.
+   */
+  private static boolean isEnvironmental(Exception e) {
+    if (!(e instanceof org.sqlite.SQLiteException sqlite)) {
+      return false;
+    }
+    return switch (sqlite.getResultCode().code & 0xff) {
+      // BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB
+      case 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 26 -> true;
+      default -> false;
+    };
   }
 
   /** Whether a commit that writes the database succeeds: a write of the schema version. */
