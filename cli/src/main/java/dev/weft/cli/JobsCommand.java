@@ -1,7 +1,7 @@
 package dev.weft.cli;
 
-import dev.weft.v1.ListJobsResponse;
 import dev.weft.v1.JobState;
+import dev.weft.v1.ListJobsResponse;
 import java.io.PrintWriter;
 import java.time.Instant;
 import java.util.EnumSet;
