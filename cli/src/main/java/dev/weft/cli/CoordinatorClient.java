@@ -12,7 +12,9 @@ import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.JobServiceGrpc.JobServiceBlockingStub;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
+import dev.weft.v1.JobView;
 import dev.weft.v1.ListJobsRequest;
+import dev.weft.v1.ListJobsResponse;
 import dev.weft.v1.ListWorkersRequest;
 import dev.weft.v1.ResumeWorkerRequest;
 import dev.weft.v1.SubmitJobRequest;
@@ -73,10 +75,15 @@ final class CoordinatorClient implements AutoCloseable {
     return call(s -> s.getJob(GetJobRequest.newBuilder().setId(id).build()));
   }
 
-  List<Job> list(Collection<JobState> states, int limit) {
+  /** The newest jobs, as summaries unless {@code full}. */
+  ListJobsResponse list(Collection<JobState> states, int limit, boolean full) {
     ListJobsRequest request =
-        ListJobsRequest.newBuilder().addAllStates(states).setLimit(limit).build();
-    return call(s -> s.listJobs(request).getJobsList());
+        ListJobsRequest.newBuilder()
+            .addAllStates(states)
+            .setLimit(limit)
+            .setView(full ? JobView.JOB_VIEW_FULL : JobView.JOB_VIEW_SUMMARY)
+            .build();
+    return call(s -> s.listJobs(request));
   }
 
   /** Cancels with the job's own grace period between SIGTERM and SIGKILL. */

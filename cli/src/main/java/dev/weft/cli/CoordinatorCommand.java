@@ -115,6 +115,53 @@ final class CoordinatorCommand implements Callable<Integer> {
   private Duration retention;
 
   @Option(
+      names = "--max-unfinished-jobs",
+      paramLabel = "N",
+      defaultValue = "10000",
+      description =
+          "Jobs not yet finished, in total, beyond which submissions are refused with"
+              + " RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}).")
+  private int maxUnfinishedJobs;
+
+  @Option(
+      names = "--max-queued-tasks",
+      paramLabel = "N",
+      defaultValue = "10000000",
+      description =
+          "Tasks of unfinished jobs, in total, beyond which submissions are refused with"
+              + " RESOURCE_EXHAUSTED; at least the 1000000 tasks one job may have (default:"
+              + " ${DEFAULT-VALUE}).")
+  private long maxQueuedTasks;
+
+  @Option(
+      names = "--max-result-bytes",
+      paramLabel = "BYTES",
+      defaultValue = "1048576",
+      description =
+          "Bytes of exec output tails one job's result keeps, whatever its workers send (each"
+              + " task's stdout and stderr tails are also cut to 4096 bytes); beyond it tails are"
+              + " dropped and the result says so (default: ${DEFAULT-VALUE}).")
+  private int maxResultBytes;
+
+  @Option(
+      names = "--max-calls-per-connection",
+      paramLabel = "N",
+      defaultValue = "1000",
+      description =
+          "JobService calls one client connection may have in flight; more are refused with"
+              + " RESOURCE_EXHAUSTED (default: ${DEFAULT-VALUE}).")
+  private int maxCallsPerConnection;
+
+  @Option(
+      names = "--max-watches-per-connection",
+      paramLabel = "N",
+      defaultValue = "100",
+      description =
+          "WatchJob and RunJob streams one client connection may have open (default:"
+              + " ${DEFAULT-VALUE}).")
+  private int maxWatchesPerConnection;
+
+  @Option(
       names = "--probe-listen",
       paramLabel = "HOST:PORT",
       converter = Address.ListenConverter.class,
@@ -190,6 +237,12 @@ final class CoordinatorCommand implements Callable<Integer> {
             .shmUpgrade(transport)
             .localWorkers(
                 localWorkers, localTransport, localSlots, WeftJvm.command(List.of("worker")));
+    config
+        .maxUnfinishedJobs(maxUnfinishedJobs)
+        .maxQueuedTasks(maxQueuedTasks)
+        .maxResultBytes(maxResultBytes)
+        .maxCallsPerConnection(maxCallsPerConnection)
+        .maxWatchesPerConnection(maxWatchesPerConnection);
     if (probeListen != null) {
       config.probeListen(probeListen.host(), probeListen.port());
     }

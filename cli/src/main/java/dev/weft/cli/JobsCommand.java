@@ -1,7 +1,7 @@
 package dev.weft.cli;
 
-import dev.weft.v1.Job;
 import dev.weft.v1.JobState;
+import dev.weft.v1.ListJobsResponse;
 import java.io.PrintWriter;
 import java.time.Instant;
 import java.util.EnumSet;
@@ -24,9 +24,14 @@ import picocli.CommandLine.Spec;
       "Examples:",
       "  weft jobs",
       "  weft jobs --state running,queued,cancelling",
-      "  weft jobs --json"
+      "  weft jobs --json",
+      "  weft jobs --full --limit 10 --json"
     })
 final class JobsCommand implements Callable<Integer> {
+  // The coordinator's bounds on ListJobs' limit (JobEndpoint): whole jobs are bulkier.
+  static final int SUMMARY_LIMIT = 10_000;
+  static final int FULL_LIMIT = 1_000;
+
   /** The states a user may filter on (the wire enum also has an "unspecified" zero value). */
   enum StateFilter {
     QUEUED(JobState.QUEUED),
@@ -59,26 +64,41 @@ final class JobsCommand implements Callable<Integer> {
       description = "At most N jobs (default: ${DEFAULT-VALUE}).")
   private int limit;
 
-  @Option(names = "--json", description = "Print a JSON array of jobs on one line.")
+  @Option(
+      names = "--json",
+      description =
+          "Print the listing as JSON on one line: {\"jobs\":[...],\"view\":...}, the view saying"
+              + " whether the jobs are summaries (JOB_VIEW_SUMMARY) or whole (JOB_VIEW_FULL).")
   private boolean json;
+
+  @Option(
+      names = "--full",
+      description =
+          "Whole jobs (specs with their inputs, per-task failures and results), as `weft status`"
+              + " shows one; at most "
+              + FULL_LIMIT
+              + " (default: summaries).")
+  private boolean full;
 
   @Mixin private ClientOptions client;
 
   @Override
   public Integer call() {
-    if (limit < 1) {
-      throw CliException.usage("--limit must be at least 1, got " + limit);
+    int max = full ? FULL_LIMIT : SUMMARY_LIMIT;
+    if (limit < 1 || limit > max) {
+      throw CliException.usage(
+          "--limit must be 1.." + max + (full ? " with --full" : "") + ", got " + limit);
     }
     Set<JobState> wanted = EnumSet.noneOf(JobState.class);
     states.forEach(s -> wanted.add(s.state));
     PrintWriter out = spec.commandLine().getOut();
     try (CoordinatorClient coordinator = client.connect()) {
-      List<Job> jobs = coordinator.list(wanted, limit);
+      ListJobsResponse listed = coordinator.list(wanted, limit, full);
       if (json) {
-        out.println(JsonOutput.array(jobs));
+        out.println(JsonOutput.of(listed));
         out.flush();
       } else {
-        JobReport.jobs(out, jobs, Instant.now());
+        JobReport.jobs(out, listed.getJobsList(), Instant.now());
       }
       return ExitCodes.OK;
     }

@@ -28,7 +28,7 @@ record CliResult(int exitCode, String out, String err) {
 
   List<Job> jobs() {
     ListJobsResponse.Builder jobs = ListJobsResponse.newBuilder();
-    parse("{\"jobs\":" + lastLine() + "}", jobs);
+    parse(lastLine(), jobs);
     return jobs.getJobsList();
   }
 

@@ -444,7 +444,7 @@ final class LinkContractTest {
     }
 
     private Job jobNamed(String name) {
-      return client.list(List.of(), 100).stream()
+      return client.list(List.of(), 100, false).getJobsList().stream()
           .filter(job -> job.getSpec().getName().equals(name))
           .findFirst()
           .orElseThrow(() -> new AssertionError("no job named " + name + "\n" + state()));
@@ -460,7 +460,10 @@ final class LinkContractTest {
 
     /** Workers and recent jobs, for failure messages. */
     private String state() {
-      return "workers: " + client.workers() + "\njobs: " + client.list(List.of(), 5);
+      return "workers: "
+          + client.workers()
+          + "\njobs: "
+          + client.list(List.of(), 5, false).getJobsList();
     }
 
     private Path writeContent(String name, int size) throws Exception {

@@ -636,7 +636,7 @@ final class ShmFaultTest {
               + "\nworkers: "
               + client.workers()
               + "\njobs: "
-              + client.list(List.of(), 5),
+              + client.list(List.of(), 5, false).getJobsList(),
           e);
     }
   }
@@ -654,7 +654,7 @@ final class ShmFaultTest {
   }
 
   private static Job jobNamed(CoordinatorClient client, String name) {
-    return client.list(List.of(), 100).stream()
+    return client.list(List.of(), 100, false).getJobsList().stream()
         .filter(job -> job.getSpec().getName().equals(name))
         .findFirst()
         .orElseThrow(() -> new AssertionError("no job named " + name));

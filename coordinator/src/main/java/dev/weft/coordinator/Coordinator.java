@@ -11,6 +11,7 @@ import dev.weft.v1.WorkerServiceGrpc;
 import dev.weft.wire.Transport;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -160,7 +161,9 @@ public final class Coordinator implements AutoCloseable {
         sqlite.close();
         throw e;
       }
-      sqlite.start(() -> conductor.post(scheduler::requestDispatch));
+      sqlite.start(
+          () -> conductor.post(scheduler::requestDispatch),
+          (jobId, why) -> conductor.post(() -> scheduler.notWritable(jobId, why)));
     }
     scheduler.startTimers();
     conductor.start();
@@ -178,7 +181,11 @@ public final class Coordinator implements AutoCloseable {
             // Handlers only check, decode and post to the conductor (file work goes to `events`):
             // running them on the transport's threads saves a thread hand-off per call and message.
             .directExecutor()
-            .addService(new JobEndpoint(conductor, scheduler, intake, events))
+            .addService(
+                ServerInterceptors.intercept(
+                    new JobEndpoint(conductor, scheduler, intake, events),
+                    new ConnectionLimits(
+                        config.maxCallsPerConnection(), config.maxWatchesPerConnection())))
             .addService(new WorkerEndpoint(conductor, scheduler, upgrade))
             .addService(health.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance())

@@ -23,6 +23,11 @@ public final class CoordinatorConfig {
   private long leaseMs = 10_000;
   private int maxInboundMessageBytes = 16 * 1024 * 1024;
   private int maxTasksPerJob = 1_000_000;
+  private int maxUnfinishedJobs = ClientLimits.DEFAULT_MAX_UNFINISHED_JOBS;
+  private long maxQueuedTasks = ClientLimits.DEFAULT_MAX_QUEUED_TASKS;
+  private int maxResultBytes = ResultBudget.DEFAULT_MAX_RESULT_BYTES;
+  private int maxCallsPerConnection = ConnectionLimits.DEFAULT_MAX_CALLS;
+  private int maxWatchesPerConnection = ConnectionLimits.DEFAULT_MAX_WATCHES;
   private int retainedFinishedJobs = 10_000;
   private String probeHost = "127.0.0.1";
   private int probePort = -1;
@@ -109,6 +114,62 @@ public final class CoordinatorConfig {
   public CoordinatorConfig maxTasksPerJob(int value) {
     this.maxTasksPerJob = value;
     return this;
+  }
+
+  /** Jobs not yet finished, in total, beyond which submissions get RESOURCE_EXHAUSTED. */
+  public CoordinatorConfig maxUnfinishedJobs(int value) {
+    this.maxUnfinishedJobs = value;
+    return this;
+  }
+
+  public int maxUnfinishedJobs() {
+    return maxUnfinishedJobs;
+  }
+
+  /**
+   * Tasks of unfinished jobs, in total, beyond which submissions get RESOURCE_EXHAUSTED; at least
+   * {@link #maxTasksPerJob}, or the largest job allowed could never run.
+   */
+  public CoordinatorConfig maxQueuedTasks(long value) {
+    this.maxQueuedTasks = value;
+    return this;
+  }
+
+  public long maxQueuedTasks() {
+    return maxQueuedTasks;
+  }
+
+  /**
+   * Bytes of task output (exec's stdout and stderr tails) one job's result keeps, whatever its
+   * workers send; beyond it tails are cut, and the result says so.
+   */
+  public CoordinatorConfig maxResultBytes(int value) {
+    this.maxResultBytes = value;
+    return this;
+  }
+
+  public int maxResultBytes() {
+    return maxResultBytes;
+  }
+
+  /** JobService calls one client connection may have in flight at once. */
+  public CoordinatorConfig maxCallsPerConnection(int value) {
+    this.maxCallsPerConnection = value;
+    return this;
+  }
+
+  public int maxCallsPerConnection() {
+    return maxCallsPerConnection;
+  }
+
+  /** WatchJob and RunJob streams one client connection may have open at once. */
+  public CoordinatorConfig maxWatchesPerConnection(int value) {
+    this.maxWatchesPerConnection = value;
+    return this;
+  }
+
+  public int maxWatchesPerConnection() {
+    return maxWatchesPerConnection;
   }
 
   /** How many finished jobs are kept (the newest), in memory and in the journal alike. */
@@ -231,6 +292,36 @@ public final class CoordinatorConfig {
     if (maxTasksPerJob < 1) {
       throw new IllegalArgumentException(
           "maxTasksPerJob must be at least 1, got " + maxTasksPerJob);
+    }
+    if (maxUnfinishedJobs < 1) {
+      throw new IllegalArgumentException(
+          "max unfinished jobs must be at least 1, got " + maxUnfinishedJobs);
+    }
+    if (maxQueuedTasks < maxTasksPerJob) {
+      throw new IllegalArgumentException(
+          "max queued tasks ("
+              + maxQueuedTasks
+              + ") must be at least the tasks one job may have ("
+              + maxTasksPerJob
+              + "), or such a job could never run");
+    }
+    if (maxResultBytes < ResultBudget.MIN_MAX_RESULT_BYTES) {
+      throw new IllegalArgumentException(
+          "max result bytes must be at least "
+              + ResultBudget.MIN_MAX_RESULT_BYTES
+              + " (one task's tails), got "
+              + maxResultBytes);
+    }
+    if (maxCallsPerConnection < 1) {
+      throw new IllegalArgumentException(
+          "max calls per connection must be at least 1, got " + maxCallsPerConnection);
+    }
+    if (maxWatchesPerConnection < 1 || maxWatchesPerConnection > maxCallsPerConnection) {
+      throw new IllegalArgumentException(
+          "max watches per connection must be 1.."
+              + maxCallsPerConnection
+              + " (max calls per connection), got "
+              + maxWatchesPerConnection);
     }
     if (retainedFinishedJobs < 1) {
       throw new IllegalArgumentException(

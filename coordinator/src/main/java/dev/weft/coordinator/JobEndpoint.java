@@ -11,6 +11,7 @@ import dev.weft.v1.JobEvent;
 import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
+import dev.weft.v1.JobView;
 import dev.weft.v1.ListJobsRequest;
 import dev.weft.v1.ListJobsResponse;
 import dev.weft.v1.ListWorkersRequest;
@@ -41,6 +42,7 @@ import java.util.function.Supplier;
 final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   static final int DEFAULT_LIST_LIMIT = 100;
   static final int MAX_LIST_LIMIT = 10_000;
+  static final int MAX_FULL_LIST_LIMIT = 1_000;
   static final int MAX_ID_CHARS = 64;
   static final int MAX_REASON_CHARS = 1_000;
   // RunJobs requests read ahead of the conductor: enough to keep it busy, bounded per stream.
@@ -288,14 +290,20 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   @Override
   public void listJobs(ListJobsRequest request, StreamObserver<ListJobsResponse> out) {
     Caller caller = Caller.current();
+    boolean full = request.getView() == JobView.JOB_VIEW_FULL;
     answer(
         out,
         () -> {
+          if (request.getView() == JobView.UNRECOGNIZED) {
+            throw invalid("view: must be JOB_VIEW_SUMMARY or JOB_VIEW_FULL");
+          }
           int limit = request.getLimit();
-          if (limit < 0 || limit > MAX_LIST_LIMIT) {
+          int max = full ? MAX_FULL_LIST_LIMIT : MAX_LIST_LIMIT;
+          if (limit < 0 || limit > max) {
             throw invalid(
                 "limit: must be 0.."
-                    + MAX_LIST_LIMIT
+                    + max
+                    + (full ? " for full jobs (JOB_VIEW_FULL)" : " for summaries")
                     + " (0 means "
                     + DEFAULT_LIST_LIMIT
                     + "), got "
@@ -312,11 +320,13 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
           return Map.entry(states, limit == 0 ? DEFAULT_LIST_LIMIT : limit);
         },
         query -> {
-          ListJobsResponse.Builder response = ListJobsResponse.newBuilder();
+          ListJobsResponse.Builder listed =
+              ListJobsResponse.newBuilder()
+                  .setView(full ? JobView.JOB_VIEW_FULL : JobView.JOB_VIEW_SUMMARY);
           for (Job job : scheduler.list(query.getKey(), query.getValue())) {
-            response.addJobs(JobViews.forCaller(job, caller));
+            listed.addJobs(full ? JobViews.forCaller(job, caller) : JobSummaries.of(job));
           }
-          return response.build();
+          return listed.build();
         });
   }
 

@@ -22,6 +22,7 @@ final class JobRestorer {
   private final JobKinds kinds;
   private final ReadableRoots readableRoots;
   private final long defaultGraceMs;
+  private final long maxResultBytes;
   private final Journal journal;
   private final CoreClock clock;
   private final java.util.function.Function<TaskPlan, TaskInputs> inputs;
@@ -31,6 +32,7 @@ final class JobRestorer {
       JobKinds kinds,
       ReadableRoots readableRoots,
       long defaultGraceMs,
+      long maxResultBytes,
       Journal journal,
       CoreClock clock,
       java.util.function.Function<TaskPlan, TaskInputs> inputs,
@@ -38,6 +40,7 @@ final class JobRestorer {
     this.kinds = kinds;
     this.readableRoots = readableRoots;
     this.defaultGraceMs = defaultGraceMs;
+    this.maxResultBytes = maxResultBytes;
     this.journal = journal;
     this.clock = clock;
     this.inputs = inputs;
@@ -66,6 +69,7 @@ final class JobRestorer {
                 JobSpecRules.graceMs(spec, defaultGraceMs),
                 watchers,
                 saved.createdMs(),
+                maxResultBytes,
                 journal,
                 clock,
                 inputs,

@@ -52,6 +52,8 @@ final class JobRun {
   private final String kindName;
   private final TaskPlan plan;
   private final JobReduction reduction;
+  // What the result keeps of task outputs; null for a finished job read back from the journal.
+  private final ResultBudget budget;
   private final int maxAttempts;
   private final long graceMs;
   private final JobWatchers watchers;
@@ -102,6 +104,7 @@ final class JobRun {
       long graceMs,
       JobWatchers watchers,
       long createdMs,
+      long maxResultBytes,
       Journal journal,
       CoreClock clock,
       java.util.function.Function<TaskPlan, TaskInputs> inputs,
@@ -117,6 +120,7 @@ final class JobRun {
     this.kindName = kind.name();
     this.plan = plan;
     this.reduction = kind.reduction(spec, plan);
+    this.budget = new ResultBudget(kindName, maxResultBytes);
     this.maxAttempts = spec.getMaxAttempts() > 0 ? spec.getMaxAttempts() : DEFAULT_MAX_ATTEMPTS;
     this.graceMs = graceMs;
     this.watchers = watchers;
@@ -137,6 +141,7 @@ final class JobRun {
     this.kindName = finished.getKind();
     this.plan = null;
     this.reduction = null;
+    this.budget = null;
     this.maxAttempts = 0;
     this.graceMs = 0;
     this.watchers = watchers;
@@ -164,9 +169,10 @@ final class JobRun {
       if (taskStates[task] != PENDING) {
         continue;
       }
+      ByteString output = budget.bound(r.output());
       if (r.ok()) {
         try {
-          reduction.add(task, r.output());
+          reduction.add(task, output);
         } catch (InvalidTaskOutputException e) {
           LOG.log(
               System.Logger.Level.WARNING,
@@ -187,7 +193,7 @@ final class JobRun {
         if (firstPermanentFailure == null) {
           firstPermanentFailure = r.summary();
         }
-        addFailureOutput(task, r.output());
+        addFailureOutput(task, output);
       }
       attempts += attemptsByTask[task];
     }
@@ -319,10 +325,11 @@ final class JobRun {
   }
 
   /** Records a task's output. Returns true when this finished the job. */
-  boolean succeed(int task, ByteString output, String workerId) {
+  boolean succeed(int task, ByteString sent, String workerId) {
     if (isFinished() || taskStates[task] != RUNNING) {
       return false;
     }
+    ByteString output = budget.bound(sent);
     try {
       reduction.add(task, output);
     } catch (InvalidTaskOutputException e) {
@@ -353,12 +360,12 @@ final class JobRun {
       return false;
     }
     if (failed == 0) {
-      result = reduction.result();
+      result = budget.note(reduction.result());
       finish(JobState.SUCCEEDED, "");
       return true;
     }
     try {
-      result = reduction.result();
+      result = budget.note(reduction.result());
     } catch (IllegalStateException e) {
       result = null; // the kind has no partial result (a sum missing a range is no sum)
     }
@@ -382,10 +389,12 @@ final class JobRun {
    * task that fails for good does not stop the others: the job ends FAILED once all are settled.
    */
   boolean fail(
-      int task, String message, boolean applicationError, String workerId, ByteString output) {
+      int task, String sentMessage, boolean applicationError, String workerId, ByteString sent) {
     if (isFinished() || taskStates[task] != RUNNING) {
       return false;
     }
+    String message = ResultBudget.error(sentMessage);
+    ByteString output = budget.bound(sent);
     running--;
     recordFailure(task, workerId, message);
     boolean retry =
@@ -454,10 +463,11 @@ final class JobRun {
    * A running attempt of a stopping job answered its cancel. Returns true when it was the last one
    * and the job ended.
    */
-  boolean stopped(int task, String workerId, StopOutcome outcome, String detail) {
+  boolean stopped(int task, String workerId, StopOutcome outcome, String sentDetail) {
     if (!isStopping() || taskStates[task] != RUNNING) {
       return false;
     }
+    String detail = ResultBudget.error(sentDetail);
     running--;
     taskStates[task] = FAILED;
     stopped++;

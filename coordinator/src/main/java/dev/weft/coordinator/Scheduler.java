@@ -58,6 +58,7 @@ final class Scheduler {
   private final Dispatcher dispatcher;
   private final Leases leases;
   private final Outboxes outboxes = new Outboxes();
+  private final ClientLimits limits;
   // Jobs the journal refused, stopping: forgotten when they end.
   private final Set<String> unrecorded = new java.util.HashSet<>();
   private boolean dispatchWanted;
@@ -91,6 +92,7 @@ final class Scheduler {
             this::stillLost);
     this.dispatcher = new Dispatcher(journal, conductor, this::jobEnded);
     this.leases = new Leases(config.leaseMs(), conductor);
+    this.limits = new ClientLimits(config.maxUnfinishedJobs(), config.maxQueuedTasks());
     conductor.addDuty(this::dispatchIfWanted);
     conductor.addDuty(outboxes);
   }
@@ -149,6 +151,7 @@ final class Scheduler {
     JobSpec spec = planned.spec();
     TaskPlan plan = planned.plan();
     JobKind kind = planned.kind();
+    limits.admit(plan.taskCount());
     long graceMs = JobSpecRules.graceMs(spec, config.defaultGrace().toMillis());
     long createdMs = conductor.epochMs();
     String id = jobs.newId();
@@ -162,6 +165,7 @@ final class Scheduler {
             graceMs,
             new JobWatchers(),
             createdMs,
+            config.maxResultBytes(),
             journal,
             conductor,
             this::inputsOf,
@@ -195,6 +199,17 @@ final class Scheduler {
   }
 
   /**
+   * A record of job {@code id}, accepted and running, could never be written to the journal (see
+   * {@link SqliteJournal#start}): it fails, saying so, rather than run on unrecorded.
+   */
+  void notWritable(String id, String why) {
+    JobRun job = jobs.get(id);
+    if (job != null && job.abort("the job could not be recorded in the journal: " + why)) {
+      stopRunningTasks(job, "job not recorded", job.graceMs());
+    }
+  }
+
+  /**
    * The submitter of job {@code id} gave up (its deadline passed) before the job was durable: it
    * was told the submission failed, so the job must not run on.
    */
@@ -218,6 +233,7 @@ final class Scheduler {
             kinds,
             ReadableRoots.of(config),
             config.defaultGrace().toMillis(),
+            config.maxResultBytes(),
             journal,
             conductor,
             this::inputsOf,
@@ -232,6 +248,7 @@ final class Scheduler {
     runs.forEach(
         (savedJob, run) -> {
           if (!run.isFinished()) {
+            limits.restored(run.plan().taskCount());
             resume(savedJob, run, nowMs);
           }
         });
@@ -369,6 +386,9 @@ final class Scheduler {
 
   /** Every job's end passes here, whatever ended it. */
   private void finished(JobRun job) {
+    if (job.plan() != null) {
+      limits.release(job.plan().taskCount()); // a live job: every one was admitted or restored
+    }
     if (unrecorded.remove(job.id())) {
       jobs.dropUnrecorded(job);
     } else {

@@ -61,6 +61,7 @@ final class SqliteJournal implements Journal {
   private boolean closing;
   private Thread writer;
   private Runnable onCaughtUp = () -> {};
+  private java.util.function.BiConsumer<String, String> onSetAside = (id, why) -> {};
   // Read by the scheduler on every dispatch, without our lock.
   private volatile boolean behind;
   // Submissions not yet synced, oldest first, for the deadline sweep.
@@ -73,6 +74,8 @@ final class SqliteJournal implements Journal {
   private String synchronous = "NORMAL";
   // Jobs whose submission could not be written: what follows of them is not written either.
   private final java.util.Set<String> unrecorded = new java.util.HashSet<>();
+  // Jobs a record of which could never be written (set aside): only their end is still tried.
+  private final java.util.Set<String> setAside = new java.util.HashSet<>();
 
   private sealed interface Record {}
 
@@ -199,11 +202,14 @@ final class SqliteJournal implements Journal {
 
   /**
    * Starts writing. {@code onCaughtUp} runs on the writer thread, holding none of our locks, when a
-   * backlog that made {@link #isBehind} true has been written.
+   * backlog that made {@link #isBehind} true has been written. {@code onSetAside} runs there too,
+   * with a job id and the SQL error, when a record of that (already accepted) job could not be
+   * written on its own while the journal commits others: the job must then end, failed.
    */
-  void start(Runnable onCaughtUp) {
+  void start(Runnable onCaughtUp, java.util.function.BiConsumer<String, String> onSetAside) {
     synchronized (lock) {
       this.onCaughtUp = onCaughtUp;
+      this.onSetAside = onSetAside;
       writer = Thread.ofPlatform().name("weft-journal-writer").daemon(true).start(this::runWriter);
     }
     deadlines.scheduleAtFixedRate(this::expireSubmits, 1, 1, TimeUnit.SECONDS);
@@ -355,6 +361,13 @@ final class SqliteJournal implements Journal {
         write(batch);
         failures = 0;
       } catch (SQLException | RuntimeException e) {
+        batch = isEnvironmental(e) ? batch : writeOneByOne(batch);
+        if (batch.isEmpty()) {
+          failures = 0;
+          lastCommitNanos = System.nanoTime();
+          caughtUp();
+          continue;
+        }
         failures++;
         batch = failedBatch(batch, e, failures);
         if (last && failures >= CLOSE_ATTEMPTS) {
@@ -393,6 +406,133 @@ final class SqliteJournal implements Journal {
         return;
       }
       TimeUnit.NANOSECONDS.timedWait(lock, left);
+    }
+  }
+
+  /**
+   * After {@code batch} failed to commit as one: each record on its own, so one that can never be
+   * written (a constraint or encoding error of its row) does not hold back the others forever. When
+   * some commit, or the journal proves it can commit (see {@link #canCommit}), the records that
+   * failed alone are set aside; otherwise nothing could be written (a full disk, a lost file) and
+   * the batch is returned whole, to be retried.
+   */
+  private List<Record> writeOneByOne(List<Record> batch) {
+    List<Record> failed = new ArrayList<>();
+    List<Exception> errors = new ArrayList<>();
+    boolean anyCommitted = false;
+    for (int i = 0; i < batch.size(); i++) {
+      Record record = batch.get(i);
+      try {
+        write(List.of(record));
+        anyCommitted = true;
+      } catch (SQLException | RuntimeException e) {
+        if (isEnvironmental(e)) {
+          // The journal itself fails now: what is not committed is retried as a batch.
+          List<Record> retry = new ArrayList<>(failed);
+          retry.addAll(batch.subList(i, batch.size()));
+          return retry;
+        }
+        failed.add(record);
+        errors.add(e);
+      }
+    }
+    if (failed.isEmpty()) {
+      return List.of();
+    }
+    if (!anyCommitted && !canCommit()) {
+      return failed;
+    }
+    for (int i = 0; i < failed.size(); i++) {
+      setAside(failed.get(i), errors.get(i));
+    }
+    return List.of();
+  }
+
+  /**
+   * Whether {@code e} says the journal cannot be written at all now (busy, locked, full, read-only,
+   * an I/O error, ...) rather than that one of the rows written was refused (a constraint, a type
+   * or size error): only the latter is worth retrying row by row.
+   */
+  private static boolean isEnvironmental(Exception e) {
+    if (!(e instanceof org.sqlite.SQLiteException sqlite)) {
+      return false;
+    }
+    return switch (sqlite.getResultCode().code & 0xff) {
+      // BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB
+      case 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 26 -> true;
+      default -> false;
+    };
+  }
+
+  /** Whether a commit that writes the database succeeds: a write of the schema version. */
+  private boolean canCommit() {
+    try {
+      sql.begin();
+      try (Statement s = db.createStatement()) {
+        s.executeUpdate("PRAGMA user_version = " + JournalTables.SCHEMA_VERSION);
+        sql.commit();
+        return true;
+      } catch (SQLException | RuntimeException e) {
+        sql.rollback(e);
+        return false;
+      }
+    } catch (SQLException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Gives up on a record that cannot be written: its job (accepted and running) is failed by the
+   * coordinator, and nothing more of it is written but its end. A submission is refused instead, as
+   * for any failed commit; a job's end that cannot be written takes its row with it, so that a
+   * restart does not resume a job that ended.
+   */
+  private void setAside(Record record, Exception e) {
+    String id =
+        switch (record) {
+          case Submit s -> s.id();
+          case Started s -> s.id();
+          case Result r -> r.id();
+          case Stopping s -> s.id();
+          case Finished f -> f.job().getId();
+          case Forget f -> null;
+          case ForgetBefore f -> null;
+        };
+    LOG.log(
+        System.Logger.Level.ERROR,
+        "journal: set aside a {0} record{1} that cannot be written on its own: {2}",
+        record.getClass().getSimpleName(),
+        id == null ? "" : " of job " + id,
+        e.getMessage());
+    if (record instanceof Submit submit) {
+      failedBatch(List.of(submit), e, 2);
+      return;
+    }
+    if (id == null) {
+      return;
+    }
+    if (record instanceof Finished) {
+      setAside.remove(id);
+      try {
+        sql.begin();
+        try {
+          sql.deleteJob(id);
+          sql.commit();
+        } catch (SQLException | RuntimeException deleting) {
+          sql.rollback(deleting);
+          throw deleting;
+        }
+      } catch (SQLException | RuntimeException deleting) {
+        LOG.log(
+            System.Logger.Level.ERROR,
+            "journal: cannot delete job {0} either: {1}",
+            id,
+            deleting.getMessage());
+      }
+      return;
+    }
+    if (setAside.add(id)) {
+      onSetAside.accept(id, String.valueOf(e.getMessage()));
     }
   }
 
@@ -504,12 +644,16 @@ final class SqliteJournal implements Journal {
           case Started s when unrecorded.contains(s.id()) -> {}
           case Result r when unrecorded.contains(r.id()) -> {}
           case Stopping s when unrecorded.contains(s.id()) -> {}
+          case Started s when setAside.contains(s.id()) -> {}
+          case Result r when setAside.contains(r.id()) -> {}
+          case Stopping s when setAside.contains(s.id()) -> {}
           case Finished f when unrecorded.contains(f.job().getId()) ->
               unrecorded.remove(f.job().getId());
           case Started s when endingHere.contains(s.id()) -> {}
           case Result r when endingHere.contains(r.id()) -> {}
           case Stopping s when endingHere.contains(s.id()) -> {}
           case Finished f when newHere.contains(f.job().getId()) -> {
+            setAside.remove(f.job().getId());
             results.remove(f.job().getId());
             sql.markFinishedNew(f.job());
           }
@@ -524,6 +668,7 @@ final class SqliteJournal implements Journal {
           }
           case Stopping s -> sql.markStopping(s.id(), s.target().getNumber(), s.reason());
           case Finished f -> {
+            setAside.remove(f.job().getId());
             results.remove(f.job().getId());
             sql.markFinished(f.job());
           }

@@ -164,7 +164,7 @@ class JournalTest {
   /** A journal as a coordinator killed at this point would have left it. */
   private SqliteJournal journal() throws Exception {
     SqliteJournal journal = SqliteJournal.open(dataDir, Duration.ofDays(7), 10_000);
-    journal.start(() -> {});
+    journal.start(() -> {}, (id, why) -> {});
     return journal;
   }
 
@@ -483,7 +483,7 @@ class JournalTest {
       }
       assertTrue(journal.isBehind());
       CountDownLatch caughtUp = new CountDownLatch(1);
-      journal.start(caughtUp::countDown);
+      journal.start(caughtUp::countDown, (id, why) -> {});
       assertTrue(caughtUp.await(30, TimeUnit.SECONDS), "the journal never caught up");
       assertFalse(journal.isBehind());
     }
@@ -500,6 +500,106 @@ class JournalTest {
         .setCreated(Timestamps.fromMillis(finishedMs - 100))
         .setFinished(Timestamps.fromMillis(finishedMs))
         .build();
+  }
+
+  /**
+   * A record whose row can never be written (a trigger installed behind the coordinator's back
+   * raises for one job's results, as a constraint or encoding error would) is set aside: logged at
+   * ERROR with its job id and the SQL error, its job failed saying it could not be recorded, and
+   * the other jobs' records committed, so their tasks keep being dispatched and recorded.
+   */
+  @Test
+  void aRecordThatCanNeverBeWrittenFailsOnlyItsJob() throws Exception {
+    List<String> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.logging.Logger journalLog =
+        java.util.logging.Logger.getLogger(SqliteJournal.class.getName());
+    java.util.logging.Handler capture =
+        new java.util.logging.Handler() {
+          @Override
+          public void publish(java.util.logging.LogRecord record) {
+            if (record.getLevel() == java.util.logging.Level.SEVERE) {
+              errors.add(new java.util.logging.SimpleFormatter().formatMessage(record));
+            }
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    journalLog.addHandler(capture);
+    try {
+      Node node = new Node(new CoordinatorConfig());
+      TestWorker worker = node.worker("w1", 4, null);
+      Job poisoned = node.submit(sum(100, 2));
+      Job healthy = node.submit(sum(1000, 2));
+      try (Connection db =
+              DriverManager.getConnection(
+                  "jdbc:sqlite:" + dataDir.resolve(SqliteJournal.FILE_NAME));
+          Statement s = db.createStatement()) {
+        s.executeUpdate("PRAGMA busy_timeout = 10000");
+        s.executeUpdate(
+            "CREATE TRIGGER poison BEFORE INSERT ON results WHEN NEW.job_id = '"
+                + poisoned.getId()
+                + "' BEGIN SELECT RAISE(ABORT, 'poisoned by the test'); END");
+      }
+      List<TaskAssignment> tasks = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        tasks.add(worker.nextTask(WAIT));
+      }
+      TaskAssignment poisonedRunning = null;
+      boolean poisonedAnswered = false;
+      for (TaskAssignment task : tasks) {
+        if (task.getJobId().equals(poisoned.getId()) && !poisonedAnswered) {
+          // One result of its two: the job stays unfinished, so the result row is written.
+          worker.answer(JobServiceTest.run(task));
+          poisonedAnswered = true;
+        } else if (task.getJobId().equals(poisoned.getId())) {
+          poisonedRunning = task;
+        }
+      }
+      TaskAssignment stillRunning = poisonedRunning;
+      awaitTrue(() -> worker.cancelled.contains(stillRunning.getAttemptId()), "the cancel");
+      worker.answer(
+          TaskResult.newBuilder()
+              .setAttemptId(stillRunning.getAttemptId())
+              .setCancelled(true)
+              .setStop(dev.weft.v1.StopOutcome.STOPPED)
+              .build());
+      Job failed = node.await(poisoned.getId(), JobState.FAILED);
+      assertTrue(
+          failed.getError().startsWith("the job could not be recorded in the journal: ")
+              && failed.getError().contains("poisoned by the test"),
+          failed.getError());
+
+      // The other job's results commit, after the poisoned record and alone.
+      for (TaskAssignment task : tasks) {
+        if (task.getJobId().equals(healthy.getId())) {
+          worker.answer(JobServiceTest.run(task));
+        }
+      }
+      assertEquals(
+          "500500", node.await(healthy.getId(), JobState.SUCCEEDED).getResult().getSum().getSum());
+      awaitTrue(
+          () ->
+              errors.stream()
+                  .anyMatch(
+                      e ->
+                          e.contains("of job " + poisoned.getId())
+                              && e.contains("poisoned by the test")),
+          "an ERROR naming the job and the SQL error; got " + errors);
+      node.close();
+
+      // Both ends were recorded: the poisoned job's end is its row, not a result.
+      Node second = new Node(new CoordinatorConfig());
+      assertEquals(JobState.SUCCEEDED, second.get(healthy.getId()).getState());
+      Job kept = second.get(poisoned.getId());
+      assertEquals(JobState.FAILED, kept.getState());
+      assertTrue(kept.getError().contains("could not be recorded"), kept.getError());
+    } finally {
+      journalLog.removeHandler(capture);
+    }
   }
 
   private static void assertNotFound(Node node, String id) {
