@@ -25,7 +25,7 @@ class ClientSecurityTest {
               .withCause(new IOException("Connection reset by peer")),
         }) {
       String hint = plain.mismatch(status).orElseThrow(() -> new AssertionError(status));
-      assertTrue(hint.startsWith("it hung up; if it uses TLS"), hint);
+      assertTrue(hint.startsWith("it hung up; it uses TLS") && hint.contains("--token"), hint);
     }
   }
 

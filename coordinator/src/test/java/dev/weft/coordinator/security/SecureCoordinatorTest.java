@@ -89,17 +89,35 @@ class SecureCoordinatorTest {
         .listWorkers(ListWorkersRequest.getDefaultInstance());
   }
 
+  private static String admin(Coordinator coordinator) throws java.io.IOException {
+    return coordinator.security().adminToken().orElseThrow();
+  }
+
   private static StatusRuntimeException refused(ManagedChannel channel) {
     return assertThrows(StatusRuntimeException.class, () -> listWorkers(channel));
   }
 
   @Test
-  void theJoinTokenLetsInAndHealthNeedsNone() throws Exception {
+  void theAdminTokenLetsInTheJoinTokenOnlyAttachesAndHealthNeedsNone() throws Exception {
     Coordinator coordinator = start(dir, "127.0.0.1", tlsOn());
     String token = coordinator.security().joinToken().orElseThrow();
     assertTrue(token.matches("weft1-[0-9a-f]{64}-[0-9a-f]{32}"), token);
+    assertTrue(admin(coordinator).matches("weft1-[0-9a-f]{64}-[0-9a-f]{32}"));
+    assertEquals(
+        "rw-------",
+        PosixFilePermissions.toString(
+            Files.getPosixFilePermissions(dir.resolve("security/admin-token"))));
 
-    listWorkers(channel(coordinator, new ClientSecurity().token(token)));
+    listWorkers(channel(coordinator, new ClientSecurity().token(admin(coordinator))));
+    StatusRuntimeException worker =
+        refused(channel(coordinator, new ClientSecurity().token(token)));
+    assertEquals(Status.Code.PERMISSION_DENIED, worker.getStatus().getCode());
+    assertTrue(
+        worker
+            .getStatus()
+            .getDescription()
+            .startsWith("a worker's join token cannot use JobService"),
+        worker::toString);
 
     // TLS, trusting the CA, but no token: health answers, the job service refuses.
     Path ca = dir.resolve("security/ca.pem");
@@ -112,8 +130,8 @@ class SecureCoordinatorTest {
             .getStatus());
     StatusRuntimeException e = refused(anonymous);
     assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
-    assertTrue(e.getStatus().getDescription().startsWith("no join token"), e::toString);
-    assertTrue(e.getStatus().getDescription().contains("weft token show --data-dir DIR"));
+    assertTrue(e.getStatus().getDescription().startsWith("no token"), e::toString);
+    assertTrue(e.getStatus().getDescription().contains("weft token create NAME"));
   }
 
   @Test
@@ -123,7 +141,7 @@ class SecureCoordinatorTest {
     String wrong = JoinToken.of(right.fingerprint(), JoinToken.newSecret()).text();
     StatusRuntimeException e = refused(channel(coordinator, new ClientSecurity().token(wrong)));
     assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
-    assertTrue(e.getStatus().getDescription().startsWith("the join token was not accepted"));
+    assertTrue(e.getStatus().getDescription().startsWith("the token was not accepted"));
   }
 
   @Test
@@ -159,12 +177,12 @@ class SecureCoordinatorTest {
         plain
             .mismatch(e.getStatus())
             .orElseThrow(() -> new AssertionError("no hint for " + e.getStatus(), e));
-    assertTrue(hint.startsWith("it hung up; if it uses TLS"), hint);
+    assertTrue(hint.startsWith("it hung up; it uses TLS"), hint);
   }
 
   @Test
   void aTokenForAPlainTextCoordinatorIsToldWhy() throws Exception {
-    Coordinator coordinator = start(dir, "127.0.0.1", new SecurityConfig());
+    Coordinator coordinator = start(dir, "127.0.0.1", new SecurityConfig().insecure(true));
     assertFalse(coordinator.security().tls());
     assertTrue(coordinator.security().joinToken().isEmpty());
     JoinToken token = JoinToken.of(new byte[32], JoinToken.newSecret());
@@ -178,7 +196,10 @@ class SecureCoordinatorTest {
   void rotationInvalidatesTheOldToken() throws Exception {
     Coordinator coordinator = start(dir, "127.0.0.1", tlsOn());
     String old = coordinator.security().joinToken().orElseThrow();
-    listWorkers(channel(coordinator, new ClientSecurity().token(old)));
+    // Known (a worker): not allowed on JobService, but not unknown either.
+    assertEquals(
+        Status.Code.PERMISSION_DENIED,
+        refused(channel(coordinator, new ClientSecurity().token(old))).getStatus().getCode());
 
     JoinTokenFiles.Join rotated = JoinTokenFiles.rotate(dir);
     String fresh = rotated.token().orElseThrow();
@@ -191,8 +212,12 @@ class SecureCoordinatorTest {
 
     StatusRuntimeException e = refused(channel(coordinator, new ClientSecurity().token(old)));
     assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
-    listWorkers(channel(coordinator, new ClientSecurity().token(fresh)));
+    assertEquals(
+        Status.Code.PERMISSION_DENIED,
+        refused(channel(coordinator, new ClientSecurity().token(fresh))).getStatus().getCode());
     assertEquals(fresh, coordinator.security().joinToken().orElseThrow());
+    // Client tokens are not the join token: rotation leaves them alone.
+    listWorkers(channel(coordinator, new ClientSecurity().token(admin(coordinator))));
   }
 
   @Test
@@ -307,7 +332,7 @@ class SecureCoordinatorTest {
             new SecurityConfig()
                 .certificate(dir.resolve("server.pem"), dir.resolve("server.key"))
                 .clientCa(ca));
-    String token = coordinator.security().joinToken().orElseThrow();
+    String token = admin(coordinator);
 
     listWorkers(
         channel(
@@ -343,11 +368,13 @@ class SecureCoordinatorTest {
     assertEquals(Status.Code.UNAUTHENTICATED, stranger.getStatus().getCode(), stranger::toString);
     assertTrue(stranger.getStatus().getDescription().contains("requires a client certificate"));
 
-    // The local workers' token stands in for a client certificate.
-    listWorkers(
-        channel(
-            coordinator,
-            new ClientSecurity().token(coordinator.security().localToken().orElseThrow())));
+    // The local workers' token stands in for a client certificate; it is a worker's.
+    StatusRuntimeException local =
+        refused(
+            channel(
+                coordinator,
+                new ClientSecurity().token(coordinator.security().localToken().orElseThrow())));
+    assertEquals(Status.Code.PERMISSION_DENIED, local.getStatus().getCode(), local::toString);
   }
 
   @Test
@@ -359,8 +386,15 @@ class SecureCoordinatorTest {
     assertTrue(plain.getMessage().startsWith("refusing to serve plain text on 0.0.0.0"));
     assertFalse(new SecurityConfig().insecure(true).conclude("0.0.0.0").secure());
     assertTrue(new SecurityConfig().conclude("0.0.0.0").secure());
-    assertFalse(new SecurityConfig().conclude("127.0.0.2").secure());
+    // Loopback is no open door: TLS and tokens there too, plain text only when asked for.
+    assertTrue(new SecurityConfig().conclude("127.0.0.2").secure());
     assertTrue(new SecurityConfig().tls(SecurityConfig.Tls.ON).conclude("127.0.0.2").secure());
+    IllegalArgumentException loopbackPlain =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> new SecurityConfig().tls(SecurityConfig.Tls.OFF).conclude("127.0.0.1"));
+    assertTrue(loopbackPlain.getMessage().contains("every local user"), loopbackPlain::toString);
+    assertFalse(new SecurityConfig().insecure(true).conclude("127.0.0.1").secure());
     assertEquals(
         "--no-token needs --tls-client-ca: without a join token or client certificates, anyone who"
             + " reaches the port could run any command on every worker",
