@@ -169,7 +169,8 @@ public final class ClientPathBench {
                       options.workers(), transport, options.workerSlots(), workerCommand));
       List<String> command = new ArrayList<>(options.clientCommand());
       command.addAll(List.of("--coordinator", "127.0.0.1:" + coordinator.port()));
-      client = new ClientProcess(transport, command);
+      client =
+          new ClientProcess(transport, command, coordinator.security().adminToken().orElseThrow());
       // The client sees the workers as a user would (weft workers): ready, on this transport.
       client.ask(
           "workers " + options.workers() + " " + transport + " " + ATTACH_DEADLINE.toNanos(),

@@ -26,10 +26,16 @@ final class ClientProcess implements AutoCloseable {
   private final Writer commands;
   private final LinkedBlockingQueue<String> answers = new LinkedBlockingQueue<>();
 
-  ClientProcess(String name, List<String> command) throws IOException {
+  /**
+   * @param token the coordinator's client token, handed over in the environment (command lines are
+   *     visible to every user)
+   */
+  ClientProcess(String name, List<String> command, String token) throws IOException {
     this.name = name;
     this.process =
-        new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        withToken(new ProcessBuilder(command), token)
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+            .start();
     this.commands = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
     Thread.ofPlatform()
         .daemon()
@@ -100,5 +106,10 @@ final class ClientProcess implements AutoCloseable {
     if (!problems.isEmpty() && process.isAlive()) {
       throw problems.getFirst();
     }
+  }
+
+  private static ProcessBuilder withToken(ProcessBuilder builder, String token) {
+    builder.environment().put("WEFT_TOKEN", token);
+    return builder;
   }
 }

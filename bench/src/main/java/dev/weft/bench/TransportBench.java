@@ -117,12 +117,10 @@ public final class TransportBench {
     List<TempDataDir> dataDirs = new ArrayList<>();
     try {
       for (Setup setup : setups) {
-        TempDataDir dataDir = null;
-        if (setup.journal()) {
-          dataDir = TempDataDir.create("weft-bench-");
-          dataDirs.add(dataDir);
-        }
-        coordinators.put(setup, start(setup.transport(), dataDir));
+        // Always a data dir: it holds the coordinator's keys; the journal is there or not.
+        TempDataDir dataDir = TempDataDir.create("weft-bench-");
+        dataDirs.add(dataDir);
+        coordinators.put(setup, start(setup.transport(), dataDir, setup.journal()));
       }
       Map<Setup, Samples> samples = new LinkedHashMap<>();
       for (Setup setup : setups) {
@@ -198,7 +196,7 @@ public final class TransportBench {
   /**
    * A coordinator with one worker on {@code transport}; journaling into {@code dataDir}, if any.
    */
-  private Coordinator start(String transport, TempDataDir dataDir)
+  private Coordinator start(String transport, TempDataDir dataDir, boolean journal)
       throws IOException, InterruptedException {
     List<String> command = new ArrayList<>(options.workerCommand());
     command.addAll(List.of("--prefetch", String.valueOf(options.prefetch())));
@@ -208,7 +206,8 @@ public final class TransportBench {
                 .listen("127.0.0.1", 0)
                 .shmUpgrade(transport.equals("shm") ? "auto" : "grpc")
                 .retainedFinishedJobs(1_000)
-                .dataDir(dataDir == null ? null : dataDir.path())
+                .dataDir(dataDir.path())
+                .journal(journal)
                 .localWorkers(1, transport, options.workerSlots(), command));
     boolean ready = false;
     try {

@@ -2,7 +2,6 @@ package dev.weft.cli;
 
 import dev.weft.bench.ClientProbe;
 import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -20,7 +19,7 @@ import picocli.CommandLine.Spec;
 /**
  * {@code weft bench-client}, hidden: the client process of {@code weft bench}'s client path, which
  * starts it and talks to it over its stdin and stdout (see {@link ClientProbe}). It reaches the
- * bench's own loopback coordinator in plain text, as any client on that host may.
+ * bench's own loopback coordinator over TLS with its admin token, as any client on that host.
  */
 @Command(
     name = BenchClientCommand.NAME,
@@ -42,12 +41,17 @@ final class BenchClientCommand implements Callable<Integer> {
       description = "The coordinator to measure.")
   private Address coordinator;
 
+  // The bench hands its coordinator's admin token over in WEFT_TOKEN, like any client's.
+  @picocli.CommandLine.Mixin private TlsClientOptions tls;
+
   @Override
   public Integer call() throws IOException, InterruptedException {
     GRPC_LOG.setLevel(Level.WARNING);
     ManagedChannel channel =
         Grpc.newChannelBuilderForAddress(
-                coordinator.host(), coordinator.port(), InsecureChannelCredentials.create())
+                coordinator.host(),
+                coordinator.port(),
+                tls.security(coordinator, false).credentials())
             .maxInboundMessageSize(MAX_INBOUND_BYTES)
             .userAgent("weft-bench-client/" + BuildInfo.version())
             .build();

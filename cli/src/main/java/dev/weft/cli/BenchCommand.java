@@ -372,7 +372,7 @@ final class BenchCommand implements Callable<Integer> {
           "--journal is for the coordinators weft bench starts itself; with --join the cluster's"
               + " coordinator runs as it was started");
     }
-    try (CoordinatorClient client = new CoordinatorClient(join, tls.security())) {
+    try (CoordinatorClient client = new CoordinatorClient(join, tls.security(join, false))) {
       Map<String, List<String>> byTransport = new LinkedHashMap<>();
       for (WorkerInfo worker : client.workers()) {
         if (worker.getKindsList().contains("noop") && worker.getState().equals("ready")) {

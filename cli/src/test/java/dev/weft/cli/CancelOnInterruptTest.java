@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
+import dev.weft.coordinator.security.SecurityConfig;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
@@ -33,7 +34,12 @@ final class CancelOnInterruptTest {
 
   @BeforeEach
   void start() throws Exception {
-    coordinator = Coordinator.start(new CoordinatorConfig().listen("127.0.0.1", 0));
+    // Ctrl-C handling, not the door: a plain-text coordinator.
+    coordinator =
+        Coordinator.start(
+            new CoordinatorConfig()
+                .listen("127.0.0.1", 0)
+                .security(new SecurityConfig().insecure(true)));
     client = new CoordinatorClient(new Address("127.0.0.1", coordinator.port()));
     watcher = new JobWatcher(client, JobWatcher.WATCH_DEADLINE);
     PrintWriter errWriter = new PrintWriter(err, true);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
+import dev.weft.coordinator.security.SecurityConfig;
 import dev.weft.v1.CancelJobResponse;
 import dev.weft.v1.CountResult;
 import dev.weft.v1.ExecOutcome;
@@ -189,6 +190,8 @@ final class LinkContractTest {
           Coordinator.start(
               coordinatorConfig()
                   .listen("127.0.0.1", 0)
+                  // The link's contract, not the door (SecurityEndToEndTest and RolesTest are).
+                  .security(new SecurityConfig().insecure(true))
                   .hashRoots(List.of(Path.of(System.getProperty("java.io.tmpdir")))));
       client = new CoordinatorClient(new Address("127.0.0.1", coordinator.port()));
       WorkerConfig config = workerConfig(coordinator.port());

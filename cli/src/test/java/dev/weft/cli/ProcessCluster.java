@@ -48,6 +48,7 @@ final class ProcessCluster implements AutoCloseable {
   private Address coordinator;
   private String coordinatorId;
   private String token;
+  private String adminToken;
 
   ProcessCluster() throws IOException {
     this.dir = Files.createTempDirectory("weft-e2e-");
@@ -91,9 +92,13 @@ final class ProcessCluster implements AutoCloseable {
                 "500ms",
                 "--lease",
                 "4s"));
-    if (!Arrays.asList(options).contains("--data-dir")) {
+    Path usedDataDir = dataDir();
+    int given = Arrays.asList(options).indexOf("--data-dir");
+    if (given < 0) {
       // Never the user's data dir; the same one for a coordinator started again in this cluster.
       args.addAll(List.of("--data-dir", dataDir().toString()));
+    } else {
+      usedDataDir = Path.of(options[given + 1]);
     }
     args.addAll(Arrays.asList(options));
     coordinatorProcess = spawnWith(List.of(), "coordinator", env, args.toArray(String[]::new));
@@ -112,6 +117,8 @@ final class ProcessCluster implements AutoCloseable {
     coordinatorId = m.group(1);
     Matcher t = TOKEN.matcher(read(log));
     token = t.find() ? t.group(1) : null;
+    Path admin = usedDataDir.resolve("security/admin-token");
+    adminToken = Files.exists(admin) ? Files.readString(admin).strip() : null;
     return coordinator;
   }
 
@@ -125,6 +132,18 @@ final class ProcessCluster implements AutoCloseable {
 
   private Map<String, String> tokenEnv() {
     return token == null ? Map.of() : Map.of("WEFT_TOKEN", token);
+  }
+
+  /**
+   * The coordinator's admin client token (from its data dir, as its user's commands find it), or
+   * null for a plain-text one: what this cluster's clients pass.
+   */
+  String adminToken() {
+    return adminToken;
+  }
+
+  private Map<String, String> clientTokenEnv() {
+    return adminToken == null ? Map.of() : Map.of("WEFT_TOKEN", adminToken);
   }
 
   /** The coordinators' data dir (their journal), removed with the cluster. */
@@ -256,7 +275,7 @@ final class ProcessCluster implements AutoCloseable {
     Path out = Files.createTempFile(dir, "cli-", ".out");
     Path err = Files.createTempFile(dir, "cli-", ".err");
     ProcessBuilder builder = new ProcessBuilder(weftCommand(args));
-    builder.environment().putAll(tokenEnv());
+    builder.environment().putAll(clientTokenEnv());
     builder.environment().putAll(env);
     Process process =
         builder
@@ -292,15 +311,15 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   /**
-   * {@code --coordinator} (and {@code --token}, when the coordinator printed one) go before any
+   * {@code --coordinator} (and {@code --token}, the admin token, when there is one) go before any
    * {@code --}: what follows that is the exec command.
    */
   private String[] withCoordinator(String... args) {
     List<String> all = new ArrayList<>(Arrays.asList(args));
     int end = all.indexOf("--");
     List<String> options = new ArrayList<>(List.of("--coordinator", coordinator.toString()));
-    if (token != null && !all.contains("--token")) {
-      options.addAll(List.of("--token", token));
+    if (adminToken != null && !all.contains("--token")) {
+      options.addAll(List.of("--token", adminToken));
     }
     all.addAll(end < 0 ? all.size() : end, options);
     return all.toArray(String[]::new);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
+import dev.weft.coordinator.security.SecurityConfig;
 import dev.weft.local.HostIdentity;
 import dev.weft.local.ShmEndpoint;
 import dev.weft.v1.CoordinatorMessage;
@@ -592,7 +593,11 @@ final class ShmFaultTest {
   }
 
   private Coordinator start(CoordinatorConfig config) throws Exception {
-    Coordinator coordinator = closeLater(Coordinator.start(config.listen("127.0.0.1", 0)));
+    // Faults under the shared-memory link, not the door: a plain-text coordinator.
+    Coordinator coordinator =
+        closeLater(
+            Coordinator.start(
+                config.listen("127.0.0.1", 0).security(new SecurityConfig().insecure(true))));
     coordinatorIds.add(coordinator.id());
     return coordinator;
   }

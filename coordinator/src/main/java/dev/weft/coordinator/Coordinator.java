@@ -137,7 +137,7 @@ public final class Coordinator implements AutoCloseable {
     security.intercept(builder);
     // Before the scheduler, so a second coordinator on the same data dir stops before it serves.
     SqliteJournal sqlite =
-        config.dataDir() == null
+        config.dataDir() == null || !config.journal()
             ? null
             : SqliteJournal.open(
                 config.dataDir(), config.retention(), config.retainedFinishedJobs());

@@ -32,6 +32,7 @@ public final class CoordinatorConfig {
   private String probeHost = "127.0.0.1";
   private int probePort = -1;
   private Path dataDir;
+  private boolean journal = true;
   private Duration retention = DEFAULT_RETENTION;
   // Where hash jobs may read files: nowhere until the operator says.
   private List<Path> hashRoots = List.of();
@@ -176,6 +177,19 @@ public final class CoordinatorConfig {
   public CoordinatorConfig retainedFinishedJobs(int value) {
     this.retainedFinishedJobs = value;
     return this;
+  }
+
+  /**
+   * Whether jobs are journaled under the data dir (default true); false keeps them in memory only,
+   * the data dir then holding just the coordinator's keys and tokens.
+   */
+  public CoordinatorConfig journal(boolean value) {
+    this.journal = value;
+    return this;
+  }
+
+  public boolean journal() {
+    return journal;
   }
 
   /** Where the journal lives (see {@link #dataDir()}); null keeps jobs in memory only. */
