@@ -134,6 +134,24 @@ final class CoordinatorCommand implements Callable<Integer> {
   private long maxQueuedTasks;
 
   @Option(
+      names = "--max-unfinished-jobs-per-owner",
+      paramLabel = "N",
+      defaultValue = "1000",
+      description =
+          "Jobs not yet finished that one owner (client token) may have (default:"
+              + " ${DEFAULT-VALUE}).")
+  private int maxUnfinishedJobsPerOwner;
+
+  @Option(
+      names = "--max-queued-tasks-per-owner",
+      paramLabel = "N",
+      defaultValue = "2000000",
+      description =
+          "Tasks of unfinished jobs that one owner may have; at least the 1000000 tasks one job"
+              + " may have (default: ${DEFAULT-VALUE}).")
+  private long maxQueuedTasksPerOwner;
+
+  @Option(
       names = "--max-result-bytes",
       paramLabel = "BYTES",
       defaultValue = "1048576",
@@ -240,6 +258,8 @@ final class CoordinatorCommand implements Callable<Integer> {
     config
         .maxUnfinishedJobs(maxUnfinishedJobs)
         .maxQueuedTasks(maxQueuedTasks)
+        .maxUnfinishedJobsPerOwner(maxUnfinishedJobsPerOwner)
+        .maxQueuedTasksPerOwner(maxQueuedTasksPerOwner)
         .maxResultBytes(maxResultBytes)
         .maxCallsPerConnection(maxCallsPerConnection)
         .maxWatchesPerConnection(maxWatchesPerConnection);

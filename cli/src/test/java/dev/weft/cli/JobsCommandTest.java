@@ -21,11 +21,21 @@ final class JobsCommandTest {
   private CoordinatorClient client;
   private String address;
 
+  @org.junit.jupiter.api.io.TempDir java.nio.file.Path dataDir;
+
   @BeforeEach
   void start() throws Exception {
-    coordinator = Coordinator.start(new CoordinatorConfig().listen("127.0.0.1", 0));
+    // Secure on loopback, as `weft coordinator` is: the `weft jobs` runs below find its admin
+    // token through this user's registry, with no --token.
+    coordinator =
+        Coordinator.start(new CoordinatorConfig().listen("127.0.0.1", 0).dataDir(dataDir));
     address = "127.0.0.1:" + coordinator.port();
-    client = new CoordinatorClient(new Address("127.0.0.1", coordinator.port()));
+    client =
+        new CoordinatorClient(
+            new Address("127.0.0.1", coordinator.port()),
+            new dev.weft.security.ClientSecurity()
+                .token(coordinator.security().adminToken().orElseThrow())
+                .conclude());
   }
 
   @AfterEach

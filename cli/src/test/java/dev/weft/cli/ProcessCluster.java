@@ -107,7 +107,7 @@ final class ProcessCluster implements AutoCloseable {
     Await.until(
         "the coordinator to print its port",
         START_DEADLINE,
-        () -> read(log).contains(JOIN_LINE) || !process.isAlive(),
+        () -> joinLineComplete(read(log)) || !process.isAlive(),
         this::logTails);
     Matcher m = LISTENING.matcher(read(log));
     if (!m.find()) {
@@ -120,6 +120,12 @@ final class ProcessCluster implements AutoCloseable {
     Path admin = usedDataDir.resolve("security/admin-token");
     adminToken = Files.exists(admin) ? Files.readString(admin).strip() : null;
     return coordinator;
+  }
+
+  /** The banner's join line has been written whole (the token at its end, too). */
+  private static boolean joinLineComplete(String log) {
+    int at = log.indexOf(JOIN_LINE);
+    return at >= 0 && log.indexOf('\n', at) > 0;
   }
 
   /**
@@ -209,11 +215,12 @@ final class ProcessCluster implements AutoCloseable {
    * which saves a JVM start-up per test.
    */
   void startWithWorkers(int count) throws IOException, InterruptedException {
+    // The coordinator first: its join token (made at its first start) is what the workers need.
     Address address = new Address("127.0.0.1", freePort());
+    startCoordinator(address.port());
     for (int i = 1; i <= count; i++) {
       startWorker(address, "w" + i, 2);
     }
-    startCoordinator(address.port());
     awaitWorkers(count);
   }
 

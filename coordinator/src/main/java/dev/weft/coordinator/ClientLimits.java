@@ -9,9 +9,8 @@ import io.grpc.StatusRuntimeException;
  * would pass a limit is refused with RESOURCE_EXHAUSTED naming the limit, its value and the flag
  * that raises it; nothing is queued for it. Conductor thread only.
  *
- * <p>The counts live in a {@link Usage}, checked against its limits by {@link #check}: a limit per
- * client (per job owner) is one more {@code Usage} with limits of its own, checked next to the
- * total in {@link #admit}.
+ * <p>The counts live in {@link Usage}s: one for the whole coordinator, and one per job owner (the
+ * client token's name) with lower limits of its own, so that one client cannot take all the room.
  */
 final class ClientLimits {
   static final int DEFAULT_MAX_UNFINISHED_JOBS = 10_000;
@@ -20,6 +19,10 @@ final class ClientLimits {
   static final long DEFAULT_MAX_QUEUED_TASKS = 10_000_000;
   static final String UNFINISHED_JOBS_FLAG = "--max-unfinished-jobs";
   static final String QUEUED_TASKS_FLAG = "--max-queued-tasks";
+  static final int DEFAULT_MAX_UNFINISHED_JOBS_PER_OWNER = 1_000;
+  static final long DEFAULT_MAX_QUEUED_TASKS_PER_OWNER = 2_000_000;
+  static final String UNFINISHED_JOBS_PER_OWNER_FLAG = "--max-unfinished-jobs-per-owner";
+  static final String QUEUED_TASKS_PER_OWNER_FLAG = "--max-queued-tasks-per-owner";
 
   /** What some set of jobs holds: unfinished jobs and their tasks. */
   static final class Usage {
@@ -45,39 +48,73 @@ final class ClientLimits {
     }
   }
 
-  private final int maxUnfinishedJobs;
-  private final long maxQueuedTasks;
-  private final Usage total = new Usage();
+  /** The most some holder may have, and the flags that raise it. */
+  private record Limit(int jobs, long tasks, String jobsFlag, String tasksFlag) {}
 
-  ClientLimits(int maxUnfinishedJobs, long maxQueuedTasks) {
-    this.maxUnfinishedJobs = maxUnfinishedJobs;
-    this.maxQueuedTasks = maxQueuedTasks;
+  private final Limit total;
+  private final Limit perOwner;
+  private final Usage totalUsage = new Usage();
+  private final java.util.Map<String, Usage> byOwner = new java.util.HashMap<>();
+
+  ClientLimits(
+      int maxUnfinishedJobs,
+      long maxQueuedTasks,
+      int maxUnfinishedJobsPerOwner,
+      long maxQueuedTasksPerOwner) {
+    this.total =
+        new Limit(maxUnfinishedJobs, maxQueuedTasks, UNFINISHED_JOBS_FLAG, QUEUED_TASKS_FLAG);
+    this.perOwner =
+        new Limit(
+            maxUnfinishedJobsPerOwner,
+            maxQueuedTasksPerOwner,
+            UNFINISHED_JOBS_PER_OWNER_FLAG,
+            QUEUED_TASKS_PER_OWNER_FLAG);
   }
 
   /**
    * Counts a new job of {@code tasks} tasks, or throws RESOURCE_EXHAUSTED (counting nothing) when
    * it would pass a limit. Every job admitted is {@link #release}d when it ends.
    */
-  void admit(int tasks) {
-    check(total, tasks, "this coordinator");
-    total.add(tasks);
+  void admit(String owner, int tasks) {
+    check(totalUsage, total, tasks, "this coordinator");
+    Usage own = byOwner.get(owner);
+    if (own != null) {
+      check(own, perOwner, tasks, "owner '" + owner + "'");
+    } else {
+      check(new Usage(), perOwner, tasks, "owner '" + owner + "'");
+    }
+    add(owner, tasks);
   }
 
   /** Counts a job the journal kept across a restart: it was admitted before, so never refused. */
-  void restored(int tasks) {
-    total.add(tasks);
+  void restored(String owner, int tasks) {
+    add(owner, tasks);
   }
 
   /** A job counted by {@link #admit} or {@link #restored} ended. */
-  void release(int tasks) {
-    total.release(tasks);
+  void release(String owner, int tasks) {
+    totalUsage.release(tasks);
+    Usage own = byOwner.get(owner);
+    if (own != null) {
+      own.release(tasks);
+      if (own.unfinishedJobs <= 0) {
+        byOwner.remove(owner);
+      }
+    }
+  }
+
+  private void add(String owner, int tasks) {
+    totalUsage.add(tasks);
+    byOwner.computeIfAbsent(owner, o -> new Usage()).add(tasks);
   }
 
   Usage total() {
-    return total;
+    return totalUsage;
   }
 
-  private void check(Usage usage, int tasks, String holder) {
+  private static void check(Usage usage, Limit limit, int tasks, String holder) {
+    int maxUnfinishedJobs = limit.jobs();
+    long maxQueuedTasks = limit.tasks();
     if (usage.unfinishedJobs >= maxUnfinishedJobs) {
       throw exhausted(
           "unfinished jobs: "
@@ -87,7 +124,7 @@ final class ClientLimits {
               + " unfinished jobs, its limit (max unfinished jobs "
               + maxUnfinishedJobs
               + "); wait for some to finish, cancel some, or start the coordinator with a higher "
-              + UNFINISHED_JOBS_FLAG);
+              + limit.jobsFlag());
     }
     if (usage.queuedTasks + tasks > maxQueuedTasks) {
       throw exhausted(
@@ -100,7 +137,7 @@ final class ClientLimits {
               + ", past its limit (max queued tasks "
               + maxQueuedTasks
               + "); wait for jobs to finish, or start the coordinator with a higher "
-              + QUEUED_TASKS_FLAG);
+              + limit.tasksFlag());
     }
   }
 

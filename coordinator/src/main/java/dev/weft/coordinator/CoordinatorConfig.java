@@ -25,6 +25,8 @@ public final class CoordinatorConfig {
   private int maxTasksPerJob = 1_000_000;
   private int maxUnfinishedJobs = ClientLimits.DEFAULT_MAX_UNFINISHED_JOBS;
   private long maxQueuedTasks = ClientLimits.DEFAULT_MAX_QUEUED_TASKS;
+  private int maxUnfinishedJobsPerOwner = ClientLimits.DEFAULT_MAX_UNFINISHED_JOBS_PER_OWNER;
+  private long maxQueuedTasksPerOwner = ClientLimits.DEFAULT_MAX_QUEUED_TASKS_PER_OWNER;
   private int maxResultBytes = ResultBudget.DEFAULT_MAX_RESULT_BYTES;
   private int maxCallsPerConnection = ConnectionLimits.DEFAULT_MAX_CALLS;
   private int maxWatchesPerConnection = ConnectionLimits.DEFAULT_MAX_WATCHES;
@@ -118,6 +120,26 @@ public final class CoordinatorConfig {
   }
 
   /** Jobs not yet finished, in total, beyond which submissions get RESOURCE_EXHAUSTED. */
+  /** Unfinished jobs one owner (client token) may have at once. */
+  public CoordinatorConfig maxUnfinishedJobsPerOwner(int value) {
+    this.maxUnfinishedJobsPerOwner = value;
+    return this;
+  }
+
+  public int maxUnfinishedJobsPerOwner() {
+    return maxUnfinishedJobsPerOwner;
+  }
+
+  /** Tasks of unfinished jobs one owner may have at once. */
+  public CoordinatorConfig maxQueuedTasksPerOwner(long value) {
+    this.maxQueuedTasksPerOwner = value;
+    return this;
+  }
+
+  public long maxQueuedTasksPerOwner() {
+    return maxQueuedTasksPerOwner;
+  }
+
   public CoordinatorConfig maxUnfinishedJobs(int value) {
     this.maxUnfinishedJobs = value;
     return this;
@@ -315,6 +337,18 @@ public final class CoordinatorConfig {
       throw new IllegalArgumentException(
           "max queued tasks ("
               + maxQueuedTasks
+              + ") must be at least the tasks one job may have ("
+              + maxTasksPerJob
+              + "), or such a job could never run");
+    }
+    if (maxUnfinishedJobsPerOwner < 1) {
+      throw new IllegalArgumentException(
+          "max unfinished jobs per owner must be at least 1, got " + maxUnfinishedJobsPerOwner);
+    }
+    if (maxQueuedTasksPerOwner < maxTasksPerJob) {
+      throw new IllegalArgumentException(
+          "max queued tasks per owner ("
+              + maxQueuedTasksPerOwner
               + ") must be at least the tasks one job may have ("
               + maxTasksPerJob
               + "), or such a job could never run");

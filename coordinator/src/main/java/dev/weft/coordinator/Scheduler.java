@@ -92,7 +92,12 @@ final class Scheduler {
             this::stillLost);
     this.dispatcher = new Dispatcher(journal, conductor, this::jobEnded);
     this.leases = new Leases(config.leaseMs(), conductor);
-    this.limits = new ClientLimits(config.maxUnfinishedJobs(), config.maxQueuedTasks());
+    this.limits =
+        new ClientLimits(
+            config.maxUnfinishedJobs(),
+            config.maxQueuedTasks(),
+            config.maxUnfinishedJobsPerOwner(),
+            config.maxQueuedTasksPerOwner());
     conductor.addDuty(this::dispatchIfWanted);
     conductor.addDuty(outboxes);
   }
@@ -151,7 +156,7 @@ final class Scheduler {
     JobSpec spec = planned.spec();
     TaskPlan plan = planned.plan();
     JobKind kind = planned.kind();
-    limits.admit(plan.taskCount());
+    limits.admit(spec.getOwner(), plan.taskCount());
     long graceMs = JobSpecRules.graceMs(spec, config.defaultGrace().toMillis());
     long createdMs = conductor.epochMs();
     String id = jobs.newId();
@@ -248,7 +253,7 @@ final class Scheduler {
     runs.forEach(
         (savedJob, run) -> {
           if (!run.isFinished()) {
-            limits.restored(run.plan().taskCount());
+            limits.restored(run.spec().getOwner(), run.plan().taskCount());
             resume(savedJob, run, nowMs);
           }
         });
@@ -387,7 +392,8 @@ final class Scheduler {
   /** Every job's end passes here, whatever ended it. */
   private void finished(JobRun job) {
     if (job.plan() != null) {
-      limits.release(job.plan().taskCount()); // a live job: every one was admitted or restored
+      // A live job: every one was admitted or restored.
+      limits.release(job.spec().getOwner(), job.plan().taskCount());
     }
     if (unrecorded.remove(job.id())) {
       jobs.dropUnrecorded(job);

@@ -173,6 +173,38 @@ class BoundsTest {
   }
 
   @Test
+  void oneOwnerCannotTakeAllTheRoom() throws Exception {
+    ManagedChannel channel =
+        inProcess(
+            new CoordinatorConfig()
+                .maxTasksPerJob(10)
+                .maxUnfinishedJobsPerOwner(2)
+                .maxQueuedTasksPerOwner(15));
+    // In plain text every caller is the one owner "anonymous".
+    Job first = submit(channel, sleep(10));
+    StatusRuntimeException tasks =
+        assertThrows(StatusRuntimeException.class, () -> submit(channel, sleep(6)));
+    assertExhausted(tasks, "owner 'anonymous'", "15", "--max-queued-tasks-per-owner");
+    submit(channel, sleep(1));
+    StatusRuntimeException jobs =
+        assertThrows(StatusRuntimeException.class, () -> submit(channel, sleep(1)));
+    assertExhausted(jobs, "owner 'anonymous'", "2", "--max-unfinished-jobs-per-owner");
+    jobs(channel).cancelJob(CancelJobRequest.newBuilder().setId(first.getId()).build());
+    // The cancelled job's end frees its owner's room.
+    Await.until(
+        () -> {
+          try {
+            submit(channel, sleep(1));
+            return true;
+          } catch (StatusRuntimeException e) {
+            return false;
+          }
+        },
+        "room for the owner after a cancel",
+        WAIT);
+  }
+
+  @Test
   void limitsTheConfigCannotMeetAreRefusedAtStart() {
     IllegalArgumentException e =
         assertThrows(
