@@ -120,7 +120,7 @@ final class SecurityEndToEndTest {
             cluster
                 .logTails()
                 .contains(
-                    "failed: it hung up; if it uses TLS, as every coordinator beyond loopback does, pass its join token with --token or WEFT_TOKEN"),
+                    "failed: it hung up; it uses TLS, as every coordinator does unless started with --insecure: pass a token with --token or WEFT_TOKEN"),
         cluster::logTails);
     assertEquals(
         List.of("good", "local-1"),
@@ -138,7 +138,7 @@ final class SecurityEndToEndTest {
             .startsWith(
                 "weft workers: cannot talk to the coordinator at "
                     + address
-                    + ": it hung up; if it uses TLS"),
+                    + ": it hung up; it uses TLS"),
         plain::toString);
 
     Path ca = cluster.dataDir().resolve("security/ca.pem");
