@@ -66,7 +66,7 @@ final class TlsClientOptions {
    * the coordinator's certificate, so a process that took the port first gets nothing.
    */
   ClientSecurity security(Address target, boolean worker) {
-    if ((token == null || token.isBlank()) && caFile == null && target.isLoopback()) {
+    if (findsToken(target)) {
       java.util.Optional<String> found =
           LocalCoordinators.ofThisUser()
               .find(target.port())
@@ -76,6 +76,11 @@ final class TlsClientOptions {
       }
     }
     return security();
+  }
+
+  /** Whether {@link #security(Address, boolean)} looks the token up: none given, on loopback. */
+  boolean findsToken(Address target) {
+    return (token == null || token.isBlank()) && caFile == null && target.isLoopback();
   }
 
   private ClientSecurity security(String chosenToken) {

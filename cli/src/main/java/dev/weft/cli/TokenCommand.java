@@ -80,7 +80,7 @@ final class TokenCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-      JoinTokenFiles.Join join = read(() -> JoinTokenFiles.show(dataDir.resolve()));
+      JoinTokenFiles.Join join = change(() -> JoinTokenFiles.show(dataDir.resolve()));
       PrintWriter out = spec.commandLine().getOut();
       if (quiet) {
         out.println(
@@ -124,7 +124,7 @@ final class TokenCommand implements Callable<Integer> {
     @Override
     public Integer call() {
       Path dir = dataDir.resolve();
-      JoinTokenFiles.Join join = read(() -> JoinTokenFiles.rotate(dir, detachWorkers));
+      JoinTokenFiles.Join join = change(() -> JoinTokenFiles.rotate(dir, detachWorkers));
       PrintWriter out = spec.commandLine().getOut();
       out.println(
           "rotated the join token in "
@@ -251,23 +251,11 @@ final class TokenCommand implements Callable<Integer> {
     T run() throws IOException;
   }
 
-  /** Runs a change to the token files; what is wrong with the request is a usage error. */
+  /** Reads or changes the token files; what is wrong (a file, the request) is a usage error. */
   private static <T> T change(Change<T> action) {
     try {
       return action.run();
     } catch (IOException | IllegalArgumentException e) {
-      throw CliException.usage(e.getMessage());
-    }
-  }
-
-  private interface Read {
-    JoinTokenFiles.Join read() throws IOException;
-  }
-
-  private static JoinTokenFiles.Join read(Read action) {
-    try {
-      return action.read();
-    } catch (IOException e) {
       throw CliException.usage(e.getMessage());
     }
   }

@@ -132,8 +132,11 @@ final class WorkerCommand implements Callable<Integer> {
     if (parentPid != null) {
       config.parentPid(parentPid);
     }
-    if (!stdio) {
-      config.security(tls.security(join, true));
+    if (!stdio && tls.findsToken(join)) {
+      // Looked up before each attach: a worker may start before its local coordinator has.
+      config.security(() -> tls.security(join, true));
+    } else if (!stdio) {
+      config.security(tls.security());
     }
     try {
       if (prefetch != null) {

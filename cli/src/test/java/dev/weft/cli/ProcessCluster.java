@@ -215,12 +215,12 @@ final class ProcessCluster implements AutoCloseable {
    * which saves a JVM start-up per test.
    */
   void startWithWorkers(int count) throws IOException, InterruptedException {
-    // The coordinator first: its join token (made at its first start) is what the workers need.
+    // Workers first: they retry until the coordinator is up, and find its join token then.
     Address address = new Address("127.0.0.1", freePort());
-    startCoordinator(address.port());
     for (int i = 1; i <= count; i++) {
       startWorker(address, "w" + i, 2);
     }
+    startCoordinator(address.port());
     awaitWorkers(count);
   }
 

@@ -386,7 +386,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
           return graceMs;
         },
         graceMs -> {
-          String owner = scheduler.get(request.getId()).getSpec().getOwner();
+          String owner = scheduler.find(request.getId()).spec().getOwner();
           if (!caller.owns(owner)) {
             throw Status.PERMISSION_DENIED
                 .withDescription(

@@ -123,6 +123,16 @@ public final class ClientSecurity {
     }
   }
 
+  /** Whether {@code other} was given the same token, files and server name. */
+  public boolean sameSettings(ClientSecurity other) {
+    return other != null
+        && java.util.Objects.equals(token, other.token)
+        && java.util.Objects.equals(caFile, other.caFile)
+        && java.util.Objects.equals(certFile, other.certFile)
+        && java.util.Objects.equals(keyFile, other.keyFile)
+        && java.util.Objects.equals(serverName, other.serverName);
+  }
+
   /** The credentials for a channel to the coordinator. */
   public ChannelCredentials credentials() {
     conclude();

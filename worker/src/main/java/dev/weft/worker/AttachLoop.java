@@ -1,6 +1,7 @@
 package dev.weft.worker;
 
 import dev.weft.security.CertificateRejectedException;
+import dev.weft.security.ClientSecurity;
 import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.v1.WorkerServiceGrpc;
@@ -24,26 +25,40 @@ final class AttachLoop implements Runnable {
 
   private final WorkerConfig config;
   private final SessionHost host;
-  private final ManagedChannel channel;
+  // Replaced when the settings change between attaches (see WorkerConfig#security(Supplier)).
+  private volatile ManagedChannel channel;
+  private volatile ClientSecurity security;
 
   AttachLoop(WorkerConfig config, SessionHost host) {
     this.config = config;
     this.host = host;
-    this.channel = channel(config);
+    this.security = config.security();
+    this.channel = channel(config, security);
   }
 
   /** Plain text, or TLS checked against the join token / --tls-ca, with the token on calls. */
-  private static ManagedChannel channel(WorkerConfig config) {
+  private static ManagedChannel channel(WorkerConfig config, ClientSecurity security) {
     NettyChannelBuilder builder =
         NettyChannelBuilder.forAddress(
-                config.coordinatorHost(), config.coordinatorPort(), config.security().credentials())
+                config.coordinatorHost(), config.coordinatorPort(), security.credentials())
             .keepAliveTime(30, TimeUnit.SECONDS)
             .keepAliveTimeout(10, TimeUnit.SECONDS)
             .maxInboundMessageSize(LinkFrames.MAX_MESSAGE_BYTES);
-    if (config.security().serverName() != null) {
-      builder.overrideAuthority(config.security().serverName());
+    if (security.serverName() != null) {
+      builder.overrideAuthority(security.serverName());
     }
     return builder.build();
+  }
+
+  /** A channel for the settings as they are now: a new one when they changed since the last. */
+  private ManagedChannel currentChannel() {
+    ClientSecurity now = config.security();
+    if (!now.sameSettings(security)) {
+      channel.shutdownNow();
+      security = now;
+      channel = channel(config, now);
+    }
+    return channel;
   }
 
   @Override
@@ -56,7 +71,7 @@ final class AttachLoop implements Runnable {
         return;
       }
       attach.session = current;
-      WorkerServiceGrpc.newStub(channel).attach(attach);
+      WorkerServiceGrpc.newStub(currentChannel()).attach(attach);
       current.start(host.hello());
       boolean welcomed;
       try {
@@ -167,8 +182,7 @@ final class AttachLoop implements Runnable {
           } else {
             LOG.log(
                 System.Logger.Level.INFO,
-                config
-                    .security()
+                security
                     .mismatch(status)
                     .map(hint -> "attach to " + coordinator() + " failed: " + hint)
                     .orElse(reason));

@@ -26,7 +26,7 @@ public final class WorkerConfig {
   private boolean stdio;
   private long drainGraceMs = 10_000;
   private boolean exitWhenStuck;
-  private ClientSecurity security = new ClientSecurity();
+  private java.util.function.Supplier<ClientSecurity> security = ClientSecurity::new;
 
   /** The coordinator's address as {@code HOST:PORT} (IPv6 hosts in brackets). */
   public WorkerConfig join(String hostPort) {
@@ -145,17 +145,28 @@ public final class WorkerConfig {
 
   /** TLS and the join token for the coordinator (plain text by default). */
   public WorkerConfig security(ClientSecurity value) {
-    this.security = Objects.requireNonNull(value, "security");
+    Objects.requireNonNull(value, "security");
+    this.security = () -> value;
     return this;
   }
 
+  /**
+   * The same, asked again before each attach: for a worker that learns its token only once its
+   * coordinator has run (a local one, through its user's registry).
+   */
+  public WorkerConfig security(java.util.function.Supplier<ClientSecurity> source) {
+    this.security = Objects.requireNonNull(source, "security");
+    return this;
+  }
+
+  /** The settings as they are now. */
   public ClientSecurity security() {
-    return security;
+    return security.get();
   }
 
   public WorkerConfig conclude() {
     if (!stdio) {
-      security.conclude();
+      security().conclude();
     }
     if (!transport.equals("auto") && !transport.equals("grpc") && !transport.equals("shm")) {
       throw new IllegalArgumentException(

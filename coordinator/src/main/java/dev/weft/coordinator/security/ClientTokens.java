@@ -5,9 +5,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -53,7 +51,8 @@ public final class ClientTokens {
 
   /** The client whose secret this is, if any. */
   Optional<Caller> find(byte[] secret) throws IOException {
-    return Optional.ofNullable(byHash.current().get(hash(secret))).map(Client::caller);
+    return Optional.ofNullable(byHash.current().get(RevokedSecrets.hash(secret)))
+        .map(Client::caller);
   }
 
   /** The clients of the coordinator with {@code dataDir}, oldest first. */
@@ -119,7 +118,7 @@ public final class ClientTokens {
     if (admin != null
         && admin.role() == Caller.Role.ADMIN
         && kept != null
-        && hash(kept.secret()).equals(admin.secretHash())) {
+        && RevokedSecrets.hash(kept.secret()).equals(admin.secretHash())) {
       if (!MessageDigest.isEqual(kept.fingerprint(), fingerprint)) {
         // A new CA: the same secret, pinned to the new certificate.
         files.write(files.adminToken(), JoinToken.of(fingerprint, kept.secret()).text() + "\n");
@@ -141,7 +140,9 @@ public final class ClientTokens {
       byte[] fingerprint)
       throws IOException {
     byte[] secret = JoinToken.newSecret();
-    clients.put(name, new Client(name, role, exec, hash(secret), System.currentTimeMillis()));
+    clients.put(
+        name,
+        new Client(name, role, exec, RevokedSecrets.hash(secret), System.currentTimeMillis()));
     write(files, clients);
     return JoinToken.of(fingerprint, secret).text();
   }
@@ -213,13 +214,5 @@ public final class ClientTokens {
       }
     }
     return clients;
-  }
-
-  static String hash(byte[] secret) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(secret));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("the JDK has no SHA-256", e);
-    }
   }
 }
