@@ -57,10 +57,7 @@ final class BadInputEndToEndTest {
     probePort = ProcessCluster.freePort();
     cluster.startCoordinator(
         0, "--hash-root", readable.toString(), "--probe-listen", "127.0.0.1:" + probePort);
-    channel =
-        NettyChannelBuilder.forAddress("127.0.0.1", cluster.coordinator().port())
-            .usePlaintext()
-            .build();
+    channel = cluster.channelBuilder().build();
   }
 
   @AfterEach

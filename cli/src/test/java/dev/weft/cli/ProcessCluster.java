@@ -148,6 +148,17 @@ final class ProcessCluster implements AutoCloseable {
     return adminToken;
   }
 
+  /**
+   * A channel to the coordinator as its admin client (TLS pinned by the admin token), for tests
+   * that speak gRPC themselves; plain text to a coordinator without one (--insecure).
+   */
+  io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder channelBuilder() {
+    return io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress(
+        coordinator.host(),
+        coordinator.port(),
+        new dev.weft.security.ClientSecurity().token(adminToken).conclude().credentials());
+  }
+
   private Map<String, String> clientTokenEnv() {
     return adminToken == null ? Map.of() : Map.of("WEFT_TOKEN", adminToken);
   }

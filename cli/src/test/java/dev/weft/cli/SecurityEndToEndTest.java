@@ -108,11 +108,15 @@ final class SecurityEndToEndTest {
             .contains(
                 "weft worker wrong stopped: the coordinator at "
                     + address
-                    + " refused this worker: the join token was not accepted"),
+                    + " refused this worker: the token was not accepted"),
         cluster::logTails);
 
-    // No token at all: it speaks plain text, the coordinator hangs up, and it is told what to do.
-    cluster.startWorker(Map.of("WEFT_TOKEN", ""), "none", 1);
+    // No token at all, and none to find (another user's registry, as far as it knows): it speaks
+    // plain text, the coordinator hangs up, and it is told what to do.
+    Path noRegistry = Files.createDirectories(cluster.dataDir().resolveSibling("no-registry"));
+    Map<String, String> stranger =
+        Map.of("WEFT_TOKEN", "", "XDG_RUNTIME_DIR", noRegistry.toString());
+    cluster.startWorker(stranger, "none", 1);
     Await.until(
         "the worker without a token to be turned away",
         ProcessCluster.START_DEADLINE,
@@ -130,7 +134,7 @@ final class SecurityEndToEndTest {
             .toList());
 
     // Clients likewise.
-    CliResult plain = cli("workers", "--coordinator", address.toString());
+    CliResult plain = cluster.cliProcess(stranger, "workers", "--coordinator", address.toString());
     assertExit(ExitCodes.UNREACHABLE, plain);
     assertTrue(
         plain
@@ -148,14 +152,21 @@ final class SecurityEndToEndTest {
     assertEquals(
         "weft workers: the coordinator at "
             + address
-            + " refused the request: no join token: this coordinator requires one; get the join"
-            + " token from the coordinator's output or `weft token show --data-dir DIR` on its"
-            + " host, and pass it with --token or WEFT_TOKEN\n",
+            + " refused the request: no token: this coordinator requires one; workers pass the join"
+            + " token (`weft token show` on the coordinator's host), clients a client token (`weft"
+            + " token create NAME --role submit`), with --token or WEFT_TOKEN\n",
         noToken.err());
 
     CliResult wrongToken = cli("workers", "--coordinator", address.toString(), "--token", wrong);
     assertExit(ExitCodes.REFUSED, wrongToken);
-    assertTrue(wrongToken.err().contains("the join token was not accepted"), wrongToken::toString);
+    assertTrue(wrongToken.err().contains("the token was not accepted"), wrongToken::toString);
+
+    // The join token is a worker's: known, but not a client.
+    CliResult joinToken = cli("workers", "--coordinator", address.toString(), "--token", token);
+    assertExit(ExitCodes.REFUSED, joinToken);
+    assertTrue(
+        joinToken.err().contains("a worker's join token cannot use JobService"),
+        joinToken::toString);
 
     CliResult damaged = cli("workers", "--coordinator", address.toString(), "--token", "weft1-abc");
     assertExit(ExitCodes.USAGE, damaged);
@@ -228,11 +239,8 @@ final class SecurityEndToEndTest {
             + address
             + " --token "
             + old
-            + "\nclients:        export WEFT_COORDINATOR="
-            + address
-            + " WEFT_TOKEN="
-            + old
-            + "\n",
+            + "\nclients:        weft token create NAME --role read|submit|admin [--allow-exec]; the"
+            + " join token is for workers only\n",
         shown.out());
 
     CliResult rotated = cli("token", "rotate", "--data-dir", dataDir);
@@ -245,15 +253,25 @@ final class SecurityEndToEndTest {
 
     CliResult withOld = cli("jobs", "--coordinator", address.toString(), "--token", old);
     assertExit(ExitCodes.REFUSED, withOld);
-    assertTrue(withOld.err().contains("the join token was not accepted"), withOld::toString);
-    assertExit(0, cli("jobs", "--coordinator", address.toString(), "--token", fresh));
+    assertTrue(withOld.err().contains("the token was not accepted"), withOld::toString);
+    // The fresh one is known (a worker's), and client tokens are not touched by the rotation.
+    CliResult withFresh = cli("jobs", "--coordinator", address.toString(), "--token", fresh);
+    assertTrue(withFresh.err().contains("join token cannot use JobService"), withFresh::toString);
+    assertExit(
+        0, cli("jobs", "--coordinator", address.toString(), "--token", cluster.adminToken()));
 
     Process late = cluster.startWorker(Map.of("WEFT_TOKEN", old), "late", 1);
     assertTrue(late.waitFor(ProcessCluster.START_DEADLINE.toSeconds(), TimeUnit.SECONDS));
     assertEquals(ExitCodes.REFUSED, late.exitValue(), cluster::logTails);
     // The worker that attached before the rotation stays attached.
     CliResult workers =
-        cli("workers", "--json", "--coordinator", address.toString(), "--token", fresh);
+        cli(
+            "workers",
+            "--json",
+            "--coordinator",
+            address.toString(),
+            "--token",
+            cluster.adminToken());
     assertEquals(List.of("before"), workers.workers().stream().map(WorkerInfo::getId).toList());
   }
 
@@ -280,7 +298,13 @@ final class SecurityEndToEndTest {
         "the renewed worker to attach",
         ProcessCluster.START_DEADLINE,
         () ->
-            cli("workers", "--json", "--coordinator", address.toString(), "--token", fresh)
+            cli(
+                    "workers",
+                    "--json",
+                    "--coordinator",
+                    address.toString(),
+                    "--token",
+                    cluster.adminToken())
                 .workers()
                 .stream()
                 .map(WorkerInfo::getId)
@@ -335,7 +359,7 @@ final class SecurityEndToEndTest {
                       "--coordinator",
                       address.toString(),
                       "--token",
-                      cluster.token()));
+                      cluster.adminToken()));
           return r.exitCode() == 0 && r.workers().size() == 2;
         },
         cluster::logTails);
@@ -356,7 +380,7 @@ final class SecurityEndToEndTest {
                 "--coordinator",
                 address.toString(),
                 "--token",
-                cluster.token()));
+                cluster.adminToken()));
     assertExit(0, sum);
     assertEquals("5050", sum.job().getResult().getSum().getSum());
 
@@ -384,20 +408,10 @@ final class SecurityEndToEndTest {
     String token = cluster.token();
     assertNotNull(token, cluster::logTails);
     cluster.awaitWorkers(1);
-    ProcessHandle worker =
-        ProcessHandle.current()
-            .descendants()
-            .filter(
-                p ->
-                    p.info()
-                        .arguments()
-                        .map(a -> Arrays.asList(a).contains("local-1"))
-                        .orElse(false))
-            .findFirst()
-            .orElseThrow(
-                () -> new AssertionError("no local worker process\n" + cluster.logTails()));
+    // Its pid as the coordinator knows it.
+    long worker = cluster.workers().getFirst().getPid();
     List<String> workerEnv =
-        List.of(Files.readString(Path.of("/proc", worker.pid() + "", "environ")).split("\0"));
+        List.of(Files.readString(Path.of("/proc", worker + "", "environ")).split("\0"));
     // A token of its own, which stands in for the join token on this host.
     String workerToken =
         workerEnv.stream()

@@ -11,7 +11,6 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.List;
@@ -86,10 +85,7 @@ final class SignalsEndToEndTest {
         () -> cluster.busy("w1") + cluster.busy("w2") > 0);
     List<ServingStatus> seen = new CopyOnWriteArrayList<>();
     AtomicReference<Throwable> ended = new AtomicReference<>();
-    ManagedChannel channel =
-        NettyChannelBuilder.forAddress("127.0.0.1", cluster.coordinator().port())
-            .usePlaintext()
-            .build();
+    ManagedChannel channel = cluster.channelBuilder().build();
     try {
       HealthGrpc.newStub(channel)
           .watch(

@@ -13,7 +13,6 @@ import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -87,10 +86,7 @@ final class SlowWatcherEndToEndTest {
     cluster.startWorker("w1", 2);
     cluster.startWorker("w2", 2);
     cluster.awaitWorkers(2);
-    channel =
-        NettyChannelBuilder.forAddress("127.0.0.1", cluster.coordinator().port())
-            .usePlaintext()
-            .build();
+    channel = cluster.channelBuilder().build();
     // Queued behind a job that holds every slot, so both watchers are in place before it runs.
     String blocker =
         cluster.client("submit", "sleep", "--ms", "2000", "--tasks", "4", "--json").job().getId();

@@ -14,7 +14,6 @@ import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.SumParams;
 import dev.weft.v1.WorkerInfo;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -61,10 +60,7 @@ final class StoppedWorkerEndToEndTest {
     cluster.awaitWorkers(1);
     WorkerInfo local = cluster.workers().getFirst();
     stopped = local.getPid();
-    channel =
-        NettyChannelBuilder.forAddress("127.0.0.1", cluster.coordinator().port())
-            .usePlaintext()
-            .build();
+    channel = cluster.channelBuilder().build();
     JobServiceGrpc.JobServiceBlockingStub jobs = JobServiceGrpc.newBlockingStub(channel);
     // Warm the channel and the coordinator's handlers before anything is timed.
     jobs.withDeadlineAfter(30, TimeUnit.SECONDS).listJobs(ListJobsRequest.getDefaultInstance());
