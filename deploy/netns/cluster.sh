@@ -139,6 +139,9 @@ up() {
   join_token=$(token)
   echo "$join_token" >"$state/token"
   chmod 0600 "$state/token"
+  # The client namespace's own token: the join token only attaches workers.
+  (umask 077 && in_ns coord "$(cat "$state/home")/bin/weft" token create cluster-client \
+    --role admin --allow-exec --data-dir "$state/coord-data" 2>/dev/null >"$state/client-token")
   # The token goes through the environment, not argv, so it does not show in ps.
   WEFT_TOKEN=$join_token start coord coord-worker worker --join "$coordinator" --id coord-worker
   WEFT_TOKEN=$join_token start w1 w1 worker --join "$coordinator" --id w1
@@ -154,7 +157,7 @@ client() {
   [ -e "$state/home" ] || die "no cluster '$prefix' is up; run: $0 up"
   local weft
   weft=$(cat "$state/home")/bin/weft
-  WEFT_COORDINATOR="$(ip_of coord):$port" WEFT_TOKEN=$(cat "$state/token") \
+  WEFT_COORDINATOR="$(ip_of coord):$port" WEFT_TOKEN=$(cat "$state/client-token") \
     ip netns exec "$prefix-client" "$weft" "$@"
 }
 
