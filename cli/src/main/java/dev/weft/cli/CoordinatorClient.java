@@ -222,6 +222,17 @@ final class CoordinatorClient implements AutoCloseable {
           ExitCodes.UNREACHABLE,
           "cannot talk to the coordinator at " + address + ": " + mismatch.get());
     }
+    if (address.isUnix() && describe(status).contains("Permission denied")) {
+      // The socket file's mode or a directory on its path keeps this user out (EACCES).
+      return new CliException(
+          ExitCodes.REFUSED,
+          "may not connect to the coordinator's socket "
+              + address.socket()
+              + " (permission denied): it is its user's alone unless that user starts it with"
+              + " --allow-uid "
+              + thisUid()
+              + ", and every directory on its path must let this user through");
+    }
     String within = DurationConverter.format(UNARY_DEADLINE);
     String why;
     if (status.getCode() != Status.Code.DEADLINE_EXCEEDED) {
@@ -239,6 +250,14 @@ final class CoordinatorClient implements AutoCloseable {
             + why
             + "); start one with 'weft coordinator' or point --coordinator or WEFT_COORDINATOR"
             + " at a running one");
+  }
+
+  private static String thisUid() {
+    try {
+      return Integer.toUnsignedString(dev.weft.coordinator.security.LocalDoor.uidOfThisProcess());
+    } catch (java.io.IOException e) {
+      return "UID";
+    }
   }
 
   private static String describe(Status status) {
