@@ -242,6 +242,8 @@ final class UnixSocketEndToEndTest {
                 "--clear-groups",
                 ProcessHandle.current().info().command().orElseThrow()));
     command.addAll(BuildInfo.jvmFlags());
+    // No /tmp/hsperfdata_USER left behind by a user that is gone after the test.
+    command.add("-XX:-UsePerfData");
     command.add("-D" + ConfigDefaults.SEARCH_PROPERTY + "=false");
     command.addAll(
         List.of("-cp", String.join(File.pathSeparator, classPath), Main.class.getName()));
