@@ -1,11 +1,43 @@
 package dev.weft.cli;
 
+import java.nio.file.Path;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
-/** A {@code HOST:PORT} pair; IPv6 hosts are written in brackets, {@code [::1]:7070}. */
-record Address(String host, int port) {
+/**
+ * A {@code HOST:PORT} pair; IPv6 hosts are written in brackets, {@code [::1]:7070}. For clients, a
+ * coordinator's Unix socket too, {@code unix:PATH}: then {@link #socket} is its path (and host and
+ * port mean nothing).
+ */
+record Address(String host, int port, Path socket) {
   static final String DEFAULT = "127.0.0.1:7070";
+  static final String UNIX = "unix:";
+
+  Address(String host, int port) {
+    this(host, port, null);
+  }
+
+  /** A coordinator's Unix socket. */
+  static Address unix(Path socket) {
+    return new Address("localhost", 0, socket);
+  }
+
+  boolean isUnix() {
+    return socket != null;
+  }
+
+  /** {@code unix:PATH}, or {@link #parse} with a port 1..65535. */
+  static Address parseClient(String text) {
+    if (text.startsWith(UNIX)) {
+      String path = text.substring(UNIX.length());
+      if (path.isBlank()) {
+        throw new IllegalArgumentException(
+            "'" + text + "' names no socket (for example unix:/run/weft/coordinator.sock)");
+      }
+      return unix(Path.of(path));
+    }
+    return parse(text, false);
+  }
 
   /**
    * Parses {@code HOST:PORT}; port 0 only when {@code allowAnyPort} (a server may ask for a free
@@ -47,6 +79,9 @@ record Address(String host, int port) {
    * that merely resolves to loopback is not taken for one.
    */
   boolean isLoopback() {
+    if (isUnix()) {
+      return false; // not a port: no token to look up for it
+    }
     if (host.equals("localhost")) {
       return true;
     }
@@ -62,6 +97,9 @@ record Address(String host, int port) {
 
   @Override
   public String toString() {
+    if (isUnix()) {
+      return UNIX + socket;
+    }
     return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
   }
 
@@ -71,6 +109,18 @@ record Address(String host, int port) {
     public Address convert(String value) {
       try {
         return parse(value, false);
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException(e.getMessage());
+      }
+    }
+  }
+
+  /** For {@code --coordinator} of client commands: {@code HOST:PORT} or {@code unix:PATH}. */
+  static final class ClientConverter implements ITypeConverter<Address> {
+    @Override
+    public Address convert(String value) {
+      try {
+        return parseClient(value);
       } catch (IllegalArgumentException e) {
         throw new TypeConversionException(e.getMessage());
       }

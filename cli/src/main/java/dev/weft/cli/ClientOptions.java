@@ -1,5 +1,6 @@
 package dev.weft.cli;
 
+import dev.weft.coordinator.security.LocalCoordinators;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine.Mixin;
@@ -15,11 +16,14 @@ final class ClientOptions {
 
   @Option(
       names = "--coordinator",
-      paramLabel = "HOST:PORT",
+      paramLabel = "HOST:PORT|unix:PATH",
       defaultValue = "${env:WEFT_COORDINATOR:-" + Address.DEFAULT + "}",
-      converter = Address.Converter.class,
+      converter = Address.ClientConverter.class,
       description =
-          "The coordinator to talk to (default: $WEFT_COORDINATOR, else " + Address.DEFAULT + ").")
+          "The coordinator to talk to: its port, or its Unix socket, where it knows you by your"
+              + " uid and needs no token (default: $WEFT_COORDINATOR, else "
+              + Address.DEFAULT
+              + ").")
   Address coordinator;
 
   @Mixin TlsClientOptions tls;
@@ -28,6 +32,23 @@ final class ClientOptions {
     // A client reports every failure itself, on one line; gRPC's own warnings (with stack traces,
     // e.g. for a host name that does not resolve) would only repeat it.
     GRPC_LOG.setLevel(Level.SEVERE);
-    return new CoordinatorClient(coordinator, tls.security(coordinator, false));
+    return new CoordinatorClient(target(), tls.security(coordinator, false));
+  }
+
+  /**
+   * Where to connect: {@link #coordinator}, except that a loopback port given no token, served by
+   * this user's coordinator with a Unix socket this user may connect to (its registry says so), is
+   * reached through that socket: the kernel vouches for us there, no token needed. Otherwise the
+   * port, with the admin token the registry leads to (see {@link TlsClientOptions}).
+   */
+  Address target() {
+    if (!tls.findsToken(coordinator)) {
+      return coordinator;
+    }
+    return LocalCoordinators.ofThisUser()
+        .find(coordinator.port())
+        .flatMap(LocalCoordinators.Local::connectableSocket)
+        .map(Address::unix)
+        .orElse(coordinator);
   }
 }

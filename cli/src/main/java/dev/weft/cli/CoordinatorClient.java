@@ -25,6 +25,13 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
@@ -35,7 +42,9 @@ import java.util.function.Function;
 
 /**
  * The JobService as the CLI uses it: every call carries a deadline, and "cannot reach the
- * coordinator" becomes one clear {@link CliException} naming the address.
+ * coordinator" becomes one clear {@link CliException} naming the address. The address is a TCP port
+ * (TLS and a token, as {@code security} says) or a coordinator's Unix socket ({@code unix:PATH}:
+ * plain text and no token; the coordinator knows the caller by its uid).
  */
 final class CoordinatorClient implements AutoCloseable {
   static final Duration UNARY_DEADLINE = Duration.ofSeconds(10);
@@ -44,6 +53,8 @@ final class CoordinatorClient implements AutoCloseable {
   private final Address address;
   private final ClientSecurity security;
   private final ManagedChannel channel;
+  // The socket channel's event loop; null over TCP (gRPC's shared one).
+  private final EventLoopGroup socketLoop;
 
   /** In plain text: a coordinator on loopback (the demo's). */
   CoordinatorClient(Address address) {
@@ -52,15 +63,32 @@ final class CoordinatorClient implements AutoCloseable {
 
   CoordinatorClient(Address address, ClientSecurity security) {
     this.address = address;
-    this.security = security;
-    ManagedChannelBuilder<?> builder =
-        Grpc.newChannelBuilderForAddress(address.host(), address.port(), security.credentials())
-            .maxInboundMessageSize(MAX_INBOUND_BYTES)
-            .userAgent("weft-cli/" + BuildInfo.version());
-    if (security.serverName() != null) {
-      builder.overrideAuthority(security.serverName());
+    this.security = address.isUnix() ? new ClientSecurity().conclude() : security;
+    ManagedChannelBuilder<?> builder;
+    if (address.isUnix()) {
+      if (!Epoll.isAvailable()) {
+        throw CliException.usage(
+            "cannot use " + address + ": Unix sockets need Linux's epoll, not available here");
+      }
+      socketLoop = new EpollEventLoopGroup(1, new DefaultThreadFactory("weft-cli-socket", true));
+      builder =
+          NettyChannelBuilder.forAddress(new DomainSocketAddress(address.socket().toString()))
+              .eventLoopGroup(socketLoop)
+              .channelType(EpollDomainSocketChannel.class)
+              .usePlaintext();
+    } else {
+      socketLoop = null;
+      builder =
+          Grpc.newChannelBuilderForAddress(address.host(), address.port(), security.credentials());
+      if (security.serverName() != null) {
+        builder.overrideAuthority(security.serverName());
+      }
     }
-    this.channel = builder.build();
+    this.channel =
+        builder
+            .maxInboundMessageSize(MAX_INBOUND_BYTES)
+            .userAgent("weft-cli/" + BuildInfo.version())
+            .build();
   }
 
   Address address() {
@@ -194,6 +222,17 @@ final class CoordinatorClient implements AutoCloseable {
           ExitCodes.UNREACHABLE,
           "cannot talk to the coordinator at " + address + ": " + mismatch.get());
     }
+    if (address.isUnix() && describe(status).contains("Permission denied")) {
+      // The socket file's mode or a directory on its path keeps this user out (EACCES).
+      return new CliException(
+          ExitCodes.REFUSED,
+          "may not connect to the coordinator's socket "
+              + address.socket()
+              + " (permission denied): it is its user's alone unless that user starts it with"
+              + " --allow-uid "
+              + thisUid()
+              + ", and every directory on its path must let this user through");
+    }
     String within = DurationConverter.format(UNARY_DEADLINE);
     String why;
     if (status.getCode() != Status.Code.DEADLINE_EXCEEDED) {
@@ -211,6 +250,14 @@ final class CoordinatorClient implements AutoCloseable {
             + why
             + "); start one with 'weft coordinator' or point --coordinator or WEFT_COORDINATOR"
             + " at a running one");
+  }
+
+  private static String thisUid() {
+    try {
+      return Integer.toUnsignedString(dev.weft.coordinator.security.LocalDoor.uidOfThisProcess());
+    } catch (java.io.IOException e) {
+      return "UID";
+    }
   }
 
   private static String describe(Status status) {
@@ -235,6 +282,9 @@ final class CoordinatorClient implements AutoCloseable {
     } catch (InterruptedException e) {
       channel.shutdownNow();
       Thread.currentThread().interrupt();
+    }
+    if (socketLoop != null) {
+      socketLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
   }
 }

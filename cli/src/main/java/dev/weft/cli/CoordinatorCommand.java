@@ -3,9 +3,11 @@ package dev.weft.cli;
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
 import dev.weft.coordinator.DataDirException;
+import dev.weft.coordinator.UnixSocketException;
 import dev.weft.coordinator.security.JoinTokenFiles;
 import dev.weft.coordinator.security.SecurityConfig;
 import dev.weft.coordinator.security.ServerSecurity;
+import dev.weft.coordinator.security.UidGrant;
 import dev.weft.local.HostIdentity;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -14,9 +16,11 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
 
 /** {@code weft coordinator}: serves clients and workers until SIGTERM or Ctrl-C. */
 @Command(
@@ -246,6 +250,37 @@ final class CoordinatorCommand implements Callable<Integer> {
               + " that workers use to reach it: a NAT address, a DNS alias); repeat for more.")
   private List<String> tlsSans;
 
+  @Option(
+      names = "--socket",
+      paramLabel = "PATH",
+      description =
+          "Also serve on this Unix socket, whose callers are known by their uid (no token):"
+              + " this user gets admin, others only with --allow-uid; none for no socket"
+              + " (default: DATA_DIR/coordinator.sock, mode 0600).")
+  private String socket;
+
+  @Option(
+      names = "--allow-uid",
+      paramLabel = "UID[:ROLE][+exec]",
+      converter = UidGrantConverter.class,
+      description =
+          "Let local user UID in through the Unix socket with ROLE read, submit or admin (default"
+              + " submit), +exec to submit exec jobs; makes the socket 0666 (the uid check is the"
+              + " door), so its path must be reachable by that user. Repeat for more.")
+  private List<UidGrant> allowUids;
+
+  /** {@code --allow-uid}: a bad value says the form. */
+  static final class UidGrantConverter implements ITypeConverter<UidGrant> {
+    @Override
+    public UidGrant convert(String value) {
+      try {
+        return UidGrant.parse(value);
+      } catch (IllegalArgumentException e) {
+        throw new TypeConversionException(e.getMessage());
+      }
+    }
+  }
+
   @Override
   public Integer call() throws InterruptedException {
     CoordinatorConfig config =
@@ -268,6 +303,17 @@ final class CoordinatorCommand implements Callable<Integer> {
     }
     if (hashRoots != null) {
       config.hashRoots(hashRoots);
+    }
+    if ("none".equals(socket)) {
+      config.noSocket();
+    } else if (socket != null) {
+      if (socket.isBlank()) {
+        throw CliException.usage("--socket needs a path, or none");
+      }
+      config.socket(java.nio.file.Path.of(socket));
+    }
+    if (allowUids != null) {
+      config.allowUids(allowUids);
     }
     if (heartbeat != null) {
       config.heartbeatIntervalMs(heartbeat.toMillis());
@@ -296,6 +342,8 @@ final class CoordinatorCommand implements Callable<Integer> {
       coordinator = Coordinator.start(config);
     } catch (DataDirException e) {
       throw CliException.usage(e.getMessage()); // it names the directory and what to do
+    } catch (UnixSocketException e) {
+      throw CliException.usage(e.getMessage()); // it names the socket and why
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage()); // a --tls-* file that cannot be used
     } catch (IOException e) {
@@ -310,6 +358,15 @@ final class CoordinatorCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     out.printf("weft coordinator %s listening on %s%n", coordinator.id(), bound);
     printJoin(out, coordinator, joinAddress(bound), config.security().loopback());
+    if (coordinator.socketPath() != null) {
+      out.printf(
+          "local socket:   %s (this user: admin%s; weft COMMAND --coordinator unix:%s)%n",
+          coordinator.socketPath(),
+          allowUids == null || allowUids.isEmpty()
+              ? ", nobody else"
+              : "; --allow-uid " + allowUids.stream().map(UidGrant::toString).toList(),
+          coordinator.socketPath());
+    }
     out.flush();
     // The signal handlers cover SIGINT and SIGTERM; the hook covers every other way the JVM may end
     // (SIGHUP).

@@ -28,7 +28,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * (the 4-tuple of a TCP connection is unique, and our half of it is fixed), so the address names
  * exactly one connection; its count is dropped when its last call ends, before the port can be
  * reused. (Over the in-process transport every client has the server's name as address and so
- * shares one count; the coordinator serves only TCP.)
+ * shares one count; the coordinator serves only TCP and its Unix socket, where the remote address
+ * is a {@link dev.weft.coordinator.security.UnixPeer} of the connection's own.)
  */
 final class ConnectionLimits implements ServerInterceptor {
   static final int DEFAULT_MAX_CALLS = 1_000;

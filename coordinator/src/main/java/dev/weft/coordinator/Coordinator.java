@@ -1,6 +1,7 @@
 package dev.weft.coordinator;
 
 import dev.weft.coordinator.security.LocalCoordinators;
+import dev.weft.coordinator.security.LocalDoor;
 import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.kinds.JobKinds;
 import dev.weft.local.ShmSegment;
@@ -12,6 +13,7 @@ import dev.weft.wire.Transport;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -22,6 +24,7 @@ import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -45,6 +48,8 @@ public final class Coordinator implements AutoCloseable {
   private final Server server;
   // Plain-text grpc.health.v1 alone, for probes that cannot speak TLS (the kubelet's); or null.
   private final Server probeServer;
+  // The same services on a Unix socket, callers known by their uid (see LocalDoor); or null.
+  private final UnixSocketServer socketServer;
   private final Conductor conductor;
   private final Scheduler scheduler;
   private final JobIntake intake;
@@ -65,6 +70,7 @@ public final class Coordinator implements AutoCloseable {
       String id,
       Server server,
       Server probeServer,
+      UnixSocketServer socketServer,
       Conductor conductor,
       Scheduler scheduler,
       JobIntake intake,
@@ -84,6 +90,7 @@ public final class Coordinator implements AutoCloseable {
     this.id = id;
     this.server = server;
     this.probeServer = probeServer;
+    this.socketServer = socketServer;
     this.conductor = conductor;
     this.scheduler = scheduler;
     this.intake = intake;
@@ -120,18 +127,22 @@ public final class Coordinator implements AutoCloseable {
             .permitKeepAliveWithoutCalls(true)
             .keepAliveTime(30, TimeUnit.SECONDS)
             .keepAliveTimeout(10, TimeUnit.SECONDS);
-    return start(config, builder, config.host() + ":" + config.port(), security);
+    return start(config, builder, config.host() + ":" + config.port(), security, true);
   }
 
   /** Starts on any server builder (tests use the in-process transport), in plain text. */
   static Coordinator start(CoordinatorConfig config, ServerBuilder<?> builder, String where)
       throws IOException {
     config.conclude();
-    return start(config, builder, where, ServerSecurity.plaintext(config.security()));
+    return start(config, builder, where, ServerSecurity.plaintext(config.security()), false);
   }
 
   private static Coordinator start(
-      CoordinatorConfig config, ServerBuilder<?> builder, String where, ServerSecurity security)
+      CoordinatorConfig config,
+      ServerBuilder<?> builder,
+      String where,
+      ServerSecurity security,
+      boolean socket)
       throws IOException {
     String id = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
     security.intercept(builder);
@@ -176,21 +187,22 @@ public final class Coordinator implements AutoCloseable {
             ShmUpgrade.Mode.valueOf(config.shmUpgrade().toUpperCase(Locale.ROOT)),
             timers);
     HealthStatusManager health = new HealthStatusManager();
-    Server server =
-        builder
-            // Handlers only check, decode and post to the conductor (file work goes to `events`):
-            // running them on the transport's threads saves a thread hand-off per call and message.
-            .directExecutor()
-            .addService(
-                ServerInterceptors.intercept(
-                    new JobEndpoint(conductor, scheduler, intake, events),
-                    new ConnectionLimits(
-                        config.maxCallsPerConnection(), config.maxWatchesPerConnection())))
-            .addService(new WorkerEndpoint(conductor, scheduler, upgrade))
-            .addService(health.getHealthService())
-            .addService(ProtoReflectionServiceV1.newInstance())
-            .addService(ProtoReflectionService.newInstance())
-            .build();
+    // The same services on every door (the port, the Unix socket); each door checks its callers.
+    List<ServerServiceDefinition> services =
+        List.of(
+            ServerInterceptors.intercept(
+                new JobEndpoint(conductor, scheduler, intake, events),
+                new ConnectionLimits(
+                    config.maxCallsPerConnection(), config.maxWatchesPerConnection())),
+            new WorkerEndpoint(conductor, scheduler, upgrade).bindService(),
+            health.getHealthService().bindService(),
+            ProtoReflectionServiceV1.newInstance().bindService(),
+            ProtoReflectionService.newInstance().bindService());
+    // Handlers only check, decode and post to the conductor (file work goes to `events`):
+    // running them on the transport's threads saves a thread hand-off per call and message.
+    builder.directExecutor();
+    services.forEach(builder::addService);
+    Server server = builder.build();
     try {
       server.start();
     } catch (IOException e) {
@@ -213,10 +225,17 @@ public final class Coordinator implements AutoCloseable {
             config.localTransport() == Transport.SHM ? localUpgrade : null,
             server.getPort(),
             security);
-    Server probeServer;
+    Server probeServer = null;
+    UnixSocketServer socketServer = null;
     try {
       probeServer = startProbeServer(config, health);
+      if (socket) {
+        socketServer = startSocketServer(config, services);
+      }
     } catch (IOException e) {
+      if (probeServer != null) {
+        probeServer.shutdownNow();
+      }
       server.shutdownNow();
       conductor.close();
       timers.shutdownNow();
@@ -229,6 +248,7 @@ public final class Coordinator implements AutoCloseable {
             id,
             server,
             probeServer,
+            socketServer,
             conductor,
             scheduler,
             intake,
@@ -249,7 +269,11 @@ public final class Coordinator implements AutoCloseable {
     }
     if (security.tls() && config.dataDir() != null && security.adminToken().isPresent()) {
       coordinator.registered =
-          LocalCoordinators.ofThisUser().register(server.getPort(), config.dataDir());
+          LocalCoordinators.ofThisUser()
+              .register(
+                  server.getPort(),
+                  config.dataDir(),
+                  socketServer == null ? null : socketServer.path());
     }
     try {
       localWorkers.start();
@@ -284,6 +308,30 @@ public final class Coordinator implements AutoCloseable {
     }
   }
 
+  /**
+   * The services on the Unix socket ({@link CoordinatorConfig#socketPath()}), or null when there is
+   * none. A socket given explicitly that cannot be served fails the start; the default one (in the
+   * data dir) only logs why and the coordinator goes on without it.
+   */
+  private static UnixSocketServer startSocketServer(
+      CoordinatorConfig config, List<ServerServiceDefinition> services) throws IOException {
+    java.nio.file.Path path = config.socketPath();
+    if (path == null) {
+      return null;
+    }
+    try {
+      return UnixSocketServer.start(
+          path, LocalDoor.of(config.allowedUids()), config.maxInboundMessageBytes(), services);
+    } catch (IOException | RuntimeException e) {
+      String why = "cannot serve the Unix socket " + path + ": " + e.getMessage();
+      if (config.socketGiven() || !config.allowedUids().isEmpty()) {
+        throw new UnixSocketException(why, e);
+      }
+      LOG.log(System.Logger.Level.WARNING, "{0}; going on without it (--socket none)", why);
+      return null;
+    }
+  }
+
   /** Segments left by coordinators or workers that died without cleaning up. */
   private static void sweepStaleSegments() {
     try {
@@ -302,6 +350,11 @@ public final class Coordinator implements AutoCloseable {
   /** How the port is protected, and the join token to hand out. */
   public ServerSecurity security() {
     return security;
+  }
+
+  /** The Unix socket it serves (see {@link LocalDoor}), or null when it serves none. */
+  public java.nio.file.Path socketPath() {
+    return socketServer == null ? null : socketServer.path();
   }
 
   /** The bound port (useful when the configured port was 0). */
@@ -389,9 +442,16 @@ public final class Coordinator implements AutoCloseable {
       upgrade.closeAll();
       localUpgrade.closeAll();
       server.shutdown();
+      if (socketServer != null) {
+        socketServer.shutdown();
+      }
       // Unary calls end in moments; streams that never end by themselves (a health watch, a
       // client's WatchJob) must not hold the exit up.
-      if (!server.awaitTermination(STREAMS_WAIT_MS, TimeUnit.MILLISECONDS)) {
+      boolean ended = server.awaitTermination(STREAMS_WAIT_MS, TimeUnit.MILLISECONDS);
+      if (socketServer != null) {
+        ended &= socketServer.awaitTermination(STREAMS_WAIT_MS / 4, TimeUnit.MILLISECONDS);
+      }
+      if (!ended) {
         awaitOnConductor(() -> scheduler.closeAllLinks("the coordinator stopped"));
         server.shutdownNow();
         server.awaitTermination(DRAIN_WAIT_MS, TimeUnit.MILLISECONDS);
@@ -402,6 +462,9 @@ public final class Coordinator implements AutoCloseable {
     } finally {
       if (probeServer != null) {
         probeServer.shutdownNow();
+      }
+      if (socketServer != null) {
+        socketServer.close();
       }
       // Whatever the conductor still has queued (late hand-backs) is recorded before it stops.
       awaitOnConductor(() -> {});

@@ -1,6 +1,7 @@
 package dev.weft.coordinator;
 
 import dev.weft.coordinator.security.SecurityConfig;
+import dev.weft.coordinator.security.UidGrant;
 import dev.weft.wire.Transport;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,6 +17,7 @@ public final class CoordinatorConfig {
   public static final String DEFAULT_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 7070;
   public static final Duration DEFAULT_RETENTION = Duration.ofDays(7);
+  public static final String DEFAULT_SOCKET_NAME = "coordinator.sock";
 
   private String host = DEFAULT_HOST;
   private int port = DEFAULT_PORT;
@@ -47,6 +49,10 @@ public final class CoordinatorConfig {
   private int localWorkerSlots;
   private List<String> workerCommand = List.of();
   private SecurityConfig security = new SecurityConfig();
+  // The Unix socket: null for the default (DATA_DIR/coordinator.sock), unless turned off.
+  private Path socket;
+  private boolean noSocket;
+  private List<UidGrant> allowedUids = List.of();
   private LongSupplier nanoClock = System::nanoTime;
   private LongSupplier epochClock = System::currentTimeMillis;
 
@@ -220,6 +226,50 @@ public final class CoordinatorConfig {
     return this;
   }
 
+  /**
+   * Serve the coordinator's services on this Unix socket too, its callers known by their uid
+   * (SO_PEERCRED); by default {@code DATA_DIR/coordinator.sock}. A path that cannot be served fails
+   * the start (the default one only logs a warning).
+   */
+  public CoordinatorConfig socket(Path value) {
+    this.socket = Objects.requireNonNull(value, "socket");
+    this.noSocket = false;
+    return this;
+  }
+
+  /** No Unix socket ({@code --socket none}). */
+  public CoordinatorConfig noSocket() {
+    this.socket = null;
+    this.noSocket = true;
+    return this;
+  }
+
+  /** Local users besides the coordinator's own that the Unix socket lets in, with their rights. */
+  public CoordinatorConfig allowUids(List<UidGrant> value) {
+    this.allowedUids = List.copyOf(value);
+    return this;
+  }
+
+  public List<UidGrant> allowedUids() {
+    return allowedUids;
+  }
+
+  /** The Unix socket to serve: the one given, else one in the data dir; null for none. */
+  public Path socketPath() {
+    if (noSocket) {
+      return null;
+    }
+    if (socket != null) {
+      return socket;
+    }
+    return dataDir == null ? null : dataDir.resolve(DEFAULT_SOCKET_NAME);
+  }
+
+  /** Whether the socket was given ({@code --socket PATH}): then failing to serve it is an error. */
+  public boolean socketGiven() {
+    return socket != null;
+  }
+
   /** How long finished jobs are kept, in memory and in the journal, after they ended. */
   public CoordinatorConfig retention(Duration value) {
     this.retention = Objects.requireNonNull(value, "retention");
@@ -377,6 +427,12 @@ public final class CoordinatorConfig {
     }
     if (retention.isNegative() || retention.isZero()) {
       throw new IllegalArgumentException("retention must be positive, got " + retention);
+    }
+    if (!allowedUids.isEmpty() && socketPath() == null) {
+      throw new IllegalArgumentException(
+          "--allow-uid lets users in through the Unix socket, and there is none"
+              + (noSocket ? " (--socket none)" : " without a data dir")
+              + "; give --socket PATH");
     }
     if (defaultGrace.isNegative()) {
       throw new IllegalArgumentException("defaultGrace must not be negative, got " + defaultGrace);

@@ -80,12 +80,16 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
       return CompletableFuture.failedFuture(
           Status.PERMISSION_DENIED
               .withDescription(
-                  "token '"
-                      + caller.name()
-                      + "' may not submit "
+                  caller.described()
+                      + " may not submit "
                       + (submitted.hasExec() ? "exec" : "plugin")
-                      + " jobs, which run arbitrary commands on the workers: an admin grants"
-                      + " that with `weft token create NAME --role submit --allow-exec`")
+                      + " jobs, which run arbitrary commands on the workers: "
+                      + (caller.local()
+                          ? "the coordinator's user grants that with --allow-uid "
+                              + caller.name().substring("uid:".length())
+                              + ":submit+exec"
+                          : "an admin grants that with `weft token create NAME --role submit"
+                              + " --allow-exec`"))
               .asRuntimeException());
     }
     JobSpec spec = present ? submitted.toBuilder().setOwner(caller.name()).build() : submitted;

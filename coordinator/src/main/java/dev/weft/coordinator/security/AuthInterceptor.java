@@ -121,9 +121,8 @@ final class AuthInterceptor implements ServerInterceptor {
       return caller.worker()
           ? null
           : Status.PERMISSION_DENIED.withDescription(
-              "client token '"
-                  + caller.name()
-                  + "' cannot attach a worker: workers join with the join token (`weft token"
+              (caller.local() ? caller.described() : "client token '" + caller.name() + "'")
+                  + " cannot attach a worker: workers join with the join token (`weft token"
                   + " show` on the coordinator's host)");
     }
     if (method.startsWith(JOBS)) {
@@ -138,9 +137,8 @@ final class AuthInterceptor implements ServerInterceptor {
       return caller.may(needed)
           ? null
           : Status.PERMISSION_DENIED.withDescription(
-              "token '"
-                  + caller.name()
-                  + "' has role "
+              caller.described()
+                  + " has role "
                   + caller.role().wireName()
                   + "; "
                   + method.substring(JOBS.length())

@@ -43,6 +43,8 @@ public record Caller(String name, boolean worker, Role role, boolean exec) {
     }
   }
 
+  static final String UID_PREFIX = "uid:";
+
   static final Context.Key<Caller> KEY = Context.key("weft-caller");
 
   /**
@@ -72,6 +74,19 @@ public record Caller(String name, boolean worker, Role role, boolean exec) {
 
   public boolean admin() {
     return may(Role.ADMIN);
+  }
+
+  /**
+   * Whether this caller came in through the coordinator's Unix socket, known by its uid (owner
+   * names {@code uid:N}; a client token's name cannot contain a colon).
+   */
+  public boolean local() {
+    return name.startsWith(UID_PREFIX);
+  }
+
+  /** How messages name this caller: {@code token 'ci'}, or {@code uid 1001} on the socket. */
+  public String described() {
+    return local() ? "uid " + name.substring(UID_PREFIX.length()) : "token '" + name + "'";
   }
 
   /** Whether this caller may act on (cancel, see the secrets of) a job owned by {@code owner}. */

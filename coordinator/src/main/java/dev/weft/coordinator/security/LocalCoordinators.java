@@ -23,7 +23,7 @@ import java.util.Set;
  *
  * <pre>
  *   $XDG_RUNTIME_DIR/weft/ (else /tmp/weft-UID/)   0700, the user's own
- *     port-PORT                                    data-dir=..., pid=...
+ *     port-PORT                                    data-dir=..., pid=..., socket=...
  * </pre>
  *
  * A directory or entry that is not the user's own, or that others may write, is ignored: another
@@ -57,8 +57,16 @@ public final class LocalCoordinators {
     return Path.of(System.getProperty("java.io.tmpdir"), "weft-" + uid);
   }
 
-  /** A coordinator's tokens, found through its entry. */
-  public record Local(int port, Path dataDir) {
+  /**
+   * A coordinator's tokens, found through its entry, and its Unix socket (null when it serves
+   * none).
+   */
+  public record Local(int port, Path dataDir, Path socket) {
+    /** Its Unix socket, when it has one that this process may connect to. */
+    public Optional<Path> connectableSocket() {
+      return socket != null && Files.isWritable(socket) ? Optional.of(socket) : Optional.empty();
+    }
+
     /** The admin client token of the coordinator's own user. */
     public Optional<String> adminToken() {
       try {
@@ -81,9 +89,10 @@ public final class LocalCoordinators {
   }
 
   /**
-   * Records that the coordinator with {@code dataDir} serves {@code port}; false when it cannot.
+   * Records that the coordinator with {@code dataDir} serves {@code port} (and {@code socket}, if
+   * not null); false when it cannot.
    */
-  public boolean register(int port, Path dataDir) {
+  public boolean register(int port, Path dataDir, Path socket) {
     try {
       if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
         Files.createDirectories(dir.getParent());
@@ -99,6 +108,9 @@ public final class LocalCoordinators {
       Properties entry = new Properties();
       entry.setProperty("data-dir", dataDir.toAbsolutePath().toString());
       entry.setProperty("pid", Long.toString(ProcessHandle.current().pid()));
+      if (socket != null) {
+        entry.setProperty("socket", socket.toAbsolutePath().toString());
+      }
       StringWriter text = new StringWriter();
       entry.store(text, "written by weft coordinator; read by weft commands of this user");
       Path temp =
@@ -152,7 +164,9 @@ public final class LocalCoordinators {
       if (dataDir == null || ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true)) {
         return Optional.empty();
       }
-      return Optional.of(new Local(port, Path.of(dataDir)));
+      String socket = properties.getProperty("socket");
+      return Optional.of(
+          new Local(port, Path.of(dataDir), socket == null ? null : Path.of(socket)));
     } catch (IOException | NumberFormatException e) {
       return Optional.empty();
     }
