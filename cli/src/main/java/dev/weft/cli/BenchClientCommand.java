@@ -51,7 +51,9 @@ final class BenchClientCommand implements Callable<Integer> {
         Grpc.newChannelBuilderForAddress(
                 coordinator.host(),
                 coordinator.port(),
-                tls.security(coordinator, false).credentials())
+                java.util.Optional.ofNullable(tls.security(coordinator, false))
+                    .orElseThrow(() -> TlsClientOptions.noToken(coordinator, false))
+                    .credentials())
             .maxInboundMessageSize(MAX_INBOUND_BYTES)
             .userAgent("weft-bench-client/" + BuildInfo.version())
             .build();

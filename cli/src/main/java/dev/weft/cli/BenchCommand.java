@@ -2,6 +2,7 @@ package dev.weft.cli;
 
 import dev.weft.bench.ClientPathBench;
 import dev.weft.bench.TransportBench;
+import dev.weft.security.ClientSecurity;
 import dev.weft.v1.Job;
 import dev.weft.v1.WorkerInfo;
 import java.io.IOException;
@@ -372,7 +373,11 @@ final class BenchCommand implements Callable<Integer> {
           "--journal is for the coordinators weft bench starts itself; with --join the cluster's"
               + " coordinator runs as it was started");
     }
-    try (CoordinatorClient client = new CoordinatorClient(join, tls.security(join, false))) {
+    ClientSecurity security = tls.security(join, false);
+    if (security == null) {
+      throw TlsClientOptions.noToken(join, false);
+    }
+    try (CoordinatorClient client = new CoordinatorClient(join, security)) {
       Map<String, List<String>> byTransport = new LinkedHashMap<>();
       for (WorkerInfo worker : client.workers()) {
         if (worker.getKindsList().contains("noop") && worker.getState().equals("ready")) {

@@ -1,6 +1,7 @@
 package dev.weft.cli;
 
 import dev.weft.coordinator.security.LocalCoordinators;
+import dev.weft.security.ClientSecurity;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine.Mixin;
@@ -32,7 +33,15 @@ final class ClientOptions {
     // A client reports every failure itself, on one line; gRPC's own warnings (with stack traces,
     // e.g. for a host name that does not resolve) would only repeat it.
     GRPC_LOG.setLevel(Level.SEVERE);
-    return new CoordinatorClient(target(), tls.security(coordinator, false));
+    Address target = target();
+    if (target.isUnix()) {
+      return new CoordinatorClient(target, null);
+    }
+    ClientSecurity security = tls.security(coordinator, false);
+    if (security == null) {
+      throw TlsClientOptions.noToken(coordinator, false);
+    }
+    return new CoordinatorClient(target, security);
   }
 
   /**

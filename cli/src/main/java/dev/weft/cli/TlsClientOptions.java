@@ -54,6 +54,14 @@ final class TlsClientOptions {
               + " you connect to.")
   String serverName;
 
+  @Option(
+      names = "--insecure",
+      description =
+          "Talk plain text, with no token, to a coordinator started with --insecure. Without it,"
+              + " weft talks to a coordinator only over TLS with a token: whoever holds the port"
+              + " gets nothing from it.")
+  boolean insecure;
+
   /** The settings, read and checked; a bad token or file is a usage error naming the option. */
   ClientSecurity security() {
     return security(token);
@@ -64,6 +72,10 @@ final class TlsClientOptions {
    * of this user's coordinator serving that port, found through its registry (see {@link
    * LocalCoordinators}): the admin token for a client, the join token for a worker. The token pins
    * the coordinator's certificate, so a process that took the port first gets nothing.
+   *
+   * <p>Null when there is nothing to talk with (no token given or found, no CA, no --insecure):
+   * weft never falls back to plain text, in which a process holding the port would get the job, or
+   * hand a worker commands.
    */
   ClientSecurity security(Address target, boolean worker) {
     if (findsToken(target)) {
@@ -75,12 +87,48 @@ final class TlsClientOptions {
         return security(found.get());
       }
     }
-    return security();
+    if (insecure) {
+      if (!blank(token) || caFile != null || certFile != null || serverName != null) {
+        throw CliException.usage(
+            "--insecure talks plain text: it cannot go with --token, --tls-ca, --tls-cert or"
+                + " --tls-server-name");
+      }
+      return security(null);
+    }
+    return blank(token) && caFile == null ? null : security();
+  }
+
+  /**
+   * Why there is nothing to talk to {@code target} with, and what to do: on loopback most likely no
+   * coordinator runs (exit 3, as for a refused connection), elsewhere a token is missing.
+   */
+  static CliException noToken(Address target, boolean worker) {
+    String why =
+        "weft talks to a coordinator only over TLS with a token, so that whoever holds the port"
+            + " gets nothing; pass "
+            + (worker
+                ? "the join token (`weft token show` on its host)"
+                : "a client token (`weft token create NAME --role submit` on its host)")
+            + " with --token or WEFT_TOKEN, or --insecure for a coordinator started with"
+            + " --insecure";
+    if (target.isLoopback()) {
+      return new CliException(
+          ExitCodes.UNREACHABLE,
+          "no coordinator of this user serves "
+              + target
+              + ": start one with 'weft coordinator'; for another user's, "
+              + why.substring(why.indexOf("pass ")));
+    }
+    return CliException.usage("no token for the coordinator at " + target + ": " + why);
   }
 
   /** Whether {@link #security(Address, boolean)} looks the token up: none given, on loopback. */
   boolean findsToken(Address target) {
-    return (token == null || token.isBlank()) && caFile == null && target.isLoopback();
+    return blank(token) && caFile == null && !insecure && target.isLoopback();
+  }
+
+  private static boolean blank(String text) {
+    return text == null || text.isBlank();
   }
 
   private ClientSecurity security(String chosenToken) {

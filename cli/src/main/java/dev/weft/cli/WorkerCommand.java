@@ -1,5 +1,6 @@
 package dev.weft.cli;
 
+import dev.weft.security.ClientSecurity;
 import dev.weft.worker.Worker;
 import dev.weft.worker.WorkerConfig;
 import java.io.PrintWriter;
@@ -133,10 +134,15 @@ final class WorkerCommand implements Callable<Integer> {
       config.parentPid(parentPid);
     }
     if (!stdio && tls.findsToken(join)) {
-      // Looked up before each attach: a worker may start before its local coordinator has.
+      // Looked up before each attach: a worker may start before its local coordinator has; until
+      // then it waits, never attaching in plain text to whatever holds the port.
       config.security(() -> tls.security(join, true));
     } else if (!stdio) {
-      config.security(tls.security());
+      ClientSecurity security = tls.security(join, true);
+      if (security == null) {
+        throw TlsClientOptions.noToken(join, true);
+      }
+      config.security(security);
     }
     try {
       if (prefetch != null) {
@@ -154,7 +160,11 @@ final class WorkerCommand implements Callable<Integer> {
         worker.id(),
         stdio
             ? "on stdin/stdout"
-            : "joining " + join + (config.security().tls() ? " over TLS" : ""),
+            : "joining "
+                + join
+                + (config.security() == null
+                    ? ""
+                    : config.security().tls() ? " over TLS" : " in plain text"),
         config.slots(),
         config.slots() == 1 ? "" : "s");
     out.flush();

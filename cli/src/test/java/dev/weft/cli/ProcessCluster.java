@@ -391,6 +391,11 @@ final class ProcessCluster implements AutoCloseable {
     return process;
   }
 
+  /** Starts {@code weft ARGS} as a process of this cluster (logged, stopped with it). */
+  Process startProcess(String name, Map<String, String> env, String... args) throws IOException {
+    return spawnWith(List.of(), name, env, args);
+  }
+
   /** The workers attached now, as {@code weft workers} lists them. */
   List<WorkerInfo> workers() {
     return client("workers", "--json").workers();

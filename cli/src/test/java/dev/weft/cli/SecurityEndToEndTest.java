@@ -111,20 +111,23 @@ final class SecurityEndToEndTest {
                     + " refused this worker: the token was not accepted"),
         cluster::logTails);
 
-    // No token at all, and none to find (another user's registry, as far as it knows): it speaks
-    // plain text, the coordinator hangs up, and it is told what to do.
+    // No token at all, and none to find (another user's registry, as far as it knows): it sends
+    // nothing to the port, waits, and says what to do.
     Path noRegistry = Files.createDirectories(cluster.dataDir().resolveSibling("no-registry"));
     Map<String, String> stranger =
         Map.of("WEFT_TOKEN", "", "XDG_RUNTIME_DIR", noRegistry.toString());
     cluster.startWorker(stranger, "none", 1);
     Await.until(
-        "the worker without a token to be turned away",
+        "the worker without a token to wait",
         ProcessCluster.START_DEADLINE,
         () ->
             cluster
                 .logTails()
                 .contains(
-                    "failed: it hung up; it uses TLS, as every coordinator does unless started with --insecure: pass a token with --token or WEFT_TOKEN"),
+                    "no token for "
+                        + address
+                        + " yet: waiting for this user's coordinator to start there (or pass"
+                        + " --token); nothing is sent to that port without one"),
         cluster::logTails);
     assertEquals(
         List.of("good", "local-1"),
@@ -135,14 +138,16 @@ final class SecurityEndToEndTest {
 
     // Clients likewise.
     CliResult plain = cluster.cliProcess(stranger, "workers", "--coordinator", address.toString());
+    // As far as it can tell no coordinator of its user serves the port: it sends nothing there.
     assertExit(ExitCodes.UNREACHABLE, plain);
     assertTrue(
         plain
             .err()
             .startsWith(
-                "weft workers: cannot talk to the coordinator at "
+                "weft workers: no coordinator of this user serves "
                     + address
-                    + ": it hung up; it uses TLS"),
+                    + ": start one with 'weft coordinator'; for another user's, pass a client"
+                    + " token"),
         plain::toString);
 
     Path ca = cluster.dataDir().resolve("security/ca.pem");
@@ -187,6 +192,106 @@ final class SecurityEndToEndTest {
     } finally {
       channel.shutdownNow();
       channel.awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * A process of any user that holds the loopback port while the coordinator is down gets nothing
+   * from weft's own CLI and workers: without a token they send it nothing at all, and with one the
+   * TLS handshake fails on the token's pin before any call (or the token) goes out.
+   */
+  @Test
+  void aProcessHoldingThePortGetsNoJobAndNoWorker() throws Exception {
+    // The real coordinator ran once: its join and admin tokens exist, pinning its certificate.
+    String joinToken;
+    String adminToken;
+    try (ProcessCluster real = new ProcessCluster()) {
+      real.startCoordinatorOn("127.0.0.1");
+      joinToken = real.token();
+      adminToken = real.adminToken();
+    }
+    try (java.net.ServerSocket squatter = new java.net.ServerSocket()) {
+      squatter.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+      String port = "127.0.0.1:" + squatter.getLocalPort();
+      java.io.ByteArrayOutputStream received = new java.io.ByteArrayOutputStream();
+      java.util.concurrent.atomic.AtomicInteger connections =
+          new java.util.concurrent.atomic.AtomicInteger();
+      Thread listener =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    while (!squatter.isClosed()) {
+                      try (java.net.Socket socket = squatter.accept()) {
+                        connections.incrementAndGet();
+                        socket.setSoTimeout(2_000);
+                        byte[] buffer = new byte[4096];
+                        for (int n; (n = socket.getInputStream().read(buffer)) > 0; ) {
+                          synchronized (received) {
+                            received.write(buffer, 0, n);
+                          }
+                        }
+                      } catch (IOException e) {
+                        // The next connection, or the squatter was closed: the test is done.
+                      }
+                    }
+                  });
+      Map<String, String> noToken = Map.of("WEFT_TOKEN", "");
+      Process worker =
+          cluster.startProcess(
+              "squatted-worker", noToken, "worker", "--join", port, "--id", "squatted");
+      CliResult submit =
+          cluster.cliProcess(
+              noToken, "submit", "sum", "--from", "1", "--to", "10", "--coordinator", port);
+      assertExit(ExitCodes.UNREACHABLE, submit);
+      assertTrue(
+          submit.err().contains("no coordinator of this user serves " + port), submit::toString);
+      Await.until(
+          "the tokenless worker to wait",
+          ProcessCluster.START_DEADLINE,
+          () -> cluster.logTails().contains("no token for " + port + " yet"),
+          cluster::logTails);
+      assertEquals(0, connections.get(), "nothing without a token reached the port");
+
+      // With the real coordinator's tokens: the handshake fails on the pin, nothing more is sent.
+      CliResult pinned =
+          cluster.cliProcess(
+              Map.of("WEFT_TOKEN", adminToken),
+              "submit",
+              "sum",
+              "--from",
+              "1",
+              "--to",
+              "10",
+              "--coordinator",
+              port);
+      assertTrue(pinned.exitCode() != 0, pinned::toString);
+      Process pinnedWorker =
+          cluster.startProcess(
+              "pinned-worker",
+              Map.of("WEFT_TOKEN", joinToken),
+              "worker",
+              "--join",
+              port,
+              "--id",
+              "pinned");
+      Await.until(
+          "both to have tried the port",
+          ProcessCluster.START_DEADLINE,
+          () -> connections.get() >= 2,
+          cluster::logTails);
+      worker.destroy();
+      pinnedWorker.destroy();
+      squatter.close();
+      listener.join(10_000);
+      String seen;
+      synchronized (received) {
+        seen = received.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+      }
+      for (String secret : List.of(joinToken, adminToken)) {
+        String hex = secret.substring(secret.lastIndexOf('-') + 1);
+        assertFalse(seen.contains(hex), "a token's secret reached the squatter");
+      }
+      assertFalse(seen.contains("weft.v1"), "a call reached the squatter");
     }
   }
 

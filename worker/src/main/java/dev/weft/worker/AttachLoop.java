@@ -32,8 +32,6 @@ final class AttachLoop implements Runnable {
   AttachLoop(WorkerConfig config, SessionHost host) {
     this.config = config;
     this.host = host;
-    this.security = config.security();
-    this.channel = channel(config, security);
   }
 
   /** Plain text, or TLS checked against the join token / --tls-ca, with the token on calls. */
@@ -50,11 +48,19 @@ final class AttachLoop implements Runnable {
     return builder.build();
   }
 
-  /** A channel for the settings as they are now: a new one when they changed since the last. */
+  /**
+   * A channel for the settings as they are now: a new one when they changed since the last; null
+   * while there are none (see {@link WorkerConfig#security(java.util.function.Supplier)}).
+   */
   private ManagedChannel currentChannel() {
     ClientSecurity now = config.security();
+    if (now == null) {
+      return null;
+    }
     if (!now.sameSettings(security)) {
-      channel.shutdownNow();
+      if (channel != null) {
+        channel.shutdownNow();
+      }
       security = now;
       channel = channel(config, now);
     }
@@ -64,14 +70,31 @@ final class AttachLoop implements Runnable {
   @Override
   public void run() {
     long backoffMs = config.reconnectInitialMs();
+    boolean toldWaiting = false;
     while (true) {
+      ManagedChannel channel0 = currentChannel();
+      if (channel0 == null) {
+        if (!toldWaiting) {
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "no token for {0} yet: waiting for this user''s coordinator to start there (or pass"
+                  + " --token); nothing is sent to that port without one",
+              coordinator());
+          toldWaiting = true;
+        }
+        backoffMs = Math.min(backoffMs * 2, config.reconnectMaxMs());
+        if (!host.pause(backoffMs / 2 + ThreadLocalRandom.current().nextLong(backoffMs / 2 + 1))) {
+          return;
+        }
+        continue;
+      }
       GrpcAttach attach = new GrpcAttach();
       CoordinatorSession current = host.open(attach);
       if (current == null) {
         return;
       }
       attach.session = current;
-      WorkerServiceGrpc.newStub(currentChannel()).attach(attach);
+      WorkerServiceGrpc.newStub(channel0).attach(attach);
       current.start(host.hello());
       boolean welcomed;
       try {
@@ -93,6 +116,10 @@ final class AttachLoop implements Runnable {
 
   /** Closes the channel, waiting a while for calls in flight; returns whether it terminated. */
   boolean shutdown(long timeoutMs) throws InterruptedException {
+    ManagedChannel channel = this.channel;
+    if (channel == null) {
+      return true;
+    }
     channel.shutdown();
     try {
       if (channel.awaitTermination(timeoutMs, TimeUnit.MILLISECONDS)) {

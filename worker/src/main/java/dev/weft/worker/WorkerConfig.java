@@ -152,21 +152,23 @@ public final class WorkerConfig {
 
   /**
    * The same, asked again before each attach: for a worker that learns its token only once its
-   * coordinator has run (a local one, through its user's registry).
+   * coordinator has run (a local one, through its user's registry). While it answers null the
+   * worker does not attach, and asks again after its back-off.
    */
   public WorkerConfig security(java.util.function.Supplier<ClientSecurity> source) {
     this.security = Objects.requireNonNull(source, "security");
     return this;
   }
 
-  /** The settings as they are now. */
+  /** The settings as they are now; null while there are none to attach with. */
   public ClientSecurity security() {
     return security.get();
   }
 
   public WorkerConfig conclude() {
-    if (!stdio) {
-      security().conclude();
+    ClientSecurity now = stdio ? null : security();
+    if (now != null) {
+      now.conclude();
     }
     if (!transport.equals("auto") && !transport.equals("grpc") && !transport.equals("shm")) {
       throw new IllegalArgumentException(
