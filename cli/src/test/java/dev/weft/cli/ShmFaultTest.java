@@ -268,6 +268,8 @@ final class ShmFaultTest {
                         "worker",
                         "--join",
                         "127.0.0.1:" + coordinator.port(),
+                        // This test's coordinator speaks plain text (see start()).
+                        "--insecure",
                         "--id",
                         "user-started",
                         "--slots",
