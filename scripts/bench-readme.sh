@@ -65,7 +65,7 @@ jq_defs='
       | head -1 | {
       read -r workers slots in_flight big
       echo
-      echo "Client path (a separate client process over the coordinator's gRPC port, journal on,"
+      echo "Client path (a separate client process over the coordinator's gRPC port with TLS and a token, journal on,"
       echo "$workers worker processes of $slots slots per transport; API says which calls the client"
       echo "used: SubmitJob+WatchJob where the coordinator did not serve RunJob or RunJobs):"
       echo
