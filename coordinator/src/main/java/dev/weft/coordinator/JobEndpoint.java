@@ -20,6 +20,7 @@ import dev.weft.v1.ResumeWorkerRequest;
 import dev.weft.v1.RunJobRequest;
 import dev.weft.v1.RunJobsRequest;
 import dev.weft.v1.RunJobsResponse;
+import dev.weft.v1.SetJobPriorityRequest;
 import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.WatchJobRequest;
 import dev.weft.v1.WorkerInfo;
@@ -442,6 +443,17 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   @Override
   public void resumeWorker(ResumeWorkerRequest request, StreamObserver<WorkerInfo> out) {
     answer(out, () -> checkWorkerId(request.getId()), scheduler::resumeWorker);
+  }
+
+  @Override
+  public void setJobPriority(SetJobPriorityRequest request, StreamObserver<Job> out) {
+    answer(
+        out,
+        () -> {
+          JobSpecRules.checkPriority(request.getPriority());
+          return checkId(request.getId());
+        },
+        id -> scheduler.setPriority(id, request.getPriority()));
   }
 
   private static String checkWorkerId(String id) {
