@@ -17,6 +17,8 @@ final class JobOptions {
 
   @Mixin private ClientOptions client;
 
+  @Mixin private PlacementOptions placement;
+
   @Option(
       names = "--tasks",
       paramLabel = "N",
@@ -166,6 +168,7 @@ final class JobOptions {
     if (name != null) {
       spec.setName(name);
     }
+    placement.apply(spec);
     return spec.setRetryOnError(retryOnError).addAllWorkers(onWorkers).build();
   }
 

@@ -3,6 +3,7 @@ package dev.weft.cli;
 import com.google.protobuf.Timestamp;
 import dev.weft.v1.ExecOutcome;
 import dev.weft.v1.Job;
+import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
 import dev.weft.v1.TaskFailure;
 import dev.weft.v1.WorkerInfo;
@@ -53,6 +54,26 @@ final class JobReport {
     row(out, "kind", job.getKind());
     row(out, "state", state(job.getState()));
     row(out, "progress", progress(job));
+    if (!job.getWaitingReason().isEmpty()) {
+      row(out, "waiting", job.getWaitingReason());
+    }
+    JobSpec spec = job.getSpec();
+    if (spec.getPriority() != 0 || spec.getWeight() > 0) {
+      row(
+          out,
+          "priority",
+          spec.getPriority() + (spec.getWeight() > 0 ? ", weight " + spec.getWeight() : ""));
+    }
+    String needs = Needs.describe(spec);
+    if (!needs.isEmpty()) {
+      row(out, "each task", needs);
+    }
+    if (job.getPreemptions() > 0) {
+      row(
+          out,
+          "preempted",
+          job.getPreemptions() + " attempts, stopped for higher classes and run again at no cost");
+    }
     if (job.getAttempts() > job.getTasksTotal()) {
       row(out, "attempts", job.getAttempts() + " (tasks were retried)");
     }
@@ -94,13 +115,15 @@ final class JobReport {
       out.flush();
       return;
     }
-    Table table = new Table("ID", "KIND", "STATE", "PROGRESS", "AGE", "OWNER", "NAME", "RESULT");
+    Table table =
+        new Table("ID", "KIND", "STATE", "PRIO", "PROGRESS", "AGE", "OWNER", "NAME", "RESULT");
     for (Job job : jobs) {
       String summary = job.hasResult() ? job.getResult().getSummary() : "";
       table.row(
           job.getId(),
           job.getKind(),
           state(job.getState()),
+          job.getSpec().getPriority(),
           progress(job),
           age(job, now),
           job.getSpec().getOwner().isEmpty() ? "-" : job.getSpec().getOwner(),
