@@ -3,25 +3,23 @@ package dev.weft.coordinator;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.function.Predicate;
 
 /**
  * The order in which jobs get free slots: priority classes strictly, highest first; within a class,
  * the owner with the fewest running tasks relative to its weight, then that owner's job with the
  * fewest running tasks relative to the job's weight (as Slurm's fair share and YARN's fair
- * scheduler do). Ties go to whoever was served least recently, so equal jobs take turns: with one
- * owner and equal weights this is round-robin.
+ * scheduler do). Among equals, whoever reached that load first goes first, so equal jobs take
+ * turns: with one owner and equal weights this is round-robin.
  *
- * <p>Every change (a task taken, an attempt ending, a job queued) moves one job and one owner in
- * sorted sets, so a decision costs O(log jobs), whatever the number of queued jobs or workers. A
- * job's running tasks count from dispatch until its attempt leaves the worker (result, loss,
- * withdrawal), which is what a slot is held for. Conductor thread only.
+ * <p>Owners and jobs wait in {@link LoadQueue}s, so a task taken or an attempt ended moves one job
+ * and one owner in O(1) plus a lookup among a handful of distinct loads, whatever the number of
+ * queued jobs or workers. A job's running tasks count from dispatch until its attempt leaves the
+ * worker (result, loss, withdrawal), which is what a slot is held for. Conductor thread only.
  */
 final class FairShare {
   // Bounds the jobs a single pick looks at when the first ones do not fit the worker (kind,
@@ -29,28 +27,24 @@ final class FairShare {
   static final int MAX_SCAN = 1_024;
 
   /** One job's place: its running tasks, and whether it waits for a slot (queued). */
-  static final class Entry {
+  static final class Entry extends LoadQueue.Member {
     final JobRun job;
-    private final long seq;
+    private final double weight;
     private Share share;
     private int running;
-    private long lastServed;
-    private boolean queued;
     // When it last got a slot or began to wait for one, on the core's monotonic clock.
     private long waitingSinceNanos;
+    // Its running count changed since it was last placed in its owner's queue.
+    private boolean stale;
+    private boolean gone;
 
-    private Entry(JobRun job, long seq) {
+    private Entry(JobRun job) {
       this.job = job;
-      this.seq = seq;
-      this.lastServed = seq;
+      this.weight = job.weight();
     }
 
     int running() {
       return running;
-    }
-
-    boolean queued() {
-      return queued;
     }
 
     long waitingSinceNanos() {
@@ -62,27 +56,24 @@ final class FairShare {
     }
 
     private double load() {
-      return running / job.weight();
+      return running / weight;
     }
   }
 
   /** An owner's jobs in one priority class. */
-  private static final class Share {
+  private static final class Share extends LoadQueue.Member {
     private final Level level;
     private final String owner;
     private final double weight;
-    private final long seq;
-    private final TreeSet<Entry> queued = new TreeSet<>(ENTRY_ORDER);
+    private final LoadQueue<Entry> queued = new LoadQueue<>();
     private int running;
     private int entries;
-    private long lastServed;
+    private boolean stale;
 
-    private Share(Level level, String owner, double weight, long seq) {
+    private Share(Level level, String owner, double weight) {
       this.level = level;
       this.owner = owner;
       this.weight = weight;
-      this.seq = seq;
-      this.lastServed = seq;
     }
 
     private double load() {
@@ -92,7 +83,8 @@ final class FairShare {
 
   private static final class Level {
     private final int priority;
-    private final TreeSet<Share> waiting = new TreeSet<>(SHARE_ORDER);
+    // The owners with queued jobs.
+    private final LoadQueue<Share> waiting = new LoadQueue<>();
     private final Map<String, Share> owners = new HashMap<>();
     private int running;
 
@@ -101,21 +93,16 @@ final class FairShare {
     }
   }
 
-  private static final Comparator<Entry> ENTRY_ORDER =
-      Comparator.<Entry>comparingDouble(Entry::load)
-          .thenComparingLong(e -> e.lastServed)
-          .thenComparingLong(e -> e.seq);
-  private static final Comparator<Share> SHARE_ORDER =
-      Comparator.<Share>comparingDouble(Share::load)
-          .thenComparingLong(s -> s.lastServed)
-          .thenComparingLong(s -> s.seq);
-
   // Highest class first.
   private final NavigableMap<Integer, Level> levels = new TreeMap<>(Comparator.reverseOrder());
   private final Map<JobRun, Entry> entries = new HashMap<>();
   private final OwnerWeights ownerWeights;
   private final CoreClock clock;
-  private long sequence;
+  // Entries and shares whose running counts fell since they were last placed: a returned slot
+  // costs a counter, and the job moves once before the next pick however many of its attempts
+  // ended.
+  private final List<Entry> staleEntries = new ArrayList<>();
+  private final List<Share> staleShares = new ArrayList<>();
 
   /** The weight of each owner's share (1 unless the operator says otherwise). */
   interface OwnerWeights {
@@ -128,10 +115,10 @@ final class FairShare {
   }
 
   /** The job's place, made on first use. */
-  Entry entry(JobRun job) {
+  private Entry entry(JobRun job) {
     Entry entry = entries.get(job);
     if (entry == null) {
-      entry = new Entry(job, ++sequence);
+      entry = new Entry(job);
       join(entry, job.priority());
       entries.put(job, entry);
     }
@@ -141,8 +128,7 @@ final class FairShare {
   /** The job has tasks to run: it waits for a slot (once). */
   void queue(JobRun job) {
     Entry entry = entry(job);
-    if (!entry.queued) {
-      entry.queued = true;
+    if (!entry.isQueued()) {
       entry.waitingSinceNanos = clock.nanoTime();
       addQueued(entry);
     }
@@ -151,9 +137,8 @@ final class FairShare {
   /** The job has nothing more to run for now (ended, stopping, all tasks out). */
   void unqueue(JobRun job) {
     Entry entry = entries.get(job);
-    if (entry != null && entry.queued) {
+    if (entry != null && entry.isQueued()) {
       removeQueued(entry);
-      entry.queued = false;
       forgetIfIdle(entry);
     }
   }
@@ -172,12 +157,17 @@ final class FairShare {
    * first {@link #MAX_SCAN} looked at. Queued jobs with nothing left to run are dropped on the way.
    */
   JobRun pick(Predicate<JobRun> fits) {
+    placeStale();
     int scanned = 0;
     List<Entry> drained = null;
     try {
       for (Level level : levels.values()) {
-        for (Share share : level.waiting) {
-          for (Entry entry : share.queued) {
+        for (Share share = level.waiting.first();
+            share != null;
+            share = level.waiting.after(share)) {
+          for (Entry entry = share.queued.first();
+              entry != null;
+              entry = share.queued.after(entry)) {
             if (!entry.job.hasPending()) {
               if (drained == null) {
                 drained = new ArrayList<>();
@@ -207,10 +197,16 @@ final class FairShare {
   /** A task of {@code job} went to a worker: it and its owner move back in line. */
   void taken(JobRun job) {
     Entry entry = entry(job);
-    long now = ++sequence;
-    reposition(entry, +1, now);
+    Share share = entry.share;
+    entry.running++;
+    share.running++;
+    share.level.running++;
+    entry.stale = false;
+    share.stale = false;
+    share.queued.move(entry, entry.load());
+    share.level.waiting.move(share, share.load());
     entry.waitingSinceNanos = clock.nanoTime();
-    if (entry.queued && !job.hasPending()) {
+    if (entry.isQueued() && !job.hasPending()) {
       unqueue(job);
     }
   }
@@ -221,8 +217,39 @@ final class FairShare {
     if (entry == null) {
       return;
     }
-    reposition(entry, -1, 0);
+    Share share = entry.share;
+    entry.running--;
+    share.running--;
+    share.level.running--;
+    if (!entry.stale) {
+      entry.stale = true;
+      staleEntries.add(entry);
+    }
+    if (!share.stale) {
+      share.stale = true;
+      staleShares.add(share);
+    }
     forgetIfIdle(entry);
+  }
+
+  private void placeStale() {
+    if (staleEntries.isEmpty()) {
+      return;
+    }
+    for (Entry entry : staleEntries) {
+      if (entry.stale && !entry.gone) {
+        entry.stale = false;
+        entry.share.queued.move(entry, entry.load());
+      }
+    }
+    staleEntries.clear();
+    for (Share share : staleShares) {
+      if (share.stale) {
+        share.stale = false;
+        share.level.waiting.move(share, share.load());
+      }
+    }
+    staleShares.clear();
   }
 
   /** Moves the job to another class, with its running tasks. */
@@ -231,7 +258,8 @@ final class FairShare {
     if (entry == null) {
       return;
     }
-    boolean wasQueued = entry.queued;
+    placeStale();
+    boolean wasQueued = entry.isQueued();
     if (wasQueued) {
       removeQueued(entry);
     }
@@ -257,10 +285,11 @@ final class FairShare {
    * pending tasks, at most {@code limit} of them; empty when none has.
    */
   List<Entry> starving(long sinceNanos, int limit) {
+    placeStale();
     List<Entry> out = new ArrayList<>();
     for (Level level : levels.values()) {
-      for (Share share : level.waiting) {
-        for (Entry entry : share.queued) {
+      for (Share share = level.waiting.first(); share != null; share = level.waiting.after(share)) {
+        for (Entry entry = share.queued.first(); entry != null; entry = share.queued.after(entry)) {
           if (entry.job.hasPending() && entry.waitingSinceNanos <= sinceNanos) {
             out.add(entry);
             if (out.size() >= limit) {
@@ -276,9 +305,15 @@ final class FairShare {
     return out;
   }
 
-  /** The place of {@code job}, or null when it neither waits nor runs. */
-  Entry find(JobRun job) {
-    return entries.get(job);
+  /** How many jobs wait for a slot. */
+  int queuedJobs() {
+    int n = 0;
+    for (Level level : levels.values()) {
+      for (Share share = level.waiting.first(); share != null; share = level.waiting.after(share)) {
+        n += share.queued.size();
+      }
+    }
+    return n;
   }
 
   private void join(Entry entry, int priority) {
@@ -286,26 +321,25 @@ final class FairShare {
     String owner = entry.job.spec().getOwner();
     Share share = level.owners.get(owner);
     if (share == null) {
-      share = new Share(level, owner, ownerWeights.of(owner), ++sequence);
+      share = new Share(level, owner, ownerWeights.of(owner));
       level.owners.put(owner, share);
     }
     entry.share = share;
     share.entries++;
     share.running += entry.running;
     level.running += entry.running;
+    level.waiting.move(share, share.load());
   }
 
   private void leave(Entry entry) {
     Share share = entry.share;
     Level level = share.level;
-    boolean shareWaiting = level.waiting.remove(share);
     share.entries--;
     share.running -= entry.running;
     level.running -= entry.running;
-    if (shareWaiting && !share.queued.isEmpty()) {
-      level.waiting.add(share);
-    }
+    level.waiting.move(share, share.load());
     if (share.entries == 0) {
+      level.waiting.remove(share);
       level.owners.remove(share.owner);
       if (level.owners.isEmpty()) {
         levels.remove(level.priority);
@@ -315,10 +349,11 @@ final class FairShare {
 
   private void addQueued(Entry entry) {
     Share share = entry.share;
-    boolean wasWaiting = !share.queued.isEmpty();
-    share.queued.add(entry);
-    if (!wasWaiting) {
-      share.level.waiting.add(share);
+    entry.stale = false;
+    share.queued.add(entry, entry.load());
+    if (!share.isQueued()) {
+      share.stale = false;
+      share.level.waiting.add(share, share.load());
     }
   }
 
@@ -330,45 +365,11 @@ final class FairShare {
     }
   }
 
-  /**
-   * Changes the running count of an entry and its owner, keeping both sets sorted; {@code served}
-   * (non-zero) also marks both as served now.
-   */
-  private void reposition(Entry entry, int delta, long served) {
-    Share share = entry.share;
-    Level level = share.level;
-    boolean entryQueued = entry.queued && share.queued.remove(entry);
-    boolean shareWaiting = level.waiting.remove(share);
-    entry.running += delta;
-    share.running += delta;
-    level.running += delta;
-    if (served != 0) {
-      entry.lastServed = served;
-      share.lastServed = served;
-    }
-    if (entryQueued) {
-      share.queued.add(entry);
-    }
-    if (shareWaiting) {
-      level.waiting.add(share);
-    }
-  }
-
   private void forgetIfIdle(Entry entry) {
-    if (!entry.queued && entry.running == 0) {
+    if (!entry.isQueued() && entry.running == 0) {
       leave(entry);
       entries.remove(entry.job);
+      entry.gone = true;
     }
-  }
-
-  /** How many jobs wait for a slot. */
-  int queuedJobs() {
-    int n = 0;
-    for (Level level : levels.values()) {
-      for (Iterator<Share> it = level.waiting.iterator(); it.hasNext(); ) {
-        n += it.next().queued.size();
-      }
-    }
-    return n;
   }
 }

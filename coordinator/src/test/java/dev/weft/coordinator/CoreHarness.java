@@ -182,6 +182,8 @@ final class CoreHarness implements AutoCloseable {
     final Map<Long, TaskAssignment> running = new LinkedHashMap<>();
     AttachedWorker worker;
     String closedWith;
+    // A bench's links keep only what runs, not every message ever sent.
+    boolean keepsHistory = true;
 
     /** Every assignment ever sent. */
     List<TaskAssignment> assignments() {
@@ -213,7 +215,9 @@ final class CoreHarness implements AutoCloseable {
     @Override
     public void send(CoordinatorMessage message) {
       if (closedWith == null) {
-        sent.add(message);
+        if (keepsHistory) {
+          sent.add(message);
+        }
         if (message.hasAssignments()) {
           for (TaskAssignment task : message.getAssignments().getTasksList()) {
             running.put(task.getAttemptId(), task);
