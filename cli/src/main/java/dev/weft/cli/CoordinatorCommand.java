@@ -78,6 +78,15 @@ final class CoordinatorCommand implements Callable<Integer> {
   private Duration preemptAfter;
 
   @Option(
+      names = "--max-submit-priority",
+      paramLabel = "N",
+      defaultValue = "0",
+      description =
+          "The highest priority class a client that is not an admin may submit at; admins may"
+              + " submit at any (default: ${DEFAULT-VALUE}).")
+  private int maxSubmitPriority;
+
+  @Option(
       names = "--share",
       paramLabel = "OWNER=WEIGHT",
       description =
@@ -349,7 +358,7 @@ final class CoordinatorCommand implements Callable<Integer> {
       }
       config.preemptAfterMs(preemptAfter.toMillis());
     }
-    config.ownerWeights(ownerWeights(shares));
+    config.ownerWeights(ownerWeights(shares)).maxSubmitPriority(maxSubmitPriority);
     config.security(
         new SecurityConfig()
             .tls(tls)

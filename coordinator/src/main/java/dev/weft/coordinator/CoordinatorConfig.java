@@ -43,6 +43,7 @@ public final class CoordinatorConfig {
   private List<Path> hashRoots = List.of();
   private Duration defaultGrace = Duration.ofSeconds(10);
   private long preemptAfterMs;
+  private int maxSubmitPriority;
   private Map<String, Double> ownerWeights = Map.of();
   private String shmUpgrade = "auto";
   private int localWorkers;
@@ -195,6 +196,19 @@ public final class CoordinatorConfig {
 
   public long preemptAfterMs() {
     return preemptAfterMs;
+  }
+
+  /**
+   * The highest priority class a client that is not an admin may submit at (a higher class takes
+   * slots first and may preempt); admins may submit at any.
+   */
+  public CoordinatorConfig maxSubmitPriority(int value) {
+    this.maxSubmitPriority = value;
+    return this;
+  }
+
+  public int maxSubmitPriority() {
+    return maxSubmitPriority;
   }
 
   /** Weights of owners' shares of the slots (an owner not named has weight 1). */
