@@ -437,22 +437,23 @@ final class TaskSlots {
       synchronized (this) {
         byTimeout = timedOut;
       }
-      String how = detail == null || detail.isEmpty() ? "stopped" : detail;
+      boolean told = detail != null && !detail.isEmpty();
       TaskResult.Builder result =
           TaskResult.newBuilder()
               .setAttemptId(assignment.getAttemptId())
               .setStop(outcome)
               .setDurationUs(micros);
       if (byTimeout) {
+        // A failed attempt, not a cancel: the coordinator counts it and may run the task again.
         result
             .setTimedOut(true)
             .setError(
                 "timed out after "
                     + duration(assignment.getTimeoutMs())
                     + " (--task-timeout); "
-                    + how);
+                    + (told ? detail : "stopped"));
       } else {
-        result.setCancelled(true).setError(detail == null || detail.isEmpty() ? "cancelled" : how);
+        result.setCancelled(true).setError(told ? detail : "cancelled");
       }
       return withExitCode(result);
     }

@@ -327,6 +327,30 @@ class TaskSlotsTest {
   }
 
   @Test
+  void aTaskIgnoringItsTimeoutIsReportedTimedOutAndStuckAndKeepsItsSlot(@TempDir Path dir)
+      throws Exception {
+    TaskSlots slots = start(1);
+    Path release = dir.resolve("release");
+    slots.submit(
+        assignment(7, "stubborn", StubbornKind.input(release)).toBuilder()
+            .setTimeoutMs(200)
+            .build());
+
+    TaskResult result = nextResult();
+    assertTrue(result.getTimedOut(), result::toString);
+    assertFalse(result.getCancelled(), result::toString);
+    assertEquals(StopOutcome.STUCK, result.getStop(), result::toString);
+    assertTrue(
+        result.getError().startsWith("timed out after 200 ms (--task-timeout); still running "),
+        result::toString);
+    assertEquals(1, slots.stuck());
+
+    Files.createFile(release);
+    await("the stuck task returns and frees its slot", () -> freed.get() == 1);
+    assertTrue(results.isEmpty(), "a stuck task reports once: " + results);
+  }
+
+  @Test
   void theTimeoutCountsFromTheTaskStartNotFromItsArrival() throws Exception {
     TaskSlots slots = start(1);
     // The second task waits in the queue for longer than its timeout, then runs well within it.
