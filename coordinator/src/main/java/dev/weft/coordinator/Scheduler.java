@@ -553,6 +553,10 @@ final class Scheduler {
           dispatcher.requeue(job);
         }
       } else {
+        if (result.getStop() == StopOutcome.STUCK) {
+          // Timed out and still running past its grace: the worker credits the slot when it ends.
+          worker.holdSlot();
+        }
         ended =
             job.fail(
                 attempt.task(),
