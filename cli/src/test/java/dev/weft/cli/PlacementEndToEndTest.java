@@ -64,18 +64,8 @@ final class PlacementEndToEndTest {
   @Test
   void aRequiredLabelChoosesTheWorker() {
     Map<String, Long> before = tasksDone();
-    runAndCount(
-        before,
-        "submit",
-        "exec",
-        "--require",
-        "zone=a",
-        "--tasks",
-        "5",
-        "--wait",
-        "--json",
-        "--",
-        "true");
+    succeeds(
+        "submit", "exec", "--require", "zone=a", "--tasks", "5", "--wait", "--json", "--", "true");
     Map<String, Long> after = tasksDone();
     assertEquals(before.get("small") + 5, after.get("small"), after::toString);
     assertEquals(before.get("big"), after.get("big"), after::toString);
