@@ -107,7 +107,8 @@ final class Dispatcher {
               .setAttempt(job.attemptOf(task))
               .setKind(job.kindName())
               .setInput(input)
-              .setGraceMs(job.graceMs()));
+              .setGraceMs(job.graceMs())
+              .setTimeoutMs(job.taskTimeoutMs()));
       batchBytes += input.size();
       if (batch.getTasksCount() >= MAX_BATCH || batchBytes >= MAX_BATCH_BYTES) {
         worker.link().send(CoordinatorMessage.newBuilder().setAssignments(batch).build());

@@ -1,11 +1,14 @@
 package dev.weft.coordinator;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.Durations;
 import com.google.protobuf.util.Timestamps;
 import dev.weft.kinds.InvalidTaskOutputException;
 import dev.weft.kinds.JobKind;
 import dev.weft.kinds.JobReduction;
 import dev.weft.kinds.TaskPlan;
+import dev.weft.v1.ExecTaskOutput;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobEvent;
 import dev.weft.v1.JobResult;
@@ -15,11 +18,16 @@ import dev.weft.v1.Progress;
 import dev.weft.v1.StopOutcome;
 import dev.weft.v1.TaskEvent;
 import dev.weft.v1.TaskFailure;
+import dev.weft.v1.TaskResult;
 import dev.weft.v1.TaskState;
 import dev.weft.v1.TaskStop;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -27,9 +35,14 @@ import java.util.Set;
  * each was attempted, and the reduction of their outputs. Conductor thread only; its time comes
  * from the {@link CoreClock}.
  *
+ * <p>A failed attempt that is retried may wait first ({@link RetryRule}): its task is then neither
+ * pending nor running until a timer of the {@link RetryTimers} makes it pending again. A job that
+ * depends on others starts WAITING and is handed out nothing until {@link #release}.
+ *
  * <p>What a restart must not lose goes to the {@link Journal} as it happens: the first dispatch,
- * each task's result, a stop request and the end. A job read back from the journal either resumes
- * ({@link #restore}) or, once finished, keeps only its final state ({@link #ofFinished}).
+ * each task's result, each retried failure, a stop request and the end. A job read back from the
+ * journal either resumes ({@link #restore}) or, once finished, keeps only its final state ({@link
+ * #ofFinished}).
  */
 final class JobRun {
   private static final System.Logger LOG = System.getLogger(JobRun.class.getName());
@@ -44,6 +57,11 @@ final class JobRun {
   private static final byte RUNNING = 1;
   private static final byte SUCCEEDED = 2;
   private static final byte FAILED = 3;
+  // Failed, to run again once its retry delay is over.
+  private static final byte DELAYED = 4;
+
+  /** No exit code: the attempt did not end with its process exiting. */
+  static final int NO_EXIT_CODE = -1;
 
   private final String id;
   private final JobSpec spec;
@@ -55,6 +73,9 @@ final class JobRun {
   // What the result keeps of task outputs; null for a finished job read back from the journal.
   private final ResultBudget budget;
   private final int maxAttempts;
+  private final RetryRule retryRule;
+  private final RetryTimers retryTimers;
+  private final long taskTimeoutMs;
   private final long graceMs;
   private final JobWatchers watchers;
   private final long createdMs;
@@ -62,6 +83,8 @@ final class JobRun {
   private final byte[] taskStates;
   private final byte[] attemptsByTask;
   private final ArrayDeque<Integer> retries = new ArrayDeque<>();
+  // Tasks waiting out their retry delay: the timer that makes each pending again, and when.
+  private final Map<Integer, DelayedRetry> delayed = new HashMap<>();
   private int nextFresh;
   private int done;
   private int failed;
@@ -77,6 +100,8 @@ final class JobRun {
   private long stopRequestedNanos;
 
   private JobState state = JobState.QUEUED;
+  // While WAITING: which of the jobs it depends on it still waits for.
+  private String waitingReason = "";
   private long startedMs;
   private long finishedMs;
   private JobResult result;
@@ -107,9 +132,11 @@ final class JobRun {
       long maxResultBytes,
       Journal journal,
       CoreClock clock,
+      RetryTimers retryTimers,
       java.util.function.Function<TaskPlan, TaskInputs> inputs,
       java.util.function.Consumer<JobRun> onFinish) {
     this.onFinish = onFinish;
+    this.retryTimers = retryTimers;
     this.journal = journal;
     this.clock = clock;
     this.inputs = inputs.apply(plan);
@@ -122,6 +149,8 @@ final class JobRun {
     this.reduction = kind.reduction(spec, plan);
     this.budget = new ResultBudget(kindName, maxResultBytes);
     this.maxAttempts = spec.getMaxAttempts() > 0 ? spec.getMaxAttempts() : DEFAULT_MAX_ATTEMPTS;
+    this.retryRule = RetryRule.of(spec);
+    this.taskTimeoutMs = spec.hasTaskTimeout() ? Durations.toMillis(spec.getTaskTimeout()) : 0;
     this.graceMs = graceMs;
     this.watchers = watchers;
     this.createdMs = createdMs;
@@ -143,6 +172,9 @@ final class JobRun {
     this.reduction = null;
     this.budget = null;
     this.maxAttempts = 0;
+    this.retryRule = null;
+    this.retryTimers = null;
+    this.taskTimeoutMs = 0;
     this.graceMs = 0;
     this.watchers = watchers;
     this.createdMs = Timestamps.toMillis(finished.getCreated());
@@ -161,9 +193,19 @@ final class JobRun {
 
   /**
    * Folds in the results the journal recorded before a restart, right after construction: those
-   * tasks are not run again. An output the reduction now refuses leaves its task to run again.
+   * tasks are not run again. An output the reduction now refuses leaves its task to run again. A
+   * task that was retried keeps its attempt count, and waits until its recorded retry time if that
+   * has not come yet; the failures recorded come back in the order they happened.
    */
   void restore(Journal.SavedJob saved) {
+    // The latest retry of each task: how many attempts it had, and when it may run again.
+    Map<Integer, Journal.SavedRetry> lastRetry = new HashMap<>();
+    List<TaskFailure> restoredFailures = new ArrayList<>();
+    for (Journal.SavedRetry r : saved.retries()) {
+      lastRetry.merge(
+          r.task(), r, (before, after) -> after.attempts() >= before.attempts() ? after : before);
+      restoredFailures.add(r.failure());
+    }
     for (Journal.SavedResult r : saved.results()) {
       int task = r.task();
       if (taskStates[task] != PENDING) {
@@ -181,27 +223,47 @@ final class JobRun {
           continue;
         }
         taskStates[task] = SUCCEEDED;
-        attemptsByTask[task] = 1;
+        Journal.SavedRetry retried = lastRetry.get(task);
+        attemptsByTask[task] = attemptCount(retried == null ? 1 : retried.attempts() + 1);
         done++;
       } else {
         taskStates[task] = FAILED;
-        attemptsByTask[task] = (byte) Math.max(1, Math.min(r.failure().getAttempt(), 127));
+        attemptsByTask[task] = attemptCount(r.failure().getAttempt());
         failed++;
-        if (failures.size() < MAX_RECORDED_FAILURES) {
-          failures.add(r.failure());
-        }
+        restoredFailures.add(r.failure());
         if (firstPermanentFailure == null) {
           firstPermanentFailure = r.summary();
         }
         addFailureOutput(task, output);
       }
-      attempts += attemptsByTask[task];
+    }
+    long nowMs = clock.epochMs();
+    for (Journal.SavedRetry r : lastRetry.values()) {
+      int task = r.task();
+      if (taskStates[task] == PENDING) {
+        attemptsByTask[task] = attemptCount(r.attempts());
+        if (r.retryAtMs() > nowMs) {
+          delay(task, r.retryAtMs(), r.retryAtMs() - nowMs);
+        }
+      }
+    }
+    // Failures an older coordinator recorded carry no time: they sort first, in their order.
+    restoredFailures.sort(
+        Comparator.comparingLong(f -> f.hasTime() ? Timestamps.toMillis(f.getTime()) : 0));
+    failures.addAll(
+        restoredFailures.subList(0, Math.min(restoredFailures.size(), MAX_RECORDED_FAILURES)));
+    for (byte taken : attemptsByTask) {
+      attempts += taken;
     }
     advanceFresh();
-    if (saved.startedMs() > 0 || done + failed > 0) {
+    if (saved.startedMs() > 0 || done + failed > 0 || !lastRetry.isEmpty()) {
       state = JobState.RUNNING;
       startedMs = saved.startedMs() > 0 ? saved.startedMs() : createdMs;
     }
+  }
+
+  private static byte attemptCount(int attempts) {
+    return (byte) Math.clamp(attempts, 1, 127);
   }
 
   /** Ends a restored job whose every task had a recorded result; true when it ended. */
@@ -234,6 +296,11 @@ final class JobRun {
     return graceMs;
   }
 
+  /** How long one attempt may run before its worker stops it; 0: no limit. */
+  long taskTimeoutMs() {
+    return taskTimeoutMs;
+  }
+
   JobSpec spec() {
     return spec;
   }
@@ -252,7 +319,54 @@ final class JobRun {
   }
 
   boolean hasPending() {
-    return !isFinished() && !isStopping() && (!retries.isEmpty() || nextFresh < taskStates.length);
+    return !isFinished()
+        && !isStopping()
+        && state != JobState.WAITING
+        && (!retries.isEmpty() || nextFresh < taskStates.length);
+  }
+
+  /** Waiting for the jobs it depends on: nothing of it runs until {@link #release}. */
+  boolean isWaiting() {
+    return state == JobState.WAITING;
+  }
+
+  /**
+   * The job waits for jobs it depends on, {@code reason} saying which; only before any of its tasks
+   * ran (at submit, or as it resumes after a restart). Called again as some of them end.
+   */
+  void await(String reason) {
+    if (isFinished() || isStopping() || (state != JobState.QUEUED && !isWaiting())) {
+      return;
+    }
+    boolean changed = !isWaiting();
+    state = JobState.WAITING;
+    waitingReason = reason;
+    if (changed) {
+      watchers.emit(event().setState(state).build());
+    }
+  }
+
+  /** The jobs it waited for have ended as it asked: its tasks may be handed out now. */
+  void release() {
+    if (!isWaiting()) {
+      return;
+    }
+    state = JobState.QUEUED;
+    waitingReason = "";
+    watchers.emit(event().setState(state).build());
+  }
+
+  /**
+   * Fails a job none of whose tasks ran (a job it depends on did not succeed): its tasks never
+   * start. Returns false when it had already finished or was stopping.
+   */
+  boolean failUnstarted(String why) {
+    if (!isWaiting() && !(state == JobState.QUEUED && startedMs == 0)) {
+      return false;
+    }
+    neverStarted = taskStates.length - done - failed - running;
+    finish(JobState.FAILED, why);
+    return true;
   }
 
   /** The task {@link #takeTask} would take next; only while {@link #hasPending}. */
@@ -390,34 +504,107 @@ final class JobRun {
    */
   boolean fail(
       int task, String sentMessage, boolean applicationError, String workerId, ByteString sent) {
+    return fail(task, sentMessage, applicationError, workerId, sent, NO_EXIT_CODE);
+  }
+
+  /**
+   * An attempt its worker reported failed: its error, its exit code, and whether it ran past the
+   * job's task timeout. A timed-out attempt is a failure of the attempt, not of the task's own: it
+   * is retried like a lost one, whatever its exit code (the one its stop gave it).
+   */
+  boolean failAttempt(int task, TaskResult result, String workerId) {
+    if (result.getTimedOut()) {
+      String message =
+          result.getError().isEmpty()
+              ? "timed out after " + Durations.toString(Durations.fromMillis(taskTimeoutMs))
+              : result.getError();
+      return fail(task, message, false, workerId, result.getOutput(), NO_EXIT_CODE);
+    }
+    return fail(
+        task,
+        result.getError(),
+        result.getApplicationError(),
+        workerId,
+        result.getOutput(),
+        exitCodeOf(result));
+  }
+
+  /**
+   * The exit code of a failed attempt: as the worker reports it, or else from an exec task's
+   * output, which has always carried it.
+   */
+  private int exitCodeOf(TaskResult result) {
+    if (result.hasExitCode()) {
+      return result.getExitCode();
+    }
+    if (!spec.hasExec() || result.getOutput().isEmpty()) {
+      return NO_EXIT_CODE;
+    }
+    try {
+      ExecTaskOutput output = ExecTaskOutput.parseFrom(result.getOutput());
+      return output.getExitCode();
+    } catch (InvalidProtocolBufferException e) {
+      return NO_EXIT_CODE; // the reduction refuses the output too, and says why
+    }
+  }
+
+  private boolean fail(
+      int task,
+      String sentMessage,
+      boolean applicationError,
+      String workerId,
+      ByteString sent,
+      int exitCode) {
     if (isFinished() || taskStates[task] != RUNNING) {
       return false;
     }
     String message = ResultBudget.error(sentMessage);
     ByteString output = budget.bound(sent);
     running--;
-    recordFailure(task, workerId, message);
+    long nowMs = clock.epochMs();
+    boolean finalExit = retryRule.isFinal(exitCode);
     boolean retry =
         !isStopping()
-            && (!applicationError || spec.getRetryOnError())
+            && !finalExit
+            && (!applicationError || retryRule.retriesApplicationErrors())
             && attemptsByTask[task] < maxAttempts;
     if (retry) {
-      taskStates[task] = PENDING;
-      retries.addLast(task);
-      taskEvent(task, TaskState.TASK_PENDING, workerId, "retrying after: " + message);
+      long delayMs = retryRule.delayMs(attemptsByTask[task]);
+      long retryAtMs = delayMs > 0 ? nowMs + delayMs : 0;
+      TaskFailure failure = failure(task, workerId, message, nowMs, retryAtMs, exitCode);
+      recordFailure(failure);
+      journal.retrying(id, failure);
+      if (delayMs > 0) {
+        delay(task, retryAtMs, delayMs);
+        taskEvent(
+            task,
+            TaskState.TASK_PENDING,
+            workerId,
+            "retrying at " + Instant.ofEpochMilli(retryAtMs) + " after: " + message);
+      } else {
+        taskStates[task] = PENDING;
+        retries.addLast(task);
+        taskEvent(task, TaskState.TASK_PENDING, workerId, "retrying after: " + message);
+      }
       return false;
     }
+    TaskFailure failure = failure(task, workerId, message, nowMs, 0, exitCode);
+    recordFailure(failure);
     taskStates[task] = FAILED;
     failed++;
     taskEvent(task, TaskState.TASK_FAILED, workerId, message);
-    String summary =
-        applicationError && !spec.getRetryOnError()
-            ? "task " + task + ": " + message
-            : "task " + task + " after " + attemptsByTask[task] + " attempts: " + message;
+    String summary;
+    if (finalExit && !isStopping()) {
+      summary = "task " + task + ": " + message + " (exit code " + exitCode + " is not retried)";
+    } else if (applicationError && !retryRule.retriesApplicationErrors()) {
+      summary = "task " + task + ": " + message;
+    } else {
+      summary = "task " + task + " after " + attemptsByTask[task] + " attempts: " + message;
+    }
     if (firstPermanentFailure == null) {
       firstPermanentFailure = summary;
     }
-    journal.failed(id, task, output, failure(task, workerId, message), summary);
+    journal.failed(id, task, output, failure, summary);
     addFailureOutput(task, output);
     if (isStopping()) {
       return stopIfSettled();
@@ -428,6 +615,38 @@ final class JobRun {
     progress(false);
     return false;
   }
+
+  /** Makes {@code task} wait until {@code retryAtMs} (in {@code waitMs}) before it runs again. */
+  private void delay(int task, long retryAtMs, long waitMs) {
+    taskStates[task] = DELAYED;
+    Conductor.Timer timer = retryTimers.schedule(waitMs, () -> retryDue(task));
+    delayed.put(task, new DelayedRetry(timer, retryAtMs));
+  }
+
+  /** The timer of a delayed retry fired; stale once the job has ended or is stopping. */
+  private void retryDue(int task) {
+    if (isFinished() || isStopping() || taskStates[task] != DELAYED) {
+      return;
+    }
+    delayed.remove(task);
+    taskStates[task] = PENDING;
+    // A restored task the fresh order has not passed yet is taken in its turn, not twice.
+    if (task < nextFresh) {
+      retries.addLast(task);
+    }
+    retryTimers.due(this);
+  }
+
+  /** Calls off the timers of tasks waiting to be retried: the job ends or stops. */
+  private void dropDelayed() {
+    for (DelayedRetry retry : delayed.values()) {
+      retry.timer().cancel();
+    }
+    delayed.clear();
+  }
+
+  /** A task waiting out its retry delay. */
+  private record DelayedRetry(Conductor.Timer timer, long retryAtMs) {}
 
   /**
    * An attempt whose worker went away: retried like any failure, counting the attempt; while the
@@ -520,6 +739,7 @@ final class JobRun {
     journal.stopping(id, target, why);
     neverStarted = taskStates.length - done - failed - running;
     retries.clear();
+    dropDelayed();
     nextFresh = taskStates.length;
     if (running == 0) {
       finish(target, why);
@@ -559,6 +779,8 @@ final class JobRun {
     finishedMs = clock.epochMs();
     running = 0;
     retries.clear();
+    dropDelayed();
+    waitingReason = "";
     nextFresh = taskStates.length;
     inputs.release();
     // Its file (a hash job's) is released as the job ends, whichever way it ends.
@@ -570,19 +792,29 @@ final class JobRun {
     onFinish.accept(this);
   }
 
-  private void recordFailure(int task, String workerId, String message) {
+  private void recordFailure(TaskFailure failure) {
     if (failures.size() < MAX_RECORDED_FAILURES) {
-      failures.add(failure(task, workerId, message));
+      failures.add(failure);
     }
   }
 
-  private TaskFailure failure(int task, String workerId, String message) {
-    return TaskFailure.newBuilder()
-        .setTask(task)
-        .setAttempt(attemptsByTask[task])
-        .setWorkerId(workerId)
-        .setError(message)
-        .build();
+  /** A failed attempt, at {@code nowMs}; it runs again at {@code retryAtMs} unless that is 0. */
+  private TaskFailure failure(
+      int task, String workerId, String message, long nowMs, long retryAtMs, int exitCode) {
+    TaskFailure.Builder failure =
+        TaskFailure.newBuilder()
+            .setTask(task)
+            .setAttempt(attemptsByTask[task])
+            .setWorkerId(workerId)
+            .setError(message)
+            .setTime(Timestamps.fromMillis(nowMs));
+    if (retryAtMs > 0) {
+      failure.setRetryAt(Timestamps.fromMillis(retryAtMs));
+    }
+    if (exitCode != NO_EXIT_CODE) {
+      failure.setExitCode(exitCode);
+    }
+    return failure.build();
   }
 
   /** The output a task that failed for good left (an exec task's exit code and output tails). */
@@ -658,7 +890,8 @@ final class JobRun {
             .setAttempts(attempts)
             .addAllStops(stops)
             .setTasksStopped(stopped)
-            .setTasksNeverStarted(neverStarted);
+            .setTasksNeverStarted(neverStarted)
+            .setWaitingReason(waitingReason());
     if (startedMs != 0) {
       job.setStarted(Timestamps.fromMillis(startedMs));
     }
@@ -669,6 +902,27 @@ final class JobRun {
       job.setResult(result);
     }
     return job.build();
+  }
+
+  /**
+   * Why nothing of the job runs now: the jobs it waits for, or its tasks' retry delays when those
+   * are all that is left to run; empty otherwise.
+   */
+  private String waitingReason() {
+    if (isWaiting()) {
+      return waitingReason;
+    }
+    if (delayed.isEmpty() || running > 0 || hasPending()) {
+      return "";
+    }
+    long next = Long.MAX_VALUE;
+    for (DelayedRetry retry : delayed.values()) {
+      next = Math.min(next, retry.retryAtMs());
+    }
+    int count = delayed.size();
+    return (count == 1 ? "1 task waits" : count + " tasks wait")
+        + " to be retried; the next runs again at "
+        + Instant.ofEpochMilli(next);
   }
 
   JobState state() {
