@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
     footer = {
       "Examples:",
       "  weft jobs",
-      "  weft jobs --state running,queued,cancelling",
+      "  weft jobs --state running,queued,waiting,cancelling",
       "  weft jobs --json",
       "  weft jobs --full --limit 10 --json"
     })
@@ -34,6 +34,7 @@ final class JobsCommand implements Callable<Integer> {
 
   /** The states a user may filter on (the wire enum also has an "unspecified" zero value). */
   enum StateFilter {
+    WAITING(JobState.WAITING),
     QUEUED(JobState.QUEUED),
     RUNNING(JobState.RUNNING),
     CANCELLING(JobState.CANCELLING),
