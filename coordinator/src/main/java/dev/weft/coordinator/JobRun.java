@@ -28,6 +28,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.Set;
 
 /**
@@ -83,8 +84,10 @@ final class JobRun {
   private final byte[] taskStates;
   private final byte[] attemptsByTask;
   private final ArrayDeque<Integer> retries = new ArrayDeque<>();
-  // Tasks waiting out their retry delay: the timer that makes each pending again, and when.
-  private final Map<Integer, DelayedRetry> delayed = new HashMap<>();
+  // Tasks waiting out their retry delay, earliest first; one timer, armed for the earliest.
+  private final PriorityQueue<DelayedRetry> delayed = new PriorityQueue<>();
+  private Conductor.Timer retryTimer;
+  private long retryTimerAtMs;
   private int nextFresh;
   private int done;
   private int failed;
@@ -243,7 +246,7 @@ final class JobRun {
       if (taskStates[task] == PENDING) {
         attemptsByTask[task] = attemptCount(r.attempts());
         if (r.retryAtMs() > nowMs) {
-          delay(task, r.retryAtMs(), r.retryAtMs() - nowMs);
+          delay(task, r.retryAtMs());
         }
       }
     }
@@ -575,7 +578,7 @@ final class JobRun {
       recordFailure(failure);
       journal.retrying(id, failure);
       if (delayMs > 0) {
-        delay(task, retryAtMs, delayMs);
+        delay(task, retryAtMs);
         taskEvent(
             task,
             TaskState.TASK_PENDING,
@@ -616,37 +619,70 @@ final class JobRun {
     return false;
   }
 
-  /** Makes {@code task} wait until {@code retryAtMs} (in {@code waitMs}) before it runs again. */
-  private void delay(int task, long retryAtMs, long waitMs) {
+  /** Makes {@code task} wait until {@code retryAtMs} before it runs again. */
+  private void delay(int task, long retryAtMs) {
     taskStates[task] = DELAYED;
-    Conductor.Timer timer = retryTimers.schedule(waitMs, () -> retryDue(task));
-    delayed.put(task, new DelayedRetry(timer, retryAtMs));
+    delayed.add(new DelayedRetry(retryAtMs, task));
+    if (retryTimer == null || retryAtMs < retryTimerAtMs) {
+      armRetryTimer();
+    }
   }
 
-  /** The timer of a delayed retry fired; stale once the job has ended or is stopping. */
-  private void retryDue(int task) {
-    if (isFinished() || isStopping() || taskStates[task] != DELAYED) {
+  /** (Re)arms the job's one retry timer for the earliest task waiting. */
+  private void armRetryTimer() {
+    if (retryTimer != null) {
+      retryTimer.cancel();
+    }
+    retryTimerAtMs = delayed.peek().retryAtMs();
+    retryTimer =
+        retryTimers.schedule(Math.max(0, retryTimerAtMs - clock.epochMs()), this::retriesDue);
+  }
+
+  /**
+   * The retry timer fired: the tasks whose time has come are pending again. Stale once the job has
+   * ended or is stopping (its timer is called off then, but may have fired in the same cycle).
+   */
+  private void retriesDue() {
+    retryTimer = null;
+    if (isFinished() || isStopping()) {
       return;
     }
-    delayed.remove(task);
-    taskStates[task] = PENDING;
-    // A restored task the fresh order has not passed yet is taken in its turn, not twice.
-    if (task < nextFresh) {
-      retries.addLast(task);
+    long nowMs = clock.epochMs();
+    boolean any = false;
+    while (!delayed.isEmpty() && delayed.peek().retryAtMs() <= nowMs) {
+      int task = delayed.poll().task();
+      taskStates[task] = PENDING;
+      // A restored task the fresh order has not passed yet is taken in its turn, not twice.
+      if (task < nextFresh) {
+        retries.addLast(task);
+      }
+      any = true;
     }
-    retryTimers.due(this);
+    if (!delayed.isEmpty()) {
+      armRetryTimer();
+    }
+    if (any) {
+      retryTimers.due(this);
+    }
   }
 
-  /** Calls off the timers of tasks waiting to be retried: the job ends or stops. */
+  /** Calls off the retry timer and forgets the waits: the job ends or stops. */
   private void dropDelayed() {
-    for (DelayedRetry retry : delayed.values()) {
-      retry.timer().cancel();
+    if (retryTimer != null) {
+      retryTimer.cancel();
+      retryTimer = null;
     }
     delayed.clear();
   }
 
-  /** A task waiting out its retry delay. */
-  private record DelayedRetry(Conductor.Timer timer, long retryAtMs) {}
+  /** A task waiting out its retry delay, until {@code retryAtMs}. */
+  private record DelayedRetry(long retryAtMs, int task) implements Comparable<DelayedRetry> {
+    @Override
+    public int compareTo(DelayedRetry other) {
+      int byTime = Long.compare(retryAtMs, other.retryAtMs);
+      return byTime != 0 ? byTime : Integer.compare(task, other.task);
+    }
+  }
 
   /**
    * An attempt whose worker went away: retried like any failure, counting the attempt; while the
@@ -915,10 +951,7 @@ final class JobRun {
     if (delayed.isEmpty() || running > 0 || hasPending()) {
       return "";
     }
-    long next = Long.MAX_VALUE;
-    for (DelayedRetry retry : delayed.values()) {
-      next = Math.min(next, retry.retryAtMs());
-    }
+    long next = delayed.peek().retryAtMs();
     int count = delayed.size();
     return (count == 1 ? "1 task waits" : count + " tasks wait")
         + " to be retried; the next runs again at "

@@ -105,6 +105,29 @@ final class RetryPolicyTest {
   }
 
   @Test
+  void eachWaitingTaskRunsAgainAtItsOwnTimeEvenWhenALaterFailureWaitsLess() {
+    core.submit(sum(2).toBuilder().setMaxAttempts(4).setRetry(delays(1_000, 4, 0)).build());
+    HandDrivenCore.Worker worker = core.attach("w1", 2);
+    List<TaskAssignment> tasks = worker.newTasks();
+    workerError(worker, tasks.get(0));
+    core.advance(1_000);
+    workerError(worker, worker.newTask()); // task 0 again: this wait is four times as long
+    core.advance(500);
+    workerError(worker, tasks.get(1)); // task 1's first wait ends before task 0's second
+
+    core.advance(999);
+    assertEquals(List.of(), worker.newTasks());
+    core.advance(1);
+    assertEquals(1, worker.newTask().getTask());
+    core.advance(4_000 - 500 - 1_000 - 1);
+    assertEquals(List.of(), worker.newTasks());
+    core.advance(1);
+    TaskAssignment third = worker.newTask();
+    assertEquals(0, third.getTask());
+    assertEquals(3, third.getAttempt());
+  }
+
+  @Test
   void theLastAttemptFailsTheTaskWithoutAWait() {
     String id =
         core.submit(sum(1).toBuilder().setMaxAttempts(2).setRetry(delays(1_000, 1, 0)).build());
