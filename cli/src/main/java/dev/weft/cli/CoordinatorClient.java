@@ -131,6 +131,16 @@ final class CoordinatorClient implements AutoCloseable {
     return call(s -> s.cancelJob(request));
   }
 
+  Job setPriority(String id, int priority) {
+    return call(
+        s ->
+            s.setJobPriority(
+                dev.weft.v1.SetJobPriorityRequest.newBuilder()
+                    .setId(id)
+                    .setPriority(priority)
+                    .build()));
+  }
+
   List<WorkerInfo> workers() {
     return call(s -> s.listWorkers(ListWorkersRequest.getDefaultInstance()).getWorkersList());
   }

@@ -68,6 +68,33 @@ final class CoordinatorCommand implements Callable<Integer> {
   private Duration lease;
 
   @Option(
+      names = "--preempt-after",
+      paramLabel = "DURATION",
+      converter = DurationConverter.class,
+      description =
+          "When a job of a higher priority class has waited this long with no free slot, stop"
+              + " tasks of the lowest running class (SIGTERM, their grace, SIGKILL) and queue them"
+              + " again at no cost to their attempts (default: never preempt).")
+  private Duration preemptAfter;
+
+  @Option(
+      names = "--max-submit-priority",
+      paramLabel = "N",
+      defaultValue = "0",
+      description =
+          "The highest priority class a client that is not an admin may submit at; admins may"
+              + " submit at any (default: ${DEFAULT-VALUE}).")
+  private int maxSubmitPriority;
+
+  @Option(
+      names = "--share",
+      paramLabel = "OWNER=WEIGHT",
+      description =
+          "The weight of an owner's fair share of the slots within a priority class (a token's"
+              + " name, or uid:N on the socket); repeatable (default: 1 for every owner).")
+  private List<String> shares = List.of();
+
+  @Option(
       names = "--transport",
       paramLabel = "MODE",
       defaultValue = "auto",
@@ -324,6 +351,14 @@ final class CoordinatorCommand implements Callable<Integer> {
     if (retention != null) {
       config.retention(retention);
     }
+    if (preemptAfter != null) {
+      if (preemptAfter.isZero()) {
+        throw CliException.usage(
+            "--preempt-after must be more than 0s (leave it out to never preempt)");
+      }
+      config.preemptAfterMs(preemptAfter.toMillis());
+    }
+    config.ownerWeights(ownerWeights(shares)).maxSubmitPriority(maxSubmitPriority);
     config.security(
         new SecurityConfig()
             .tls(tls)
@@ -438,5 +473,29 @@ final class CoordinatorCommand implements Callable<Integer> {
       e = e.getCause();
     }
     return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+  }
+
+  private static java.util.Map<String, Double> ownerWeights(List<String> shares) {
+    java.util.Map<String, Double> weights = new java.util.HashMap<>();
+    for (String share : shares) {
+      int eq = share.lastIndexOf('=');
+      double weight;
+      try {
+        weight = eq > 0 ? Double.parseDouble(share.substring(eq + 1)) : Double.NaN;
+      } catch (NumberFormatException e) {
+        weight = Double.NaN;
+      }
+      if (!(weight > 0 && weight <= 1_000_000)) {
+        throw CliException.usage(
+            "--share takes OWNER=WEIGHT with a weight above 0 and at most 1000000 (e.g. alice=2),"
+                + " got '"
+                + share
+                + "'");
+      }
+      if (weights.put(share.substring(0, eq), weight) != null) {
+        throw CliException.usage("--share names owner '" + share.substring(0, eq) + "' twice");
+      }
+    }
+    return weights;
   }
 }

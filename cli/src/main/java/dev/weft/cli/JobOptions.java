@@ -21,6 +21,8 @@ final class JobOptions {
 
   @Mixin private ClientOptions client;
 
+  @Mixin private PlacementOptions placement;
+
   @Option(
       names = "--tasks",
       paramLabel = "N",
@@ -238,6 +240,7 @@ final class JobOptions {
     if (retry != null) {
       spec.setRetry(retry);
     }
+    placement.apply(spec);
     return spec.setRetryOnError(retryOnError).addAllWorkers(onWorkers).addAllAfter(after).build();
   }
 

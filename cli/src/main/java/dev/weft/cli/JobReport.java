@@ -3,18 +3,23 @@ package dev.weft.cli;
 import com.google.protobuf.Timestamp;
 import dev.weft.v1.ExecOutcome;
 import dev.weft.v1.Job;
+import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
+import dev.weft.v1.Resources;
 import dev.weft.v1.TaskFailure;
 import dev.weft.v1.WorkerInfo;
 import java.io.PrintWriter;
+import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /** Jobs and workers as people read them. */
 final class JobReport {
@@ -58,10 +63,27 @@ final class JobReport {
     }
     row(out, "kind", job.getKind());
     row(out, "state", state(job.getState()));
-    if (!job.getWaitingReason().isEmpty()) {
-      row(out, "why", job.getWaitingReason());
-    }
     row(out, "progress", progress(job));
+    if (!job.getWaitingReason().isEmpty()) {
+      row(out, "waiting", job.getWaitingReason());
+    }
+    JobSpec spec = job.getSpec();
+    if (spec.getPriority() != 0 || spec.getWeight() > 0) {
+      row(
+          out,
+          "priority",
+          spec.getPriority() + (spec.getWeight() > 0 ? ", weight " + spec.getWeight() : ""));
+    }
+    String needs = Needs.describe(spec);
+    if (!needs.isEmpty()) {
+      row(out, "each task", needs);
+    }
+    if (job.getPreemptions() > 0) {
+      row(
+          out,
+          "preempted",
+          job.getPreemptions() + " attempts, stopped for higher classes and run again at no cost");
+    }
     if (job.getAttempts() > job.getTasksTotal()) {
       row(out, "attempts", job.getAttempts() + " (tasks were retried)");
     }
@@ -103,13 +125,15 @@ final class JobReport {
       out.flush();
       return;
     }
-    Table table = new Table("ID", "KIND", "STATE", "PROGRESS", "AGE", "OWNER", "NAME", "RESULT");
+    Table table =
+        new Table("ID", "KIND", "STATE", "PRIO", "PROGRESS", "AGE", "OWNER", "NAME", "RESULT");
     for (Job job : jobs) {
       String summary = job.hasResult() ? job.getResult().getSummary() : "";
       table.row(
           job.getId(),
           job.getKind(),
           state(job.getState()),
+          job.getSpec().getPriority(),
           progress(job),
           age(job, now),
           job.getSpec().getOwner().isEmpty() ? "-" : job.getSpec().getOwner(),
@@ -125,19 +149,77 @@ final class JobReport {
       out.flush();
       return;
     }
-    Table table = new Table("ID", "HOST", "PID", "SLOTS", "BUSY", "TRANSPORT", "TASKS", "STATE");
+    // One column for each resource of the operator's own that some worker has.
+    TreeSet<String> custom = new TreeSet<>();
     for (WorkerInfo w : workers) {
-      table.row(
-          w.getId(),
-          w.getHost(),
-          w.getPid(),
-          w.getSlots(),
-          w.getBusy(),
-          w.getTransport(),
-          w.getTasksDone(),
-          state(w));
+      custom.addAll(w.getResourcesTotal().getCustomMap().keySet());
+    }
+    List<String> headers =
+        new ArrayList<>(List.of("ID", "HOST", "PID", "SLOTS", "BUSY", "CPU", "MEM", "GPU"));
+    headers.addAll(custom);
+    headers.addAll(List.of("TRANSPORT", "TASKS", "STATE", "LABELS"));
+    Table table = new Table(headers.toArray(String[]::new));
+    for (WorkerInfo w : workers) {
+      Resources total = w.getResourcesTotal();
+      Resources free = w.getResourcesFree();
+      boolean known = w.hasResourcesTotal();
+      List<Object> row =
+          new ArrayList<>(
+              List.of(
+                  w.getId(),
+                  w.getHost(),
+                  w.getPid(),
+                  w.getSlots(),
+                  w.getBusy(),
+                  known ? cpus(free.getCpuMillis()) + "/" + cpus(total.getCpuMillis()) : "-",
+                  known ? bytes(free.getMemBytes()) + "/" + bytes(total.getMemBytes()) : "-",
+                  known ? free.getGpus() + "/" + total.getGpus() : "-"));
+      for (String name : custom) {
+        row.add(
+            total.containsCustom(name)
+                ? free.getCustomOrDefault(name, 0) + "/" + total.getCustomOrThrow(name)
+                : "-");
+      }
+      row.add(w.getTransport());
+      row.add(w.getTasksDone());
+      row.add(state(w));
+      row.add(labels(w.getLabelsMap()));
+      table.row(row.toArray());
     }
     table.print(out);
+  }
+
+  /** Thousandths of a CPU as CPUs: "4", "1.5", "0.25". */
+  static String cpus(long millis) {
+    return BigDecimal.valueOf(millis, 3).stripTrailingZeros().toPlainString();
+  }
+
+  /** Bytes in the largest binary unit that keeps a whole part: "512M", "3.5G", "24G". */
+  static String bytes(long bytes) {
+    String[] units = {"B", "K", "M", "G", "T", "P", "E"};
+    int unit = 0;
+    double value = bytes;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    return (value < 10 && unit > 0
+            ? String.format(Locale.ROOT, "%.1f", value)
+            : String.valueOf(Math.round(value)))
+        + units[unit];
+  }
+
+  /** "rack=r01,zone=eu" in key order, or "-" for none. */
+  private static String labels(Map<String, String> labels) {
+    if (labels.isEmpty()) {
+      return "-";
+    }
+    StringBuilder text = new StringBuilder();
+    new TreeMap<>(labels)
+        .forEach(
+            (key, value) ->
+                text.append(text.isEmpty() ? "" : ",").append(key).append('=').append(value));
+    return text.toString();
   }
 
   /** "ready", "draining", "drained (REASON)", with ", N stuck" when stuck tasks hold slots. */

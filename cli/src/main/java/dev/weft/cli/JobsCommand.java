@@ -19,13 +19,15 @@ import picocli.CommandLine.Spec;
     name = "jobs",
     mixinStandardHelpOptions = true,
     description = "List jobs, newest first.",
+    subcommands = {JobsCommand.SetPriority.class},
     footerHeading = "%n",
     footer = {
       "Examples:",
       "  weft jobs",
       "  weft jobs --state running,queued,waiting,cancelling",
       "  weft jobs --json",
-      "  weft jobs --full --limit 10 --json"
+      "  weft jobs --full --limit 10 --json",
+      "  weft jobs set-priority 7f3a2c 10"
     })
 final class JobsCommand implements Callable<Integer> {
   // The coordinator's bounds on ListJobs' limit (JobEndpoint): whole jobs are bulkier.
@@ -102,6 +104,48 @@ final class JobsCommand implements Callable<Integer> {
         JobReport.jobs(out, listed.getJobsList(), Instant.now());
       }
       return ExitCodes.OK;
+    }
+  }
+
+  @Command(
+      name = "set-priority",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Move a waiting, queued or running job to another priority class (admins only): its"
+            + " pending tasks are served in the new class from now on; with --preempt-after on"
+            + " the coordinator, a raised job may preempt tasks of lower classes."
+      })
+  static final class SetPriority implements Callable<Integer> {
+    @Spec private CommandSpec spec;
+
+    @picocli.CommandLine.Parameters(index = "0", paramLabel = "JOB", description = "The job's id.")
+    private String id;
+
+    @picocli.CommandLine.Parameters(
+        index = "1",
+        paramLabel = "N",
+        description = "The new priority class (higher is served first; submit's default is 0).")
+    private int priority;
+
+    @Option(names = "--json", description = "Print the job as one line of JSON.")
+    private boolean json;
+
+    @Mixin private ClientOptions client;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      try (CoordinatorClient coordinator = client.connect()) {
+        dev.weft.v1.Job job = coordinator.setPriority(id, priority);
+        if (json) {
+          out.println(JsonOutput.of(job));
+        } else {
+          out.printf(
+              "job %s is now in priority class %d%n", job.getId(), job.getSpec().getPriority());
+        }
+        out.flush();
+        return ExitCodes.OK;
+      }
     }
   }
 }

@@ -4,6 +4,8 @@ import dev.weft.security.ClientSecurity;
 import dev.weft.worker.Worker;
 import dev.weft.worker.WorkerConfig;
 import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -98,6 +100,28 @@ final class WorkerCommand implements Callable<Integer> {
               + " slot.")
   private boolean exitWhenStuck;
 
+  @Option(
+      names = "--resources",
+      paramLabel = "cpu=N,mem=SIZE,gpu=N,NAME=N",
+      converter = WorkerResources.Converter.class,
+      description =
+          "What the worker's tasks may ask for in all: CPUs (1.5 or 1500m), memory (512m, 4g), GPUs"
+              + " (numbered from 0), and resources of your own by name (default: cpu as the slots,"
+              + " mem as the worker's cgroup memory limit or the host's memory, gpu=0). Each exec"
+              + " task gets cpu.max and memory.max from what it asks, where the worker can make"
+              + " task cgroups, and CUDA_VISIBLE_DEVICES for its GPUs.")
+  private WorkerResources resources;
+
+  @Option(
+      names = "--label",
+      paramLabel = "KEY=VALUE",
+      split = ",",
+      converter = WorkerLabel.Converter.class,
+      description =
+          "A label jobs may require of their workers (zone=eu-west); repeat it, or separate labels"
+              + " with commas. Keys and values are letters, digits and . _ / -.")
+  private List<WorkerLabel> labels = new ArrayList<>();
+
   // Set by `weft demo` (and any launcher) so a worker never outlives the process that started it.
   @Option(names = "--parent-pid", hidden = true)
   private Long parentPid;
@@ -111,47 +135,7 @@ final class WorkerCommand implements Callable<Integer> {
     if (quiet) {
       QUIET_ROOT.setLevel(java.util.logging.Level.WARNING);
     }
-    if (join == null && !stdio) {
-      throw new ParameterException(
-          spec.commandLine(), "Missing required option: '--join=HOST:PORT'");
-    }
-    WorkerConfig config =
-        new WorkerConfig()
-            .slots(slots)
-            .transport(transport)
-            .stdio(stdio)
-            .exitWhenStuck(exitWhenStuck);
-    if (drainGrace != null) {
-      config.drainGraceMs(drainGrace.toMillis());
-    }
-    if (join != null) {
-      config.join(join.toString());
-    }
-    if (id != null) {
-      config.id(id);
-    }
-    if (parentPid != null) {
-      config.parentPid(parentPid);
-    }
-    if (!stdio && tls.findsToken(join)) {
-      // Looked up before each attach: a worker may start before its local coordinator has; until
-      // then it waits, never attaching in plain text to whatever holds the port.
-      config.security(() -> tls.security(join, true));
-    } else if (!stdio) {
-      ClientSecurity security = tls.security(join, true);
-      if (security == null) {
-        throw TlsClientOptions.noToken(join, true);
-      }
-      config.security(security);
-    }
-    try {
-      if (prefetch != null) {
-        config.prefetch(prefetch);
-      }
-      config.conclude();
-    } catch (IllegalArgumentException e) {
-      throw CliException.usage(e.getMessage());
-    }
+    WorkerConfig config = config();
     Worker worker = Worker.start(config);
     // With --stdio, stdout carries the link's frames: say everything else on stderr.
     PrintWriter out = stdio ? spec.commandLine().getErr() : spec.commandLine().getOut();
@@ -202,5 +186,61 @@ final class WorkerCommand implements Callable<Integer> {
     out.println("weft worker " + worker.id() + " stopped");
     out.flush();
     return ExitCodes.OK;
+  }
+
+  /**
+   * The worker's settings from the options, checked.
+   *
+   * @throws ParameterException or {@link CliException} when they are not usable
+   */
+  WorkerConfig config() {
+    if (join == null && !stdio) {
+      throw new ParameterException(
+          spec.commandLine(), "Missing required option: '--join=HOST:PORT'");
+    }
+    WorkerConfig config =
+        new WorkerConfig()
+            .slots(slots)
+            .transport(transport)
+            .stdio(stdio)
+            .exitWhenStuck(exitWhenStuck);
+    if (drainGrace != null) {
+      config.drainGraceMs(drainGrace.toMillis());
+    }
+    if (join != null) {
+      config.join(join.toString());
+    }
+    if (id != null) {
+      config.id(id);
+    }
+    if (parentPid != null) {
+      config.parentPid(parentPid);
+    }
+    if (!stdio && tls.findsToken(join)) {
+      // Looked up before each attach: a worker may start before its local coordinator has; until
+      // then it waits, never attaching in plain text to whatever holds the port.
+      config.security(() -> tls.security(join, true));
+    } else if (!stdio) {
+      ClientSecurity security = tls.security(join, true);
+      if (security == null) {
+        throw TlsClientOptions.noToken(join, true);
+      }
+      config.security(security);
+    }
+    try {
+      if (prefetch != null) {
+        config.prefetch(prefetch);
+      }
+      if (resources != null) {
+        resources.applyTo(config);
+      }
+      for (WorkerLabel label : labels) {
+        config.label(label.key(), label.value());
+      }
+      config.conclude();
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+    return config;
   }
 }

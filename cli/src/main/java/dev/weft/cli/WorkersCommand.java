@@ -15,7 +15,10 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "workers",
     mixinStandardHelpOptions = true,
-    description = "List the workers attached to the coordinator.",
+    description =
+        "List the workers attached to the coordinator: their slots, their resources (CPU, MEM,"
+            + " GPU and the operator's own, as free/total; - when the coordinator does not say)"
+            + " and their labels.",
     subcommands = {WorkersCommand.Drain.class, WorkersCommand.Resume.class},
     footerHeading = "%n",
     footer = {

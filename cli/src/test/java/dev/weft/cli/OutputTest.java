@@ -10,6 +10,7 @@ import dev.weft.v1.ExecResult;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobResult;
 import dev.weft.v1.JobState;
+import dev.weft.v1.Resources;
 import dev.weft.v1.StopOutcome;
 import dev.weft.v1.SumResult;
 import dev.weft.v1.TaskFailure;
@@ -125,9 +126,58 @@ final class OutputTest {
 
     assertEquals(
         """
-        ID          HOST    PID   SLOTS  BUSY  TRANSPORT  TASKS  STATE
-        w1          a       10    2      0     grpc       5      ready
-        worker-two  host-b  2000  16     3     shm        0      ready, 1 stuck
+        ID          HOST    PID   SLOTS  BUSY  CPU  MEM  GPU  TRANSPORT  TASKS  STATE           LABELS
+        w1          a       10    2      0     -    -    -    grpc       5      ready           -
+        worker-two  host-b  2000  16     3     -    -    -    shm        0      ready, 1 stuck  -
+        """,
+        text);
+  }
+
+  @Test
+  void workersShowTheirResourcesFreeOfTotalAndTheirLabels() {
+    List<WorkerInfo> workers =
+        List.of(
+            WorkerInfo.newBuilder()
+                .setId("gpu-1")
+                .setHost("a")
+                .setPid(10)
+                .setSlots(4)
+                .setBusy(2)
+                .setTransport("grpc")
+                .setState("ready")
+                .setResourcesTotal(
+                    Resources.newBuilder()
+                        .setCpuMillis(4_000)
+                        .setMemBytes(4L << 30)
+                        .setGpus(1)
+                        .putCustom("licence", 2))
+                .setResourcesFree(
+                    Resources.newBuilder()
+                        .setCpuMillis(2_000)
+                        .setMemBytes(3L << 30)
+                        .putCustom("licence", 1))
+                .putLabels("zone", "eu")
+                .putLabels("rack", "r01")
+                .build(),
+            WorkerInfo.newBuilder()
+                .setId("small")
+                .setHost("b")
+                .setPid(20)
+                .setSlots(1)
+                .setTransport("shm")
+                .setState("ready")
+                .setResourcesTotal(
+                    Resources.newBuilder().setCpuMillis(1_500).setMemBytes(24L << 30))
+                .setResourcesFree(Resources.newBuilder().setCpuMillis(250).setMemBytes(512L << 20))
+                .build());
+
+    String text = print(out -> JobReport.workers(out, workers));
+
+    assertEquals(
+        """
+        ID     HOST  PID  SLOTS  BUSY  CPU       MEM        GPU  licence  TRANSPORT  TASKS  STATE  LABELS
+        gpu-1  a     10   4      2     2/4       3.0G/4.0G  0/1  1/2      grpc       0      ready  rack=r01,zone=eu
+        small  b     20   1      0     0.25/1.5  512M/24G   0/0  -        shm        0      ready  -
         """,
         text);
   }

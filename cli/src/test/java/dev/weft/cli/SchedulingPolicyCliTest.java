@@ -146,7 +146,8 @@ final class SchedulingPolicyCliTest {
         print(out -> JobReport.submitted(out, job)));
     String details = print(out -> JobReport.details(out, job, Instant.ofEpochSecond(1_005)));
     assertTrue(
-        details.contains("state      WAITING\nwhy        waiting for job ja to succeed\n"),
+        details.contains(
+            "state      WAITING\nprogress   0/4\nwaiting    waiting for job ja to succeed\n"),
         details);
     assertEquals(0, ExitCodes.forJob(JobState.WAITING));
   }
@@ -199,7 +200,7 @@ final class SchedulingPolicyCliTest {
                 + TIME.format(Instant.ofEpochSecond(1_003))
                 + "\n"),
         details);
-    assertTrue(details.contains("why        1 task waits to be retried"), details);
+    assertTrue(details.contains("waiting    1 task waits to be retried"), details);
   }
 
   @Test

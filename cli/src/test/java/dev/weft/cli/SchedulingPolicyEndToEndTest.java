@@ -66,7 +66,8 @@ final class SchedulingPolicyEndToEndTest {
     CliResult shown = cluster.client("status", second.getId());
     assertExit(0, shown);
     assertTrue(
-        shown.out().contains("state      WAITING\nwhy        waiting for job " + first.getId()),
+        shown.out().contains("state      WAITING\n")
+            && shown.out().contains("waiting    waiting for job " + first.getId()),
         shown::toString);
     CliResult waiting = cluster.client("jobs", "--state", "waiting", "--json");
     assertEquals(
@@ -223,7 +224,7 @@ final class SchedulingPolicyEndToEndTest {
         cluster::logTails);
     CliResult shown = cluster.client("status", job.getId());
     assertExit(0, shown);
-    assertTrue(shown.out().contains("why        1 task waits to be retried"), shown::toString);
+    assertTrue(shown.out().contains("waiting    1 task waits to be retried"), shown::toString);
     assertTrue(
         shown.out().matches("(?s).*task 0, attempt 1 on w1 at [-0-9: ]+: exit 5; retried at .*"),
         shown::toString);

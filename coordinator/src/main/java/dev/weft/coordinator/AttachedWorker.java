@@ -11,8 +11,15 @@ import java.util.Set;
  * be given) and the attempts it holds. Conductor thread only.
  */
 final class AttachedWorker {
-  /** A task attempt outstanding on this worker. */
-  record Attempt(JobRun job, int task, int attempt, long dispatchedNanos) {}
+  /** A task attempt outstanding on this worker, and the GPUs it was given. */
+  record Attempt(JobRun job, int task, int attempt, long dispatchedNanos, int[] gpus) {}
+
+  /** Told when a slot is taken by a job's attempt and when the attempt leaves the worker. */
+  interface SlotUse {
+    void taken(JobRun job);
+
+    void returned(JobRun job);
+  }
 
   private final String id;
   private final Hello hello;
@@ -20,15 +27,21 @@ final class AttachedWorker {
   private WorkerLink link;
   private final long connectedMs;
   private final Map<Long, Attempt> inflight = new HashMap<>();
+  private final Map<Long, Attempt> inflightView = java.util.Collections.unmodifiableMap(inflight);
   private int credit;
   private long tasksDone;
   private long lastSeenNanos;
   private boolean draining;
   private String drainedBecause; // non-null while an operator keeps it out of service
   private int stuck;
+  private final WorkerCapacity capacity;
+  private final SlotUse slotUse;
 
-  AttachedWorker(String id, Hello hello, WorkerLink link, long nowNanos, long nowMs) {
+  AttachedWorker(
+      String id, Hello hello, WorkerLink link, long nowNanos, long nowMs, SlotUse slotUse) {
     this.id = id;
+    this.capacity = new WorkerCapacity(hello);
+    this.slotUse = slotUse;
     this.hello = hello;
     this.kinds = Set.copyOf(hello.getKindsList());
     this.link = link;
@@ -53,10 +66,28 @@ final class AttachedWorker {
    * Takes back every outstanding attempt and all credit (the shared-memory link closed under them).
    */
   Map<Long, Attempt> withdrawAll() {
-    Map<Long, Attempt> withdrawn = new HashMap<>(inflight);
-    inflight.clear();
+    Map<Long, Attempt> withdrawn = releaseAll();
     credit = 0;
     return withdrawn;
+  }
+
+  /** Takes back every outstanding attempt (the worker is gone), freeing what they held. */
+  Map<Long, Attempt> releaseAll() {
+    Map<Long, Attempt> released = new HashMap<>(inflight);
+    inflight.clear();
+    for (Attempt attempt : released.values()) {
+      released(attempt);
+    }
+    return released;
+  }
+
+  private void released(Attempt attempt) {
+    capacity.give(attempt.job().needs(), attempt.gpus());
+    slotUse.returned(attempt.job());
+  }
+
+  WorkerCapacity capacity() {
+    return capacity;
   }
 
   Hello hello() {
@@ -78,6 +109,7 @@ final class AttachedWorker {
   void assign(long attemptId, Attempt attempt) {
     inflight.put(attemptId, attempt);
     credit--;
+    slotUse.taken(attempt.job());
   }
 
   /** Removes a finished attempt and returns its slot; null for an attempt this worker lost. */
@@ -86,6 +118,7 @@ final class AttachedWorker {
     if (attempt != null) {
       credit++;
       tasksDone++;
+      released(attempt);
     }
     return attempt;
   }
@@ -95,8 +128,9 @@ final class AttachedWorker {
     credit--;
   }
 
+  /** The outstanding attempts by id (read only: attempts leave through complete/releaseAll). */
   Map<Long, Attempt> inflight() {
-    return inflight;
+    return inflightView;
   }
 
   void seen(long nowNanos) {
@@ -144,6 +178,9 @@ final class AttachedWorker {
         .setState(draining ? "draining" : drainedBecause != null ? "drained" : "ready")
         .setDrainReason(drainedBecause == null ? "" : drainedBecause)
         .setStuck(stuck)
+        .setResourcesTotal(capacity.total())
+        .setResourcesFree(capacity.free())
+        .putAllLabels(capacity.labels())
         .build();
   }
 }

@@ -191,7 +191,7 @@ public final class Coordinator implements AutoCloseable {
     List<ServerServiceDefinition> services =
         List.of(
             ServerInterceptors.intercept(
-                new JobEndpoint(conductor, scheduler, intake, events),
+                new JobEndpoint(conductor, scheduler, intake, events, config.maxSubmitPriority()),
                 new ConnectionLimits(
                     config.maxCallsPerConnection(), config.maxWatchesPerConnection())),
             new WorkerEndpoint(conductor, scheduler, upgrade).bindService(),

@@ -6,6 +6,7 @@ import dev.weft.wire.Transport;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.LongSupplier;
 
@@ -41,6 +42,9 @@ public final class CoordinatorConfig {
   // Where hash jobs may read files: nowhere until the operator says.
   private List<Path> hashRoots = List.of();
   private Duration defaultGrace = Duration.ofSeconds(10);
+  private long preemptAfterMs;
+  private int maxSubmitPriority;
+  private Map<String, Double> ownerWeights = Map.of();
   private String shmUpgrade = "auto";
   private int localWorkers;
   private Transport localTransport = Transport.PIPE;
@@ -179,6 +183,42 @@ public final class CoordinatorConfig {
 
   public int maxResultBytes() {
     return maxResultBytes;
+  }
+
+  /**
+   * How long a job of a higher priority class may wait with no free slot before attempts of lower
+   * classes are stopped to make room for it; 0 (the default) never preempts.
+   */
+  public CoordinatorConfig preemptAfterMs(long value) {
+    this.preemptAfterMs = value;
+    return this;
+  }
+
+  public long preemptAfterMs() {
+    return preemptAfterMs;
+  }
+
+  /**
+   * The highest priority class a client that is not an admin may submit at (a higher class takes
+   * slots first and may preempt); admins may submit at any.
+   */
+  public CoordinatorConfig maxSubmitPriority(int value) {
+    this.maxSubmitPriority = value;
+    return this;
+  }
+
+  public int maxSubmitPriority() {
+    return maxSubmitPriority;
+  }
+
+  /** Weights of owners' shares of the slots (an owner not named has weight 1). */
+  public CoordinatorConfig ownerWeights(Map<String, Double> value) {
+    this.ownerWeights = Map.copyOf(value);
+    return this;
+  }
+
+  public Map<String, Double> ownerWeights() {
+    return ownerWeights;
   }
 
   /** JobService calls one client connection may have in flight at once. */
@@ -437,6 +477,17 @@ public final class CoordinatorConfig {
     if (defaultGrace.isNegative()) {
       throw new IllegalArgumentException("defaultGrace must not be negative, got " + defaultGrace);
     }
+    if (preemptAfterMs < 0) {
+      throw new IllegalArgumentException(
+          "preemptAfterMs must not be negative, got " + preemptAfterMs);
+    }
+    ownerWeights.forEach(
+        (owner, weight) -> {
+          if (!(weight > 0 && weight <= 1_000_000)) {
+            throw new IllegalArgumentException(
+                "the share weight of owner '" + owner + "' must be in (0, 1000000], got " + weight);
+          }
+        });
     return this;
   }
 

@@ -6,22 +6,20 @@ import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.TaskAssignment;
 import java.io.IOException;
 import java.util.Collection;
-import java.util.Iterator;
-import java.util.LinkedHashSet;
 import java.util.function.Consumer;
 
 /**
- * Hands tasks to workers with credit: the jobs with tasks to run, in round-robin order, and one
- * {@link Assignments} batch per worker per duty cycle. A worker whose link is not writable is
- * skipped until it is. Conductor thread only.
+ * Hands tasks to workers with credit: each free slot to the job {@link FairShare} puts first among
+ * those that fit the worker (kind, named workers, labels and free resources), and one {@link
+ * Assignments} batch per worker per duty cycle. A worker whose link is not writable is skipped
+ * until it is. Conductor thread only.
  */
-final class Dispatcher {
+final class Dispatcher implements AttachedWorker.SlotUse {
   private static final int MAX_BATCH = 256;
   // Keeps a batch within one shared-memory ring frame and far below gRPC's message limits.
   private static final int MAX_BATCH_BYTES = 1 << 20;
 
-  // In dispatch order; a set, since jobs are looked up and moved on every result.
-  private final LinkedHashSet<JobRun> runnable = new LinkedHashSet<>();
+  private final FairShare runnable;
   private final Journal journal;
   private final CoreClock clock;
   private final Consumer<JobRun> jobEnded;
@@ -30,7 +28,9 @@ final class Dispatcher {
   /**
    * @param jobEnded told of a job that a task input it could not read ended
    */
-  Dispatcher(Journal journal, CoreClock clock, Consumer<JobRun> jobEnded) {
+  Dispatcher(
+      Journal journal, CoreClock clock, FairShare.OwnerWeights weights, Consumer<JobRun> jobEnded) {
+    this.runnable = new FairShare(weights, clock);
     this.journal = journal;
     this.clock = clock;
     this.jobEnded = jobEnded;
@@ -39,12 +39,27 @@ final class Dispatcher {
   /** A job with tasks to run joins the back of the queue (once). */
   void requeue(JobRun job) {
     if (job.hasPending()) {
-      runnable.add(job);
+      runnable.queue(job);
     }
   }
 
   void remove(JobRun job) {
-    runnable.remove(job);
+    runnable.unqueue(job);
+  }
+
+  /** The order of jobs, for preemption and priority changes. */
+  FairShare order() {
+    return runnable;
+  }
+
+  @Override
+  public void taken(JobRun job) {
+    runnable.taken(job);
+  }
+
+  @Override
+  public void returned(JobRun job) {
+    runnable.returned(job);
   }
 
   boolean isIdle() {
@@ -74,7 +89,7 @@ final class Dispatcher {
       // for short tasks, whose round trips it hides; a long task would wait there while another
       // worker might be free.
       boolean queues = worker.inflight().size() >= worker.slots();
-      JobRun job = nextJobFor(worker, queues);
+      JobRun job = runnable.pick(candidate -> canRun(worker, candidate, queues));
       if (job == null) {
         break;
       }
@@ -90,16 +105,15 @@ final class Dispatcher {
         }
         continue;
       }
-      if (job.hasPending()) {
-        runnable.add(job);
-      }
       long attemptId = nextAttemptId++;
+      int[] gpus = worker.capacity().take(job.needs());
       worker.assign(
-          attemptId, new AttachedWorker.Attempt(job, task, job.attemptOf(task), clock.nanoTime()));
+          attemptId,
+          new AttachedWorker.Attempt(job, task, job.attemptOf(task), clock.nanoTime(), gpus));
       if (batch == null) {
         batch = Assignments.newBuilder();
       }
-      batch.addTasks(
+      TaskAssignment.Builder assignment =
           TaskAssignment.newBuilder()
               .setAttemptId(attemptId)
               .setJobId(job.id())
@@ -108,7 +122,14 @@ final class Dispatcher {
               .setKind(job.kindName())
               .setInput(input)
               .setGraceMs(job.graceMs())
-              .setTimeoutMs(job.taskTimeoutMs()));
+              .setTimeoutMs(job.taskTimeoutMs());
+      if (job.needs().holdsResources()) {
+        assignment.setResources(job.spec().getResources());
+        for (int gpu : gpus) {
+          assignment.addGpus(gpu);
+        }
+      }
+      batch.addTasks(assignment);
       batchBytes += input.size();
       if (batch.getTasksCount() >= MAX_BATCH || batchBytes >= MAX_BATCH_BYTES) {
         worker.link().send(CoordinatorMessage.newBuilder().setAssignments(batch).build());
@@ -124,22 +145,16 @@ final class Dispatcher {
     }
   }
 
-  /** Takes the first runnable job this worker can run off the queue (fair: it goes to the back). */
-  private JobRun nextJobFor(AttachedWorker worker, boolean onlyShortTasks) {
-    for (Iterator<JobRun> it = runnable.iterator(); it.hasNext(); ) {
-      JobRun job = it.next();
-      if (!job.hasPending()) {
-        it.remove();
-        continue;
-      }
-      if (worker.runs(job.kindName())
-          && job.mayRunOn(worker.id())
-          && (!onlyShortTasks || job.hasShortTasks())
-          && job.inputReady()) {
-        it.remove();
-        return job;
-      }
-    }
-    return null;
+  /**
+   * Whether {@code worker} may take a task of {@code job} now. Beyond its slots (its prefetch) a
+   * worker takes only short tasks that hold no resources: a long task would wait there while
+   * another worker might be free, and resources are held from dispatch.
+   */
+  private static boolean canRun(AttachedWorker worker, JobRun job, boolean onlyShortTasks) {
+    return worker.runs(job.kindName())
+        && job.mayRunOn(worker.id())
+        && (!onlyShortTasks || (job.hasShortTasks() && !job.needs().holdsResources()))
+        && job.inputReady()
+        && worker.capacity().fitsNow(job.needs());
   }
 }

@@ -20,6 +20,7 @@ import dev.weft.v1.ResumeWorkerRequest;
 import dev.weft.v1.RunJobRequest;
 import dev.weft.v1.RunJobsRequest;
 import dev.weft.v1.RunJobsResponse;
+import dev.weft.v1.SetJobPriorityRequest;
 import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.WatchJobRequest;
 import dev.weft.v1.WorkerInfo;
@@ -59,11 +60,15 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
    * @param io where jobs whose planning reads files (hash) are checked and planned: calls arrive on
    *     gRPC's transport threads, which must not wait on a disk
    */
+  private final int maxSubmitPriority;
+
   JobEndpoint(
       Conductor conductor,
       Scheduler scheduler,
       JobIntake intake,
-      java.util.concurrent.Executor io) {
+      java.util.concurrent.Executor io,
+      int maxSubmitPriority) {
+    this.maxSubmitPriority = maxSubmitPriority;
     this.conductor = conductor;
     this.scheduler = scheduler;
     this.intake = intake;
@@ -90,6 +95,20 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
                               + ":submit+exec"
                           : "an admin grants that with `weft token create NAME --role submit"
                               + " --allow-exec`"))
+              .asRuntimeException());
+    }
+    if (present && submitted.getPriority() > maxSubmitPriority && !caller.admin()) {
+      // A higher class takes slots first and may preempt others: not for every submitter.
+      return CompletableFuture.failedFuture(
+          Status.PERMISSION_DENIED
+              .withDescription(
+                  caller.described()
+                      + " may submit at priority "
+                      + maxSubmitPriority
+                      + " at most (--max-submit-priority on the coordinator), asked "
+                      + submitted.getPriority()
+                      + "; an admin may submit higher, or raise the job with `weft jobs"
+                      + " set-priority`")
               .asRuntimeException());
     }
     JobSpec spec = present ? submitted.toBuilder().setOwner(caller.name()).build() : submitted;
@@ -443,6 +462,17 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   @Override
   public void resumeWorker(ResumeWorkerRequest request, StreamObserver<WorkerInfo> out) {
     answer(out, () -> checkWorkerId(request.getId()), scheduler::resumeWorker);
+  }
+
+  @Override
+  public void setJobPriority(SetJobPriorityRequest request, StreamObserver<Job> out) {
+    answer(
+        out,
+        () -> {
+          JobSpecRules.checkPriority(request.getPriority());
+          return checkId(request.getId());
+        },
+        id -> scheduler.setPriority(id, request.getPriority()));
   }
 
   private static String checkWorkerId(String id) {

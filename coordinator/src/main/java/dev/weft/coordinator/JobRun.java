@@ -78,6 +78,11 @@ final class JobRun {
   private final RetryTimers retryTimers;
   private final long taskTimeoutMs;
   private final long graceMs;
+  private final double weight;
+  private final TaskNeeds needs;
+  // The class it is served in: the spec's, until an admin moves it.
+  private int priority;
+  private int preemptions;
   private final JobWatchers watchers;
   private final long createdMs;
 
@@ -155,6 +160,9 @@ final class JobRun {
     this.retryRule = RetryRule.of(spec);
     this.taskTimeoutMs = spec.hasTaskTimeout() ? Durations.toMillis(spec.getTaskTimeout()) : 0;
     this.graceMs = graceMs;
+    this.weight = spec.getWeight() > 0 ? spec.getWeight() : 1;
+    this.needs = TaskNeeds.of(spec);
+    this.priority = spec.getPriority();
     this.watchers = watchers;
     this.createdMs = createdMs;
     this.taskStates = new byte[plan.taskCount()];
@@ -179,6 +187,9 @@ final class JobRun {
     this.retryTimers = null;
     this.taskTimeoutMs = 0;
     this.graceMs = 0;
+    this.weight = 1;
+    this.needs = TaskNeeds.NONE;
+    this.priority = finished.getSpec().getPriority();
     this.watchers = watchers;
     this.createdMs = Timestamps.toMillis(finished.getCreated());
     this.taskStates = new byte[0];
@@ -287,6 +298,42 @@ final class JobRun {
     return id;
   }
 
+  /** Its share among its owner's jobs of its class. */
+  double weight() {
+    return weight;
+  }
+
+  /** Its priority class. */
+  int priority() {
+    return priority;
+  }
+
+  /** Moves it to another class (the fair-share order is moved by whoever calls this). */
+  void priority(int priority) {
+    this.priority = priority;
+  }
+
+  TaskNeeds needs() {
+    return needs;
+  }
+
+  int preemptions() {
+    return preemptions;
+  }
+
+  /**
+   * A running attempt was stopped to make room for a job of a higher class: the task runs again
+   * later, at no cost to its attempts. Returns true when this ended the job (it was stopping).
+   */
+  boolean preempted(int task) {
+    if (isFinished() || taskStates[task] != RUNNING) {
+      return false;
+    }
+    preemptions++;
+    attempts--;
+    return handBack(task);
+  }
+
   String kindName() {
     return kindName;
   }
@@ -370,6 +417,11 @@ final class JobRun {
     neverStarted = taskStates.length - done - failed - running;
     finish(JobState.FAILED, why);
     return true;
+  }
+
+  /** How many of its tasks wait to be dispatched. */
+  int pendingTasks() {
+    return hasPending() ? retries.size() + (taskStates.length - nextFresh) : 0;
   }
 
   /** The task {@link #takeTask} would take next; only while {@link #hasPending}. */
@@ -927,7 +979,11 @@ final class JobRun {
             .addAllStops(stops)
             .setTasksStopped(stopped)
             .setTasksNeverStarted(neverStarted)
+            .setPreemptions(preemptions)
             .setWaitingReason(waitingReason());
+    if (priority != spec.getPriority()) {
+      job.setSpec(spec.toBuilder().setPriority(priority));
+    }
     if (startedMs != 0) {
       job.setStarted(Timestamps.fromMillis(startedMs));
     }

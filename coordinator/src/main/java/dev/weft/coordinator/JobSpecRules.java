@@ -65,6 +65,109 @@ final class JobSpecRules {
           "name",
           "must be at most " + MAX_NAME_CHARS + " characters, got " + spec.getName().length());
     }
+    checkPlacement(spec);
+  }
+
+  static final int MAX_PRIORITY = 1_000_000;
+  static final double MAX_WEIGHT = 1_000_000;
+  static final long MAX_CPU_MILLIS = 1_000_000_000L;
+  static final int MAX_GPUS = 1_024;
+  static final int MAX_CUSTOM = 32;
+  static final int MAX_REQUIRES = 64;
+  static final int MAX_LABEL_VALUE_CHARS = 256;
+  private static final java.util.regex.Pattern NAME =
+      java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,62}");
+
+  /** Priority, weight, resources and label requirements. */
+  private static void checkPlacement(JobSpec spec) throws InvalidJobException {
+    String priority = priorityProblem(spec.getPriority());
+    if (priority != null) {
+      throw new InvalidJobException("priority", priority);
+    }
+    double weight = spec.getWeight();
+    if (!(weight >= 0 && weight <= MAX_WEIGHT)) {
+      throw new InvalidJobException(
+          "weight",
+          "must be more than 0 and at most " + (long) MAX_WEIGHT + " (default 1), got " + weight);
+    }
+    dev.weft.v1.Resources r = spec.getResources();
+    if (r.getCpuMillis() < 0 || r.getCpuMillis() > MAX_CPU_MILLIS) {
+      throw new InvalidJobException(
+          "resources.cpu_millis", "must be 0.." + MAX_CPU_MILLIS + ", got " + r.getCpuMillis());
+    }
+    if (r.getMemBytes() < 0) {
+      throw new InvalidJobException(
+          "resources.mem_bytes", "must not be negative, got " + r.getMemBytes());
+    }
+    if (r.getGpus() < 0 || r.getGpus() > MAX_GPUS) {
+      throw new InvalidJobException(
+          "resources.gpus", "must be 0.." + MAX_GPUS + ", got " + r.getGpus());
+    }
+    if (r.getCustomCount() > MAX_CUSTOM) {
+      throw new InvalidJobException(
+          "resources.custom", "at most " + MAX_CUSTOM + " names, got " + r.getCustomCount());
+    }
+    for (java.util.Map.Entry<String, Long> custom : r.getCustomMap().entrySet()) {
+      if (!NAME.matcher(custom.getKey()).matches()
+          || java.util.Set.of("cpu", "mem", "gpu").contains(custom.getKey())) {
+        throw new InvalidJobException(
+            "resources.custom",
+            "names are 1..63 of [A-Za-z0-9._/-], starting with a letter or digit, other than cpu,"
+                + " mem and gpu; got '"
+                + custom.getKey()
+                + "'");
+      }
+      if (custom.getValue() < 0) {
+        throw new InvalidJobException(
+            "resources.custom",
+            "amounts must not be negative, got " + custom.getKey() + "=" + custom.getValue());
+      }
+    }
+    if (spec.getRequiresCount() > MAX_REQUIRES) {
+      throw new InvalidJobException(
+          "requires",
+          "at most " + MAX_REQUIRES + " label requirements, got " + spec.getRequiresCount());
+    }
+    for (dev.weft.v1.LabelRequirement need : spec.getRequiresList()) {
+      if (!NAME.matcher(need.getKey()).matches()) {
+        throw new InvalidJobException(
+            "requires",
+            "label keys are 1..63 of [A-Za-z0-9._/-], starting with a letter or digit; got '"
+                + need.getKey()
+                + "'");
+      }
+      if (need.getValue().length() > MAX_LABEL_VALUE_CHARS) {
+        throw new InvalidJobException(
+            "requires",
+            "label values are at most "
+                + MAX_LABEL_VALUE_CHARS
+                + " characters ("
+                + need.getKey()
+                + ")");
+      }
+    }
+  }
+
+  /** A priority class is an integer within +-{@link #MAX_PRIORITY}. */
+  static void checkPriority(int priority) {
+    String problem = priorityProblem(priority);
+    if (problem != null) {
+      throw io.grpc.Status.INVALID_ARGUMENT
+          .withDescription("priority: " + problem)
+          .asRuntimeException();
+    }
+  }
+
+  private static String priorityProblem(int priority) {
+    if (priority < -MAX_PRIORITY || priority > MAX_PRIORITY) {
+      return "must be "
+          + -MAX_PRIORITY
+          + ".."
+          + MAX_PRIORITY
+          + " (higher is served first; default 0), got "
+          + priority;
+    }
+    return null;
   }
 
   /** The job's grace between SIGTERM and SIGKILL: its own, else the coordinator's default. */

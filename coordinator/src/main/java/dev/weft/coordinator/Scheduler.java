@@ -82,6 +82,8 @@ final class Scheduler {
       };
   // Jobs the journal refused, stopping: forgotten when they end.
   private final Set<String> unrecorded = new java.util.HashSet<>();
+  // Attempts told to stop to make room for a higher class, until their answers come back.
+  private final Set<Long> preempting = new java.util.HashSet<>();
   private boolean dispatchWanted;
   private boolean accepting = true;
 
@@ -112,7 +114,12 @@ final class Scheduler {
             config.defaultGrace().toMillis(),
             Math.max(RECLAIM_PATIENCE_MS, 2 * config.leaseMs()),
             this::stillLost);
-    this.dispatcher = new Dispatcher(journal, conductor, this::jobEnded);
+    this.dispatcher =
+        new Dispatcher(
+            journal,
+            conductor,
+            owner -> config.ownerWeights().getOrDefault(owner, 1.0),
+            this::jobEnded);
     this.leases = new Leases(config.leaseMs(), conductor);
     this.limits =
         new ClientLimits(
@@ -129,6 +136,15 @@ final class Scheduler {
     conductor.schedule(config.heartbeatIntervalMs(), this::tickAndRearm);
     long pruneMs = Math.clamp(config.retention().toMillis() / 10, 1_000, 600_000);
     conductor.schedule(pruneMs, () -> pruneAndRearm(pruneMs));
+    if (config.preemptAfterMs() > 0) {
+      long checkMs = Math.clamp(config.preemptAfterMs() / 4, 50, 1_000);
+      conductor.schedule(checkMs, () -> preemptAndRearm(checkMs));
+    }
+  }
+
+  private void preemptAndRearm(long checkMs) {
+    preemptForStarving();
+    conductor.schedule(checkMs, () -> preemptAndRearm(checkMs));
   }
 
   private void tickAndRearm() {
@@ -181,6 +197,17 @@ final class Scheduler {
     JobKind kind = planned.kind();
     try {
       dependencies.checkKnown(spec);
+      if (spec.getStrict()) {
+        String nowhere =
+            Placement.nowhere(
+                kind.name(), spec.getWorkersList(), TaskNeeds.of(spec), workers.all());
+        if (nowhere != null) {
+          throw Status.FAILED_PRECONDITION
+              .withDescription(
+                  nowhere + "; --strict refuses such a job (without it, the job waits)")
+              .asRuntimeException();
+        }
+      }
       limits.admit(spec.getOwner(), plan.taskCount());
     } catch (StatusRuntimeException e) {
       plan.close(); // not taken: its file (a hash job's) is let go
@@ -381,7 +408,41 @@ final class Scheduler {
   }
 
   Job get(String id) {
-    return jobs.find(id).toProto();
+    JobRun job = jobs.find(id);
+    Job proto = job.toProto();
+    if (job.hasPending() && proto.getWaitingReason().isEmpty()) {
+      String why = Placement.whyWaiting(job, workers.all());
+      if (!why.isEmpty()) {
+        return proto.toBuilder().setWaitingReason(why).build();
+      }
+    }
+    return proto;
+  }
+
+  /**
+   * Moves a waiting, queued or running job to another priority class; FAILED_PRECONDITION for one
+   * that has ended or is stopping.
+   */
+  Job setPriority(String id, int priority) {
+    JobRun job = jobs.find(id);
+    if (job.isFinished() || job.isStopping()) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "job "
+                  + id
+                  + " is "
+                  + job.state().name()
+                  + "; only a waiting, queued or running job can change priority")
+          .asRuntimeException();
+    }
+    if (job.priority() != priority) {
+      dispatcher.order().reprioritize(job, priority);
+      job.priority(priority);
+      journal.reprioritized(id, priority);
+      LOG.log(System.Logger.Level.INFO, "job {0} moved to priority {1}", id, priority);
+      requestDispatch();
+    }
+    return get(id);
   }
 
   JobRun find(String id) {
@@ -508,7 +569,7 @@ final class Scheduler {
     }
     String id = workers.freeIdFor(hello);
     AttachedWorker worker =
-        new AttachedWorker(id, hello, link, conductor.nanoTime(), conductor.epochMs());
+        new AttachedWorker(id, hello, link, conductor.nanoTime(), conductor.epochMs(), dispatcher);
     workers.add(worker);
     link.whenWritable(() -> conductor.post(this::requestDispatch));
     link.send(
@@ -551,6 +612,9 @@ final class Scheduler {
       if (attempt == null) {
         continue; // an attempt we already gave up on: its result must not count twice
       }
+      if (!result.getCancelled()) {
+        preempting.remove(result.getAttemptId()); // it ended before the stop reached it
+      }
       JobRun job = attempt.job();
       job.tookNanos(conductor.nanoTime() - attempt.dispatchedNanos());
       boolean ended;
@@ -588,6 +652,9 @@ final class Scheduler {
                       ? StopOutcome.STOPPED
                       : result.getStop(),
                   result.getError());
+        } else if (preempting.remove(result.getAttemptId())) {
+          ended = job.preempted(attempt.task());
+          dispatcher.requeue(job);
         } else {
           // Cancelled for another reason (the worker is leaving): run it again elsewhere.
           ended = job.handBack(attempt.task());
@@ -635,14 +702,15 @@ final class Scheduler {
   private void detach(AttachedWorker worker, String reason) {
     workers.remove(worker);
     worker.link().release();
-    for (AttachedWorker.Attempt attempt : worker.inflight().values()) {
+    for (Map.Entry<Long, AttachedWorker.Attempt> entry : worker.releaseAll().entrySet()) {
+      AttachedWorker.Attempt attempt = entry.getValue();
+      preempting.remove(entry.getKey());
       if (attempt.job().lose(attempt.task(), worker.id(), reason)) {
         jobEnded(attempt.job());
       } else {
         dispatcher.requeue(attempt.job());
       }
     }
-    worker.inflight().clear();
     requestDispatch();
   }
 
@@ -675,7 +743,9 @@ final class Scheduler {
       return;
     }
     worker.switchLink(control);
-    for (AttachedWorker.Attempt attempt : worker.withdrawAll().values()) {
+    Map<Long, AttachedWorker.Attempt> withdrawn = worker.withdrawAll();
+    preempting.removeAll(withdrawn.keySet());
+    for (AttachedWorker.Attempt attempt : withdrawn.values()) {
       if (attempt.job().handBack(attempt.task())) {
         jobEnded(attempt.job());
       }
@@ -773,7 +843,9 @@ final class Scheduler {
    */
   void closeAllLinks(String reason) {
     for (AttachedWorker worker : workers.snapshot()) {
-      for (AttachedWorker.Attempt attempt : worker.withdrawAll().values()) {
+      Map<Long, AttachedWorker.Attempt> withdrawn = worker.withdrawAll();
+      preempting.removeAll(withdrawn.keySet());
+      for (AttachedWorker.Attempt attempt : withdrawn.values()) {
         if (attempt.job().handBack(attempt.task())) {
           jobEnded(attempt.job());
         }
@@ -790,6 +862,90 @@ final class Scheduler {
   }
 
   // ---- dispatch ----
+
+  /**
+   * When jobs of a class have waited longer than --preempt-after with tasks to run, stops attempts
+   * of lower classes to make room: lowest class first and, within it, the most recently started
+   * (the least work lost), only on workers that could run a waiting job, and no more than the
+   * waiting jobs' pending tasks less the stops already under way. The stopped tasks run again later
+   * at no cost to their attempts.
+   */
+  private void preemptForStarving() {
+    FairShare order = dispatcher.order();
+    Integer lowest = order.lowestRunningClass();
+    if (lowest == null) {
+      return;
+    }
+    long since = conductor.nanoTime() - config.preemptAfterMs() * 1_000_000L;
+    List<FairShare.Entry> starving = order.starving(since, 64);
+    if (starving.isEmpty() || starving.get(0).priority() <= lowest) {
+      return;
+    }
+    int priority = starving.get(0).priority();
+    long wanted = -preempting.size();
+    for (FairShare.Entry entry : starving) {
+      wanted += entry.job.pendingTasks();
+    }
+    if (wanted <= 0) {
+      return;
+    }
+    record Victim(AttachedWorker worker, long attemptId, AttachedWorker.Attempt attempt) {}
+    List<Victim> victims = new java.util.ArrayList<>();
+    for (AttachedWorker worker : workers.all()) {
+      if (!couldServe(worker, starving)) {
+        continue;
+      }
+      for (Map.Entry<Long, AttachedWorker.Attempt> entry : worker.inflight().entrySet()) {
+        JobRun victim = entry.getValue().job();
+        if (victim.priority() < priority
+            && !victim.isStopping()
+            && victim.isRunning(entry.getValue().task())
+            && !preempting.contains(entry.getKey())) {
+          victims.add(new Victim(worker, entry.getKey(), entry.getValue()));
+        }
+      }
+    }
+    victims.sort(
+        java.util.Comparator.<Victim>comparingInt(v -> v.attempt().job().priority())
+            .thenComparing(
+                java.util.Comparator.<Victim>comparingLong(v -> v.attempt().dispatchedNanos())
+                    .reversed()));
+    // One cancel per worker and grace: jobs may give their tasks different graces.
+    record Stop(AttachedWorker worker, long graceMs) {}
+    Map<Stop, CancelTasks.Builder> stops = new LinkedHashMap<>();
+    String reason = "preempted for job " + starving.get(0).job.id() + " of priority " + priority;
+    for (Victim victim : victims.subList(0, (int) Math.min(wanted, victims.size()))) {
+      preempting.add(victim.attemptId());
+      long graceMs = victim.attempt().job().graceMs();
+      stops
+          .computeIfAbsent(
+              new Stop(victim.worker(), graceMs),
+              stop -> CancelTasks.newBuilder().setGraceMs(graceMs).setReason(reason))
+          .addAttemptIds(victim.attemptId());
+    }
+    stops.forEach(
+        (stop, cancel) ->
+            stop.worker().link().send(CoordinatorMessage.newBuilder().setCancel(cancel).build()));
+    if (!stops.isEmpty()) {
+      LOG.log(
+          System.Logger.Level.INFO,
+          "{0}: stopping {1} attempts of lower classes",
+          reason,
+          Math.min(wanted, victims.size()));
+    }
+  }
+
+  private static boolean couldServe(AttachedWorker worker, List<FairShare.Entry> starving) {
+    for (FairShare.Entry entry : starving) {
+      JobRun job = entry.job;
+      if (worker.runs(job.kindName())
+          && job.mayRunOn(worker.id())
+          && worker.capacity().couldFit(job.needs())) {
+        return true;
+      }
+    }
+    return false;
+  }
 
   private void jobEnded(JobRun job) {
     dispatcher.remove(job);

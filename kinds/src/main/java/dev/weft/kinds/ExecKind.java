@@ -20,14 +20,18 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * {@code exec}: runs a command as a child process per task, with {@code {}} in any word replaced by
@@ -37,11 +41,14 @@ import java.util.regex.Pattern;
  * <p>Each task runs in a process group of its own ({@link ProcessGroup}), and where the worker may
  * make cgroups in a cgroup of its own too ({@link TaskCgroups}), which is the task: a cancel sends
  * it SIGTERM, then SIGKILL after the grace period, and whatever it leaves running when its leader
- * exits is killed. {@link #run} must be called on a thread that outlives the task (a platform
- * thread; from a virtual thread a platform thread is started for it), because the leader is killed
- * when the thread that started it ends.
+ * exits is killed. A task's cgroup is bounded by the memory and CPU it asked for ({@link
+ * TaskResources}; one the OOM killer ended fails saying so), and a task given GPUs sees only those
+ * in {@code CUDA_VISIBLE_DEVICES}. {@link #run} must be called on a thread that outlives the task
+ * (a platform thread; from a virtual thread a platform thread is started for it), because the
+ * leader is killed when the thread that started it ends.
  */
 public final class ExecKind implements JobKind {
+  private static final System.Logger LOG = System.getLogger(ExecKind.class.getName());
   static final String PLACEHOLDER = "{}";
 
   /**
@@ -52,6 +59,9 @@ public final class ExecKind implements JobKind {
 
   /** Exit code reported for a command that could not be started, as a shell reports one. */
   static final int CANNOT_START_EXIT = 127;
+
+  /** Which GPUs a CUDA program may use: the task's, given by the coordinator. */
+  static final String GPU_ENV = "CUDA_VISIBLE_DEVICES";
 
   // Once the group is gone its pipes close within moments, unless a process that left the group
   // (a setsid of its own) still holds them; then the task ends without the rest of the output.
@@ -65,6 +75,7 @@ public final class ExecKind implements JobKind {
   private final Supplier<GroupLauncher> launchers;
   private final Supplier<TaskProcessGroups> registries;
   private final Supplier<Optional<TaskCgroups>> cgroups;
+  private final AtomicBoolean warnedUnbounded = new AtomicBoolean();
 
   public ExecKind() {
     // Looked up on the first task: the coordinator loads this kind too, but runs no task.
@@ -210,7 +221,7 @@ public final class ExecKind implements JobKind {
     Path workdir = Path.of("").toAbsolutePath();
     if (!task.getWorkdir().isEmpty()) {
       if (!isDirectory(task.getWorkdir())) {
-        throw cannotStart(program, "no such working directory: " + task.getWorkdir());
+        throw cannotStart(context, program, "no such working directory: " + task.getWorkdir());
       }
       workdir = workdir.resolve(task.getWorkdir());
       builder.directory(workdir.toFile());
@@ -219,10 +230,12 @@ public final class ExecKind implements JobKind {
     // The worker's environment may hold its join token (a local worker's comes from the
     // coordinator that way) and the names of its TLS key files: none of it is the task's business.
     environment.keySet().removeIf(name -> name.startsWith(RESERVED_ENV_PREFIX));
+    String workerGpus = environment.get(GPU_ENV);
     for (Map.Entry<String, String> variable : task.getEnvMap().entrySet()) {
       // The coordinator refuses such jobs; a task from one that does not is refused here too.
       if (variable.getKey().startsWith(RESERVED_ENV_PREFIX)) {
         throw cannotStart(
+            context,
             program,
             "the task sets "
                 + variable.getKey()
@@ -233,10 +246,18 @@ public final class ExecKind implements JobKind {
       }
       environment.put(variable.getKey(), variable.getValue());
     }
-    checkRunnable(program, environment.get("PATH"), workdir);
+    TaskResources resources = context.resources();
+    if (!resources.gpus().isEmpty()) {
+      try {
+        environment.put(GPU_ENV, visibleDevices(resources.gpus(), workerGpus));
+      } catch (IllegalArgumentException e) {
+        throw cannotStart(context, program, e.getMessage());
+      }
+    }
+    checkRunnable(context, program, environment.get("PATH"), workdir);
     GroupLauncher launcher = launchers.get();
     if (!launcher.canLaunch()) {
-      throw cannotStart(program, GroupLauncher.NO_SETSID);
+      throw cannotStart(context, program, GroupLauncher.NO_SETSID);
     }
     List<String> command = launcher.command(task.getArgvList());
 
@@ -244,21 +265,65 @@ public final class ExecKind implements JobKind {
       throw new TaskCancelledException(StopOutcome.STOPPED, "cancelled before it started");
     }
     long started = System.nanoTime();
-    TaskCgroup cgroup = cgroups.get().flatMap(TaskCgroups::create).orElse(null);
+    TaskCgroup cgroup = cgroups.get().flatMap(all -> all.create(resources)).orElse(null);
+    if (cgroup == null
+        && (resources.memBytes() > 0 || resources.cpuMillis() > 0)
+        && warnedUnbounded.compareAndSet(false, true)) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "exec tasks run without the memory and CPU bounds they ask for: this worker cannot give"
+              + " them cgroups of their own (see the earlier log line on cgroups)");
+    }
     builder.command(cgroup == null ? command : cgroup.enter(command));
     ProcessGroup group;
     try {
       group = ProcessGroup.start(builder, registries.get(), cgroup);
     } catch (IOException e) {
-      throw cannotStart(program, startFailureReason(e));
+      throw cannotStart(context, program, startFailureReason(e));
     }
     try (group) {
-      return await(group, context, started);
+      return await(group, cgroup, resources, context, started);
     }
   }
 
+  /**
+   * {@code CUDA_VISIBLE_DEVICES} for a task given the worker's GPUs {@code gpus}: their indices, or
+   * the entries at those indices of the worker's own {@code CUDA_VISIBLE_DEVICES} when it was
+   * started with one (which CUDA reads afresh in the task, so indices would name other GPUs).
+   *
+   * @throws IllegalArgumentException when an index is beyond the worker's own list
+   */
+  static String visibleDevices(List<Integer> gpus, String workerDevices) {
+    if (workerDevices == null || workerDevices.isBlank()) {
+      return gpus.stream().map(String::valueOf).collect(Collectors.joining(","));
+    }
+    List<String> own = Arrays.stream(workerDevices.split(",")).map(String::strip).toList();
+    List<String> visible = new ArrayList<>(gpus.size());
+    for (int gpu : gpus) {
+      if (gpu >= own.size()) {
+        throw new IllegalArgumentException(
+            "the task was given GPU "
+                + gpu
+                + ", but this worker sees only "
+                + own.size()
+                + " ("
+                + GPU_ENV
+                + "="
+                + workerDevices
+                + "); give it no more with --resources gpu=N");
+      }
+      visible.add(own.get(gpu));
+    }
+    return String.join(",", visible);
+  }
+
   /** Waits for the task's end or its cancellation, whichever comes first. */
-  private static ByteString await(ProcessGroup group, TaskContext context, long started)
+  private static ByteString await(
+      ProcessGroup group,
+      TaskCgroup cgroup,
+      TaskResources resources,
+      TaskContext context,
+      long started)
       throws TaskFailedException, TaskCancelledException {
     Process leader = group.leader();
     OutputTail stdout = OutputTail.start(leader.getInputStream(), "exec-stdout-" + leader.pid());
@@ -281,6 +346,7 @@ public final class ExecKind implements JobKind {
       throw stop(group, context);
     }
     int exit = leader.exitValue();
+    context.processExited(exit);
     long durationMs = (System.nanoTime() - started) / 1_000_000;
     // The task's process group is the task: what it left running in the background goes too.
     group.killLeftovers();
@@ -300,6 +366,10 @@ public final class ExecKind implements JobKind {
             .setStderrTail(stderr.text())
             .setDurationMs(durationMs)
             .build();
+    // A task that survived the loss of a child to the OOM killer (exit 0) is left to say so.
+    if (exit != 0 && cgroup != null && cgroup.oomKills() > 0) {
+      throw new TaskFailedException(oomKilled(resources.memBytes()), output.toByteString());
+    }
     if (exit != 0) {
       String line = lastLine(output.getStderrTail());
       throw new TaskFailedException(
@@ -308,24 +378,53 @@ public final class ExecKind implements JobKind {
     return output.toByteString();
   }
 
+  /** Why a task the OOM killer ended failed, with the bound it ran into if it had one. */
+  static String oomKilled(long memBytes) {
+    return "killed by the out-of-memory killer: "
+        + (memBytes > 0
+            ? "the task exceeded its memory limit of " + size(memBytes) + " (--mem)"
+            : "its worker's host or cgroup ran out of memory");
+  }
+
+  /** {@code bytes} in the largest binary unit that keeps a whole part: "32 MiB", "1.5 GiB". */
+  static String size(long bytes) {
+    String[] units = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int unit = 0;
+    double value = bytes;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    if (unit == 0) {
+      return bytes + " bytes";
+    }
+    String text = String.format(Locale.ROOT, "%.1f", value);
+    return (text.endsWith(".0") ? text.substring(0, text.length() - 2) : text) + " " + units[unit];
+  }
+
   /** Stops the group (SIGTERM, the grace period, SIGKILL) and says how it ended. */
   private static TaskCancelledException stop(ProcessGroup group, TaskContext context) {
     ProcessGroup.Stop stop = group.stop(context.graceMs());
+    Process leader = group.leader();
+    if (!leader.isAlive()) {
+      context.processExited(leader.exitValue());
+    }
     return new TaskCancelledException(stop.outcome(), stop.detail());
   }
 
   /** Fails the task, as a shell would, if execvp could not run {@code program}. */
-  private static void checkRunnable(String program, String searchPath, Path workdir)
+  private static void checkRunnable(
+      TaskContext context, String program, String searchPath, Path workdir)
       throws TaskFailedException {
     try {
       ProgramLookup.resolve(
           program, searchPath == null ? ProgramLookup.DEFAULT_SEARCH_PATH : searchPath, workdir);
     } catch (NoSuchFileException e) {
-      throw cannotStart(program, "No such file or directory");
+      throw cannotStart(context, program, "No such file or directory");
     } catch (AccessDeniedException e) {
-      throw cannotStart(program, "Permission denied");
+      throw cannotStart(context, program, "Permission denied");
     } catch (InvalidPathException e) {
-      throw cannotStart(program, "not a valid path: " + e.getMessage());
+      throw cannotStart(context, program, "not a valid path: " + e.getMessage());
     }
   }
 
@@ -337,7 +436,10 @@ public final class ExecKind implements JobKind {
     }
   }
 
-  private static TaskFailedException cannotStart(String program, String reason) {
+  /** A task whose command did not run: it exits 127, as a shell reports such a command. */
+  private static TaskFailedException cannotStart(
+      TaskContext context, String program, String reason) {
+    context.processExited(CANNOT_START_EXIT);
     String message = "cannot start '" + program + "': " + reason;
     ExecTaskOutput output =
         ExecTaskOutput.newBuilder().setExitCode(CANNOT_START_EXIT).setStderrTail(message).build();

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -28,6 +29,12 @@ final class TaskCgroup implements AutoCloseable {
   private static final String ENTER =
       "echo 0 > \"$1/cgroup.procs\" || { echo \"weft: cannot move the task into its cgroup $1\" >&2;"
           + " exit 125; }; shift; exec \"$@\"";
+
+  /** cpu.max's period: the quota is CPU time per this much wall time, both in microseconds. */
+  static final long CPU_PERIOD_US = 100_000;
+
+  /** The kernel refuses a quota below a millisecond per period. */
+  static final long MIN_CPU_QUOTA_US = 1_000;
 
   private final Path dir;
   private final Runnable onClose;
@@ -78,6 +85,55 @@ final class TaskCgroup implements AutoCloseable {
     }
   }
 
+  /**
+   * Bounds the memory of the task's processes, before any of them enters: {@code memory.max}, no
+   * swap beyond it ({@code memory.swap.max}, where the kernel has swap accounting), and {@code
+   * memory.oom.group}, so that the OOM killer ends the task as a whole rather than one process the
+   * rest would wait for or outlive.
+   */
+  void limitMemory(long bytes) throws IOException {
+    Files.writeString(dir.resolve("memory.max"), Long.toString(bytes));
+    writeIfPresent("memory.swap.max", "0");
+    writeIfPresent("memory.oom.group", "1");
+  }
+
+  /** Bounds the CPU time of the task's processes to {@code cpuMillis} thousandths of a CPU. */
+  void limitCpu(long cpuMillis) throws IOException {
+    long perMilli = CPU_PERIOD_US / 1_000;
+    long quota =
+        Math.max(MIN_CPU_QUOTA_US, Math.min(cpuMillis, Long.MAX_VALUE / perMilli) * perMilli);
+    Files.writeString(dir.resolve("cpu.max"), quota + " " + CPU_PERIOD_US);
+  }
+
+  private void writeIfPresent(String file, String value) throws IOException {
+    try {
+      Files.writeString(
+          dir.resolve(file), value, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+    } catch (NoSuchFileException e) {
+      // This kernel has no such knob (no swap accounting, an older kernel): nothing to set.
+    }
+  }
+
+  /**
+   * How many of the task's processes the OOM killer has killed ({@code oom_kill} in memory.events);
+   * 0 when the cgroup has no memory controller.
+   */
+  long oomKills() {
+    try {
+      for (String line : Files.readAllLines(dir.resolve("memory.events"))) {
+        if (line.startsWith("oom_kill ")) {
+          return Long.parseLong(line.substring("oom_kill ".length()).strip());
+        }
+      }
+      return 0;
+    } catch (NoSuchFileException e) {
+      return 0;
+    } catch (IOException | UncheckedIOException | NumberFormatException e) {
+      LOG.log(System.Logger.Level.WARNING, "cannot read " + dir + "/memory.events: " + e);
+      return 0;
+    }
+  }
+
   /** True while a live process (not a zombie) is in the cgroup. */
   boolean populated() {
     try {
@@ -108,6 +164,11 @@ final class TaskCgroup implements AutoCloseable {
   }
 
   private List<Long> pids() {
+    return pidsIn(dir);
+  }
+
+  /** The processes in cgroup {@code dir} (its cgroup.procs); empty if it is gone or unreadable. */
+  static List<Long> pidsIn(Path dir) {
     try {
       return Files.readAllLines(dir.resolve("cgroup.procs")).stream()
           .filter(line -> !line.isBlank())

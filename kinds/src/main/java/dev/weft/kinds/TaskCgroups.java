@@ -1,5 +1,6 @@
 package dev.weft.kinds;
 
+import dev.weft.posix.OwnCgroup;
 import dev.weft.posix.ProcessStat;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -7,11 +8,12 @@ import java.nio.file.DirectoryIteratorException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
@@ -30,9 +32,18 @@ import java.util.regex.Pattern;
  * <pre>
  * weft-worker-PIDNS-PID-START/   made with this worker's first running task, removed with its last
  *   task-N/                      one per running task
+ *   worker/                      this worker's process, once it moved aside (below)
  * </pre>
  *
- * With its pid namespace (the inode of /proc/self/ns/pid) and start time (field 22 of
+ * <p>A task that asks for memory or CPU gets {@code memory.max} or {@code cpu.max} in its cgroup,
+ * which needs the controller enabled in the {@code cgroup.subtree_control} of the cgroups above it.
+ * The kernel allows that in a cgroup other than the root only while no process is in it: so a
+ * worker that is the only process of its cgroup (a systemd unit with {@code Delegate=yes}, a
+ * container's single process) first moves itself into {@code worker/}, as systemd's {@code
+ * DelegateSubgroup=} would. A worker that shares its cgroup with other processes, or whose cgroup
+ * lacks the controller, runs such tasks without the bound and says so once in its log.
+ *
+ * <p>With its pid namespace (the inode of /proc/self/ns/pid) and start time (field 22 of
  * /proc/PID/stat) the pid names one process, so another worker in the same pid namespace can tell
  * the cgroups of a worker that died (SIGKILL, the OOM killer) and kill what is left in them; those
  * of workers in other pid namespaces it leaves alone, not knowing whether they live.
@@ -42,6 +53,7 @@ final class TaskCgroups {
   private static final Pattern WORKER_DIR =
       Pattern.compile("weft-worker-(\\d{1,19})-(\\d{1,9})-(\\d{1,18})");
   private static final Pattern TASK_DIR = Pattern.compile("task-\\d{1,18}");
+  private static final String WORKER_LEAF = "worker";
 
   private final Path parent;
   private final long pidNamespace;
@@ -51,12 +63,13 @@ final class TaskCgroups {
   private final Object dirLock = new Object();
   private int running; // guarded by dirLock
   private boolean probed; // guarded by dirLock: a process was seen to enter a task cgroup
+  // Controllers found impossible to enable for the task cgroups (said once in the log).
+  private final Set<String> unavailable = ConcurrentHashMap.newKeySet();
 
   TaskCgroups(Path parent, long pidNamespace, long workerPid, long workerStartTicks) {
     this.parent = parent;
     this.pidNamespace = pidNamespace;
-    this.workerDir =
-        parent.resolve("weft-worker-" + pidNamespace + "-" + workerPid + "-" + workerStartTicks);
+    this.workerDir = parent.resolve(workerDirName(pidNamespace, workerPid, workerStartTicks));
   }
 
   /** This process's, when it is in a cgroup v2 hierarchy it can see; empty otherwise. */
@@ -65,72 +78,48 @@ final class TaskCgroups {
     if (pidNamespace < 0) {
       return Optional.empty(); // dead workers could not be told from live ones
     }
-    return ownCgroup()
+    ProcessStat self = ProcessStat.self();
+    return OwnCgroup.directory()
         .map(
             dir ->
                 new TaskCgroups(
-                    dir, pidNamespace, ProcessStat.self().pid(), ProcessStat.self().startTicks()));
+                    startCgroup(dir, workerDirName(pidNamespace, self.pid(), self.startTicks())),
+                    pidNamespace,
+                    self.pid(),
+                    self.startTicks()));
+  }
+
+  static String workerDirName(long pidNamespace, long workerPid, long workerStartTicks) {
+    return "weft-worker-" + pidNamespace + "-" + workerPid + "-" + workerStartTicks;
   }
 
   /**
-   * The directory of this process's cgroup in the v2 hierarchy: the cgroup2 mount (from
-   * /proc/self/mountinfo) joined with the path in /proc/self/cgroup's {@code 0::} line.
+   * The cgroup this worker started in, under which its task cgroups live: {@code own}, or, once the
+   * worker has moved into its leaf {@code WORKERDIR/worker}, the cgroup above WORKERDIR.
    */
-  static Optional<Path> ownCgroup() {
-    try {
-      Optional<String> own =
-          Files.readAllLines(Path.of("/proc/self/cgroup")).stream()
-              .filter(line -> line.startsWith("0::/"))
-              .map(line -> line.substring(3))
-              .findFirst();
-      Optional<Path> mount = cgroup2Mount(Files.readAllLines(Path.of("/proc/self/mountinfo")));
-      if (own.isEmpty() || mount.isEmpty()) {
-        return Optional.empty();
-      }
-      Path dir = mount.get().resolve(own.get().substring(1));
-      return Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)
-          ? Optional.of(dir)
-          : Optional.empty();
-    } catch (IOException | UncheckedIOException e) {
-      return Optional.empty();
+  static Path startCgroup(Path own, String workerDirName) {
+    Path up = own.getParent();
+    if (up != null
+        && up.getParent() != null
+        && own.getFileName().toString().equals(WORKER_LEAF)
+        && up.getFileName().toString().equals(workerDirName)) {
+      return up.getParent();
     }
-  }
-
-  /** The mount point of the cgroup2 file system whose root is the hierarchy's (or ns's) root. */
-  static Optional<Path> cgroup2Mount(List<String> mountinfo) {
-    for (String line : mountinfo) {
-      // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
-      int separator = line.indexOf(" - ");
-      if (separator < 0) {
-        continue;
-      }
-      String[] before = line.substring(0, separator).split(" ");
-      String[] after = line.substring(separator + 3).split(" ");
-      if (before.length >= 5 && after.length >= 1 && after[0].equals("cgroup2")) {
-        if (before[3].equals("/")) {
-          return Optional.of(Path.of(unescape(before[4])));
-        }
-      }
-    }
-    return Optional.empty();
-  }
-
-  /** mountinfo writes space, tab, newline and backslash in paths as octal escapes. */
-  private static String unescape(String field) {
-    Matcher m = Pattern.compile("\\\\([0-7]{3})").matcher(field);
-    StringBuilder out = new StringBuilder();
-    while (m.find()) {
-      m.appendReplacement(
-          out, Matcher.quoteReplacement(String.valueOf((char) Integer.parseInt(m.group(1), 8))));
-    }
-    m.appendTail(out);
-    return out.toString();
+    return own;
   }
 
   /**
-   * A new cgroup for one task, or empty when this worker cannot make one (said once in the log;
-   * tasks then rely on their process groups).
+   * A new cgroup for one task, bounded as {@code resources} ask where this worker can (see above),
+   * or empty when this worker cannot make one (said once in the log; tasks then rely on their
+   * process groups).
    */
+  Optional<TaskCgroup> create(TaskResources resources) {
+    Optional<TaskCgroup> cgroup = create();
+    cgroup.ifPresent(task -> limit(task, resources));
+    return cgroup;
+  }
+
+  /** A new cgroup for one task, without bounds. */
   Optional<TaskCgroup> create() {
     if (disabled.get()) {
       return Optional.empty();
@@ -172,6 +161,130 @@ final class TaskCgroups {
         probed = true;
       }
       return Optional.of(cgroup);
+    }
+  }
+
+  /** Writes the task's bounds; one that cannot be enforced is said once in the log. */
+  private void limit(TaskCgroup task, TaskResources resources) {
+    if (resources.memBytes() > 0 && controllerOn(task, "memory", "memory.max")) {
+      try {
+        task.limitMemory(resources.memBytes());
+      } catch (IOException | UncheckedIOException e) {
+        cannotLimit("memory", "cannot write " + task.dir() + "/memory.max (" + e + ")");
+      }
+    }
+    if (resources.cpuMillis() > 0 && controllerOn(task, "cpu", "cpu.max")) {
+      try {
+        task.limitCpu(resources.cpuMillis());
+      } catch (IOException | UncheckedIOException e) {
+        cannotLimit("cpu", "cannot write " + task.dir() + "/cpu.max (" + e + ")");
+      }
+    }
+  }
+
+  /**
+   * True when {@code task} has {@code controller}'s interface file {@code file}: the controller is
+   * enabled in the cgroups above it, by this call if need be.
+   */
+  boolean controllerOn(TaskCgroup task, String controller, String file) {
+    if (Files.exists(task.dir().resolve(file))) {
+      return true;
+    }
+    if (unavailable.contains(controller)) {
+      return false;
+    }
+    // Concurrent calls for two tasks write the same values: each step may run twice.
+    Optional<String> problem;
+    try {
+      problem = enableForTasks(controller);
+    } catch (IOException | UncheckedIOException e) {
+      problem = Optional.of(e.toString());
+    }
+    if (problem.isEmpty() && !Files.exists(task.dir().resolve(file))) {
+      problem = Optional.of(task.dir().resolve(file) + " did not appear");
+    }
+    problem.ifPresent(why -> cannotLimit(controller, why));
+    return problem.isEmpty();
+  }
+
+  /** Enables {@code controller} in this worker's cgroup and its directory, for the task cgroups. */
+  private Optional<String> enableForTasks(String controller) throws IOException {
+    if (!words(parent.resolve("cgroup.subtree_control")).contains(controller)) {
+      if (!words(parent.resolve("cgroup.controllers")).contains(controller)) {
+        return Optional.of(
+            "the "
+                + controller
+                + " controller is not available in "
+                + parent
+                + " (not in its cgroup.controllers: not delegated to this worker's cgroup, or bound"
+                + " to a cgroup v1 hierarchy)");
+      }
+      try {
+        Files.writeString(parent.resolve("cgroup.subtree_control"), "+" + controller);
+      } catch (IOException e) {
+        // Refused while a process is in it (EBUSY): this worker's own, and maybe others.
+        if (!moveAside()) {
+          return Optional.of(
+              "cannot enable the "
+                  + controller
+                  + " controller for the cgroups under "
+                  + parent
+                  + " ("
+                  + e.getMessage()
+                  + "): a cgroup other than the root may do so only while no process is in it, and"
+                  + " this worker shares it with other processes; run the worker alone in a cgroup"
+                  + " delegated to it (systemd's Delegate=yes)");
+        }
+        Files.writeString(parent.resolve("cgroup.subtree_control"), "+" + controller);
+      }
+    }
+    if (!words(workerDir.resolve("cgroup.subtree_control")).contains(controller)) {
+      Files.writeString(workerDir.resolve("cgroup.subtree_control"), "+" + controller);
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Moves this worker's process out of its cgroup into {@code WORKERDIR/worker}, when it is the
+   * only process there, so that the cgroup may hand controllers down. False when other processes
+   * are there too: moving this one would not empty it.
+   */
+  private boolean moveAside() throws IOException {
+    long self = ProcessHandle.current().pid();
+    if (!TaskCgroup.pidsIn(parent).equals(List.of(self))) {
+      return false;
+    }
+    Path leaf = workerDir.resolve(WORKER_LEAF);
+    try {
+      Files.createDirectory(leaf);
+    } catch (FileAlreadyExistsException e) {
+      // Another task's limits moved the worker a moment ago.
+    }
+    Files.writeString(leaf.resolve("cgroup.procs"), Long.toString(self));
+    LOG.log(
+        System.Logger.Level.INFO,
+        "moved this worker into "
+            + leaf
+            + ", so that its exec tasks' cgroups may be given memory and cpu bounds");
+    return true;
+  }
+
+  private void cannotLimit(String controller, String why) {
+    if (unavailable.add(controller)) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "exec tasks run without the "
+              + (controller.equals("cpu") ? "CPU" : controller)
+              + " bound they ask for: "
+              + why);
+    }
+  }
+
+  private static List<String> words(Path file) throws IOException {
+    try {
+      return List.of(Files.readString(file).strip().split("\\s+"));
+    } catch (NoSuchFileException e) {
+      return List.of();
     }
   }
 
@@ -220,6 +333,7 @@ final class TaskCgroups {
             && !ProcessStat.isRunning(
                 Long.parseLong(name.group(2)), Long.parseLong(name.group(3)))) {
           killed += killTasksUnder(dir, true);
+          deleteIfEmpty(dir.resolve(WORKER_LEAF)); // the dead worker's own, empty with it gone
           deleteIfEmpty(dir);
         }
       }

@@ -15,6 +15,17 @@ public interface TaskContext {
   /** How long a cancelled task gets to stop on its own before it is killed, in milliseconds. */
   long graceMs();
 
+  /** What the task asked of its worker and was given; {@link TaskResources#NONE} when nothing. */
+  default TaskResources resources() {
+    return TaskResources.NONE;
+  }
+
+  /**
+   * The task's process exited with {@code exitCode} (for kinds that run one): the worker reports it
+   * with the task's result, however the task ended.
+   */
+  default void processExited(int exitCode) {}
+
   /** Throws {@link InterruptedException} if the task has been cancelled. */
   default void checkCancelled() throws InterruptedException {
     if (isCancelled() || Thread.currentThread().isInterrupted()) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.common.base.Suppliers;
 import com.google.protobuf.ByteString;
@@ -216,6 +217,7 @@ class ExecKindTest {
           assertThrows(ExecutionException.class, () -> running.get(10, TimeUnit.SECONDS));
       TaskCancelledException stop = assertInstanceOf(TaskCancelledException.class, e.getCause());
       assertEquals(StopOutcome.EXITED_ON_TERM, stop.outcome(), stop.detail());
+      assertEquals(List.of(128 + 15), context.exits(), "the shell died of SIGTERM");
       for (ProcessHandle process : tree) {
         process.onExit().get(10, TimeUnit.SECONDS);
       }
@@ -393,5 +395,81 @@ class ExecKindTest {
     assertEquals("odd", ExecKind.startFailureReason(new IOException("odd")));
     assertEquals(List.of("a", "{x}"), ExecKind.argv(List.of("a", "{x}"), "in", false));
     assertEquals(List.of("in-in"), ExecKind.argv(List.of("{}-{}"), "in", true));
+    assertEquals("100 bytes", ExecKind.size(100));
+    assertEquals("32 MiB", ExecKind.size(32L << 20));
+    assertEquals("1.5 GiB", ExecKind.size(3L << 29));
+    assertEquals("2 GiB", ExecKind.size(2L << 30));
+    assertEquals(
+        "killed by the out-of-memory killer: the task exceeded its memory limit of 2 GiB (--mem)",
+        ExecKind.oomKilled(2L << 30));
+    assertEquals(
+        "killed by the out-of-memory killer: its worker's host or cgroup ran out of memory",
+        ExecKind.oomKilled(0));
+  }
+
+  @Test
+  void theExitCodeIsReportedHoweverTheTaskEnds() throws Exception {
+    TestContext succeeded = new TestContext();
+    kind.run(kind.plan(shell("exit 0")).input(0), succeeded);
+    assertEquals(List.of(0), succeeded.exits());
+
+    TestContext failed = new TestContext();
+    assertThrows(
+        TaskFailedException.class, () -> kind.run(kind.plan(shell("exit 3")).input(0), failed));
+    assertEquals(List.of(3), failed.exits());
+
+    // As a shell reports a command it cannot run.
+    TestContext missing = new TestContext();
+    ByteString input = kind.plan(spec(List.of("/nonexistent/weft-test", "x"), List.of())).input(0);
+    assertThrows(TaskFailedException.class, () -> kind.run(input, missing));
+    assertEquals(List.of(ExecKind.CANNOT_START_EXIT), missing.exits());
+  }
+
+  @Test
+  void aTaskGivenGpusSeesThemAloneInCudaVisibleDevices() throws Exception {
+    assumeTrue(
+        System.getenv(ExecKind.GPU_ENV) == null,
+        "skipped: this JVM has " + ExecKind.GPU_ENV + " set, which the task would map through");
+    ByteString input = kind.plan(spec(List.of("printenv", ExecKind.GPU_ENV), List.of())).input(0);
+    TestContext given = new TestContext(new TaskResources(0, 0, List.of(0, 2)));
+    ExecTaskOutput output = ExecTaskOutput.parseFrom(kind.run(input, given));
+    assertEquals("0,2\n", output.getStdoutTail());
+
+    // The coordinator's choice beats a job's own value.
+    JobSpec ownValue =
+        JobSpec.newBuilder()
+            .setExec(
+                ExecParams.newBuilder()
+                    .addAllCommand(List.of("printenv", ExecKind.GPU_ENV))
+                    .putEnv(ExecKind.GPU_ENV, "7"))
+            .build();
+    output =
+        ExecTaskOutput.parseFrom(
+            kind.run(
+                kind.plan(ownValue).input(0),
+                new TestContext(new TaskResources(0, 0, List.of(1)))));
+    assertEquals("1\n", output.getStdoutTail());
+
+    // A task given no GPU gets no variable at all (printenv exits 1), not an empty one.
+    TestContext none = new TestContext();
+    TaskFailedException unset =
+        assertThrows(TaskFailedException.class, () -> kind.run(input, none));
+    assertEquals(List.of(1), none.exits());
+    assertEquals("", ExecTaskOutput.parseFrom(unset.output()).getStdoutTail());
+  }
+
+  @Test
+  void gpuIndicesMapThroughTheWorkersOwnCudaVisibleDevices() {
+    assertEquals("0,2", ExecKind.visibleDevices(List.of(0, 2), null));
+    assertEquals("0,2", ExecKind.visibleDevices(List.of(0, 2), " "));
+    assertEquals("GPU-aa,GPU-cc", ExecKind.visibleDevices(List.of(0, 2), "GPU-aa, GPU-bb,GPU-cc"));
+    assertEquals("3", ExecKind.visibleDevices(List.of(1), "2,3"));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> ExecKind.visibleDevices(List.of(0, 2), "4,5"));
+    assertEquals(
+        "the task was given GPU 2, but this worker sees only 2 (CUDA_VISIBLE_DEVICES=4,5); give it"
+            + " no more with --resources gpu=N",
+        e.getMessage());
   }
 }

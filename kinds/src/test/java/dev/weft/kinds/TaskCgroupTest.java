@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.protobuf.ByteString;
+import dev.weft.posix.OwnCgroup;
 import dev.weft.posix.ProcessStat;
 import dev.weft.posix.Signals;
 import dev.weft.v1.ExecParams;
@@ -30,6 +31,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -56,7 +58,7 @@ class TaskCgroupTest {
 
   @BeforeEach
   void setUp() throws IOException {
-    Optional<Path> own = TaskCgroups.ownCgroup();
+    Optional<Path> own = OwnCgroup.directory();
     assumeTrue(own.isPresent(), "skipped: this process is in no cgroup v2 hierarchy it can see");
     assumeTrue(
         Files.isWritable(own.get()),
@@ -207,16 +209,161 @@ class TaskCgroupTest {
   }
 
   @Test
-  void theCgroup2MountIsFoundInMountinfo() {
-    List<String> mountinfo =
-        List.of(
-            "24 31 0:22 / /proc rw,nosuid,nodev,noexec,relatime shared:13 - proc proc rw",
-            "33 25 0:28 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory",
-            "35 25 0:30 /a /elsewhere rw,relatime - cgroup2 cgroup2 rw",
-            "36 25 0:30 / /sys/fs/cgroup/my\\040unified rw,relatime shared:9 - cgroup2 cgroup2 rw");
+  void boundsAreWrittenAsTheKernelReadsThem(@TempDir Path fake) throws IOException {
+    // A directory standing in for a task cgroup whose kernel accounts swap and has oom.group.
+    Files.writeString(fake.resolve("memory.swap.max"), "max\n");
+    Files.writeString(fake.resolve("memory.oom.group"), "0\n");
+    TaskCgroup cgroup = new TaskCgroup(fake, () -> {});
+
+    cgroup.limitMemory(32L << 20);
+    cgroup.limitCpu(1_500);
+    assertEquals("33554432", Files.readString(fake.resolve("memory.max")));
+    assertEquals("0", Files.readString(fake.resolve("memory.swap.max")));
+    assertEquals("1", Files.readString(fake.resolve("memory.oom.group")));
+    assertEquals("150000 100000", Files.readString(fake.resolve("cpu.max")));
+    cgroup.limitCpu(1); // below the kernel's smallest quota, which it gets instead
+    assertEquals("1000 100000", Files.readString(fake.resolve("cpu.max")));
+
+    assertEquals(0, cgroup.oomKills(), "no memory.events: no memory controller, no kills known");
+    Files.writeString(
+        fake.resolve("memory.events"),
+        "low 0\nhigh 0\nmax 40\noom 1\noom_kill 1\noom_group_kill 1\n");
+    assertEquals(1, cgroup.oomKills());
+  }
+
+  @Test
+  void withoutSwapAccountingOnlyTheMemoryBoundIsWritten(@TempDir Path fake) throws IOException {
+    new TaskCgroup(fake, () -> {}).limitMemory(1L << 30);
+    try (Stream<Path> files = Files.list(fake)) {
+      assertEquals(List.of("memory.max"), files.map(f -> f.getFileName().toString()).toList());
+    }
+  }
+
+  /**
+   * Skips the test unless a task cgroup made here gets {@code file} for {@code asked}: its
+   * controller must be available to this process's cgroup, and that cgroup the root or this
+   * process's alone.
+   */
+  private void assumeBounded(TaskResources asked, String file) {
+    TaskCgroup probe = cgroups.create(asked).orElse(null);
+    assumeTrue(probe != null, "skipped: no task cgroup can be made here");
+    boolean bounded;
+    try {
+      bounded = Files.exists(probe.dir().resolve(file));
+    } finally {
+      probe.close();
+    }
+    assumeTrue(
+        bounded,
+        "skipped: task cgroups here get no "
+            + file
+            + " (the controller is not available to "
+            + parent
+            + ", or others share that cgroup; the worker's warning above says which)");
+  }
+
+  @Test
+  void aTaskRunsUnderTheMemoryAndCpuBoundsItAskedFor() throws Exception {
+    TaskResources asked = new TaskResources(1_500, 64L << 20, List.of());
+    assumeBounded(asked, "memory.max");
+    assumeBounded(asked, "cpu.max");
+    Path mount =
+        OwnCgroup.cgroup2Mount(Files.readAllLines(Path.of("/proc/self/mountinfo"))).orElseThrow();
+    // The task reads the files of the cgroup it runs in, so they were there before it started.
+    String script =
+        "d=\""
+            + mount
+            + "$(sed -n 's/^0:://p' /proc/self/cgroup)\"; cat \"$d/memory.max\" \"$d/cpu.max\";"
+            + " cat \"$d/memory.swap.max\" 2>/dev/null || echo no-swap-accounting";
+    ExecTaskOutput output =
+        ExecTaskOutput.parseFrom(kind.run(task(script), new TestContext(asked)));
+    List<String> lines = output.getStdoutTail().lines().toList();
+    assertEquals(List.of("67108864", "150000 100000"), lines.subList(0, 2), output.toString());
+    assertTrue(List.of("0", "no-swap-accounting").contains(lines.get(2)), output.toString());
+  }
+
+  @Test
+  void aTaskBeyondItsMemoryIsKilledByTheOomKillerAndSaysSo() throws Exception {
+    TaskResources asked = new TaskResources(0, 32L << 20, List.of());
+    assumeBounded(asked, "memory.max");
+    // tail keeps the last lines, and /dev/zero has no newline: it keeps all it reads.
+    TestContext context = new TestContext(asked);
+    TaskFailedException e =
+        assertThrows(
+            TaskFailedException.class,
+            () -> kind.run(task("head -c 256m /dev/zero | tail"), context));
     assertEquals(
-        Optional.of(Path.of("/sys/fs/cgroup/my unified")), TaskCgroups.cgroup2Mount(mountinfo));
-    assertEquals(Optional.empty(), TaskCgroups.cgroup2Mount(mountinfo.subList(0, 3)));
+        "killed by the out-of-memory killer: the task exceeded its memory limit of 32 MiB (--mem)",
+        e.getMessage());
+    assertEquals(List.of(128 + 9), context.exits(), "the task died of SIGKILL");
+    assertEquals(128 + 9, ExecTaskOutput.parseFrom(e.output()).getExitCode());
+  }
+
+  @Test
+  void aWorkerAloneInItsCgroupMovesAsideSoThatItsTasksGetControllers() throws Exception {
+    // The root cgroup may hand controllers down with processes in it; below it, a cgroup holding
+    // only this JVM stands in for a worker's own. hugetlb is a domain controller nothing here uses.
+    assumeTrue(
+        !Files.exists(parent.resolve("cgroup.type")),
+        "skipped: this JVM is not in the root cgroup, under which the test makes the worker's");
+    assumeTrue(
+        Files.readString(parent.resolve("cgroup.controllers")).contains("hugetlb")
+            && Files.isDirectory(Path.of("/sys/kernel/mm/hugepages/hugepages-2048kB")),
+        "skipped: no hugetlb controller with 2 MB pages to hand down");
+    ProcessStat self = ProcessStat.self();
+    Path alone = parent.resolve("weft-test-alone-" + self.pid());
+    boolean enabledAbove =
+        !Files.readString(parent.resolve("cgroup.subtree_control")).contains("hugetlb");
+    Files.createDirectory(alone);
+    TaskCgroups moving =
+        new TaskCgroups(alone, ProcessStat.ownPidNamespace(), self.pid(), self.startTicks());
+    Path workerDir =
+        alone.resolve(
+            TaskCgroups.workerDirName(
+                ProcessStat.ownPidNamespace(), self.pid(), self.startTicks()));
+    List<TaskCgroup> made = new ArrayList<>();
+    try {
+      if (enabledAbove) {
+        Files.writeString(parent.resolve("cgroup.subtree_control"), "+hugetlb");
+      }
+      Files.writeString(alone.resolve("cgroup.procs"), Long.toString(self.pid()));
+      made.add(moving.create().orElseThrow());
+
+      assertTrue(moving.controllerOn(made.getFirst(), "hugetlb", "hugetlb.2MB.max"));
+      assertEquals(Optional.of(workerDir.resolve("worker")), OwnCgroup.directory());
+      assertEquals(
+          alone,
+          TaskCgroups.startCgroup(
+              OwnCgroup.directory().orElseThrow(), workerDir.getFileName().toString()));
+      assertTrue(Files.readString(alone.resolve("cgroup.subtree_control")).contains("hugetlb"));
+      assertTrue(Files.readString(workerDir.resolve("cgroup.subtree_control")).contains("hugetlb"));
+      // Tasks still enter their cgroups from the worker's new place.
+      ExecKind moved =
+          new ExecKind(
+              GroupLauncher::systemDefault,
+              () ->
+                  new TaskProcessGroups(
+                      registryBase,
+                      ProcessStat.ownerUid(self.pid()).orElseThrow(),
+                      self.pid(),
+                      self.startTicks()),
+              () -> Optional.of(moving));
+      ExecTaskOutput output =
+          ExecTaskOutput.parseFrom(moved.run(task("cat /proc/self/cgroup"), new TestContext()));
+      assertTrue(
+          output.getStdoutTail().contains("0::/" + parent.relativize(workerDir) + "/task-"),
+          output.getStdoutTail());
+    } finally {
+      // This JVM goes back where it was, and the stand-in's cgroups and hugetlb go.
+      Files.writeString(parent.resolve("cgroup.procs"), Long.toString(self.pid()));
+      made.forEach(TaskCgroup::close);
+      Files.deleteIfExists(workerDir.resolve("worker"));
+      Files.deleteIfExists(workerDir);
+      Files.deleteIfExists(alone);
+      if (enabledAbove) {
+        Files.writeString(parent.resolve("cgroup.subtree_control"), "-hugetlb");
+      }
+    }
   }
 
   @Test

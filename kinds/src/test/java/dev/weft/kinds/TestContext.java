@@ -13,13 +13,24 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class TestContext implements TaskContext {
   private final long graceMs;
+  private final TaskResources resources;
   private final List<Runnable> actions = new ArrayList<>();
+  private final List<Integer> exits = new ArrayList<>();
   private final CountDownLatch registered = new CountDownLatch(1);
   private boolean cancelled;
   private long checks;
 
-  TestContext(long graceMs) {
+  TestContext(long graceMs, TaskResources resources) {
     this.graceMs = graceMs;
+    this.resources = resources;
+  }
+
+  TestContext(long graceMs) {
+    this(graceMs, TaskResources.NONE);
+  }
+
+  TestContext(TaskResources resources) {
+    this(10_000, resources);
   }
 
   TestContext() {
@@ -69,6 +80,21 @@ final class TestContext implements TaskContext {
   @Override
   public long graceMs() {
     return graceMs;
+  }
+
+  @Override
+  public TaskResources resources() {
+    return resources;
+  }
+
+  @Override
+  public synchronized void processExited(int exitCode) {
+    exits.add(exitCode);
+  }
+
+  /** The exit codes the task reported, in order: one for a task whose process exited. */
+  synchronized List<Integer> exits() {
+    return List.copyOf(exits);
   }
 
   void cancel() {

@@ -6,6 +6,7 @@ import dev.weft.kinds.JobKinds;
 import dev.weft.kinds.TaskCancelledException;
 import dev.weft.kinds.TaskContext;
 import dev.weft.kinds.TaskFailedException;
+import dev.weft.kinds.TaskResources;
 import dev.weft.v1.StopOutcome;
 import dev.weft.v1.TaskAssignment;
 import dev.weft.v1.TaskResult;
@@ -17,7 +18,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -30,6 +33,9 @@ import java.util.function.Consumer;
  * exactly one result, delivered to the result sink: its output, its failure, or that it was
  * cancelled and how it stopped; a task handed back while draining produces none (the coordinator
  * already took it back).
+ *
+ * <p>A task whose assignment has a timeout is stopped as a cancel stops it once it has run that
+ * long (from its start on a slot, not its arrival), and reported timed out rather than cancelled.
  *
  * <p>A cancelled task still running past its grace period (plus a little, so a killed process can
  * be reaped) is reported STUCK at once; its slot thread stays taken, and when the task finally
@@ -241,8 +247,13 @@ final class TaskSlots {
     // Runs on a link's reader thread, which a cancel must not interrupt: the thread is not ours.
     private final boolean inline;
     private final List<Runnable> onCancel = new ArrayList<>();
+    private final TaskResources resources; // null when the assignment's are not valid
+    private final String badResources;
     private Thread runner;
     private boolean cancelled;
+    private boolean timedOut;
+    private ScheduledFuture<?> timeout;
+    private Integer exitCode;
     private boolean finished;
     private boolean handedBack;
     private boolean reportedStuck;
@@ -253,6 +264,19 @@ final class TaskSlots {
       this.assignment = assignment;
       this.kind = kind;
       this.inline = inline;
+      TaskResources asked = null;
+      String problem = null;
+      try {
+        asked =
+            new TaskResources(
+                assignment.getResources().getCpuMillis(),
+                assignment.getResources().getMemBytes(),
+                assignment.getGpusList());
+      } catch (IllegalArgumentException e) {
+        problem = e.getMessage();
+      }
+      this.resources = asked;
+      this.badResources = problem;
     }
 
     @Override
@@ -281,13 +305,19 @@ final class TaskSlots {
         runner = Thread.currentThread();
       }
       long start = System.nanoTime();
+      startTimeout();
       TaskResult result;
       try {
         result = execute(start);
       } finally {
+        ScheduledFuture<?> pending;
         synchronized (this) {
           finished = true;
           runner = null;
+          pending = timeout;
+        }
+        if (pending != null) {
+          pending.cancel(false);
         }
         if (!inline) {
           // A cancel that raced with the end of the task must not hit the next task here.
@@ -297,7 +327,45 @@ final class TaskSlots {
       finish(result);
     }
 
+    /** Stops the task as a cancel would once it has run for the assignment's timeout, if any. */
+    private void startTimeout() {
+      long ms = assignment.getTimeoutMs();
+      if (ms <= 0) {
+        return;
+      }
+      ScheduledFuture<?> pending;
+      try {
+        pending = timers.schedule(this::timeOut, ms, TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException e) {
+        // The worker is closing, and cancels every task it has itself.
+        LOG.log(
+            System.Logger.Level.DEBUG,
+            "no timeout for task {0}: the worker is closing",
+            describe());
+        return;
+      }
+      synchronized (this) {
+        timeout = pending;
+      }
+    }
+
+    private void timeOut() {
+      if (cancel(-1, true)) {
+        LOG.log(
+            System.Logger.Level.INFO,
+            "task {0} ran past its timeout of {1} ms: stopping it",
+            describe(),
+            assignment.getTimeoutMs());
+      }
+    }
+
     private TaskResult execute(long start) {
+      if (badResources != null) {
+        return TaskResult.newBuilder()
+            .setAttemptId(assignment.getAttemptId())
+            .setError("the assignment's resources are not valid: " + badResources)
+            .build();
+      }
       if (kind == null) {
         return TaskResult.newBuilder()
             .setAttemptId(assignment.getAttemptId())
@@ -313,12 +381,12 @@ final class TaskSlots {
         if (isCancelled()) {
           return stoppedResult(start);
         }
-        return TaskResult.newBuilder()
-            .setAttemptId(assignment.getAttemptId())
-            .setOk(true)
-            .setOutput(output)
-            .setDurationUs(micros(start))
-            .build();
+        return withExitCode(
+            TaskResult.newBuilder()
+                .setAttemptId(assignment.getAttemptId())
+                .setOk(true)
+                .setOutput(output)
+                .setDurationUs(micros(start)));
       } catch (TaskCancelledException e) {
         return cancelledResult(micros(start), e.outcome(), e.detail());
       } catch (InterruptedException e) {
@@ -327,23 +395,23 @@ final class TaskSlots {
         if (isCancelled()) {
           return stoppedResult(start);
         }
-        return TaskResult.newBuilder()
-            .setAttemptId(assignment.getAttemptId())
-            .setError(e.getMessage())
-            .setApplicationError(true)
-            .setOutput(e.output())
-            .setDurationUs(micros(start))
-            .build();
+        return withExitCode(
+            TaskResult.newBuilder()
+                .setAttemptId(assignment.getAttemptId())
+                .setError(e.getMessage())
+                .setApplicationError(true)
+                .setOutput(e.output())
+                .setDurationUs(micros(start)));
       } catch (Exception e) {
         if (isCancelled()) {
           return stoppedResult(start);
         }
         LOG.log(System.Logger.Level.WARNING, "task " + describe() + " failed", e);
-        return TaskResult.newBuilder()
-            .setAttemptId(assignment.getAttemptId())
-            .setError(e.toString())
-            .setDurationUs(micros(start))
-            .build();
+        return withExitCode(
+            TaskResult.newBuilder()
+                .setAttemptId(assignment.getAttemptId())
+                .setError(e.toString())
+                .setDurationUs(micros(start)));
       }
     }
 
@@ -361,14 +429,44 @@ final class TaskSlots {
           micros(start), StopOutcome.STOPPED, "stopped " + sinceCancelMs + " ms after its cancel");
     }
 
+    /**
+     * A stopped attempt: cancelled, or, when its timeout stopped it, a failed attempt that says so.
+     */
     private TaskResult cancelledResult(long micros, StopOutcome outcome, String detail) {
-      return TaskResult.newBuilder()
-          .setAttemptId(assignment.getAttemptId())
-          .setCancelled(true)
-          .setStop(outcome)
-          .setError(detail == null || detail.isEmpty() ? "cancelled" : detail)
-          .setDurationUs(micros)
-          .build();
+      boolean byTimeout;
+      synchronized (this) {
+        byTimeout = timedOut;
+      }
+      boolean told = detail != null && !detail.isEmpty();
+      TaskResult.Builder result =
+          TaskResult.newBuilder()
+              .setAttemptId(assignment.getAttemptId())
+              .setStop(outcome)
+              .setDurationUs(micros);
+      if (byTimeout) {
+        // A failed attempt, not a cancel: the coordinator counts it and may run the task again.
+        result
+            .setTimedOut(true)
+            .setError(
+                "timed out after "
+                    + duration(assignment.getTimeoutMs())
+                    + " (--task-timeout); "
+                    + (told ? detail : "stopped"));
+      } else {
+        result.setCancelled(true).setError(told ? detail : "cancelled");
+      }
+      return withExitCode(result);
+    }
+
+    private TaskResult withExitCode(TaskResult.Builder result) {
+      Integer exit;
+      synchronized (this) {
+        exit = exitCode;
+      }
+      if (exit != null) {
+        result.setExitCode(exit);
+      }
+      return result.build();
     }
 
     private void finish(TaskResult result) {
@@ -407,13 +505,23 @@ final class TaskSlots {
     }
 
     void cancel(long graceMs) {
+      cancel(graceMs, false);
+    }
+
+    /**
+     * Cancels the task, by its timeout or not; false when it was already cancelled or done.
+     *
+     * @param graceMs between SIGTERM and SIGKILL for task processes; negative for the task's own
+     */
+    private boolean cancel(long graceMs, boolean byTimeout) {
       List<Runnable> actions;
       boolean running;
       synchronized (this) {
         if (cancelled || finished) {
-          return;
+          return false;
         }
         cancelled = true;
+        timedOut = byTimeout;
         cancelledNanos = System.nanoTime();
         graceOverrideMs = graceMs;
         actions = List.copyOf(onCancel);
@@ -426,6 +534,7 @@ final class TaskSlots {
       if (running) {
         timers.schedule(this::reportIfStuck, graceMs() + STUCK_MARGIN_MS, TimeUnit.MILLISECONDS);
       }
+      return true;
     }
 
     private void reportIfStuck() {
@@ -475,6 +584,21 @@ final class TaskSlots {
     public synchronized long graceMs() {
       return graceOverrideMs >= 0 ? graceOverrideMs : assignment.getGraceMs();
     }
+
+    @Override
+    public TaskResources resources() {
+      return resources == null ? TaskResources.NONE : resources;
+    }
+
+    @Override
+    public synchronized void processExited(int code) {
+      exitCode = code;
+    }
+  }
+
+  /** "1 s" for whole seconds, else "1500 ms". */
+  static String duration(long ms) {
+    return ms % 1_000 == 0 ? ms / 1_000 + " s" : ms + " ms";
   }
 
   private static void runCancelAction(Runnable action) {

@@ -5,6 +5,7 @@ import dev.weft.kinds.TaskProcessGroups;
 import dev.weft.local.HostIdentity;
 import dev.weft.posix.ProcessStat;
 import dev.weft.v1.Hello;
+import dev.weft.v1.Resources;
 import dev.weft.v1.TaskResults;
 import dev.weft.wire.Transport;
 import java.nio.file.Files;
@@ -12,8 +13,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -53,13 +54,18 @@ public final class Worker implements AutoCloseable {
   private Worker(WorkerConfig config) {
     this.config = config;
     this.kinds = JobKinds.load(Worker.class.getClassLoader());
-    this.timers =
-        Executors.newSingleThreadScheduledExecutor(
+    ScheduledThreadPoolExecutor timer =
+        new ScheduledThreadPoolExecutor(
+            1,
             runnable -> {
               Thread thread = new Thread(runnable, "weft-worker-timer");
               thread.setDaemon(true);
               return thread;
             });
+    // Every task with a timeout schedules its end, and nearly all finish first: drop those at once
+    // rather than keep them queued until they would have fired.
+    timer.setRemoveOnCancelPolicy(true);
+    this.timers = timer;
     this.results = new ResultBatcher(this::sendResults);
     this.slots =
         new TaskSlots(
@@ -372,7 +378,14 @@ public final class Worker implements AutoCloseable {
                     .setPidNamespace(HostIdentity.pidNamespace())
                     .setUid(host.uid()))
             .setProcessStartTicks(ProcessStat.self().startTicks())
-            .setVersion(VERSION);
+            .setVersion(VERSION)
+            .setResources(
+                Resources.newBuilder()
+                    .setCpuMillis(config.cpuMillis())
+                    .setMemBytes(config.memBytes())
+                    .setGpus(config.gpus())
+                    .putAllCustom(config.resources()))
+            .putAllLabels(config.labels());
     if (!config.transport().equals("shm")) {
       hello.addTransports((config.stdio() ? Transport.PIPE : Transport.GRPC).wireName());
     }

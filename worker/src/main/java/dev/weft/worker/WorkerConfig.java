@@ -2,7 +2,13 @@ package dev.weft.worker;
 
 import dev.weft.local.HostIdentity;
 import dev.weft.security.ClientSecurity;
+import java.util.Collections;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
 
 /**
  * Everything a worker is started with. Fluent setters; {@link #conclude()} fills defaults and
@@ -13,6 +19,11 @@ public final class WorkerConfig {
   public static final int AUTO_PREFETCH = -1;
 
   private static final int MAX_PREFETCH = 65_536;
+
+  /** What label keys and values, and the names of the operator's own resources, are made of. */
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._/-]+");
+
+  private static final Set<String> BUILT_IN_RESOURCES = Set.of("cpu", "mem", "gpu");
 
   private String coordinatorHost = "127.0.0.1";
   private int coordinatorPort = 7070;
@@ -27,6 +38,11 @@ public final class WorkerConfig {
   private long drainGraceMs = 10_000;
   private boolean exitWhenStuck;
   private java.util.function.Supplier<ClientSecurity> security = ClientSecurity::new;
+  private long cpuMillis = -1; // unset: one CPU per slot
+  private long memBytes = -1; // unset: WorkerMemory's
+  private int gpus;
+  private final Map<String, Long> customResources = new TreeMap<>();
+  private final Map<String, String> labels = new TreeMap<>();
 
   /** The coordinator's address as {@code HOST:PORT} (IPv6 hosts in brackets). */
   public WorkerConfig join(String hostPort) {
@@ -143,6 +159,72 @@ public final class WorkerConfig {
     return this;
   }
 
+  /** Thousandths of a CPU the worker's tasks may ask for in all (default: one CPU per slot). */
+  public WorkerConfig cpuMillis(long value) {
+    this.cpuMillis = value;
+    return this;
+  }
+
+  /**
+   * Bytes of memory the worker's tasks may ask for in all (default: what the worker's cgroup lets
+   * it use, else the host's memory).
+   */
+  public WorkerConfig memBytes(long value) {
+    this.memBytes = value;
+    return this;
+  }
+
+  /** GPUs the worker has, numbered from 0 for the tasks given them (default: none). */
+  public WorkerConfig gpus(int value) {
+    this.gpus = value;
+    return this;
+  }
+
+  /**
+   * A resource the operator names (licences, scratch disks...), in units of its own: tasks that ask
+   * for it are placed where enough of it is free.
+   *
+   * @throws IllegalArgumentException for a bad or built-in name, or a name given twice
+   */
+  public WorkerConfig resource(String name, long amount) {
+    Objects.requireNonNull(name, "name");
+    if (!NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException(
+          "a resource name is letters, digits and . _ / - (got '" + name + "')");
+    }
+    if (BUILT_IN_RESOURCES.contains(name.toLowerCase(Locale.ROOT))) {
+      throw new IllegalArgumentException(
+          "'" + name + "' is a built-in resource: write it as cpu, mem or gpu");
+    }
+    if (customResources.putIfAbsent(name, amount) != null) {
+      throw new IllegalArgumentException("resource " + name + " is given twice");
+    }
+    return this;
+  }
+
+  /**
+   * A label jobs may require of the workers their tasks run on ({@code zone=eu-west}).
+   *
+   * @throws IllegalArgumentException for a bad key or value, or a key given twice
+   */
+  public WorkerConfig label(String key, String value) {
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(value, "value");
+    if (!NAME.matcher(key).matches() || !NAME.matcher(value).matches()) {
+      throw new IllegalArgumentException(
+          "a label is KEY=VALUE, both of letters, digits and . _ / - (got '"
+              + key
+              + "="
+              + value
+              + "')");
+    }
+    if (labels.putIfAbsent(key, value) != null) {
+      throw new IllegalArgumentException(
+          "label " + key + " is given twice (" + labels.get(key) + " and " + value + ")");
+    }
+    return this;
+  }
+
   /** TLS and the join token for the coordinator (plain text by default). */
   public WorkerConfig security(ClientSecurity value) {
     Objects.requireNonNull(value, "security");
@@ -202,7 +284,32 @@ public final class WorkerConfig {
     if (id.isEmpty()) {
       id = HostIdentity.localHostname() + "-" + ProcessHandle.current().pid();
     }
+    concludeResources();
     return this;
+  }
+
+  private void concludeResources() {
+    if (cpuMillis == -1) {
+      cpuMillis = slots * 1_000L;
+    }
+    if (memBytes == -1) {
+      memBytes = WorkerMemory.detect();
+    }
+    if (cpuMillis < 0) {
+      throw new IllegalArgumentException("cpu must not be negative, got " + cpuMillis + " millis");
+    }
+    if (memBytes < 0) {
+      throw new IllegalArgumentException("mem must not be negative, got " + memBytes + " bytes");
+    }
+    if (gpus < 0) {
+      throw new IllegalArgumentException("gpu must not be negative, got " + gpus);
+    }
+    for (Map.Entry<String, Long> resource : customResources.entrySet()) {
+      if (resource.getValue() < 0) {
+        throw new IllegalArgumentException(
+            resource.getKey() + " must not be negative, got " + resource.getValue());
+      }
+    }
   }
 
   public String coordinatorHost() {
@@ -252,5 +359,28 @@ public final class WorkerConfig {
 
   public long parentPid() {
     return parentPid;
+  }
+
+  /** After {@link #conclude()}, with the default filled in when none was set. */
+  public long cpuMillis() {
+    return cpuMillis;
+  }
+
+  /** After {@link #conclude()}, with the default filled in when none was set. */
+  public long memBytes() {
+    return memBytes;
+  }
+
+  public int gpus() {
+    return gpus;
+  }
+
+  /** The operator's own resources, by name. */
+  public Map<String, Long> resources() {
+    return Collections.unmodifiableMap(customResources);
+  }
+
+  public Map<String, String> labels() {
+    return Collections.unmodifiableMap(labels);
   }
 }

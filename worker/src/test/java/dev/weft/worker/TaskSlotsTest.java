@@ -4,12 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.protobuf.ByteString;
 import dev.weft.kinds.JobKinds;
+import dev.weft.posix.OwnCgroup;
+import dev.weft.posix.ProcessStat;
+import dev.weft.v1.ExecTask;
+import dev.weft.v1.ExecTaskOutput;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.NoopTask;
 import dev.weft.v1.PrimesParams;
+import dev.weft.v1.Resources;
 import dev.weft.v1.SleepTask;
 import dev.weft.v1.StopOutcome;
 import dev.weft.v1.TaskAssignment;
@@ -261,5 +267,194 @@ class TaskSlotsTest {
     assertTrue(noop.getOk(), noop::toString);
     assertTrue(resultThreads.get(5L).startsWith("weft-slot-"), resultThreads::toString);
     await("every slot free", () -> slots.busy() == 0);
+  }
+
+  private static ByteString exec(String... argv) {
+    return ExecTask.newBuilder().addAllArgv(List.of(argv)).build().toByteString();
+  }
+
+  /** Gone, or a zombie (where nothing reaps orphans). */
+  private static boolean gone(long pid) {
+    return ProcessStat.of(pid).map(ProcessStat::isZombie).orElse(true);
+  }
+
+  @Test
+  void anExecTaskPastItsTimeoutIsStoppedAsByACancelAndReportedTimedOut(@TempDir Path dir)
+      throws Exception {
+    TaskSlots slots = start(1);
+    Path pid = dir.resolve("pid");
+    ByteString input =
+        exec(
+            "sh",
+            "-c",
+            "echo $$ > " + pid + ".tmp && mv " + pid + ".tmp " + pid + "; exec sleep 60");
+    long submitted = System.nanoTime();
+    slots.submit(assignment(1, "exec", input).toBuilder().setTimeoutMs(500).build());
+    await("the task writes its pid", () -> Files.exists(pid));
+    long process = Long.parseLong(Files.readString(pid).strip());
+
+    TaskResult result = nextResult();
+    long ms = (System.nanoTime() - submitted) / 1_000_000;
+    assertTrue(result.getTimedOut(), result::toString);
+    assertFalse(result.getOk(), result::toString);
+    assertFalse(result.getCancelled(), result::toString);
+    assertFalse(result.getApplicationError(), result::toString);
+    assertEquals(StopOutcome.EXITED_ON_TERM, result.getStop(), result::toString);
+    assertTrue(
+        result.getError().startsWith("timed out after 500 ms (--task-timeout); exited on SIGTERM"),
+        result::toString);
+    assertEquals(128 + 15, result.getExitCode(), result::toString);
+    // The timeout, the grace (100 ms) and a second for a shared machine.
+    assertTrue(ms < 500 + 100 + 1_000, "reported after " + ms + " ms");
+    assertTrue(gone(process), "process " + process + " is gone");
+    assertEquals(0, slots.busy());
+  }
+
+  @Test
+  void anInJvmTaskPastItsTimeoutIsInterruptedAndReportedTimedOut() throws Exception {
+    TaskSlots slots = start(1);
+    ByteString sleep = SleepTask.newBuilder().setMs(600_000).build().toByteString();
+    slots.submit(assignment(1, "sleep", sleep).toBuilder().setTimeoutMs(1_000).build());
+
+    TaskResult result = nextResult();
+    assertTrue(result.getTimedOut(), result::toString);
+    assertFalse(result.getCancelled(), result::toString);
+    assertEquals(StopOutcome.STOPPED, result.getStop(), result::toString);
+    assertTrue(
+        result.getError().startsWith("timed out after 1 s (--task-timeout); stopped "),
+        result::toString);
+    assertFalse(result.hasExitCode(), "no process, no exit code: " + result);
+  }
+
+  @Test
+  void aTaskIgnoringItsTimeoutIsReportedTimedOutAndStuckAndKeepsItsSlot(@TempDir Path dir)
+      throws Exception {
+    TaskSlots slots = start(1);
+    Path release = dir.resolve("release");
+    slots.submit(
+        assignment(7, "stubborn", StubbornKind.input(release)).toBuilder()
+            .setTimeoutMs(200)
+            .build());
+
+    TaskResult result = nextResult();
+    assertTrue(result.getTimedOut(), result::toString);
+    assertFalse(result.getCancelled(), result::toString);
+    assertEquals(StopOutcome.STUCK, result.getStop(), result::toString);
+    assertTrue(
+        result.getError().startsWith("timed out after 200 ms (--task-timeout); still running "),
+        result::toString);
+    assertEquals(1, slots.stuck());
+
+    Files.createFile(release);
+    await("the stuck task returns and frees its slot", () -> freed.get() == 1);
+    assertTrue(results.isEmpty(), "a stuck task reports once: " + results);
+  }
+
+  @Test
+  void theTimeoutCountsFromTheTaskStartNotFromItsArrival() throws Exception {
+    TaskSlots slots = start(1);
+    // The second task waits in the queue for longer than its timeout, then runs well within it.
+    slots.submit(
+        assignment(1, "sleep", SleepTask.newBuilder().setMs(1_500).build().toByteString()));
+    slots.submit(
+        assignment(2, "sleep", SleepTask.newBuilder().setMs(10).build().toByteString()).toBuilder()
+            .setTimeoutMs(1_000)
+            .build());
+
+    for (int attempt = 1; attempt <= 2; attempt++) {
+      TaskResult result = nextResult();
+      assertEquals(attempt, result.getAttemptId());
+      assertTrue(result.getOk(), result::toString);
+    }
+  }
+
+  @Test
+  void aUserCancelBeforeTheTimeoutIsACancel() throws Exception {
+    TaskSlots slots = start(1);
+    ByteString sleep = SleepTask.newBuilder().setMs(600_000).build().toByteString();
+    slots.submit(assignment(1, "sleep", sleep).toBuilder().setTimeoutMs(60_000).build());
+    await("the task runs", () -> slots.running() == 1);
+
+    slots.cancel(List.of(1L));
+    TaskResult result = nextResult();
+    assertTrue(result.getCancelled(), result::toString);
+    assertFalse(result.getTimedOut(), result::toString);
+  }
+
+  @Test
+  void execTasksReportTheirExitCodeWhetherTheySucceedOrFail() throws Exception {
+    TaskSlots slots = start(1);
+    slots.submit(assignment(1, "exec", exec("true")));
+    TaskResult succeeded = nextResult();
+    assertTrue(succeeded.getOk(), succeeded::toString);
+    assertEquals(0, succeeded.getExitCode(), succeeded::toString);
+
+    slots.submit(assignment(2, "exec", exec("sh", "-c", "exit 3")));
+    TaskResult failed = nextResult();
+    assertTrue(failed.getApplicationError(), failed::toString);
+    assertEquals("exit 3", failed.getError());
+    assertEquals(3, failed.getExitCode(), failed::toString);
+
+    slots.submit(assignment(3, "sleep", SleepTask.newBuilder().setMs(1).build().toByteString()));
+    assertFalse(nextResult().hasExitCode(), "in-JVM tasks have no exit code");
+  }
+
+  @Test
+  void anExecTaskSeesTheGpusItWasGiven() throws Exception {
+    assumeTrue(
+        System.getenv("CUDA_VISIBLE_DEVICES") == null,
+        "skipped: this JVM has CUDA_VISIBLE_DEVICES set, which the task's would map through");
+    TaskSlots slots = start(1);
+    slots.submit(
+        assignment(1, "exec", exec("printenv", "CUDA_VISIBLE_DEVICES")).toBuilder()
+            .addAllGpus(List.of(0, 2))
+            .build());
+    TaskResult result = nextResult();
+    assertTrue(result.getOk(), result::toString);
+    assertEquals("0,2\n", ExecTaskOutput.parseFrom(result.getOutput()).getStdoutTail());
+  }
+
+  @Test
+  void anExecTaskBeyondItsMemoryIsReportedOomKilledAndTheWorkerGoesOn() throws Exception {
+    TaskSlots slots = start(1);
+    Resources mem = Resources.newBuilder().setMemBytes(32L << 20).build();
+    Path mount =
+        OwnCgroup.cgroup2Mount(Files.readAllLines(Path.of("/proc/self/mountinfo"))).orElse(null);
+    assumeTrue(mount != null, "skipped: no cgroup v2 hierarchy here");
+    // Whether this worker can bound its tasks here: the task looks at its own cgroup.
+    slots.submit(
+        assignment(
+                1,
+                "exec",
+                exec(
+                    "sh",
+                    "-c",
+                    "cat \""
+                        + mount
+                        + "$(sed -n 's/^0:://p' /proc/self/cgroup)/memory.max\" 2>/dev/null"))
+            .toBuilder()
+            .setResources(mem)
+            .build());
+    TaskResult probe = nextResult();
+    assumeTrue(
+        probe.getOk()
+            && ExecTaskOutput.parseFrom(probe.getOutput()).getStdoutTail().equals("33554432\n"),
+        "skipped: this worker cannot bound its tasks' memory here (see its warning above)");
+
+    // tail keeps the last lines, and /dev/zero has no newline: it keeps all it reads.
+    slots.submit(
+        assignment(2, "exec", exec("sh", "-c", "head -c 256m /dev/zero | tail")).toBuilder()
+            .setResources(mem)
+            .build());
+    TaskResult killed = nextResult();
+    assertFalse(killed.getOk(), killed::toString);
+    assertTrue(killed.getApplicationError(), killed::toString);
+    assertEquals(
+        "killed by the out-of-memory killer: the task exceeded its memory limit of 32 MiB (--mem)",
+        killed.getError());
+    assertEquals(128 + 9, killed.getExitCode(), killed::toString);
+
+    slots.submit(assignment(3, "exec", exec("true")));
+    assertTrue(nextResult().getOk(), "the worker runs the next task");
   }
 }

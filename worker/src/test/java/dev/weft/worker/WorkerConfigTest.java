@@ -2,8 +2,13 @@ package dev.weft.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 
 class WorkerConfigTest {
 
@@ -37,5 +42,80 @@ class WorkerConfigTest {
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> grpcWorker().prefetch(-2).conclude());
     assertEquals("prefetch must be auto or a number of tasks 0..65536, got '-2'", e.getMessage());
+  }
+
+  @Test
+  void resourcesDefaultToOneCpuPerSlotTheWorkersMemoryAndNoGpu() {
+    WorkerConfig config = grpcWorker().conclude();
+    assertEquals(3_000, config.cpuMillis());
+    assertEquals(WorkerMemory.detect(), config.memBytes());
+    assertTrue(config.memBytes() > 0);
+    assertEquals(0, config.gpus());
+    assertEquals(Map.of(), config.resources());
+    assertEquals(Map.of(), config.labels());
+  }
+
+  @Test
+  void resourcesAndLabelsAsGiven() {
+    WorkerConfig config =
+        grpcWorker()
+            .cpuMillis(1_500)
+            .memBytes(4L << 30)
+            .gpus(2)
+            .resource("licence", 3)
+            .resource("scratch/ssd", 0)
+            .label("zone", "eu-west-1")
+            .label("example.com/rack", "r01")
+            .conclude();
+    assertEquals(1_500, config.cpuMillis());
+    assertEquals(4L << 30, config.memBytes());
+    assertEquals(2, config.gpus());
+    assertEquals(Map.of("licence", 3L, "scratch/ssd", 0L), config.resources());
+    assertEquals(Map.of("zone", "eu-west-1", "example.com/rack", "r01"), config.labels());
+  }
+
+  @Test
+  void badResourcesAndLabelsSayWhatIsWrong() {
+    assertRejected(
+        "cpu must not be negative, got -1000 millis",
+        () -> grpcWorker().cpuMillis(-1_000).conclude());
+    assertRejected(
+        "mem must not be negative, got -2 bytes", () -> grpcWorker().memBytes(-2).conclude());
+    assertRejected("gpu must not be negative, got -1", () -> grpcWorker().gpus(-1).conclude());
+    assertRejected(
+        "licence must not be negative, got -3",
+        () -> grpcWorker().resource("licence", -3).conclude());
+    assertRejected(
+        "a resource name is letters, digits and . _ / - (got 'two words')",
+        () -> grpcWorker().resource("two words", 1));
+    assertRejected(
+        "'GPU' is a built-in resource: write it as cpu, mem or gpu",
+        () -> grpcWorker().resource("GPU", 1));
+    assertRejected(
+        "resource licence is given twice",
+        () -> grpcWorker().resource("licence", 1).resource("licence", 2));
+    assertRejected(
+        "a label is KEY=VALUE, both of letters, digits and . _ / - (got 'zone=eu west')",
+        () -> grpcWorker().label("zone", "eu west"));
+    assertRejected(
+        "a label is KEY=VALUE, both of letters, digits and . _ / - (got '=x')",
+        () -> grpcWorker().label("", "x"));
+    assertRejected(
+        "label zone is given twice (eu and us)",
+        () -> grpcWorker().label("zone", "eu").label("zone", "us"));
+  }
+
+  private static void assertRejected(String message, Executable setting) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, setting);
+    assertEquals(message, e.getMessage());
+  }
+
+  @Test
+  void memTotalIsReadFromMeminfoInBytes() {
+    assertEquals(
+        OptionalLong.of(24_684_544L * 1024),
+        WorkerMemory.memTotal(
+            List.of("MemTotal:       24684544 kB", "MemFree:        23902352 kB")));
+    assertEquals(OptionalLong.empty(), WorkerMemory.memTotal(List.of("MemFree: 1 kB")));
   }
 }

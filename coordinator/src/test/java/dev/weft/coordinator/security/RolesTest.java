@@ -190,6 +190,25 @@ class RolesTest {
         Status.Code.PERMISSION_DENIED,
         refusal(() -> submitter.drainWorker(DrainWorkerRequest.newBuilder().setId("w1").build())));
 
+    // A higher class takes slots first and may preempt: above --max-submit-priority, admins only.
+    SubmitJobRequest urgent =
+        SubmitJobRequest.newBuilder().setSpec(sum().getSpec().toBuilder().setPriority(5)).build();
+    StatusRuntimeException tooHigh = refused(() -> submitter.submitJob(urgent));
+    assertEquals(Status.Code.PERMISSION_DENIED, tooHigh.getStatus().getCode());
+    assertTrue(
+        tooHigh.getStatus().getDescription().contains("--max-submit-priority"),
+        tooHigh.getStatus().getDescription());
+    Job niced =
+        submitter.submitJob(
+            SubmitJobRequest.newBuilder()
+                .setSpec(sum().getSpec().toBuilder().setPriority(-3))
+                .build());
+    assertEquals(-3, niced.getSpec().getPriority());
+    assertEquals(5, admin.submitJob(urgent).getSpec().getPriority());
+    dev.weft.v1.SetJobPriorityRequest raise =
+        dev.weft.v1.SetJobPriorityRequest.newBuilder().setId(niced.getId()).setPriority(9).build();
+    assertEquals(Status.Code.PERMISSION_DENIED, refusal(() -> submitter.setJobPriority(raise)));
+
     // The exec job's env values: its owner and admins see them, other readers do not.
     GetJobRequest get = GetJobRequest.newBuilder().setId(forged.getId()).build();
     assertEquals("s3cret", runner.getJob(get).getSpec().getExec().getEnvOrThrow("API_KEY"));
