@@ -187,7 +187,7 @@ final class JobOptions {
                   "job %s submitted (%s, %d tasks); Ctrl-C cancels it%n",
                   job.getId(), job.getKind(), job.getTasksTotal());
               if (job.getState() == JobState.WAITING) {
-                err.printf("job %s is WAITING: %s%n", job.getId(), job.getWaitingReason());
+                err.printf("job %s is WAITING %s%n", job.getId(), job.getWaitingReason());
               }
               err.flush();
             }

@@ -34,7 +34,7 @@ final class JobReport {
         "submitted job %s (%s, %d tasks, %s)%n",
         job.getId(), job.getKind(), job.getTasksTotal(), state(job.getState()));
     if (!job.getWaitingReason().isEmpty()) {
-      out.println(job.getWaitingReason());
+      out.println("waiting " + job.getWaitingReason());
     }
     if (job.getState() == JobState.FAILED && !job.getError().isEmpty()) {
       out.printf("error: %s%n", job.getError());

@@ -136,18 +136,17 @@ final class SchedulingPolicyCliTest {
             .setState(JobState.WAITING)
             .setTasksTotal(4)
             .setCreated(at(1_000))
-            .setWaitingReason("waiting for job ja to succeed")
+            .setWaitingReason("until job ja succeeds")
             .build();
 
     assertEquals(
         "submitted job jb (sum, 4 tasks, WAITING)\n"
-            + "waiting for job ja to succeed\n"
+            + "waiting until job ja succeeds\n"
             + "follow it with: weft status jb\n",
         print(out -> JobReport.submitted(out, job)));
     String details = print(out -> JobReport.details(out, job, Instant.ofEpochSecond(1_005)));
     assertTrue(
-        details.contains(
-            "state      WAITING\nprogress   0/4\nwaiting    waiting for job ja to succeed\n"),
+        details.contains("state      WAITING\nprogress   0/4\nwaiting    until job ja succeeds\n"),
         details);
     assertEquals(0, ExitCodes.forJob(JobState.WAITING));
   }

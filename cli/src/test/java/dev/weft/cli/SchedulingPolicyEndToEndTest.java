@@ -61,13 +61,13 @@ final class SchedulingPolicyEndToEndTest {
     Job first = submit("sleep", "--ms", "3000", "--tasks", "1");
     Job second = submit("exec", "--tasks", "1", "--after", first.getId(), "--", "true");
     assertEquals(JobState.WAITING, second.getState(), second::toString);
-    assertEquals("waiting for job " + first.getId() + " to succeed", second.getWaitingReason());
+    assertEquals("until job " + first.getId() + " succeeds", second.getWaitingReason());
 
     CliResult shown = cluster.client("status", second.getId());
     assertExit(0, shown);
     assertTrue(
         shown.out().contains("state      WAITING\n")
-            && shown.out().contains("waiting    waiting for job " + first.getId()),
+            && shown.out().contains("waiting    until job " + first.getId() + " succeeds"),
         shown::toString);
     CliResult waiting = cluster.client("jobs", "--state", "waiting", "--json");
     assertEquals(

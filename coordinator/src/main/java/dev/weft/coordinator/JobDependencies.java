@@ -27,7 +27,10 @@ final class JobDependencies {
   /** Every job it names has ended as it asked: it may run. */
   record Ready() implements Verdict {}
 
-  /** Some of the jobs it names have not ended; {@code reason} says which. */
+  /**
+   * Some of the jobs it names have not ended; {@code reason} says which, as {@code weft status}
+   * shows it after "waiting": "until job ja succeeds", "until jobs ja, jb succeed and job jc ends".
+   */
   record Waiting(List<String> pending, String reason) implements Verdict {}
 
   /** A job it names (as {@code :ok}) ended otherwise than SUCCEEDED: it fails, saying why. */
@@ -75,7 +78,8 @@ final class JobDependencies {
    */
   Verdict judge(JobSpec spec) {
     List<String> pending = new ArrayList<>();
-    List<String> awaited = new ArrayList<>();
+    List<String> toSucceed = new ArrayList<>();
+    List<String> toEnd = new ArrayList<>();
     for (Dependency dependency : spec.getAfterList()) {
       String id = dependency.getJobId();
       JobRun job = jobs.apply(id);
@@ -93,7 +97,7 @@ final class JobDependencies {
       }
       if (!job.isFinished()) {
         pending.add(id);
-        awaited.add(id + (dependency.getAny() ? " to end" : " to succeed"));
+        (dependency.getAny() ? toEnd : toSucceed).add(id);
         continue;
       }
       if (!dependency.getAny() && job.state() != JobState.SUCCEEDED) {
@@ -112,11 +116,18 @@ final class JobDependencies {
     if (pending.isEmpty()) {
       return new Ready();
     }
-    String reason =
-        pending.size() == 1
-            ? "waiting for job " + awaited.getFirst()
-            : "waiting for " + pending.size() + " jobs: " + String.join(", ", awaited);
-    return new Waiting(List.copyOf(pending), reason);
+    List<String> parts = new ArrayList<>();
+    if (!toSucceed.isEmpty()) {
+      parts.add(named(toSucceed) + (toSucceed.size() == 1 ? " succeeds" : " succeed"));
+    }
+    if (!toEnd.isEmpty()) {
+      parts.add(named(toEnd) + (toEnd.size() == 1 ? " ends" : " end"));
+    }
+    return new Waiting(List.copyOf(pending), "until " + String.join(" and ", parts));
+  }
+
+  private static String named(List<String> ids) {
+    return (ids.size() == 1 ? "job " : "jobs ") + String.join(", ", ids);
   }
 
   /**

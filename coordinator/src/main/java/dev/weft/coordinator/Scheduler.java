@@ -394,7 +394,7 @@ final class Scheduler {
     }
     if (spec.getAfterCount() > 0 && run.state() == JobState.QUEUED) {
       // Nothing of it ran: it waits again until the jobs it names are judged (see restore).
-      run.await("waiting for the jobs it depends on");
+      run.await("until the jobs it names have ended");
       return;
     }
     dispatcher.requeue(run);

@@ -70,7 +70,7 @@ final class JobDependenciesTest {
     String b = core.submit(after(sum(2), a));
     Job waiting = core.job(b);
     assertEquals(JobState.WAITING, waiting.getState());
-    assertEquals("waiting for job " + a + " to succeed", waiting.getWaitingReason());
+    assertEquals("until job " + a + " succeeds", waiting.getWaitingReason());
 
     HandDrivenCore.Worker worker = core.attach("w1", 3);
     TaskAssignment task = worker.newTask();
@@ -91,15 +91,25 @@ final class JobDependenciesTest {
     String c = core.submit(sum(1));
     String b = core.submit(afterAny(after(sum(1), a), c));
     assertEquals(
-        "waiting for 2 jobs: " + a + " to succeed, " + c + " to end",
-        core.job(b).getWaitingReason());
+        "until job " + a + " succeeds and job " + c + " ends", core.job(b).getWaitingReason());
     HandDrivenCore.Worker worker = core.attach("w1", 1);
     worker.succeed(worker.newTask());
     assertEquals(JobState.WAITING, core.job(b).getState());
-    assertEquals("waiting for job " + c + " to end", core.job(b).getWaitingReason());
+    assertEquals("until job " + c + " ends", core.job(b).getWaitingReason());
     broken(worker, worker.newTask());
     assertEquals(JobState.FAILED, core.job(c).getState());
     assertEquals(b, worker.newTask().getJobId(), ":any runs after a failure too");
+  }
+
+  @Test
+  void theReasonNamesEveryJobLeftAndWhatItWaitsFor() {
+    String a = core.submit(sum(1));
+    String b = core.submit(sum(1));
+    String c = core.submit(sum(1));
+    String d = core.submit(afterAny(after(after(sum(1), a), b), c));
+    assertEquals(
+        "until jobs " + a + ", " + b + " succeed and job " + c + " ends",
+        core.job(d).getWaitingReason());
   }
 
   @Test
@@ -254,8 +264,8 @@ final class JobDependenciesTest {
       assertEquals(JobState.QUEUED, core.job(a).getState());
       Job waiting = core.job(b);
       assertEquals(JobState.WAITING, waiting.getState());
-      assertEquals("waiting for job " + a + " to succeed", waiting.getWaitingReason());
-      assertEquals("waiting for job " + b + " to end", core.job(c).getWaitingReason());
+      assertEquals("until job " + a + " succeeds", waiting.getWaitingReason());
+      assertEquals("until job " + b + " ends", core.job(c).getWaitingReason());
 
       HandDrivenCore.Worker worker = core.attach("w1", 2);
       TaskAssignment first1 = worker.newTask();
