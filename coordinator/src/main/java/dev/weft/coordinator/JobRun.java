@@ -559,7 +559,7 @@ final class JobRun {
    */
   boolean fail(
       int task, String sentMessage, boolean applicationError, String workerId, ByteString sent) {
-    return fail(task, sentMessage, applicationError, workerId, sent, NO_EXIT_CODE);
+    return fail(task, sentMessage, applicationError, workerId, sent, NO_EXIT_CODE, false);
   }
 
   /**
@@ -573,7 +573,7 @@ final class JobRun {
           result.getError().isEmpty()
               ? "timed out after " + Durations.toString(Durations.fromMillis(taskTimeoutMs))
               : result.getError();
-      return fail(task, message, false, workerId, result.getOutput(), NO_EXIT_CODE);
+      return fail(task, message, false, workerId, result.getOutput(), exitCodeOf(result), true);
     }
     return fail(
         task,
@@ -581,7 +581,8 @@ final class JobRun {
         result.getApplicationError(),
         workerId,
         result.getOutput(),
-        exitCodeOf(result));
+        exitCodeOf(result),
+        false);
   }
 
   /**
@@ -609,7 +610,8 @@ final class JobRun {
       boolean applicationError,
       String workerId,
       ByteString sent,
-      int exitCode) {
+      int exitCode,
+      boolean timedOut) {
     if (isFinished() || taskStates[task] != RUNNING) {
       return false;
     }
@@ -617,7 +619,8 @@ final class JobRun {
     ByteString output = budget.bound(sent);
     running--;
     long nowMs = clock.epochMs();
-    boolean finalExit = retryRule.isFinal(exitCode);
+    // A timed-out attempt's exit code is its stop's, not a verdict of the task's own.
+    boolean finalExit = !timedOut && retryRule.isFinal(exitCode);
     boolean retry =
         !isStopping()
             && !finalExit

@@ -224,6 +224,7 @@ final class RetryPolicyTest {
     Job retrying = core.job(id);
     assertEquals(JobState.RUNNING, retrying.getState());
     assertEquals("timed out after 5s", retrying.getFailures(0).getError());
+    assertEquals(143, retrying.getFailures(0).getExitCode(), "recorded, though not a verdict");
     core.advance(500);
     TaskAssignment second = worker.newTask();
     assertEquals(2, second.getAttempt());
