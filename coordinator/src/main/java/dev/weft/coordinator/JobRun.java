@@ -92,7 +92,7 @@ final class JobRun {
   // Tasks waiting out their retry delay, earliest first; one timer, armed for the earliest.
   private final PriorityQueue<DelayedRetry> delayed = new PriorityQueue<>();
   private Conductor.Timer retryTimer;
-  private long retryTimerAtMs;
+  private long retryTimerDueNanos;
   private int nextFresh;
   private int done;
   private int failed;
@@ -674,11 +674,16 @@ final class JobRun {
     return false;
   }
 
-  /** Makes {@code task} wait until {@code retryAtMs} before it runs again. */
+  /**
+   * Makes {@code task} wait until {@code retryAtMs} before it runs again. The wait is kept on the
+   * monotonic clock (a wall clock set back does not stretch it); {@code retryAtMs} is what the
+   * journal and the job's failures show.
+   */
   private void delay(int task, long retryAtMs) {
     taskStates[task] = DELAYED;
-    delayed.add(new DelayedRetry(retryAtMs, task));
-    if (retryTimer == null || retryAtMs < retryTimerAtMs) {
+    long dueNanos = clock.nanoTime() + (retryAtMs - clock.epochMs()) * 1_000_000;
+    delayed.add(new DelayedRetry(dueNanos, retryAtMs, task));
+    if (retryTimer == null || dueNanos - retryTimerDueNanos < 0) {
       armRetryTimer();
     }
   }
@@ -688,9 +693,10 @@ final class JobRun {
     if (retryTimer != null) {
       retryTimer.cancel();
     }
-    retryTimerAtMs = delayed.peek().retryAtMs();
-    retryTimer =
-        retryTimers.schedule(Math.max(0, retryTimerAtMs - clock.epochMs()), this::retriesDue);
+    retryTimerDueNanos = delayed.peek().dueNanos();
+    long waitNanos = Math.max(0, retryTimerDueNanos - clock.nanoTime());
+    // Rounded up: a timer that fired early would only be armed again.
+    retryTimer = retryTimers.schedule((waitNanos + 999_999) / 1_000_000, this::retriesDue);
   }
 
   /**
@@ -702,9 +708,9 @@ final class JobRun {
     if (isFinished() || isStopping()) {
       return;
     }
-    long nowMs = clock.epochMs();
+    long nowNanos = clock.nanoTime();
     boolean any = false;
-    while (!delayed.isEmpty() && delayed.peek().retryAtMs() <= nowMs) {
+    while (!delayed.isEmpty() && delayed.peek().dueNanos() - nowNanos <= 0) {
       int task = delayed.poll().task();
       taskStates[task] = PENDING;
       // A restored task the fresh order has not passed yet is taken in its turn, not twice.
@@ -730,11 +736,12 @@ final class JobRun {
     delayed.clear();
   }
 
-  /** A task waiting out its retry delay, until {@code retryAtMs}. */
-  private record DelayedRetry(long retryAtMs, int task) implements Comparable<DelayedRetry> {
+  /** A task waiting out its retry delay: due at {@code dueNanos}, shown as {@code retryAtMs}. */
+  private record DelayedRetry(long dueNanos, long retryAtMs, int task)
+      implements Comparable<DelayedRetry> {
     @Override
     public int compareTo(DelayedRetry other) {
-      int byTime = Long.compare(retryAtMs, other.retryAtMs);
+      int byTime = Long.compare(dueNanos - other.dueNanos, 0);
       return byTime != 0 ? byTime : Integer.compare(task, other.task);
     }
   }

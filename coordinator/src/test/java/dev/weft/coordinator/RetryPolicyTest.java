@@ -128,6 +128,18 @@ final class RetryPolicyTest {
   }
 
   @Test
+  void aWallClockSetBackDoesNotStretchAWait() {
+    core.submit(sum(1).toBuilder().setRetry(delays(2_000, 1, 0)).build());
+    HandDrivenCore.Worker worker = core.attach("w1", 1);
+    workerError(worker, worker.newTask());
+    time.epochMs -= 3_600_000; // as when the host's clock is corrected
+    core.advance(1_999);
+    assertEquals(List.of(), worker.newTasks());
+    core.advance(1);
+    assertEquals(2, worker.newTask().getAttempt());
+  }
+
+  @Test
   void theLastAttemptFailsTheTaskWithoutAWait() {
     String id =
         core.submit(sum(1).toBuilder().setMaxAttempts(2).setRetry(delays(1_000, 1, 0)).build());
