@@ -1,7 +1,11 @@
 package dev.weft.cli;
 
+import dev.weft.v1.Dependency;
+import dev.weft.v1.ExitCodeRange;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
+import dev.weft.v1.JobState;
+import dev.weft.v1.RetryPolicy;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
@@ -61,6 +65,61 @@ final class JobOptions {
       description =
           "Also retry tasks that fail on their own (a non-zero exit), not only lost ones.")
   private boolean retryOnError;
+
+  @Option(
+      names = "--task-timeout",
+      paramLabel = "DURATION",
+      converter = DurationConverter.class,
+      description =
+          "Stop a task attempt still running after this long (SIGTERM, --grace, SIGKILL, as a"
+              + " cancel does) and count it failed; it is retried while attempts remain, without"
+              + " --retry-on-error (default: no limit).")
+  private Duration taskTimeout;
+
+  @Option(
+      names = "--retry-delay",
+      paramLabel = "DURATION",
+      converter = DurationConverter.class,
+      description = "Wait this long before running a failed task again (default: at once).")
+  private Duration retryDelay;
+
+  @Option(
+      names = "--retry-backoff",
+      paramLabel = "F",
+      description =
+          "Each further retry of a task waits F times longer than the one before, F >= 1;"
+              + " needs --retry-delay (default: 1).")
+  private Double retryBackoff;
+
+  @Option(
+      names = "--max-retry-delay",
+      paramLabel = "DURATION",
+      converter = DurationConverter.class,
+      description =
+          "The wait before a retry grows no longer than this; needs --retry-delay (default: 7d).")
+  private Duration maxRetryDelay;
+
+  @Option(
+      names = "--no-retry-exit-codes",
+      paramLabel = "CODES",
+      split = ",",
+      converter = ExitCodeRangeConverter.class,
+      description =
+          "Exit codes of exec tasks that fail a task at once, whatever attempts remain, e.g."
+              + " 2,64-78. Naming them also retries failures with other exit codes, as"
+              + " --retry-on-error does.")
+  private List<ExitCodeRange> noRetryExitCodes = List.of();
+
+  @Option(
+      names = "--after",
+      paramLabel = "JOB[:ok|:any]",
+      split = ",",
+      converter = DependencyConverter.class,
+      description =
+          "Wait (state WAITING) until job JOB has ended before any task runs: with :ok (the"
+              + " default) run only if it succeeded and fail at once otherwise; with :any run"
+              + " whatever its end. Repeatable; JOB must exist already.")
+  private List<Dependency> after = List.of();
 
   @Option(
       names = "--on",
@@ -127,6 +186,9 @@ final class JobOptions {
               err.printf(
                   "job %s submitted (%s, %d tasks); Ctrl-C cancels it%n",
                   job.getId(), job.getKind(), job.getTasksTotal());
+              if (job.getState() == JobState.WAITING) {
+                err.printf("job %s is WAITING %s%n", job.getId(), job.getWaitingReason());
+              }
               err.flush();
             }
             ctrlC.submitted(job.getId());
@@ -168,8 +230,58 @@ final class JobOptions {
     if (name != null) {
       spec.setName(name);
     }
+    if (taskTimeout != null) {
+      if (taskTimeout.isZero()) {
+        throw CliException.usage("--task-timeout must be more than 0s");
+      }
+      spec.setTaskTimeout(proto(taskTimeout));
+    }
+    RetryPolicy retry = retryPolicy();
+    if (retry != null) {
+      spec.setRetry(retry);
+    }
     placement.apply(spec);
-    return spec.setRetryOnError(retryOnError).addAllWorkers(onWorkers).build();
+    return spec.setRetryOnError(retryOnError).addAllWorkers(onWorkers).addAllAfter(after).build();
+  }
+
+  /** The retry options as a policy, or null when none was given. */
+  private RetryPolicy retryPolicy() {
+    if (retryDelay == null
+        && retryBackoff == null
+        && maxRetryDelay == null
+        && noRetryExitCodes.isEmpty()) {
+      return null;
+    }
+    RetryPolicy.Builder retry = RetryPolicy.newBuilder().addAllNoRetryExitCodes(noRetryExitCodes);
+    boolean delays = retryDelay != null && !retryDelay.isZero();
+    if (retryBackoff != null) {
+      if (!Double.isFinite(retryBackoff) || retryBackoff < 1) {
+        throw CliException.usage(
+            "--retry-backoff must be a number of 1 or more, got " + retryBackoff);
+      }
+      if (!delays) {
+        throw CliException.usage("--retry-backoff needs a --retry-delay of more than 0s");
+      }
+      retry.setBackoff(retryBackoff);
+    }
+    if (maxRetryDelay != null) {
+      if (!delays) {
+        throw CliException.usage("--max-retry-delay needs a --retry-delay of more than 0s");
+      }
+      if (maxRetryDelay.compareTo(retryDelay) < 0) {
+        throw CliException.usage(
+            "--max-retry-delay ("
+                + DurationConverter.format(maxRetryDelay)
+                + ") must be at least --retry-delay ("
+                + DurationConverter.format(retryDelay)
+                + ")");
+      }
+      retry.setMaxDelay(proto(maxRetryDelay));
+    }
+    if (retryDelay != null) {
+      retry.setDelay(proto(retryDelay));
+    }
+    return retry.build();
   }
 
   private static com.google.protobuf.Duration proto(Duration d) {

@@ -33,6 +33,12 @@ final class JobReport {
     out.printf(
         "submitted job %s (%s, %d tasks, %s)%n",
         job.getId(), job.getKind(), job.getTasksTotal(), state(job.getState()));
+    if (!job.getWaitingReason().isEmpty()) {
+      out.println("waiting " + job.getWaitingReason());
+    }
+    if (job.getState() == JobState.FAILED && !job.getError().isEmpty()) {
+      out.printf("error: %s%n", job.getError());
+    }
     out.printf("follow it with: weft status %s%n", job.getId());
     out.flush();
   }
@@ -268,11 +274,13 @@ final class JobReport {
           .computeIfAbsent(f.getTask(), t -> new StringBuilder())
           .append(
               String.format(
-                  "  task %d, attempt %d%s: %s%n",
+                  "  task %d, attempt %d%s%s: %s%s%n",
                   f.getTask(),
                   f.getAttempt(),
                   f.getWorkerId().isEmpty() ? "" : " on " + f.getWorkerId(),
-                  f.getError()));
+                  f.hasTime() ? " at " + TIME.format(instant(f.getTime())) : "",
+                  f.getError(),
+                  f.hasRetryAt() ? "; retried at " + TIME.format(instant(f.getRetryAt())) : ""));
     }
     if (job.hasResult() && job.getResult().hasExec()) {
       for (ExecOutcome o : job.getResult().getExec().getTasksList()) {
@@ -291,7 +299,10 @@ final class JobReport {
     if (byTask.isEmpty()) {
       return;
     }
-    out.printf("failed tasks (%d):%n", byTask.size());
+    // Retried attempts are listed too: while no task has failed for good, they are all there is.
+    out.printf(
+        job.getTasksFailed() > 0 ? "failed tasks (%d):%n" : "failed attempts (%d tasks):%n",
+        byTask.size());
     int shown = 0;
     for (StringBuilder text : byTask.values()) {
       if (shown++ == MAX_FAILURES_SHOWN) {

@@ -24,7 +24,7 @@ import picocli.CommandLine.Spec;
     footer = {
       "Examples:",
       "  weft jobs",
-      "  weft jobs --state running,queued,cancelling",
+      "  weft jobs --state running,queued,waiting,cancelling",
       "  weft jobs --json",
       "  weft jobs --full --limit 10 --json",
       "  weft jobs set-priority 7f3a2c 10"
@@ -36,6 +36,7 @@ final class JobsCommand implements Callable<Integer> {
 
   /** The states a user may filter on (the wire enum also has an "unspecified" zero value). */
   enum StateFilter {
+    WAITING(JobState.WAITING),
     QUEUED(JobState.QUEUED),
     RUNNING(JobState.RUNNING),
     CANCELLING(JobState.CANCELLING),

@@ -8,8 +8,8 @@ import java.util.function.LongSupplier;
 
 /**
  * One line on stderr, redrawn in place at most ten times a second: tasks done of total, the rate
- * and the time left; once the job is cancelling, how many tasks are still stopping. Only for
- * terminals; piped output gets no bar.
+ * and the time left; while the job waits for others, that it does; once the job is cancelling, how
+ * many tasks are still stopping. Only for terminals; piped output gets no bar.
  */
 final class ProgressBar implements JobWatcher.Listener {
   private static final long REDRAW_NANOS = 100_000_000L;
@@ -22,6 +22,7 @@ final class ProgressBar implements JobWatcher.Listener {
   private int startDone;
   private boolean drawn;
   private boolean cancelling;
+  private boolean waiting;
   private Counts last; // of the last progress event; null before the first
 
   private record Counts(int done, int failed, int running, int total) {}
@@ -56,6 +57,12 @@ final class ProgressBar implements JobWatcher.Listener {
 
   @Override
   public synchronized void state(JobState state) {
+    if (waiting != (state == JobState.WAITING)) {
+      waiting = state == JobState.WAITING;
+      if (last != null) {
+        draw(nanoTime.getAsLong());
+      }
+    }
     if (state == JobState.CANCELLING && !cancelling) {
       cancelling = true;
       if (last != null) {
@@ -81,6 +88,9 @@ final class ProgressBar implements JobWatcher.Listener {
     line.append(done).append('/').append(total).append(" tasks");
     if (failed > 0) {
       line.append(", ").append(failed).append(" failed");
+    }
+    if (waiting) {
+      return line.append("  waiting for the jobs it depends on").toString();
     }
     if (cancelling) {
       return line.append("  cancelling: ")

@@ -121,7 +121,8 @@ final class Dispatcher implements AttachedWorker.SlotUse {
               .setAttempt(job.attemptOf(task))
               .setKind(job.kindName())
               .setInput(input)
-              .setGraceMs(job.graceMs());
+              .setGraceMs(job.graceMs())
+              .setTimeoutMs(job.taskTimeoutMs());
       if (job.needs().holdsResources()) {
         assignment.setResources(job.spec().getResources());
         for (int gpu : gpus) {

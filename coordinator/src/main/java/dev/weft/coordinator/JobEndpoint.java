@@ -336,7 +336,8 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
           for (JobState state : request.getStatesList()) {
             if (state == JobState.JOB_STATE_UNSPECIFIED || state == JobState.UNRECOGNIZED) {
               throw invalid(
-                  "states: must be QUEUED, RUNNING, CANCELLING, SUCCEEDED, FAILED or CANCELLED");
+                  "states: must be WAITING, QUEUED, RUNNING, CANCELLING, SUCCEEDED, FAILED or"
+                      + " CANCELLED");
             }
             states.add(state);
           }

@@ -25,6 +25,7 @@ final class JobRestorer {
   private final long maxResultBytes;
   private final Journal journal;
   private final CoreClock clock;
+  private final RetryTimers retryTimers;
   private final java.util.function.Function<TaskPlan, TaskInputs> inputs;
   private final Consumer<JobRun> onFinish;
 
@@ -35,6 +36,7 @@ final class JobRestorer {
       long maxResultBytes,
       Journal journal,
       CoreClock clock,
+      RetryTimers retryTimers,
       java.util.function.Function<TaskPlan, TaskInputs> inputs,
       Consumer<JobRun> onFinish) {
     this.kinds = kinds;
@@ -43,6 +45,7 @@ final class JobRestorer {
     this.maxResultBytes = maxResultBytes;
     this.journal = journal;
     this.clock = clock;
+    this.retryTimers = retryTimers;
     this.inputs = inputs;
     this.onFinish = onFinish;
   }
@@ -72,6 +75,7 @@ final class JobRestorer {
                 maxResultBytes,
                 journal,
                 clock,
+                retryTimers,
                 inputs,
                 onFinish);
         run.restore(saved);

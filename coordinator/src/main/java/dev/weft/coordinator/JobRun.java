@@ -1,11 +1,14 @@
 package dev.weft.coordinator;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.Durations;
 import com.google.protobuf.util.Timestamps;
 import dev.weft.kinds.InvalidTaskOutputException;
 import dev.weft.kinds.JobKind;
 import dev.weft.kinds.JobReduction;
 import dev.weft.kinds.TaskPlan;
+import dev.weft.v1.ExecTaskOutput;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobEvent;
 import dev.weft.v1.JobResult;
@@ -15,11 +18,17 @@ import dev.weft.v1.Progress;
 import dev.weft.v1.StopOutcome;
 import dev.weft.v1.TaskEvent;
 import dev.weft.v1.TaskFailure;
+import dev.weft.v1.TaskResult;
 import dev.weft.v1.TaskState;
 import dev.weft.v1.TaskStop;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.Set;
 
 /**
@@ -27,9 +36,14 @@ import java.util.Set;
  * each was attempted, and the reduction of their outputs. Conductor thread only; its time comes
  * from the {@link CoreClock}.
  *
+ * <p>A failed attempt that is retried may wait first ({@link RetryRule}): its task is then neither
+ * pending nor running until a timer of the {@link RetryTimers} makes it pending again. A job that
+ * depends on others starts WAITING and is handed out nothing until {@link #release}.
+ *
  * <p>What a restart must not lose goes to the {@link Journal} as it happens: the first dispatch,
- * each task's result, a stop request and the end. A job read back from the journal either resumes
- * ({@link #restore}) or, once finished, keeps only its final state ({@link #ofFinished}).
+ * each task's result, each retried failure, a stop request and the end. A job read back from the
+ * journal either resumes ({@link #restore}) or, once finished, keeps only its final state ({@link
+ * #ofFinished}).
  */
 final class JobRun {
   private static final System.Logger LOG = System.getLogger(JobRun.class.getName());
@@ -44,6 +58,11 @@ final class JobRun {
   private static final byte RUNNING = 1;
   private static final byte SUCCEEDED = 2;
   private static final byte FAILED = 3;
+  // Failed, to run again once its retry delay is over.
+  private static final byte DELAYED = 4;
+
+  /** No exit code: the attempt did not end with its process exiting. */
+  static final int NO_EXIT_CODE = -1;
 
   private final String id;
   private final JobSpec spec;
@@ -55,6 +74,9 @@ final class JobRun {
   // What the result keeps of task outputs; null for a finished job read back from the journal.
   private final ResultBudget budget;
   private final int maxAttempts;
+  private final RetryRule retryRule;
+  private final RetryTimers retryTimers;
+  private final long taskTimeoutMs;
   private final long graceMs;
   private final double weight;
   private final TaskNeeds needs;
@@ -67,6 +89,10 @@ final class JobRun {
   private final byte[] taskStates;
   private final byte[] attemptsByTask;
   private final ArrayDeque<Integer> retries = new ArrayDeque<>();
+  // Tasks waiting out their retry delay, earliest first; one timer, armed for the earliest.
+  private final PriorityQueue<DelayedRetry> delayed = new PriorityQueue<>();
+  private Conductor.Timer retryTimer;
+  private long retryTimerDueNanos;
   private int nextFresh;
   private int done;
   private int failed;
@@ -82,6 +108,8 @@ final class JobRun {
   private long stopRequestedNanos;
 
   private JobState state = JobState.QUEUED;
+  // While WAITING: which of the jobs it depends on it still waits for.
+  private String waitingReason = "";
   private long startedMs;
   private long finishedMs;
   private JobResult result;
@@ -112,9 +140,11 @@ final class JobRun {
       long maxResultBytes,
       Journal journal,
       CoreClock clock,
+      RetryTimers retryTimers,
       java.util.function.Function<TaskPlan, TaskInputs> inputs,
       java.util.function.Consumer<JobRun> onFinish) {
     this.onFinish = onFinish;
+    this.retryTimers = retryTimers;
     this.journal = journal;
     this.clock = clock;
     this.inputs = inputs.apply(plan);
@@ -127,6 +157,8 @@ final class JobRun {
     this.reduction = kind.reduction(spec, plan);
     this.budget = new ResultBudget(kindName, maxResultBytes);
     this.maxAttempts = spec.getMaxAttempts() > 0 ? spec.getMaxAttempts() : DEFAULT_MAX_ATTEMPTS;
+    this.retryRule = RetryRule.of(spec);
+    this.taskTimeoutMs = spec.hasTaskTimeout() ? Durations.toMillis(spec.getTaskTimeout()) : 0;
     this.graceMs = graceMs;
     this.weight = spec.getWeight() > 0 ? spec.getWeight() : 1;
     this.needs = TaskNeeds.of(spec);
@@ -151,6 +183,9 @@ final class JobRun {
     this.reduction = null;
     this.budget = null;
     this.maxAttempts = 0;
+    this.retryRule = null;
+    this.retryTimers = null;
+    this.taskTimeoutMs = 0;
     this.graceMs = 0;
     this.weight = 1;
     this.needs = TaskNeeds.NONE;
@@ -172,9 +207,19 @@ final class JobRun {
 
   /**
    * Folds in the results the journal recorded before a restart, right after construction: those
-   * tasks are not run again. An output the reduction now refuses leaves its task to run again.
+   * tasks are not run again. An output the reduction now refuses leaves its task to run again. A
+   * task that was retried keeps its attempt count, and waits until its recorded retry time if that
+   * has not come yet; the failures recorded come back in the order they happened.
    */
   void restore(Journal.SavedJob saved) {
+    // The latest retry of each task: how many attempts it had, and when it may run again.
+    Map<Integer, Journal.SavedRetry> lastRetry = new HashMap<>();
+    List<TaskFailure> restoredFailures = new ArrayList<>();
+    for (Journal.SavedRetry r : saved.retries()) {
+      lastRetry.merge(
+          r.task(), r, (before, after) -> after.attempts() >= before.attempts() ? after : before);
+      restoredFailures.add(r.failure());
+    }
     for (Journal.SavedResult r : saved.results()) {
       int task = r.task();
       if (taskStates[task] != PENDING) {
@@ -192,27 +237,47 @@ final class JobRun {
           continue;
         }
         taskStates[task] = SUCCEEDED;
-        attemptsByTask[task] = 1;
+        Journal.SavedRetry retried = lastRetry.get(task);
+        attemptsByTask[task] = attemptCount(retried == null ? 1 : retried.attempts() + 1);
         done++;
       } else {
         taskStates[task] = FAILED;
-        attemptsByTask[task] = (byte) Math.max(1, Math.min(r.failure().getAttempt(), 127));
+        attemptsByTask[task] = attemptCount(r.failure().getAttempt());
         failed++;
-        if (failures.size() < MAX_RECORDED_FAILURES) {
-          failures.add(r.failure());
-        }
+        restoredFailures.add(r.failure());
         if (firstPermanentFailure == null) {
           firstPermanentFailure = r.summary();
         }
         addFailureOutput(task, output);
       }
-      attempts += attemptsByTask[task];
+    }
+    long nowMs = clock.epochMs();
+    for (Journal.SavedRetry r : lastRetry.values()) {
+      int task = r.task();
+      if (taskStates[task] == PENDING) {
+        attemptsByTask[task] = attemptCount(r.attempts());
+        if (r.retryAtMs() > nowMs) {
+          delay(task, r.retryAtMs());
+        }
+      }
+    }
+    // Failures an older coordinator recorded carry no time: they sort first, in their order.
+    restoredFailures.sort(
+        Comparator.comparingLong(f -> f.hasTime() ? Timestamps.toMillis(f.getTime()) : 0));
+    failures.addAll(
+        restoredFailures.subList(0, Math.min(restoredFailures.size(), MAX_RECORDED_FAILURES)));
+    for (byte taken : attemptsByTask) {
+      attempts += taken;
     }
     advanceFresh();
-    if (saved.startedMs() > 0 || done + failed > 0) {
+    if (saved.startedMs() > 0 || done + failed > 0 || !lastRetry.isEmpty()) {
       state = JobState.RUNNING;
       startedMs = saved.startedMs() > 0 ? saved.startedMs() : createdMs;
     }
+  }
+
+  private static byte attemptCount(int attempts) {
+    return (byte) Math.clamp(attempts, 1, 127);
   }
 
   /** Ends a restored job whose every task had a recorded result; true when it ended. */
@@ -281,6 +346,11 @@ final class JobRun {
     return graceMs;
   }
 
+  /** How long one attempt may run before its worker stops it; 0: no limit. */
+  long taskTimeoutMs() {
+    return taskTimeoutMs;
+  }
+
   JobSpec spec() {
     return spec;
   }
@@ -299,7 +369,54 @@ final class JobRun {
   }
 
   boolean hasPending() {
-    return !isFinished() && !isStopping() && (!retries.isEmpty() || nextFresh < taskStates.length);
+    return !isFinished()
+        && !isStopping()
+        && state != JobState.WAITING
+        && (!retries.isEmpty() || nextFresh < taskStates.length);
+  }
+
+  /** Waiting for the jobs it depends on: nothing of it runs until {@link #release}. */
+  boolean isWaiting() {
+    return state == JobState.WAITING;
+  }
+
+  /**
+   * The job waits for jobs it depends on, {@code reason} saying which; only before any of its tasks
+   * ran (at submit, or as it resumes after a restart). Called again as some of them end.
+   */
+  void await(String reason) {
+    if (isFinished() || isStopping() || (state != JobState.QUEUED && !isWaiting())) {
+      return;
+    }
+    boolean changed = !isWaiting();
+    state = JobState.WAITING;
+    waitingReason = reason;
+    if (changed) {
+      watchers.emit(event().setState(state).build());
+    }
+  }
+
+  /** The jobs it waited for have ended as it asked: its tasks may be handed out now. */
+  void release() {
+    if (!isWaiting()) {
+      return;
+    }
+    state = JobState.QUEUED;
+    waitingReason = "";
+    watchers.emit(event().setState(state).build());
+  }
+
+  /**
+   * Fails a job none of whose tasks ran (a job it depends on did not succeed): its tasks never
+   * start. Returns false when it had already finished or was stopping.
+   */
+  boolean failUnstarted(String why) {
+    if (!isWaiting() && !(state == JobState.QUEUED && startedMs == 0)) {
+      return false;
+    }
+    neverStarted = taskStates.length - done - failed - running;
+    finish(JobState.FAILED, why);
+    return true;
   }
 
   /** How many of its tasks wait to be dispatched. */
@@ -442,34 +559,110 @@ final class JobRun {
    */
   boolean fail(
       int task, String sentMessage, boolean applicationError, String workerId, ByteString sent) {
+    return fail(task, sentMessage, applicationError, workerId, sent, NO_EXIT_CODE, false);
+  }
+
+  /**
+   * An attempt its worker reported failed: its error, its exit code, and whether it ran past the
+   * job's task timeout. A timed-out attempt is a failure of the attempt, not of the task's own: it
+   * is retried like a lost one, whatever its exit code (the one its stop gave it).
+   */
+  boolean failAttempt(int task, TaskResult result, String workerId) {
+    if (result.getTimedOut()) {
+      String message =
+          result.getError().isEmpty()
+              ? "timed out after " + Durations.toString(Durations.fromMillis(taskTimeoutMs))
+              : result.getError();
+      return fail(task, message, false, workerId, result.getOutput(), exitCodeOf(result), true);
+    }
+    return fail(
+        task,
+        result.getError(),
+        result.getApplicationError(),
+        workerId,
+        result.getOutput(),
+        exitCodeOf(result),
+        false);
+  }
+
+  /**
+   * The exit code of a failed attempt: as the worker reports it, or else from an exec task's
+   * output, which has always carried it.
+   */
+  private int exitCodeOf(TaskResult result) {
+    if (result.hasExitCode()) {
+      return result.getExitCode();
+    }
+    if (!spec.hasExec() || result.getOutput().isEmpty()) {
+      return NO_EXIT_CODE;
+    }
+    try {
+      ExecTaskOutput output = ExecTaskOutput.parseFrom(result.getOutput());
+      return output.getExitCode();
+    } catch (InvalidProtocolBufferException e) {
+      return NO_EXIT_CODE; // the reduction refuses the output too, and says why
+    }
+  }
+
+  private boolean fail(
+      int task,
+      String sentMessage,
+      boolean applicationError,
+      String workerId,
+      ByteString sent,
+      int exitCode,
+      boolean timedOut) {
     if (isFinished() || taskStates[task] != RUNNING) {
       return false;
     }
     String message = ResultBudget.error(sentMessage);
     ByteString output = budget.bound(sent);
     running--;
-    recordFailure(task, workerId, message);
+    long nowMs = clock.epochMs();
+    // A timed-out attempt's exit code is its stop's, not a verdict of the task's own.
+    boolean finalExit = !timedOut && retryRule.isFinal(exitCode);
     boolean retry =
         !isStopping()
-            && (!applicationError || spec.getRetryOnError())
+            && !finalExit
+            && (!applicationError || retryRule.retriesApplicationErrors())
             && attemptsByTask[task] < maxAttempts;
     if (retry) {
-      taskStates[task] = PENDING;
-      retries.addLast(task);
-      taskEvent(task, TaskState.TASK_PENDING, workerId, "retrying after: " + message);
+      long delayMs = retryRule.delayMs(attemptsByTask[task]);
+      long retryAtMs = delayMs > 0 ? nowMs + delayMs : 0;
+      TaskFailure failure = failure(task, workerId, message, nowMs, retryAtMs, exitCode);
+      recordFailure(failure);
+      journal.retrying(id, failure);
+      if (delayMs > 0) {
+        delay(task, retryAtMs);
+        taskEvent(
+            task,
+            TaskState.TASK_PENDING,
+            workerId,
+            "retrying at " + Instant.ofEpochMilli(retryAtMs) + " after: " + message);
+      } else {
+        taskStates[task] = PENDING;
+        retries.addLast(task);
+        taskEvent(task, TaskState.TASK_PENDING, workerId, "retrying after: " + message);
+      }
       return false;
     }
+    TaskFailure failure = failure(task, workerId, message, nowMs, 0, exitCode);
+    recordFailure(failure);
     taskStates[task] = FAILED;
     failed++;
     taskEvent(task, TaskState.TASK_FAILED, workerId, message);
-    String summary =
-        applicationError && !spec.getRetryOnError()
-            ? "task " + task + ": " + message
-            : "task " + task + " after " + attemptsByTask[task] + " attempts: " + message;
+    String summary;
+    if (finalExit && !isStopping()) {
+      summary = "task " + task + ": " + message + " (exit code " + exitCode + " is not retried)";
+    } else if (applicationError && !retryRule.retriesApplicationErrors()) {
+      summary = "task " + task + ": " + message;
+    } else {
+      summary = "task " + task + " after " + attemptsByTask[task] + " attempts: " + message;
+    }
     if (firstPermanentFailure == null) {
       firstPermanentFailure = summary;
     }
-    journal.failed(id, task, output, failure(task, workerId, message), summary);
+    journal.failed(id, task, output, failure, summary);
     addFailureOutput(task, output);
     if (isStopping()) {
       return stopIfSettled();
@@ -479,6 +672,78 @@ final class JobRun {
     }
     progress(false);
     return false;
+  }
+
+  /**
+   * Makes {@code task} wait until {@code retryAtMs} before it runs again. The wait is kept on the
+   * monotonic clock (a wall clock set back does not stretch it); {@code retryAtMs} is what the
+   * journal and the job's failures show.
+   */
+  private void delay(int task, long retryAtMs) {
+    taskStates[task] = DELAYED;
+    long dueNanos = clock.nanoTime() + (retryAtMs - clock.epochMs()) * 1_000_000;
+    delayed.add(new DelayedRetry(dueNanos, retryAtMs, task));
+    if (retryTimer == null || dueNanos - retryTimerDueNanos < 0) {
+      armRetryTimer();
+    }
+  }
+
+  /** (Re)arms the job's one retry timer for the earliest task waiting. */
+  private void armRetryTimer() {
+    if (retryTimer != null) {
+      retryTimer.cancel();
+    }
+    retryTimerDueNanos = delayed.peek().dueNanos();
+    long waitNanos = Math.max(0, retryTimerDueNanos - clock.nanoTime());
+    // Rounded up: a timer that fired early would only be armed again.
+    retryTimer = retryTimers.schedule((waitNanos + 999_999) / 1_000_000, this::retriesDue);
+  }
+
+  /**
+   * The retry timer fired: the tasks whose time has come are pending again. Stale once the job has
+   * ended or is stopping (its timer is called off then, but may have fired in the same cycle).
+   */
+  private void retriesDue() {
+    retryTimer = null;
+    if (isFinished() || isStopping()) {
+      return;
+    }
+    long nowNanos = clock.nanoTime();
+    boolean any = false;
+    while (!delayed.isEmpty() && delayed.peek().dueNanos() - nowNanos <= 0) {
+      int task = delayed.poll().task();
+      taskStates[task] = PENDING;
+      // A restored task the fresh order has not passed yet is taken in its turn, not twice.
+      if (task < nextFresh) {
+        retries.addLast(task);
+      }
+      any = true;
+    }
+    if (!delayed.isEmpty()) {
+      armRetryTimer();
+    }
+    if (any) {
+      retryTimers.due(this);
+    }
+  }
+
+  /** Calls off the retry timer and forgets the waits: the job ends or stops. */
+  private void dropDelayed() {
+    if (retryTimer != null) {
+      retryTimer.cancel();
+      retryTimer = null;
+    }
+    delayed.clear();
+  }
+
+  /** A task waiting out its retry delay: due at {@code dueNanos}, shown as {@code retryAtMs}. */
+  private record DelayedRetry(long dueNanos, long retryAtMs, int task)
+      implements Comparable<DelayedRetry> {
+    @Override
+    public int compareTo(DelayedRetry other) {
+      int byTime = Long.compare(dueNanos - other.dueNanos, 0);
+      return byTime != 0 ? byTime : Integer.compare(task, other.task);
+    }
   }
 
   /**
@@ -572,6 +837,7 @@ final class JobRun {
     journal.stopping(id, target, why);
     neverStarted = taskStates.length - done - failed - running;
     retries.clear();
+    dropDelayed();
     nextFresh = taskStates.length;
     if (running == 0) {
       finish(target, why);
@@ -611,6 +877,8 @@ final class JobRun {
     finishedMs = clock.epochMs();
     running = 0;
     retries.clear();
+    dropDelayed();
+    waitingReason = "";
     nextFresh = taskStates.length;
     inputs.release();
     // Its file (a hash job's) is released as the job ends, whichever way it ends.
@@ -622,19 +890,29 @@ final class JobRun {
     onFinish.accept(this);
   }
 
-  private void recordFailure(int task, String workerId, String message) {
+  private void recordFailure(TaskFailure failure) {
     if (failures.size() < MAX_RECORDED_FAILURES) {
-      failures.add(failure(task, workerId, message));
+      failures.add(failure);
     }
   }
 
-  private TaskFailure failure(int task, String workerId, String message) {
-    return TaskFailure.newBuilder()
-        .setTask(task)
-        .setAttempt(attemptsByTask[task])
-        .setWorkerId(workerId)
-        .setError(message)
-        .build();
+  /** A failed attempt, at {@code nowMs}; it runs again at {@code retryAtMs} unless that is 0. */
+  private TaskFailure failure(
+      int task, String workerId, String message, long nowMs, long retryAtMs, int exitCode) {
+    TaskFailure.Builder failure =
+        TaskFailure.newBuilder()
+            .setTask(task)
+            .setAttempt(attemptsByTask[task])
+            .setWorkerId(workerId)
+            .setError(message)
+            .setTime(Timestamps.fromMillis(nowMs));
+    if (retryAtMs > 0) {
+      failure.setRetryAt(Timestamps.fromMillis(retryAtMs));
+    }
+    if (exitCode != NO_EXIT_CODE) {
+      failure.setExitCode(exitCode);
+    }
+    return failure.build();
   }
 
   /** The output a task that failed for good left (an exec task's exit code and output tails). */
@@ -711,7 +989,8 @@ final class JobRun {
             .addAllStops(stops)
             .setTasksStopped(stopped)
             .setTasksNeverStarted(neverStarted)
-            .setPreemptions(preemptions);
+            .setPreemptions(preemptions)
+            .setWaitingReason(waitingReason());
     if (priority != spec.getPriority()) {
       job.setSpec(spec.toBuilder().setPriority(priority));
     }
@@ -725,6 +1004,24 @@ final class JobRun {
       job.setResult(result);
     }
     return job.build();
+  }
+
+  /**
+   * Why nothing of the job runs now: the jobs it waits for, or its tasks' retry delays when those
+   * are all that is left to run; empty otherwise.
+   */
+  private String waitingReason() {
+    if (isWaiting()) {
+      return waitingReason;
+    }
+    if (delayed.isEmpty() || running > 0 || hasPending()) {
+      return "";
+    }
+    long next = delayed.peek().retryAtMs();
+    int count = delayed.size();
+    return (count == 1 ? "1 task waits" : count + " tasks wait")
+        + " to be retried; the next runs again at "
+        + Instant.ofEpochMilli(next);
   }
 
   JobState state() {

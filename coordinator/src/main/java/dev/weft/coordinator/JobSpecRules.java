@@ -3,7 +3,12 @@ package dev.weft.coordinator;
 import com.google.protobuf.Duration;
 import com.google.protobuf.util.Durations;
 import dev.weft.kinds.InvalidJobException;
+import dev.weft.v1.Dependency;
+import dev.weft.v1.ExitCodeRange;
 import dev.weft.v1.JobSpec;
+import dev.weft.v1.RetryPolicy;
+import java.util.HashSet;
+import java.util.Set;
 
 /** The rules every job spec obeys whatever its kind; kinds check their own parameters. */
 final class JobSpecRules {
@@ -12,6 +17,12 @@ final class JobSpecRules {
   static final long MAX_GRACE_SECONDS = 3600;
   static final int MAX_NAME_CHARS = 200;
   static final int MAX_WORKERS = 1_000;
+  static final long MAX_TASK_TIMEOUT_SECONDS = MAX_TIMEOUT_SECONDS;
+  static final long MAX_RETRY_DELAY_SECONDS = 7L * 24 * 3600;
+  static final double MAX_BACKOFF = 100;
+  static final int MAX_EXIT_CODE = 255;
+  static final int MAX_EXIT_CODE_RANGES = 256;
+  static final int MAX_AFTER = 64;
 
   private JobSpecRules() {}
 
@@ -42,6 +53,13 @@ final class JobSpecRules {
                 + "')");
       }
     }
+    if (spec.hasTaskTimeout()) {
+      checkTaskTimeout(spec.getTaskTimeout());
+    }
+    if (spec.hasRetry()) {
+      checkRetry(spec.getRetry());
+    }
+    checkAfter(spec);
     if (spec.getName().length() > MAX_NAME_CHARS) {
       throw new InvalidJobException(
           "name",
@@ -152,12 +170,12 @@ final class JobSpecRules {
     return null;
   }
 
-  /** The grace of a CancelJob request: unset keeps the job's own (-1 here). */
   /** The job's grace between SIGTERM and SIGKILL: its own, else the coordinator's default. */
   static long graceMs(JobSpec spec, long defaultGraceMs) {
     return spec.hasGrace() ? Durations.toMillis(spec.getGrace()) : defaultGraceMs;
   }
 
+  /** The grace of a CancelJob request: unset keeps the job's own (-1 here). */
   static long cancelGraceMs(dev.weft.v1.CancelJobRequest request) throws InvalidJobException {
     if (!request.hasGrace()) {
       return -1;
@@ -181,6 +199,100 @@ final class JobSpecRules {
               + maxSeconds
               + "s, got "
               + Durations.toString(value));
+    }
+  }
+
+  /** A whole number of milliseconds, from 1ms (0 would mean "no limit" on the wire) to 30 days. */
+  private static void checkTaskTimeout(Duration value) throws InvalidJobException {
+    if (!Durations.isValid(value)) {
+      throw new InvalidJobException("task_timeout", "is not a valid duration");
+    }
+    if (Durations.toMillis(value) < 1 || value.getSeconds() > MAX_TASK_TIMEOUT_SECONDS) {
+      throw new InvalidJobException(
+          "task_timeout",
+          "the time one task attempt may run must be 1ms .. "
+              + MAX_TASK_TIMEOUT_SECONDS
+              + "s (unset: no limit), got "
+              + Durations.toString(value));
+    }
+  }
+
+  private static void checkRetry(RetryPolicy retry) throws InvalidJobException {
+    long maxSeconds = MAX_RETRY_DELAY_SECONDS;
+    if (retry.hasDelay()) {
+      checkDuration("retry.delay", retry.getDelay(), maxSeconds, true);
+    }
+    double backoff = retry.getBackoff();
+    if (!Double.isFinite(backoff) || (backoff != 0 && (backoff < 1 || backoff > MAX_BACKOFF))) {
+      throw new InvalidJobException(
+          "retry.backoff",
+          "each retry waits this many times longer than the one before: must be 1 .. "
+              + (int) MAX_BACKOFF
+              + " (0 means 1), got "
+              + backoff);
+    }
+    if (retry.hasMaxDelay()) {
+      checkDuration("retry.max_delay", retry.getMaxDelay(), maxSeconds, false);
+      if (retry.hasDelay() && Durations.compare(retry.getMaxDelay(), retry.getDelay()) < 0) {
+        throw new InvalidJobException(
+            "retry.max_delay",
+            "must be at least retry.delay ("
+                + Durations.toString(retry.getDelay())
+                + "), got "
+                + Durations.toString(retry.getMaxDelay()));
+      }
+    }
+    boolean delays = retry.hasDelay() && Durations.isPositive(retry.getDelay());
+    if (!delays && (retry.hasMaxDelay() || (backoff != 0 && backoff != 1))) {
+      throw new InvalidJobException(
+          retry.hasMaxDelay() ? "retry.max_delay" : "retry.backoff",
+          "has no effect without a retry.delay of more than 0s");
+    }
+    if (retry.getNoRetryExitCodesCount() > MAX_EXIT_CODE_RANGES) {
+      throw new InvalidJobException(
+          "retry.no_retry_exit_codes",
+          "at most " + MAX_EXIT_CODE_RANGES + " ranges, got " + retry.getNoRetryExitCodesCount());
+    }
+    for (ExitCodeRange range : retry.getNoRetryExitCodesList()) {
+      String shown = range.getFrom() + "-" + range.getTo();
+      if (range.getFrom() < 0 || range.getTo() > MAX_EXIT_CODE) {
+        throw new InvalidJobException(
+            "retry.no_retry_exit_codes",
+            "exit codes are 0.." + MAX_EXIT_CODE + ", got the range " + shown);
+      }
+      if (range.getFrom() > range.getTo()) {
+        throw new InvalidJobException(
+            "retry.no_retry_exit_codes",
+            "a range goes from its lower code to its higher one (from <= to), got " + shown);
+      }
+    }
+  }
+
+  /**
+   * The jobs named in {@code after}: at most {@link #MAX_AFTER}, each once, ids of a sane length.
+   * That they exist is for the scheduler to say.
+   */
+  private static void checkAfter(JobSpec spec) throws InvalidJobException {
+    if (spec.getAfterCount() > MAX_AFTER) {
+      throw new InvalidJobException(
+          "after",
+          "a job may wait for at most " + MAX_AFTER + " jobs, got " + spec.getAfterCount());
+    }
+    Set<String> seen = new HashSet<>();
+    for (Dependency dependency : spec.getAfterList()) {
+      String id = dependency.getJobId();
+      if (id.isBlank() || id.length() > JobEndpoint.MAX_ID_CHARS) {
+        throw new InvalidJobException(
+            "after",
+            "job ids are 1.."
+                + JobEndpoint.MAX_ID_CHARS
+                + " characters, not blank (got '"
+                + id
+                + "')");
+      }
+      if (!seen.add(id)) {
+        throw new InvalidJobException("after", "job " + id + " is named more than once");
+      }
     }
   }
 }

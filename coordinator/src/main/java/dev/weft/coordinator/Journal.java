@@ -46,6 +46,13 @@ interface Journal extends AutoCloseable {
   default void failed(
       String id, int task, ByteString output, TaskFailure failure, String summary) {}
 
+  /**
+   * A task's attempt failed and the task runs again: {@code failure} names the task, how many
+   * attempts it has had and when it may run again ({@code retry_at}; unset: at once). A restarted
+   * coordinator keeps the count, the wait and the failure.
+   */
+  default void retrying(String id, TaskFailure failure) {}
+
   /** The job was cancelled or timed out: it ends in {@code target} once its tasks stopped. */
   default void stopping(String id, JobState target, String reason) {}
 
@@ -83,6 +90,7 @@ interface Journal extends AutoCloseable {
       JobState stopTarget,
       String stopReason,
       List<SavedResult> results,
+      List<SavedRetry> retries,
       Job finished) {
 
     boolean isFinished() {
@@ -96,6 +104,9 @@ interface Journal extends AutoCloseable {
       return failure == null;
     }
   }
+
+  /** A failed attempt whose task was to run again (see {@link #retrying}), oldest first. */
+  record SavedRetry(int task, int attempts, long retryAtMs, TaskFailure failure) {}
 
   /** The journal could not be written or read. */
   final class JournalException extends Exception {

@@ -7,6 +7,7 @@ import dev.weft.coordinator.Journal.SavedResult;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
+import dev.weft.v1.TaskFailure;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -25,11 +26,16 @@ import java.util.Map;
  * <pre>
  * jobs(seq, id, spec, tasks, created_ms, started_ms, stop_target, stop_reason, finished_ms, final)
  * results(job_id, batch)    a job's recorded task results, until it finishes (see ResultBatch)
+ * retries(job_id, task, attempts, retry_at_ms, failure)
+ *                            a task's failed attempts that were retried, until its job finishes
  * </pre>
+ *
+ * <p>Schema versions: 1 jobs and results; 2 adds retries (created when missing, so a version 1
+ * journal is read as it is).
  */
 final class JournalTables {
   private static final System.Logger LOG = System.getLogger(JournalTables.class.getName());
-  static final int SCHEMA_VERSION = 1;
+  static final int SCHEMA_VERSION = 2;
 
   private JournalTables() {}
 
@@ -67,6 +73,14 @@ final class JournalTables {
       s.executeUpdate(
           "CREATE TABLE IF NOT EXISTS results(job_id TEXT NOT NULL, batch BLOB NOT NULL)");
       s.executeUpdate("CREATE INDEX IF NOT EXISTS results_job ON results(job_id)");
+      s.executeUpdate(
+          "CREATE TABLE IF NOT EXISTS retries("
+              + " job_id TEXT NOT NULL,"
+              + " task INTEGER NOT NULL,"
+              + " attempts INTEGER NOT NULL,"
+              + " retry_at_ms INTEGER NOT NULL,"
+              + " failure BLOB NOT NULL)");
+      s.executeUpdate("CREATE INDEX IF NOT EXISTS retries_job ON retries(job_id)");
       s.executeUpdate("PRAGMA user_version = " + SCHEMA_VERSION);
     }
   }
@@ -86,6 +100,8 @@ final class JournalTables {
       forgotten += many.executeUpdate();
       orphans.executeUpdate(
           "DELETE FROM results WHERE job_id NOT IN (SELECT id FROM jobs WHERE final IS NULL)");
+      orphans.executeUpdate(
+          "DELETE FROM retries WHERE job_id NOT IN (SELECT id FROM jobs WHERE final IS NULL)");
       if (forgotten > 0) {
         LOG.log(System.Logger.Level.INFO, "journal: forgot {0} old finished jobs", forgotten);
       }
@@ -96,6 +112,7 @@ final class JournalTables {
     List<SavedJob> jobs = new ArrayList<>();
     // Filled below: a saved job holds its (mutable) result list until the scheduler takes it.
     Map<String, List<SavedResult>> results = new HashMap<>();
+    Map<String, List<Journal.SavedRetry>> retries = new HashMap<>();
     Map<String, Integer> taskCounts = new HashMap<>();
     try (Statement s = db.createStatement();
         ResultSet rs =
@@ -106,6 +123,7 @@ final class JournalTables {
         String id = rs.getString(1);
         byte[] last = rs.getBytes(8);
         List<SavedResult> saved = last == null ? new ArrayList<>() : List.of();
+        List<Journal.SavedRetry> retried = last == null ? new ArrayList<>() : List.of();
         try {
           jobs.add(
               new SavedJob(
@@ -117,6 +135,7 @@ final class JournalTables {
                   rs.getInt(6) == 0 ? null : JobState.forNumber(rs.getInt(6)),
                   rs.getString(7),
                   saved,
+                  retried,
                   last == null ? null : Job.parseFrom(last)));
         } catch (InvalidProtocolBufferException e) {
           LOG.log(
@@ -128,6 +147,7 @@ final class JournalTables {
         }
         if (last == null) {
           results.put(id, saved);
+          retries.put(id, retried);
           taskCounts.put(id, rs.getInt(3));
         }
       }
@@ -152,7 +172,49 @@ final class JournalTables {
         }
       }
     }
+    loadRetries(db, retries, taskCounts);
     return jobs;
+  }
+
+  /** Adds each unfinished job's retried failures to its list, skipping rows that do not fit it. */
+  private static void loadRetries(
+      Connection db, Map<String, List<Journal.SavedRetry>> into, Map<String, Integer> taskCounts)
+      throws SQLException {
+    try (Statement s = db.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT job_id, task, attempts, retry_at_ms, failure FROM retries ORDER BY rowid")) {
+      while (rs.next()) {
+        String id = rs.getString(1);
+        List<Journal.SavedRetry> retries = into.get(id);
+        if (retries == null) {
+          continue;
+        }
+        int task = rs.getInt(2);
+        int attempts = rs.getInt(3);
+        if (task < 0 || task >= taskCounts.get(id) || attempts < 1) {
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "journal: a retry of job {0} names task {1} after {2} attempts, which the job does"
+                  + " not have; it is skipped",
+              id,
+              task,
+              attempts);
+          continue;
+        }
+        try {
+          retries.add(
+              new Journal.SavedRetry(
+                  task, attempts, rs.getLong(4), TaskFailure.parseFrom(rs.getBytes(5))));
+        } catch (InvalidProtocolBufferException e) {
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "journal: a retry of job {0} is unreadable ({1}); it is skipped",
+              id,
+              e.getMessage());
+        }
+      }
+    }
   }
 
   /** The prepared statements the writer uses; one set, on the writer's thread only. */
@@ -165,6 +227,8 @@ final class JournalTables {
     private final PreparedStatement deleteResults;
     private final PreparedStatement deleteJob;
     private final PreparedStatement insertResults;
+    private final PreparedStatement insertRetry;
+    private final PreparedStatement deleteRetries;
     private final PreparedStatement deleteFinishedBefore;
 
     Statements(Connection db) throws SQLException {
@@ -179,6 +243,11 @@ final class JournalTables {
       deleteResults = db.prepareStatement("DELETE FROM results WHERE job_id = ?");
       deleteJob = db.prepareStatement("DELETE FROM jobs WHERE id = ?");
       insertResults = db.prepareStatement("INSERT INTO results(job_id, batch) VALUES (?, ?)");
+      insertRetry =
+          db.prepareStatement(
+              "INSERT INTO retries(job_id, task, attempts, retry_at_ms, failure)"
+                  + " VALUES (?, ?, ?, ?, ?)");
+      deleteRetries = db.prepareStatement("DELETE FROM retries WHERE job_id = ?");
       deleteFinishedBefore =
           db.prepareStatement("DELETE FROM jobs WHERE finished_ms IS NOT NULL AND finished_ms < ?");
     }
@@ -227,6 +296,8 @@ final class JournalTables {
       markFinished.executeUpdate();
       deleteResults.setString(1, job.getId());
       deleteResults.executeUpdate();
+      deleteRetries.setString(1, job.getId());
+      deleteRetries.executeUpdate();
     }
 
     /** As {@link #markFinished}, for a job inserted in the same commit: it has no results yet. */
@@ -242,6 +313,17 @@ final class JournalTables {
       deleteJob.executeUpdate();
       deleteResults.setString(1, id);
       deleteResults.executeUpdate();
+      deleteRetries.setString(1, id);
+      deleteRetries.executeUpdate();
+    }
+
+    void insertRetry(String id, TaskFailure failure) throws SQLException {
+      insertRetry.setString(1, id);
+      insertRetry.setInt(2, failure.getTask());
+      insertRetry.setInt(3, failure.getAttempt());
+      insertRetry.setLong(4, failure.hasRetryAt() ? Timestamps.toMillis(failure.getRetryAt()) : 0);
+      insertRetry.setBytes(5, failure.toByteArray());
+      insertRetry.executeUpdate();
     }
 
     void insertResults(String id, byte[] batch) throws SQLException {
@@ -267,6 +349,8 @@ final class JournalTables {
               deleteResults,
               deleteJob,
               insertResults,
+              insertRetry,
+              deleteRetries,
               deleteFinishedBefore)) {
         s.close();
       }

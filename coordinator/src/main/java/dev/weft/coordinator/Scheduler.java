@@ -19,6 +19,9 @@ import dev.weft.v1.TaskResult;
 import dev.weft.v1.Welcome;
 import dev.weft.v1.WorkerInfo;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -59,6 +62,24 @@ final class Scheduler {
   private final Leases leases;
   private final Outboxes outboxes = new Outboxes();
   private final ClientLimits limits;
+  private final JobDependencies dependencies;
+  // Verdicts on waiting jobs that ends of their dependencies gave, applied in turn (an end can
+  // fail a waiting job, whose end judges the jobs that wait for it, and so on down a chain).
+  private final ArrayDeque<JobDependencies.Judged> verdicts = new ArrayDeque<>();
+  private boolean applyingVerdicts;
+  private final RetryTimers retryTimers =
+      new RetryTimers() {
+        @Override
+        public Conductor.Timer schedule(long delayMs, Runnable action) {
+          return conductor.schedule(delayMs, action);
+        }
+
+        @Override
+        public void due(JobRun job) {
+          dispatcher.requeue(job);
+          requestDispatch();
+        }
+      };
   // Jobs the journal refused, stopping: forgotten when they end.
   private final Set<String> unrecorded = new java.util.HashSet<>();
   // Attempts told to stop to make room for a higher class, until their answers come back.
@@ -81,6 +102,7 @@ final class Scheduler {
     this.config = config;
     this.journal = journal;
     this.jobs = new JobBook(journal, config.retainedFinishedJobs());
+    this.dependencies = new JobDependencies(jobs::get);
     this.coordinatorId = coordinatorId;
     this.kinds = kinds;
     this.conductor = conductor;
@@ -160,7 +182,8 @@ final class Scheduler {
   /**
    * Registers a job checked and planned off the conductor, and queues its tasks at once: they may
    * run while the journal syncs its spec. Whoever answers the client waits for {@code durable};
-   * should the journal fail, {@link #notRecorded} ends the job.
+   * should the journal fail, {@link #notRecorded} ends the job. A job that depends on others waits
+   * for them instead (WAITING), or fails at once when one of them has already failed.
    */
   Submission submit(JobIntake.Planned planned) {
     if (!accepting) {
@@ -172,17 +195,24 @@ final class Scheduler {
     JobSpec spec = planned.spec();
     TaskPlan plan = planned.plan();
     JobKind kind = planned.kind();
-    if (spec.getStrict()) {
-      String nowhere =
-          Placement.nowhere(kind.name(), spec.getWorkersList(), TaskNeeds.of(spec), workers.all());
-      if (nowhere != null) {
-        plan.close();
-        throw Status.FAILED_PRECONDITION
-            .withDescription(nowhere + "; --strict refuses such a job (without it, the job waits)")
-            .asRuntimeException();
+    try {
+      dependencies.checkKnown(spec);
+      if (spec.getStrict()) {
+        String nowhere =
+            Placement.nowhere(
+                kind.name(), spec.getWorkersList(), TaskNeeds.of(spec), workers.all());
+        if (nowhere != null) {
+          throw Status.FAILED_PRECONDITION
+              .withDescription(
+                  nowhere + "; --strict refuses such a job (without it, the job waits)")
+              .asRuntimeException();
+        }
       }
+      limits.admit(spec.getOwner(), plan.taskCount());
+    } catch (StatusRuntimeException e) {
+      plan.close(); // not taken: its file (a hash job's) is let go
+      throw e;
     }
-    limits.admit(spec.getOwner(), plan.taskCount());
     long graceMs = JobSpecRules.graceMs(spec, config.defaultGrace().toMillis());
     long createdMs = conductor.epochMs();
     String id = jobs.newId();
@@ -199,16 +229,58 @@ final class Scheduler {
             config.maxResultBytes(),
             journal,
             conductor,
+            retryTimers,
             this::inputsOf,
             this::finished);
     jobs.add(job);
-    dispatcher.requeue(job);
-    if (spec.hasTimeout()) {
+    if (spec.getAfterCount() > 0) {
+      apply(job, dependencies.judge(spec));
+    } else {
+      dispatcher.requeue(job);
+    }
+    if (spec.hasTimeout() && !job.isFinished()) {
       long timeoutMs = Durations.toMillis(spec.getTimeout());
       conductor.schedule(timeoutMs, () -> timeOut(id, timeoutMs));
     }
     requestDispatch();
     return new Submission(job, durable);
+  }
+
+  /**
+   * Does what a verdict on a job's dependencies says: it waits (WAITING) until they end, it runs
+   * (queued for dispatch), or it fails without running.
+   */
+  private void apply(JobRun job, JobDependencies.Verdict verdict) {
+    switch (verdict) {
+      case JobDependencies.Waiting waiting -> {
+        job.await(waiting.reason());
+        dependencies.await(job, waiting);
+      }
+      case JobDependencies.Ready ready -> {
+        job.release();
+        dispatcher.requeue(job);
+        requestDispatch();
+      }
+      case JobDependencies.Failed failed -> job.failUnstarted(failed.reason());
+    }
+  }
+
+  /** Applies the verdicts waiting; one at a time, however many ends each one causes. */
+  private void applyVerdicts() {
+    if (applyingVerdicts) {
+      return; // the loop below is already running, further up this call
+    }
+    applyingVerdicts = true;
+    try {
+      JobDependencies.Judged next;
+      while ((next = verdicts.poll()) != null) {
+        if (next.job().isWaiting()) {
+          apply(next.job(), next.verdict());
+        }
+      }
+    } finally {
+      applyingVerdicts = false;
+    }
   }
 
   /**
@@ -267,6 +339,7 @@ final class Scheduler {
             config.maxResultBytes(),
             journal,
             conductor,
+            retryTimers,
             this::inputsOf,
             this::finished);
     Map<Journal.SavedJob, JobRun> runs = new LinkedHashMap<>();
@@ -276,13 +349,21 @@ final class Scheduler {
     long nowMs = conductor.epochMs();
     jobs.addRestored(runs.values());
     // Jobs that end as they resume queue for forgetting after those that had finished before.
+    List<JobRun> waiting = new ArrayList<>();
     runs.forEach(
         (savedJob, run) -> {
           if (!run.isFinished()) {
             limits.restored(run.spec().getOwner(), run.plan().taskCount());
             resume(savedJob, run, nowMs);
+            if (run.isWaiting()) {
+              waiting.add(run);
+            }
           }
         });
+    // Judged once every job is back, so each sees what became of the jobs it names.
+    for (JobRun run : waiting) {
+      apply(run, dependencies.judge(run.spec()));
+    }
   }
 
   private void resume(Journal.SavedJob saved, JobRun run, long nowMs) {
@@ -310,6 +391,11 @@ final class Scheduler {
         return;
       }
       conductor.schedule(leftMs, () -> timeOut(id, timeoutMs));
+    }
+    if (spec.getAfterCount() > 0 && run.state() == JobState.QUEUED) {
+      // Nothing of it ran: it waits again until the jobs it names are judged (see restore).
+      run.await("until the jobs it names have ended");
+      return;
     }
     dispatcher.requeue(run);
     LOG.log(
@@ -455,11 +541,15 @@ final class Scheduler {
       // A live job: every one was admitted or restored.
       limits.release(job.spec().getOwner(), job.plan().taskCount());
     }
+    dependencies.forget(job);
+    // Judged before the book may forget the job that ended.
+    verdicts.addAll(dependencies.ended(job.id()));
     if (unrecorded.remove(job.id())) {
       jobs.dropUnrecorded(job);
     } else {
       jobs.finished(job);
     }
+    applyVerdicts();
   }
 
   /** Completes (on the conductor) with the job's final state once it ends. */
@@ -530,6 +620,24 @@ final class Scheduler {
       boolean ended;
       if (result.getOk()) {
         ended = job.succeed(attempt.task(), result.getOutput(), worker.id());
+      } else if (result.getTimedOut()) {
+        // Stopped by its worker past the job's task timeout, as by a cancel: a failed attempt.
+        if (result.getStop() == StopOutcome.STUCK) {
+          worker.holdSlot();
+        }
+        if (job.isStopping()) {
+          ended =
+              job.stopped(
+                  attempt.task(),
+                  worker.id(),
+                  result.getStop() == StopOutcome.STOP_OUTCOME_UNSPECIFIED
+                      ? StopOutcome.STOPPED
+                      : result.getStop(),
+                  result.getError());
+        } else {
+          ended = job.failAttempt(attempt.task(), result, worker.id());
+          dispatcher.requeue(job);
+        }
       } else if (result.getCancelled()) {
         if (result.getStop() == StopOutcome.STUCK) {
           // The task still holds its slot; the worker returns it with a credit when it ends.
@@ -553,17 +661,7 @@ final class Scheduler {
           dispatcher.requeue(job);
         }
       } else {
-        if (result.getStop() == StopOutcome.STUCK) {
-          // Timed out and still running past its grace: the worker credits the slot when it ends.
-          worker.holdSlot();
-        }
-        ended =
-            job.fail(
-                attempt.task(),
-                result.getError(),
-                result.getApplicationError(),
-                worker.id(),
-                result.getOutput());
+        ended = job.failAttempt(attempt.task(), result, worker.id());
         dispatcher.requeue(job);
       }
       if (ended) {

@@ -94,6 +94,8 @@ final class SqliteJournal implements Journal {
   private record Result(String id, int task, ByteString output, TaskFailure failure, String summary)
       implements Record {}
 
+  private record Retry(String id, TaskFailure failure) implements Record {}
+
   private record Stopping(String id, JobState target, String reason) implements Record {}
 
   private record Finished(Job job) implements Record {}
@@ -288,6 +290,11 @@ final class SqliteJournal implements Journal {
     append(
         new Result(id, task, output, failure, summary),
         RECORD_OVERHEAD_BYTES + output.size() + failure.getSerializedSize() + summary.length());
+  }
+
+  @Override
+  public void retrying(String id, TaskFailure failure) {
+    append(new Retry(id, failure), RECORD_OVERHEAD_BYTES + failure.getSerializedSize());
   }
 
   @Override
@@ -493,6 +500,7 @@ final class SqliteJournal implements Journal {
           case Submit s -> s.id();
           case Started s -> s.id();
           case Result r -> r.id();
+          case Retry r -> r.id();
           case Stopping s -> s.id();
           case Finished f -> f.job().getId();
           case Forget f -> null;
@@ -643,14 +651,17 @@ final class SqliteJournal implements Journal {
           }
           case Started s when unrecorded.contains(s.id()) -> {}
           case Result r when unrecorded.contains(r.id()) -> {}
+          case Retry r when unrecorded.contains(r.id()) -> {}
           case Stopping s when unrecorded.contains(s.id()) -> {}
           case Started s when setAside.contains(s.id()) -> {}
           case Result r when setAside.contains(r.id()) -> {}
+          case Retry r when setAside.contains(r.id()) -> {}
           case Stopping s when setAside.contains(s.id()) -> {}
           case Finished f when unrecorded.contains(f.job().getId()) ->
               unrecorded.remove(f.job().getId());
           case Started s when endingHere.contains(s.id()) -> {}
           case Result r when endingHere.contains(r.id()) -> {}
+          case Retry r when endingHere.contains(r.id()) -> {}
           case Stopping s when endingHere.contains(s.id()) -> {}
           case Finished f when newHere.contains(f.job().getId()) -> {
             setAside.remove(f.job().getId());
@@ -666,6 +677,7 @@ final class SqliteJournal implements Journal {
               into.addFailure(r.task(), r.output(), r.failure(), r.summary());
             }
           }
+          case Retry r -> sql.insertRetry(r.id(), r.failure());
           case Stopping s -> sql.markStopping(s.id(), s.target().getNumber(), s.reason());
           case Finished f -> {
             setAside.remove(f.job().getId());
