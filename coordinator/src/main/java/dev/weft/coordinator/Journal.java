@@ -56,8 +56,10 @@ interface Journal extends AutoCloseable {
   /** The job was cancelled or timed out: it ends in {@code target} once its tasks stopped. */
   default void stopping(String id, JobState target, String reason) {}
 
-  /** An admin moved the job to another priority class. */
-  default void reprioritized(String id, int priority) {}
+  /**
+   * An admin moved the job to another priority class: {@code spec} is its spec with the new one.
+   */
+  default void reprioritized(String id, JobSpec spec) {}
 
   /** The job ended; {@code job} is its final state, kept until it is forgotten. */
   default void finished(Job job) {}

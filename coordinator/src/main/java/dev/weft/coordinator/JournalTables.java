@@ -223,6 +223,7 @@ final class JournalTables {
     private final PreparedStatement insertJob;
     private final PreparedStatement markStarted;
     private final PreparedStatement markStopping;
+    private final PreparedStatement updateSpec;
     private final PreparedStatement markFinished;
     private final PreparedStatement deleteResults;
     private final PreparedStatement deleteJob;
@@ -239,6 +240,7 @@ final class JournalTables {
       markStarted = db.prepareStatement("UPDATE jobs SET started_ms = ? WHERE id = ?");
       markStopping =
           db.prepareStatement("UPDATE jobs SET stop_target = ?, stop_reason = ? WHERE id = ?");
+      updateSpec = db.prepareStatement("UPDATE jobs SET spec = ? WHERE id = ?");
       markFinished = db.prepareStatement("UPDATE jobs SET finished_ms = ?, final = ? WHERE id = ?");
       deleteResults = db.prepareStatement("DELETE FROM results WHERE job_id = ?");
       deleteJob = db.prepareStatement("DELETE FROM jobs WHERE id = ?");
@@ -280,6 +282,12 @@ final class JournalTables {
       markStarted.setLong(1, startedMs);
       markStarted.setString(2, id);
       markStarted.executeUpdate();
+    }
+
+    void updateSpec(String id, JobSpec spec) throws SQLException {
+      updateSpec.setBytes(1, spec.toByteArray());
+      updateSpec.setString(2, id);
+      updateSpec.executeUpdate();
     }
 
     void markStopping(String id, int target, String reason) throws SQLException {
@@ -345,6 +353,7 @@ final class JournalTables {
               insertJob,
               markStarted,
               markStopping,
+              updateSpec,
               markFinished,
               deleteResults,
               deleteJob,

@@ -438,7 +438,7 @@ final class Scheduler {
     if (job.priority() != priority) {
       dispatcher.order().reprioritize(job, priority);
       job.priority(priority);
-      journal.reprioritized(id, priority);
+      journal.reprioritized(id, job.spec().toBuilder().setPriority(priority).build());
       LOG.log(System.Logger.Level.INFO, "job {0} moved to priority {1}", id, priority);
       requestDispatch();
     }

@@ -98,6 +98,8 @@ final class SqliteJournal implements Journal {
 
   private record Stopping(String id, JobState target, String reason) implements Record {}
 
+  private record Reprioritized(String id, JobSpec spec) implements Record {}
+
   private record Finished(Job job) implements Record {}
 
   private record Forget(List<String> ids) implements Record {}
@@ -295,6 +297,11 @@ final class SqliteJournal implements Journal {
   @Override
   public void retrying(String id, TaskFailure failure) {
     append(new Retry(id, failure), RECORD_OVERHEAD_BYTES + failure.getSerializedSize());
+  }
+
+  @Override
+  public void reprioritized(String id, JobSpec spec) {
+    append(new Reprioritized(id, spec), RECORD_OVERHEAD_BYTES + spec.getSerializedSize());
   }
 
   @Override
@@ -502,6 +509,7 @@ final class SqliteJournal implements Journal {
           case Result r -> r.id();
           case Retry r -> r.id();
           case Stopping s -> s.id();
+          case Reprioritized r -> r.id();
           case Finished f -> f.job().getId();
           case Forget f -> null;
           case ForgetBefore f -> null;
@@ -653,16 +661,19 @@ final class SqliteJournal implements Journal {
           case Result r when unrecorded.contains(r.id()) -> {}
           case Retry r when unrecorded.contains(r.id()) -> {}
           case Stopping s when unrecorded.contains(s.id()) -> {}
+          case Reprioritized r when unrecorded.contains(r.id()) -> {}
           case Started s when setAside.contains(s.id()) -> {}
           case Result r when setAside.contains(r.id()) -> {}
           case Retry r when setAside.contains(r.id()) -> {}
           case Stopping s when setAside.contains(s.id()) -> {}
+          case Reprioritized r when setAside.contains(r.id()) -> {}
           case Finished f when unrecorded.contains(f.job().getId()) ->
               unrecorded.remove(f.job().getId());
           case Started s when endingHere.contains(s.id()) -> {}
           case Result r when endingHere.contains(r.id()) -> {}
           case Retry r when endingHere.contains(r.id()) -> {}
           case Stopping s when endingHere.contains(s.id()) -> {}
+          case Reprioritized r when endingHere.contains(r.id()) -> {}
           case Finished f when newHere.contains(f.job().getId()) -> {
             setAside.remove(f.job().getId());
             results.remove(f.job().getId());
@@ -679,6 +690,7 @@ final class SqliteJournal implements Journal {
           }
           case Retry r -> sql.insertRetry(r.id(), r.failure());
           case Stopping s -> sql.markStopping(s.id(), s.target().getNumber(), s.reason());
+          case Reprioritized r -> sql.updateSpec(r.id(), r.spec());
           case Finished f -> {
             setAside.remove(f.job().getId());
             results.remove(f.job().getId());

@@ -196,6 +196,23 @@ class JournalTest {
   }
 
   @Test
+  void aJobMovedToAnotherPriorityClassStaysThereAfterARestart() throws Exception {
+    Node first = new Node(new CoordinatorConfig());
+    String id = first.submit(sum(1_000, 4)).getId();
+    first
+        .jobs()
+        .setJobPriority(
+            dev.weft.v1.SetJobPriorityRequest.newBuilder().setId(id).setPriority(7).build());
+    assertEquals(7, first.get(id).getSpec().getPriority());
+    first.close();
+
+    Node second = new Node(new CoordinatorConfig());
+    assertEquals(7, second.get(id).getSpec().getPriority());
+    second.worker("w", 2, new java.util.HashSet<>());
+    assertEquals("500500", second.await(id, JobState.SUCCEEDED).getResult().getSum().getSum());
+  }
+
+  @Test
   void jobsSurviveAStopAndStartWithTheirIdsAndResults() throws Exception {
     Node first = new Node(new CoordinatorConfig());
     TestWorker holder = first.worker("holder", 2, null);
