@@ -626,14 +626,7 @@ final class Scheduler {
           worker.holdSlot();
         }
         if (job.isStopping()) {
-          ended =
-              job.stopped(
-                  attempt.task(),
-                  worker.id(),
-                  result.getStop() == StopOutcome.STOP_OUTCOME_UNSPECIFIED
-                      ? StopOutcome.STOPPED
-                      : result.getStop(),
-                  result.getError());
+          ended = stoppedAsAsked(job, attempt, worker, result);
         } else {
           ended = job.failAttempt(attempt.task(), result, worker.id());
           dispatcher.requeue(job);
@@ -644,14 +637,7 @@ final class Scheduler {
           worker.holdSlot();
         }
         if (job.isStopping()) {
-          ended =
-              job.stopped(
-                  attempt.task(),
-                  worker.id(),
-                  result.getStop() == StopOutcome.STOP_OUTCOME_UNSPECIFIED
-                      ? StopOutcome.STOPPED
-                      : result.getStop(),
-                  result.getError());
+          ended = stoppedAsAsked(job, attempt, worker, result);
         } else if (preempting.remove(result.getAttemptId())) {
           ended = job.preempted(attempt.task());
           dispatcher.requeue(job);
@@ -669,6 +655,18 @@ final class Scheduler {
       }
     }
     requestDispatch();
+  }
+
+  /** A running attempt of a stopping job answered: it stopped, as the cancel asked. */
+  private static boolean stoppedAsAsked(
+      JobRun job, AttachedWorker.Attempt attempt, AttachedWorker worker, TaskResult result) {
+    return job.stopped(
+        attempt.task(),
+        worker.id(),
+        result.getStop() == StopOutcome.STOP_OUTCOME_UNSPECIFIED
+            ? StopOutcome.STOPPED
+            : result.getStop(),
+        result.getError());
   }
 
   void heartbeat(AttachedWorker worker, Heartbeat heartbeat) {

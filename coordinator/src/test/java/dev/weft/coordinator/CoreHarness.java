@@ -5,9 +5,11 @@ import dev.weft.kinds.JobKind;
 import dev.weft.kinds.JobKinds;
 import dev.weft.kinds.TaskContext;
 import dev.weft.v1.CoordinatorMessage;
+import dev.weft.v1.ExecTaskOutput;
 import dev.weft.v1.Heartbeat;
 import dev.weft.v1.Hello;
 import dev.weft.v1.HostIdentity;
+import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.StopOutcome;
 import dev.weft.v1.TaskAssignment;
@@ -23,16 +25,23 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 
 /**
- * The coordinator's core driven by hand, for tests and the scheduler bench: a {@link Conductor}
+ * The coordinator's core driven by hand, for tests and the dispatch bench: a {@link Conductor}
  * whose clocks the caller sets, a {@link Scheduler} on it, and workers whose links record what they
- * are sent and answer only when told. No sockets, no threads, no waiting.
+ * are sent and answer only when told. No sockets, no threads, no waiting: time passes only in
+ * {@link #advance}, and attached workers heartbeat on the way. A restart is a new harness on the
+ * same {@link Time} and journal, restored from it.
  */
 final class CoreHarness implements AutoCloseable {
   static final long HEARTBEAT_MS = 1_000;
   static final long LEASE_MS = 4_000;
 
-  private long nanos = 1_000_000_000L;
-  private long epochMs = 1_800_000_000_000L;
+  /** The fake clocks, shared by a core and the one that restarts after it. */
+  static final class Time {
+    long nanos = 1_000_000_000L;
+    long epochMs = 1_800_000_000_000L;
+  }
+
+  private final Time time;
   final Conductor conductor;
   final Scheduler scheduler;
   private final JobIntake intake;
@@ -40,24 +49,53 @@ final class CoreHarness implements AutoCloseable {
   private final List<Link> links = new ArrayList<>();
   private final ScheduledThreadPoolExecutor signals = new ScheduledThreadPoolExecutor(1);
 
-  CoreHarness(UnaryOperator<CoordinatorConfig> configure) {
+  /**
+   * A core on {@code journal}, resuming the jobs in {@code saved} (empty for a first start), with
+   * its config adjusted as the caller needs.
+   */
+  CoreHarness(
+      Time time,
+      Journal journal,
+      List<Journal.SavedJob> saved,
+      UnaryOperator<CoordinatorConfig> configure) {
+    this.time = time;
     CoordinatorConfig config =
         configure
             .apply(
                 new CoordinatorConfig()
                     .heartbeatIntervalMs(HEARTBEAT_MS)
                     .leaseMs(LEASE_MS)
-                    .nanoClock(() -> nanos)
-                    .epochClock(() -> epochMs))
+                    .nanoClock(() -> time.nanos)
+                    .epochClock(() -> time.epochMs))
             .conclude();
     conductor = new Conductor(config.nanoClock(), config.epochClock());
     kinds = JobKinds.load(CoreHarness.class.getClassLoader());
     intake = new JobIntake(kinds, config.maxTasksPerJob(), ReadableRoots.of(config));
     // Lost workers here are not processes of this host: nothing is ever signalled.
-    scheduler =
-        new Scheduler(config, "c0ffee", kinds, conductor, Runnable::run, signals, Journal.NONE);
+    scheduler = new Scheduler(config, "c0ffee", kinds, conductor, Runnable::run, signals, journal);
+    scheduler.restore(saved);
     scheduler.startTimers();
     cycle();
+  }
+
+  CoreHarness(UnaryOperator<CoordinatorConfig> configure) {
+    this(new Time(), Journal.NONE, List.of(), configure);
+  }
+
+  CoreHarness(Time time) {
+    this(time, Journal.NONE, List.of(), config -> config);
+  }
+
+  Scheduler scheduler() {
+    return scheduler;
+  }
+
+  long epochMs() {
+    return time.epochMs;
+  }
+
+  Job job(String id) {
+    return scheduler.get(id);
   }
 
   @Override
@@ -78,8 +116,8 @@ final class CoreHarness implements AutoCloseable {
     long step = Math.min(ms, HEARTBEAT_MS / 4);
     for (long passed = 0; passed < ms; passed += step) {
       long by = Math.min(step, ms - passed);
-      nanos += TimeUnit.MILLISECONDS.toNanos(by);
-      epochMs += by;
+      time.nanos += TimeUnit.MILLISECONDS.toNanos(by);
+      time.epochMs += by;
       for (Link link : links) {
         if (link.closedWith == null) {
           scheduler.heartbeat(link.worker, Heartbeat.getDefaultInstance());
@@ -103,6 +141,7 @@ final class CoreHarness implements AutoCloseable {
         .addKinds("sum")
         .addKinds("noop")
         .addKinds("sleep")
+        .addKinds("exec")
         .setHost(HostIdentity.newBuilder().setHostname("elsewhere"));
   }
 
@@ -124,13 +163,7 @@ final class CoreHarness implements AutoCloseable {
   void succeed(Link link, List<TaskAssignment> tasks) {
     List<TaskResult> results = new ArrayList<>();
     for (TaskAssignment task : tasks) {
-      JobKind kind = kinds.find(task.getKind()).orElseThrow();
-      ByteString output;
-      try {
-        output = kind.run(task.getInput(), NOT_CANCELLED);
-      } catch (Exception e) {
-        throw new AssertionError("kind " + task.getKind() + " failed in the harness", e);
-      }
+      ByteString output = task.getKind().equals("exec") ? exited(0) : run(task);
       results.add(
           TaskResult.newBuilder()
               .setAttemptId(task.getAttemptId())
@@ -141,6 +174,21 @@ final class CoreHarness implements AutoCloseable {
     }
     scheduler.results(link.worker, results);
     cycle();
+  }
+
+  /** The output of an in-JVM kind's task, computed here as its worker would. */
+  private ByteString run(TaskAssignment task) {
+    JobKind kind = kinds.find(task.getKind()).orElseThrow();
+    try {
+      return kind.run(task.getInput(), NOT_CANCELLED);
+    } catch (Exception e) {
+      throw new AssertionError("kind " + task.getKind() + " failed in the harness", e);
+    }
+  }
+
+  /** An exec task's output for a process that exited with {@code code} (none is started). */
+  static ByteString exited(int code) {
+    return ExecTaskOutput.newBuilder().setExitCode(code).build().toByteString();
   }
 
   /** Answers the cancel of these attempts: they stopped. */
@@ -176,7 +224,7 @@ final class CoreHarness implements AutoCloseable {
       };
 
   /** A worker's link: records what the coordinator sends and which attempts it holds. */
-  static final class Link implements WorkerLink {
+  final class Link implements WorkerLink {
     final List<CoordinatorMessage> sent = new ArrayList<>();
     // Attempts assigned and not yet answered, in the order they came.
     final Map<Long, TaskAssignment> running = new LinkedHashMap<>();
@@ -205,6 +253,41 @@ final class CoreHarness implements AutoCloseable {
         }
       }
       return ids;
+    }
+
+    private int taken;
+
+    /** The tasks assigned to it since the last call. */
+    List<TaskAssignment> newTasks() {
+      List<TaskAssignment> all = assignments();
+      List<TaskAssignment> fresh = List.copyOf(all.subList(taken, all.size()));
+      taken = all.size();
+      return fresh;
+    }
+
+    /** The one task assigned since the last call. */
+    TaskAssignment newTask() {
+      List<TaskAssignment> tasks = newTasks();
+      if (tasks.size() != 1) {
+        throw new AssertionError("expected one new task, got " + tasks);
+      }
+      return tasks.getFirst();
+    }
+
+    /** Answers {@code task} with its correct output. */
+    void succeed(TaskAssignment task) {
+      CoreHarness.this.succeed(this, List.of(task));
+    }
+
+    /** Answers {@code task} as failed, the result shaped by {@code result}. */
+    void fail(TaskAssignment task, UnaryOperator<TaskResult.Builder> result) {
+      answer(result.apply(TaskResult.newBuilder().setAttemptId(task.getAttemptId())).build());
+    }
+
+    void answer(TaskResult result) {
+      running.remove(result.getAttemptId());
+      scheduler.results(worker, List.of(result));
+      cycle();
     }
 
     /** The oldest unanswered attempt. */

@@ -25,8 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
  * again across a coordinator restart (a real SQLite journal in a temporary directory).
  */
 final class JobDependenciesTest {
-  private final HandDrivenCore.Time time = new HandDrivenCore.Time();
-  private HandDrivenCore core = new HandDrivenCore(time);
+  private final CoreHarness.Time time = new CoreHarness.Time();
+  private CoreHarness core = new CoreHarness(time);
 
   @TempDir private Path dataDir;
 
@@ -53,11 +53,11 @@ final class JobDependenciesTest {
   }
 
   /** Fails {@code task} as a failure of the task's own, not retried. */
-  private static void broken(HandDrivenCore.Worker worker, TaskAssignment task) {
+  private static void broken(CoreHarness.Link worker, TaskAssignment task) {
     worker.fail(task, r -> r.setApplicationError(true).setError("boom"));
   }
 
-  private String submitAndFail(HandDrivenCore.Worker worker) {
+  private String submitAndFail(CoreHarness.Link worker) {
     String id = core.submit(sum(1));
     broken(worker, worker.newTask());
     assertEquals(JobState.FAILED, core.job(id).getState());
@@ -72,7 +72,7 @@ final class JobDependenciesTest {
     assertEquals(JobState.WAITING, waiting.getState());
     assertEquals("until job " + a + " succeeds", waiting.getWaitingReason());
 
-    HandDrivenCore.Worker worker = core.attach("w1", 3);
+    CoreHarness.Link worker = core.attach("w1", 3);
     TaskAssignment task = worker.newTask();
     assertEquals(a, task.getJobId(), "only the job it waits for runs");
     worker.succeed(task);
@@ -92,7 +92,7 @@ final class JobDependenciesTest {
     String b = core.submit(afterAny(after(sum(1), a), c));
     assertEquals(
         "until job " + a + " succeeds and job " + c + " ends", core.job(b).getWaitingReason());
-    HandDrivenCore.Worker worker = core.attach("w1", 1);
+    CoreHarness.Link worker = core.attach("w1", 1);
     worker.succeed(worker.newTask());
     assertEquals(JobState.WAITING, core.job(b).getState());
     assertEquals("until job " + c + " ends", core.job(b).getWaitingReason());
@@ -116,7 +116,7 @@ final class JobDependenciesTest {
   void aFailedDependencyFailsTheWaitingJobAtOnceSayingWhy() {
     String a = core.submit(sum(1));
     String b = core.submit(after(sum(3), a));
-    HandDrivenCore.Worker worker = core.attach("w1", 2);
+    CoreHarness.Link worker = core.attach("w1", 2);
     broken(worker, worker.newTask());
 
     Job failed = core.job(b);
@@ -139,7 +139,7 @@ final class JobDependenciesTest {
     String b = core.submit(after(sum(1), a));
     String c = core.submit(after(sum(1), b));
     String d = core.submit(afterAny(sum(1), c));
-    HandDrivenCore.Worker worker = core.attach("w1", 1);
+    CoreHarness.Link worker = core.attach("w1", 1);
     broken(worker, worker.newTask());
 
     assertEquals(JobState.FAILED, core.job(b).getState());
@@ -177,7 +177,7 @@ final class JobDependenciesTest {
 
   @Test
   void dependenciesThatHaveAlreadyEndedAreJudgedAtSubmit() {
-    HandDrivenCore.Worker worker = core.attach("w1", 1);
+    CoreHarness.Link worker = core.attach("w1", 1);
     String failed = submitAndFail(worker);
     String succeeded = core.submit(sum(1));
     worker.succeed(worker.newTask());
@@ -225,7 +225,7 @@ final class JobDependenciesTest {
     assertEquals(2, cancelled.getTasksNeverStarted());
     assertEquals("", cancelled.getWaitingReason());
 
-    HandDrivenCore.Worker worker = core.attach("w1", 2);
+    CoreHarness.Link worker = core.attach("w1", 2);
     worker.succeed(worker.newTask());
     assertEquals(JobState.SUCCEEDED, core.job(a).getState());
     assertEquals(List.of(), worker.newTasks());
@@ -235,7 +235,7 @@ final class JobDependenciesTest {
   @Test
   void waitingJobsCountAsUnfinishedAndAreListedAsWaiting() {
     core.close();
-    core = new HandDrivenCore(time, Journal.NONE, List.of(), c -> c.maxUnfinishedJobs(2));
+    core = new CoreHarness(time, Journal.NONE, List.of(), c -> c.maxUnfinishedJobs(2));
     String a = core.submit(sum(1));
     String b = core.submit(after(sum(1), a));
     StatusRuntimeException full =
@@ -251,7 +251,7 @@ final class JobDependenciesTest {
     core.close();
     SqliteJournal first = SqliteJournal.open(dataDir, Duration.ofDays(7), 100);
     first.start(() -> {}, (job, why) -> {});
-    core = new HandDrivenCore(time, first, first.saved(), config -> config);
+    core = new CoreHarness(time, first, first.saved(), config -> config);
     String a = core.submit(sum(1));
     String b = core.submit(after(sum(1), a));
     String c = core.submit(afterAny(sum(1), b));
@@ -260,14 +260,14 @@ final class JobDependenciesTest {
 
     try (SqliteJournal again = SqliteJournal.open(dataDir, Duration.ofDays(7), 100)) {
       again.start(() -> {}, (job, why) -> {});
-      core = new HandDrivenCore(time, again, again.saved(), config -> config);
+      core = new CoreHarness(time, again, again.saved(), config -> config);
       assertEquals(JobState.QUEUED, core.job(a).getState());
       Job waiting = core.job(b);
       assertEquals(JobState.WAITING, waiting.getState());
       assertEquals("until job " + a + " succeeds", waiting.getWaitingReason());
       assertEquals("until job " + b + " ends", core.job(c).getWaitingReason());
 
-      HandDrivenCore.Worker worker = core.attach("w1", 2);
+      CoreHarness.Link worker = core.attach("w1", 2);
       TaskAssignment first1 = worker.newTask();
       assertEquals(a, first1.getJobId());
       worker.succeed(first1);
@@ -283,8 +283,8 @@ final class JobDependenciesTest {
     core.close();
     SqliteJournal first = SqliteJournal.open(dataDir, Duration.ofDays(7), 100);
     first.start(() -> {}, (job, why) -> {});
-    core = new HandDrivenCore(time, first, first.saved(), config -> config);
-    HandDrivenCore.Worker worker = core.attach("w1", 1);
+    core = new CoreHarness(time, first, first.saved(), config -> config);
+    CoreHarness.Link worker = core.attach("w1", 1);
     String a = core.submit(sum(1));
     worker.succeed(worker.newTask());
     core.advance(1_000);
@@ -302,7 +302,7 @@ final class JobDependenciesTest {
     // Only the newest finished job is kept: a is forgotten as the coordinator starts again.
     try (SqliteJournal again = SqliteJournal.open(dataDir, Duration.ofDays(7), 1)) {
       again.start(() -> {}, (job, why) -> {});
-      core = new HandDrivenCore(time, again, again.saved(), config -> config);
+      core = new CoreHarness(time, again, again.saved(), config -> config);
       assertThrows(StatusRuntimeException.class, () -> core.job(a));
       Job failed = core.job(ok);
       assertEquals(JobState.FAILED, failed.getState(), failed::toString);

@@ -28,8 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  * coordinator restart (a real SQLite journal in a temporary directory).
  */
 final class RetryPolicyTest {
-  private final HandDrivenCore.Time time = new HandDrivenCore.Time();
-  private HandDrivenCore core = new HandDrivenCore(time);
+  private final CoreHarness.Time time = new CoreHarness.Time();
+  private CoreHarness core = new CoreHarness(time);
 
   @TempDir private Path dataDir;
 
@@ -62,7 +62,7 @@ final class RetryPolicyTest {
   }
 
   /** Fails {@code task} as a lost or broken worker would (not the task's own failure). */
-  private static void workerError(HandDrivenCore.Worker worker, TaskAssignment task) {
+  private static void workerError(CoreHarness.Link worker, TaskAssignment task) {
     worker.fail(task, result -> result.setError("worker trouble"));
   }
 
@@ -70,7 +70,7 @@ final class RetryPolicyTest {
   void failedAttemptsWaitOneTwoFourSecondsCappedAtTheMaximumBeforeRunningAgain() {
     JobSpec spec = sum(1).toBuilder().setMaxAttempts(5).setRetry(delays(1_000, 2, 3_000)).build();
     String id = core.submit(spec);
-    HandDrivenCore.Worker worker = core.attach("w1", 1);
+    CoreHarness.Link worker = core.attach("w1", 1);
 
     // Each failure doubles the wait, until the maximum caps it.
     long[] waits = {1_000, 2_000, 3_000, 3_000};
@@ -107,7 +107,7 @@ final class RetryPolicyTest {
   @Test
   void eachWaitingTaskRunsAgainAtItsOwnTimeEvenWhenALaterFailureWaitsLess() {
     core.submit(sum(2).toBuilder().setMaxAttempts(4).setRetry(delays(1_000, 4, 0)).build());
-    HandDrivenCore.Worker worker = core.attach("w1", 2);
+    CoreHarness.Link worker = core.attach("w1", 2);
     List<TaskAssignment> tasks = worker.newTasks();
     workerError(worker, tasks.get(0));
     core.advance(1_000);
@@ -130,7 +130,7 @@ final class RetryPolicyTest {
   @Test
   void aWallClockSetBackDoesNotStretchAWait() {
     core.submit(sum(1).toBuilder().setRetry(delays(2_000, 1, 0)).build());
-    HandDrivenCore.Worker worker = core.attach("w1", 1);
+    CoreHarness.Link worker = core.attach("w1", 1);
     workerError(worker, worker.newTask());
     time.epochMs -= 3_600_000; // as when the host's clock is corrected
     core.advance(1_999);
@@ -143,7 +143,7 @@ final class RetryPolicyTest {
   void theLastAttemptFailsTheTaskWithoutAWait() {
     String id =
         core.submit(sum(1).toBuilder().setMaxAttempts(2).setRetry(delays(1_000, 1, 0)).build());
-    HandDrivenCore.Worker worker = core.attach("w1", 1);
+    CoreHarness.Link worker = core.attach("w1", 1);
     workerError(worker, worker.newTask());
     core.advance(1_000);
     workerError(worker, worker.newTask());
@@ -166,7 +166,7 @@ final class RetryPolicyTest {
                     .addNoRetryExitCodes(ExitCodeRange.newBuilder().setFrom(64).setTo(78)))
             .build();
     String id = core.submit(spec);
-    HandDrivenCore.Worker worker = core.attach("w1", 3);
+    CoreHarness.Link worker = core.attach("w1", 3);
     List<TaskAssignment> first = worker.newTasks();
     assertEquals(3, first.size());
     // Task 0 exits 65 (said by the worker), task 2 exits 2 (only its exec output says so).
@@ -176,10 +176,10 @@ final class RetryPolicyTest {
             r.setApplicationError(true)
                 .setError("exit 65: usage")
                 .setExitCode(65)
-                .setOutput(HandDrivenCore.exited(65)));
+                .setOutput(CoreHarness.exited(65)));
     worker.fail(
         first.get(2),
-        r -> r.setApplicationError(true).setError("exit 2").setOutput(HandDrivenCore.exited(2)));
+        r -> r.setApplicationError(true).setError("exit 2").setOutput(CoreHarness.exited(2)));
     // Task 1 exits 1: not among the codes, so it is retried without --retry-on-error.
     worker.fail(
         first.get(1),
@@ -187,7 +187,7 @@ final class RetryPolicyTest {
             r.setApplicationError(true)
                 .setError("exit 1")
                 .setExitCode(1)
-                .setOutput(HandDrivenCore.exited(1)));
+                .setOutput(CoreHarness.exited(1)));
     TaskAssignment again = worker.newTask();
     assertEquals(1, again.getTask());
     assertEquals(2, again.getAttempt());
@@ -207,10 +207,10 @@ final class RetryPolicyTest {
   @Test
   void applicationErrorsAreNotRetriedWithoutRetryOnErrorOrNoRetryCodes() {
     String id = core.submit(exec(1).toBuilder().setRetry(delays(1_000, 1, 0)).build());
-    HandDrivenCore.Worker worker = core.attach("w1", 1);
+    CoreHarness.Link worker = core.attach("w1", 1);
     worker.fail(
         worker.newTask(),
-        r -> r.setApplicationError(true).setError("exit 1").setOutput(HandDrivenCore.exited(1)));
+        r -> r.setApplicationError(true).setError("exit 1").setOutput(CoreHarness.exited(1)));
     Job job = core.job(id);
     assertEquals(JobState.FAILED, job.getState());
     assertEquals("1 of 1 tasks failed; first: task 0: exit 1", job.getError());
@@ -227,7 +227,7 @@ final class RetryPolicyTest {
                     .addNoRetryExitCodes(ExitCodeRange.newBuilder().setFrom(143).setTo(143)))
             .build();
     String id = core.submit(spec);
-    HandDrivenCore.Worker worker = core.attach("w1", 1);
+    CoreHarness.Link worker = core.attach("w1", 1);
     TaskAssignment first = worker.newTask();
     assertEquals(5_000, first.getTimeoutMs());
 
@@ -259,7 +259,7 @@ final class RetryPolicyTest {
   @Test
   void aCancelWhileARetryWaitsEndsTheJobAndNothingRunsLater() {
     String id = core.submit(sum(2).toBuilder().setRetry(delays(10_000, 1, 0)).build());
-    HandDrivenCore.Worker worker = core.attach("w1", 2);
+    CoreHarness.Link worker = core.attach("w1", 2);
     List<TaskAssignment> tasks = worker.newTasks();
     worker.succeed(tasks.get(0));
     workerError(worker, tasks.get(1));
@@ -282,7 +282,7 @@ final class RetryPolicyTest {
                 .setTimeout(Durations.fromSeconds(3))
                 .setRetry(delays(10_000, 1, 0))
                 .build());
-    HandDrivenCore.Worker worker = core.attach("w1", 1);
+    CoreHarness.Link worker = core.attach("w1", 1);
     workerError(worker, worker.newTask());
     core.advance(3_000);
     Job failed = core.job(id);
@@ -298,10 +298,10 @@ final class RetryPolicyTest {
     core.close();
     SqliteJournal first = SqliteJournal.open(dataDir, Duration.ofDays(7), 100);
     first.start(() -> {}, (job, why) -> {});
-    core = new HandDrivenCore(time, first, first.saved(), config -> config);
+    core = new CoreHarness(time, first, first.saved(), config -> config);
     String id =
         core.submit(sum(3).toBuilder().setMaxAttempts(4).setRetry(delays(10_000, 2, 0)).build());
-    HandDrivenCore.Worker worker = core.attach("w1", 3);
+    CoreHarness.Link worker = core.attach("w1", 3);
     List<TaskAssignment> tasks = worker.newTasks();
     worker.succeed(tasks.get(0));
     long failedAt = core.epochMs();
@@ -321,7 +321,7 @@ final class RetryPolicyTest {
     SqliteJournal again = SqliteJournal.open(dataDir, Duration.ofDays(7), 100);
     again.start(() -> {}, (job, why) -> {});
     try (again) {
-      core = new HandDrivenCore(time, again, again.saved(), config -> config);
+      core = new CoreHarness(time, again, again.saved(), config -> config);
       Job resumed = core.job(id);
       assertEquals(JobState.RUNNING, resumed.getState(), resumed::toString);
       assertEquals(1, resumed.getTasksDone());
@@ -332,7 +332,7 @@ final class RetryPolicyTest {
       assertEquals(failedAt, Timestamps.toMillis(resumed.getFailures(0).getTime()));
       assertEquals(failedAt + 10_000, Timestamps.toMillis(resumed.getFailures(0).getRetryAt()));
 
-      HandDrivenCore.Worker after = core.attach("w2", 3);
+      CoreHarness.Link after = core.attach("w2", 3);
       // Task 2 had failed once: its running attempt is not counted, so it runs its second.
       TaskAssignment task2 = after.newTask();
       assertEquals(2, task2.getTask());
