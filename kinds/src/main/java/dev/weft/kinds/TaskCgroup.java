@@ -13,22 +13,27 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The cgroup one exec task runs in (see {@link TaskCgroups}): every process the task starts stays
- * in it, whatever session or process group it makes, until it exits.
+ * in it, whatever session or process group it makes, until it exits. Where a bound the task asked
+ * for needs a controller bound to cgroup v1, the task also runs in a cgroup of that v1 hierarchy
+ * ({@link V1TaskCgroups}).
  */
 final class TaskCgroup implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(TaskCgroup.class.getName());
 
   /**
-   * Moves the shell into the cgroup, then execs the rest in its place: every process of the task
-   * starts inside. Exit 125 (and a line on stderr) if the move fails, rather than a task out of
-   * reach.
+   * Moves the shell into each of the cgroups (their count first, then their directories; writing 0
+   * to cgroup.procs moves the writer, in v1 as in v2), then execs the rest in its place: every
+   * process of the task starts inside. Exit 125 (and a line on stderr) if a move fails, rather than
+   * a task out of reach or unbounded.
    */
   private static final String ENTER =
-      "echo 0 > \"$1/cgroup.procs\" || { echo \"weft: cannot move the task into its cgroup $1\" >&2;"
-          + " exit 125; }; shift; exec \"$@\"";
+      "n=$1; shift; while [ \"$n\" -gt 0 ]; do echo 0 > \"$1/cgroup.procs\" || { echo \"weft:"
+          + " cannot move the task into its cgroup $1\" >&2; exit 125; }; shift; n=$((n - 1));"
+          + " done; exec \"$@\"";
 
   /** cpu.max's period: the quota is CPU time per this much wall time, both in microseconds. */
   static final long CPU_PERIOD_US = 100_000;
@@ -36,9 +41,19 @@ final class TaskCgroup implements AutoCloseable {
   /** The kernel refuses a quota below a millisecond per period. */
   static final long MIN_CPU_QUOTA_US = 1_000;
 
+  /** Writes a bound (memory, CPU) into the cgroup {@code dir}. */
+  interface Bound {
+    void write(Path dir) throws IOException;
+  }
+
+  /** A cgroup of a v1 hierarchy the task enters too, for {@code controller}'s bound. */
+  private record V1Cgroup(String controller, Path dir) {}
+
   private final Path dir;
   private final Runnable onClose;
-  private boolean closed;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  // Added while the task is set up, before it starts; read by the threads that wait for it.
+  private volatile List<V1Cgroup> v1 = List.of();
 
   TaskCgroup(Path dir, Runnable onClose) {
     this.dir = dir;
@@ -49,10 +64,36 @@ final class TaskCgroup implements AutoCloseable {
     return dir;
   }
 
-  /** {@code command}, run so that it starts inside this cgroup. */
+  /**
+   * Has the task enter {@code v1Dir} too, which bounds it through {@code controller}'s v1
+   * hierarchy, and removes it with this cgroup. Called before the task starts.
+   */
+  void alsoEnter(String controller, Path v1Dir) {
+    List<V1Cgroup> more = new ArrayList<>(v1);
+    more.add(new V1Cgroup(controller, v1Dir));
+    v1 = List.copyOf(more);
+  }
+
+  /** The v1 cgroup the task enters for {@code controller}'s bound, if it has one. */
+  Optional<Path> v1Dir(String controller) {
+    return v1.stream()
+        .filter(c -> c.controller().equals(controller))
+        .map(V1Cgroup::dir)
+        .findFirst();
+  }
+
+  /** {@code command}, run so that it starts inside this cgroup (and its v1 ones). */
   List<String> enter(List<String> command) {
-    List<String> wrapped = new ArrayList<>(command.size() + 5);
-    wrapped.addAll(List.of("/bin/sh", "-c", ENTER, "weft-task", dir.toString()));
+    List<Path> dirs = new ArrayList<>();
+    dirs.add(dir);
+    v1.forEach(c -> dirs.add(c.dir()));
+    return enter(dirs, command);
+  }
+
+  private static List<String> enter(List<Path> dirs, List<String> command) {
+    List<String> wrapped = new ArrayList<>(command.size() + dirs.size() + 5);
+    wrapped.addAll(List.of("/bin/sh", "-c", ENTER, "weft-task", Integer.toString(dirs.size())));
+    dirs.forEach(d -> wrapped.add(d.toString()));
     wrapped.addAll(command);
     return wrapped;
   }
@@ -66,9 +107,14 @@ final class TaskCgroup implements AutoCloseable {
    * @throws InterruptedException if interrupted while the probe ran (it ends by itself)
    */
   Optional<String> probeEntry() throws InterruptedException {
+    return probeEntry(List.of(dir));
+  }
+
+  /** {@link #probeEntry()} for the cgroups {@code dirs}. */
+  static Optional<String> probeEntry(List<Path> dirs) throws InterruptedException {
     try {
       Process probe =
-          new ProcessBuilder(enter(List.of("true")))
+          new ProcessBuilder(enter(dirs, List.of("true")))
               .redirectErrorStream(true)
               .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
               .start();
@@ -99,10 +145,13 @@ final class TaskCgroup implements AutoCloseable {
 
   /** Bounds the CPU time of the task's processes to {@code cpuMillis} thousandths of a CPU. */
   void limitCpu(long cpuMillis) throws IOException {
+    Files.writeString(dir.resolve("cpu.max"), cpuQuotaUs(cpuMillis) + " " + CPU_PERIOD_US);
+  }
+
+  /** The CPU time per {@link #CPU_PERIOD_US} of {@code cpuMillis} thousandths of a CPU. */
+  static long cpuQuotaUs(long cpuMillis) {
     long perMilli = CPU_PERIOD_US / 1_000;
-    long quota =
-        Math.max(MIN_CPU_QUOTA_US, Math.min(cpuMillis, Long.MAX_VALUE / perMilli) * perMilli);
-    Files.writeString(dir.resolve("cpu.max"), quota + " " + CPU_PERIOD_US);
+    return Math.max(MIN_CPU_QUOTA_US, Math.min(cpuMillis, Long.MAX_VALUE / perMilli) * perMilli);
   }
 
   private void writeIfPresent(String file, String value) throws IOException {
@@ -115,10 +164,14 @@ final class TaskCgroup implements AutoCloseable {
   }
 
   /**
-   * How many of the task's processes the OOM killer has killed ({@code oom_kill} in memory.events);
-   * 0 when the cgroup has no memory controller.
+   * How many of the task's processes the OOM killer has killed ({@code oom_kill} in memory.events,
+   * or in the v1 memory cgroup's memory.oom_control); 0 when it has no memory controller.
    */
   long oomKills() {
+    return v2OomKills() + v1Dir("memory").map(V1TaskCgroups::oomKills).orElse(0L);
+  }
+
+  private long v2OomKills() {
     try {
       for (String line : Files.readAllLines(dir.resolve("memory.events"))) {
         if (line.startsWith("oom_kill ")) {
@@ -193,13 +246,12 @@ final class TaskCgroup implements AutoCloseable {
     }
   }
 
-  /** Kills what is left, waits (bounded) for it to go, and removes the cgroup. */
+  /** Kills what is left, waits (bounded) for it to go, and removes the cgroup and its v1 ones. */
   @Override
-  public synchronized void close() {
-    if (closed) {
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
       return;
     }
-    closed = true;
     try {
       if (populated()) {
         kill();
@@ -214,6 +266,7 @@ final class TaskCgroup implements AutoCloseable {
             System.Logger.Level.WARNING,
             "cannot remove the task cgroup " + dir + " (a process stuck in it?): " + e);
       }
+      v1.forEach(c -> V1TaskCgroups.remove(c.dir()));
     } finally {
       onClose.run();
     }

@@ -10,7 +10,9 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,6 +20,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * cgroup v2 containment for exec tasks, where this worker may make cgroups (as root, or in a cgroup
@@ -43,6 +46,12 @@ import java.util.regex.Pattern;
  * DelegateSubgroup=} would. A worker that shares its cgroup with other processes, or whose cgroup
  * lacks the controller, runs such tasks without the bound and says so once in its log.
  *
+ * <p>On a host that binds the memory or cpu controller to a cgroup v1 hierarchy (a "hybrid" host,
+ * whose v2 hierarchy has neither), a bound the v2 cgroup cannot carry is set in a cgroup of that v1
+ * hierarchy which the task enters too ({@link V1TaskCgroups}); the v2 controller is always tried
+ * first. A host with cgroup v1 alone gives tasks no cgroups, and so no bounds: containment needs
+ * v2's cgroup.kill.
+ *
  * <p>With its pid namespace (the inode of /proc/self/ns/pid) and start time (field 22 of
  * /proc/PID/stat) the pid names one process, so another worker in the same pid namespace can tell
  * the cgroups of a worker that died (SIGKILL, the OOM killer) and kill what is left in them; those
@@ -54,6 +63,7 @@ final class TaskCgroups {
       Pattern.compile("weft-worker-(\\d{1,19})-(\\d{1,9})-(\\d{1,18})");
   private static final Pattern TASK_DIR = Pattern.compile("task-\\d{1,18}");
   private static final String WORKER_LEAF = "worker";
+  private static final List<String> V1_CONTROLLERS = List.of("memory", "cpu");
 
   private final Path parent;
   private final long pidNamespace;
@@ -63,13 +73,36 @@ final class TaskCgroups {
   private final Object dirLock = new Object();
   private int running; // guarded by dirLock
   private boolean probed; // guarded by dirLock: a process was seen to enter a task cgroup
-  // Controllers found impossible to enable for the task cgroups (said once in the log).
-  private final Set<String> unavailable = ConcurrentHashMap.newKeySet();
+  // Why a controller cannot be enabled for the task cgroups, once found: not tried again.
+  private final Map<String, String> v2Lacks = new ConcurrentHashMap<>();
+  // Controllers whose bounds tasks run without (said once in the log).
+  private final Set<String> unbounded = ConcurrentHashMap.newKeySet();
+  private final Map<String, V1TaskCgroups> v1;
 
   TaskCgroups(Path parent, long pidNamespace, long workerPid, long workerStartTicks) {
+    this(parent, Map.of(), pidNamespace, workerPid, workerStartTicks);
+  }
+
+  /**
+   * @param v1Parents this worker's cgroups in the v1 hierarchies of controllers, by controller
+   *     ("memory", "cpu"), for the bounds its v2 cgroups cannot carry; empty for none
+   */
+  TaskCgroups(
+      Path parent,
+      Map<String, Path> v1Parents,
+      long pidNamespace,
+      long workerPid,
+      long workerStartTicks) {
     this.parent = parent;
     this.pidNamespace = pidNamespace;
-    this.workerDir = parent.resolve(workerDirName(pidNamespace, workerPid, workerStartTicks));
+    String name = workerDirName(pidNamespace, workerPid, workerStartTicks);
+    this.workerDir = parent.resolve(name);
+    this.v1 =
+        v1Parents.entrySet().stream()
+            .collect(
+                Collectors.toUnmodifiableMap(
+                    Map.Entry::getKey,
+                    e -> new V1TaskCgroups(e.getKey(), e.getValue(), pidNamespace, name)));
   }
 
   /** This process's, when it is in a cgroup v2 hierarchy it can see; empty otherwise. */
@@ -84,9 +117,19 @@ final class TaskCgroups {
             dir ->
                 new TaskCgroups(
                     startCgroup(dir, workerDirName(pidNamespace, self.pid(), self.startTicks())),
+                    v1Parents(),
                     pidNamespace,
                     self.pid(),
                     self.startTicks()));
+  }
+
+  /** This process's cgroups in the v1 hierarchies of the controllers bounds need, if mounted. */
+  static Map<String, Path> v1Parents() {
+    Map<String, Path> parents = new HashMap<>();
+    for (String controller : V1_CONTROLLERS) {
+      OwnCgroup.v1Directory(controller).ifPresent(dir -> parents.put(controller, dir));
+    }
+    return Map.copyOf(parents);
   }
 
   static String workerDirName(long pidNamespace, long workerPid, long workerStartTicks) {
@@ -166,32 +209,64 @@ final class TaskCgroups {
 
   /** Writes the task's bounds; one that cannot be enforced is said once in the log. */
   private void limit(TaskCgroup task, TaskResources resources) {
-    if (resources.memBytes() > 0 && controllerOn(task, "memory", "memory.max")) {
-      try {
-        task.limitMemory(resources.memBytes());
-      } catch (IOException | UncheckedIOException e) {
-        cannotLimit("memory", "cannot write " + task.dir() + "/memory.max (" + e + ")");
-      }
+    long bytes = resources.memBytes();
+    if (bytes > 0) {
+      bound(
+          task,
+          "memory",
+          "memory.max",
+          v2Dir -> task.limitMemory(bytes),
+          v1Dir -> V1TaskCgroups.limitMemory(v1Dir, bytes));
     }
-    if (resources.cpuMillis() > 0 && controllerOn(task, "cpu", "cpu.max")) {
-      try {
-        task.limitCpu(resources.cpuMillis());
-      } catch (IOException | UncheckedIOException e) {
-        cannotLimit("cpu", "cannot write " + task.dir() + "/cpu.max (" + e + ")");
-      }
+    long cpuMillis = resources.cpuMillis();
+    if (cpuMillis > 0) {
+      bound(
+          task,
+          "cpu",
+          "cpu.max",
+          v2Dir -> task.limitCpu(cpuMillis),
+          v1Dir -> V1TaskCgroups.limitCpu(v1Dir, cpuMillis));
     }
   }
 
   /**
-   * True when {@code task} has {@code controller}'s interface file {@code file}: the controller is
-   * enabled in the cgroups above it, by this call if need be.
+   * Bounds {@code task} through {@code controller}: in its v2 cgroup ({@code file} is the
+   * controller's interface file there), else in the controller's v1 hierarchy.
    */
-  boolean controllerOn(TaskCgroup task, String controller, String file) {
-    if (Files.exists(task.dir().resolve(file))) {
-      return true;
+  private void bound(
+      TaskCgroup task,
+      String controller,
+      String file,
+      TaskCgroup.Bound v2,
+      TaskCgroup.Bound v1Bound) {
+    Optional<String> v2Problem = v2Controller(task, controller, file);
+    if (v2Problem.isEmpty()) {
+      try {
+        v2.write(task.dir());
+      } catch (IOException | UncheckedIOException e) {
+        cannotLimit(controller, "cannot write " + task.dir() + "/" + file + " (" + e + ")");
+      }
+      return;
     }
-    if (unavailable.contains(controller)) {
-      return false;
+    V1TaskCgroups hierarchy = v1.get(controller);
+    Optional<String> v1Problem =
+        hierarchy == null
+            ? Optional.of("no cgroup v1 hierarchy of it is mounted either")
+            : hierarchy.attach(task, v1Bound);
+    v1Problem.ifPresent(why -> cannotLimit(controller, v2Problem.get() + "; " + why));
+  }
+
+  /**
+   * Empty when {@code task} has {@code controller}'s interface file {@code file}: the controller is
+   * enabled in the cgroups above it, by this call if need be; else why it cannot be.
+   */
+  Optional<String> v2Controller(TaskCgroup task, String controller, String file) {
+    if (Files.exists(task.dir().resolve(file))) {
+      return Optional.empty();
+    }
+    String known = v2Lacks.get(controller);
+    if (known != null) {
+      return Optional.of(known);
     }
     // Concurrent calls for two tasks write the same values: each step may run twice.
     Optional<String> problem;
@@ -203,8 +278,8 @@ final class TaskCgroups {
     if (problem.isEmpty() && !Files.exists(task.dir().resolve(file))) {
       problem = Optional.of(task.dir().resolve(file) + " did not appear");
     }
-    problem.ifPresent(why -> cannotLimit(controller, why));
-    return problem.isEmpty();
+    problem.ifPresent(why -> v2Lacks.putIfAbsent(controller, why));
+    return problem;
   }
 
   /** Enables {@code controller} in this worker's cgroup and its directory, for the task cgroups. */
@@ -270,7 +345,7 @@ final class TaskCgroups {
   }
 
   private void cannotLimit(String controller, String why) {
-    if (unavailable.add(controller)) {
+    if (unbounded.add(controller)) {
       LOG.log(
           System.Logger.Level.WARNING,
           "exec tasks run without the "
@@ -300,13 +375,24 @@ final class TaskCgroups {
     }
   }
 
-  /** A task's cgroup is gone: the last one takes the worker's directory with it. */
+  /** A task's cgroup is gone: the last one takes the worker's directories with it. */
   private void released() {
+    boolean last;
     synchronized (dirLock) {
-      if (--running == 0) {
+      last = --running == 0;
+      if (last) {
         deleteIfEmpty(workerDir);
       }
     }
+    if (last) {
+      // Outside the lock: a task starting meanwhile makes the directory again if it went.
+      v1.values().forEach(V1TaskCgroups::removeWorkerDirIfEmpty);
+    }
+  }
+
+  /** This worker's directories in the v1 hierarchies it bounds tasks through. */
+  List<Path> v1WorkerDirs() {
+    return v1.values().stream().map(V1TaskCgroups::workerDir).toList();
   }
 
   /** Kills what is left in every task cgroup of this worker (it is told to stop at once). */
@@ -318,20 +404,39 @@ final class TaskCgroups {
 
   /**
    * Kills what is left in the task cgroups of every worker beside this one that is gone (its pid is
-   * missing or started at another time), and removes those cgroups. Problems are logged, never
-   * thrown.
+   * missing or started at another time), and removes those cgroups, its v1 ones too. Problems are
+   * logged, never thrown.
    *
    * @return how many task cgroups had processes to kill
    */
   int sweepOrphans() {
+    int killed = sweepV2Orphans();
+    for (V1TaskCgroups hierarchy : v1.values()) {
+      killed += hierarchy.sweepOrphans();
+    }
+    return killed;
+  }
+
+  /**
+   * True when {@code name} is the directory of a worker of pid namespace {@code pidNamespace} that
+   * is gone: its pid is missing or started at another time.
+   */
+  static boolean isDeadWorkerDir(String name, long pidNamespace) {
+    Matcher worker = WORKER_DIR.matcher(name);
+    return worker.matches()
+        && Long.parseLong(worker.group(1)) == pidNamespace
+        && !ProcessStat.isRunning(Long.parseLong(worker.group(2)), Long.parseLong(worker.group(3)));
+  }
+
+  static boolean isTaskDir(String name) {
+    return TASK_DIR.matcher(name).matches();
+  }
+
+  private int sweepV2Orphans() {
     int killed = 0;
     try (DirectoryStream<Path> dirs = Files.newDirectoryStream(parent, "weft-worker-*")) {
       for (Path dir : dirs) {
-        Matcher name = WORKER_DIR.matcher(dir.getFileName().toString());
-        if (name.matches()
-            && Long.parseLong(name.group(1)) == pidNamespace
-            && !ProcessStat.isRunning(
-                Long.parseLong(name.group(2)), Long.parseLong(name.group(3)))) {
+        if (isDeadWorkerDir(dir.getFileName().toString(), pidNamespace)) {
           killed += killTasksUnder(dir, true);
           deleteIfEmpty(dir.resolve(WORKER_LEAF)); // the dead worker's own, empty with it gone
           deleteIfEmpty(dir);
@@ -349,7 +454,7 @@ final class TaskCgroups {
     int killed = 0;
     try (DirectoryStream<Path> tasks = Files.newDirectoryStream(workerDir)) {
       for (Path task : tasks) {
-        if (!TASK_DIR.matcher(task.getFileName().toString()).matches()) {
+        if (!isTaskDir(task.getFileName().toString())) {
           continue;
         }
         TaskCgroup cgroup = new TaskCgroup(task, () -> {});
@@ -374,7 +479,7 @@ final class TaskCgroups {
     return killed;
   }
 
-  private static void deleteIfEmpty(Path dir) {
+  static void deleteIfEmpty(Path dir) {
     try {
       Files.deleteIfExists(dir);
     } catch (IOException e) {

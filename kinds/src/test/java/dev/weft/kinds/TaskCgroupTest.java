@@ -17,12 +17,14 @@ import dev.weft.v1.ExecTaskOutput;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.StopOutcome;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -39,8 +41,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Exec tasks in cgroups of their own: what leaves the task's process group (setsid) is still
- * cancelled, killed when the task ends, and swept after its worker dies. Needs a cgroup v2
- * hierarchy this process may make cgroups in (root here); skipped, saying why, without one.
+ * cancelled, killed when the task ends, and swept after its worker dies; bounded by what they ask,
+ * through the v2 controllers or, where the controllers are bound to v1 (a "hybrid" host), the v1
+ * hierarchies. Needs a cgroup v2 hierarchy this process may make cgroups in (root here); skipped,
+ * saying why, without one, as are the bounds' tests where neither carries the controller.
  */
 class TaskCgroupTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
@@ -53,6 +57,7 @@ class TaskCgroupTest {
   private final List<Process> processes = new ArrayList<>();
   private ExecutorService executor;
   private Path parent;
+  private Map<String, Path> v1Parents;
   private TaskCgroups cgroups;
   private ExecKind kind;
 
@@ -66,8 +71,11 @@ class TaskCgroupTest {
             + own.get()
             + " (not root, no delegation)");
     parent = own.get();
+    v1Parents = TaskCgroups.v1Parents();
     ProcessStat self = ProcessStat.self();
-    cgroups = new TaskCgroups(parent, ProcessStat.ownPidNamespace(), self.pid(), self.startTicks());
+    cgroups =
+        new TaskCgroups(
+            parent, v1Parents, ProcessStat.ownPidNamespace(), self.pid(), self.startTicks());
     TaskProcessGroups registry =
         new TaskProcessGroups(
             registryBase,
@@ -90,6 +98,9 @@ class TaskCgroupTest {
     executor.shutdownNow();
     assertTrue(executor.awaitTermination(10, TimeUnit.SECONDS));
     assertEquals(List.of(), workerCgroups(), "every task cgroup is removed");
+    for (Path v1 : cgroups.v1WorkerDirs()) {
+      assertFalse(Files.exists(v1), "every v1 task cgroup is removed: " + v1);
+    }
   }
 
   private ByteString task(String script) throws InvalidJobException, IOException {
@@ -209,6 +220,59 @@ class TaskCgroupTest {
   }
 
   @Test
+  void theSweepRemovesTheV1CgroupsADeadWorkerLeft() throws Exception {
+    TaskResources asked = new TaskResources(0, 64L << 20, List.of());
+    assumeTrue(
+        boundsFor(asked, "memory", "memory.max") == Bounds.V1,
+        "skipped: task cgroups here are not bounded through a v1 memory hierarchy");
+    Process worker = new ProcessBuilder("sleep", "300").start();
+    processes.add(worker);
+    long pidNamespace = ProcessStat.ownPidNamespace();
+    long workerStart = ProcessStat.of(worker.pid()).orElseThrow().startTicks();
+    TaskCgroups deadWorkers =
+        new TaskCgroups(parent, v1Parents, pidNamespace, worker.pid(), workerStart);
+    TaskCgroups elsewhere = new TaskCgroups(parent, v1Parents, pidNamespace + 1, worker.pid(), 1);
+    TaskCgroup foreign = elsewhere.create(asked).orElseThrow();
+    TaskCgroup orphan = deadWorkers.create(asked).orElseThrow();
+    Path orphanV1 = orphan.v1Dir("memory").orElseThrow();
+    Process leftover =
+        new ProcessBuilder(
+                orphan.enter(
+                    List.of("sh", "-c", "setsid sleep 300 & echo $! > escaped; touch ready; wait")))
+            .directory(dir.toFile())
+            .start();
+    processes.add(leftover);
+    long pid = escapedPid("escaped");
+    // A v1 cgroup the dead worker left without its v2 one (its sweep cut short): the v1 sweep
+    // kills what is in it by itself.
+    Path strayV1 = orphanV1.resolveSibling("task-999999");
+    Files.createDirectory(strayV1);
+    Process stray =
+        new ProcessBuilder(new TaskCgroup(strayV1, () -> {}).enter(List.of("sleep", "300")))
+            .start();
+    processes.add(stray);
+    await(() -> !TaskCgroup.pidsIn(strayV1).isEmpty(), "the stray to enter its v1 cgroup");
+
+    cgroups.sweepOrphans(); // the stand-in still runs: its cgroups must stay
+    assertTrue(Files.exists(orphanV1));
+    assertTrue(stray.isAlive());
+    worker.destroyForcibly();
+    assertTrue(worker.waitFor(10, TimeUnit.SECONDS));
+
+    assertTrue(cgroups.sweepOrphans() >= 2, "the v2 cgroup's leftover and the stray's");
+    assertGone(pid);
+    assertTrue(leftover.waitFor(10, TimeUnit.SECONDS));
+    assertTrue(stray.waitFor(10, TimeUnit.SECONDS));
+    assertFalse(Files.exists(orphanV1), "the dead worker's v1 task cgroups are removed");
+    assertFalse(Files.exists(strayV1));
+    assertFalse(Files.exists(orphanV1.getParent()), "and its v1 directory");
+    Path foreignV1 = foreign.v1Dir("memory").orElseThrow();
+    assertTrue(Files.exists(foreignV1), "another pid namespace's are left alone");
+    foreign.close();
+    assertFalse(Files.exists(foreignV1.getParent()), "its last task takes its v1 directory along");
+  }
+
+  @Test
   void boundsAreWrittenAsTheKernelReadsThem(@TempDir Path fake) throws IOException {
     // A directory standing in for a task cgroup whose kernel accounts swap and has oom.group.
     Files.writeString(fake.resolve("memory.swap.max"), "max\n");
@@ -239,34 +303,114 @@ class TaskCgroupTest {
     }
   }
 
+  @Test
+  void v1BoundsAreWrittenAsTheKernelReadsThem(@TempDir Path fake) throws IOException {
+    // A directory standing in for v1 memory and cpu cgroups, with swap accounting.
+    Files.writeString(fake.resolve("memory.memsw.limit_in_bytes"), "9223372036854771712\n");
+    V1TaskCgroups.limitMemory(fake, 32L << 20);
+    V1TaskCgroups.limitCpu(fake, 1_500);
+    assertEquals("33554432", Files.readString(fake.resolve("memory.limit_in_bytes")));
+    assertEquals("33554432", Files.readString(fake.resolve("memory.memsw.limit_in_bytes")));
+    assertEquals("100000", Files.readString(fake.resolve("cpu.cfs_period_us")));
+    assertEquals("150000", Files.readString(fake.resolve("cpu.cfs_quota_us")));
+    V1TaskCgroups.limitCpu(fake, 1); // below the kernel's smallest quota, which it gets instead
+    assertEquals("1000", Files.readString(fake.resolve("cpu.cfs_quota_us")));
+  }
+
+  @Test
+  void withoutV1SwapAccountingOnlyTheMemoryLimitIsWritten(@TempDir Path fake) throws IOException {
+    V1TaskCgroups.limitMemory(fake, 1L << 30);
+    try (Stream<Path> files = Files.list(fake)) {
+      assertEquals(
+          List.of("memory.limit_in_bytes"), files.map(f -> f.getFileName().toString()).toList());
+    }
+  }
+
+  @Test
+  void oomKillsAreReadFromTheV1MemoryCgroupTheTaskEntered(@TempDir Path fake) throws IOException {
+    Path v2 = Files.createDirectory(fake.resolve("v2"));
+    Path v1 = Files.createDirectory(fake.resolve("v1"));
+    TaskCgroup cgroup = new TaskCgroup(v2, () -> {});
+    cgroup.alsoEnter("memory", v1);
+    assertEquals(0, cgroup.oomKills(), "no memory.oom_control: no kills known");
+    // memory.failcnt counts reclaim as well as kills: only oom_kill says the killer struck.
+    Files.writeString(v1.resolve("memory.failcnt"), "1234\n");
+    Files.writeString(v1.resolve("memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\n");
+    assertEquals(0, cgroup.oomKills(), "a kernel older than 4.13 says nothing of kills");
+    Files.writeString(
+        v1.resolve("memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    assertEquals(2, cgroup.oomKills());
+  }
+
+  @Test
+  void aTaskThatCannotEnterOneOfItsCgroupsFailsWith125SayingWhich(@TempDir Path fake)
+      throws Exception {
+    // Plain directories take the write to cgroup.procs; a missing one does not.
+    Path missing = fake.resolve("memory/weft-worker-1-2-3/task-1");
+    TaskCgroup cgroup = new TaskCgroup(fake, () -> {});
+    cgroup.alsoEnter("memory", missing);
+    Process task =
+        new ProcessBuilder(cgroup.enter(List.of("echo", "ran")))
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            .start();
+    String stdout = new String(task.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    String stderr = new String(task.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(task.waitFor(10, TimeUnit.SECONDS));
+    assertEquals(125, task.exitValue());
+    assertEquals("", stdout, "the command did not run");
+    assertTrue(
+        stderr.endsWith("weft: cannot move the task into its cgroup " + missing + "\n"), stderr);
+    assertEquals("0\n", Files.readString(fake.resolve("cgroup.procs")), "the first was entered");
+  }
+
   /**
-   * Skips the test unless a task cgroup made here gets {@code file} for {@code asked}: its
-   * controller must be available to this process's cgroup, and that cgroup the root or this
-   * process's alone.
+   * Skips the test unless a task cgroup made here is bounded through {@code controller} for {@code
+   * asked}: in v2 (it gets {@code v2File}) its controller must be available to this process's
+   * cgroup, and that cgroup the root or this process's alone; in v1, the controller's v1 hierarchy
+   * mounted and writable.
    */
-  private void assumeBounded(TaskResources asked, String file) {
+  private void assumeBounded(TaskResources asked, String controller, String v2File) {
+    Bounds bounds = boundsFor(asked, controller, v2File);
+    assumeTrue(
+        bounds != Bounds.NONE,
+        "skipped: task cgroups here get no "
+            + controller
+            + " bound: no "
+            + v2File
+            + " (the controller is not available to "
+            + parent
+            + ", or others share that cgroup) and no v1 hierarchy of it to use; the worker's"
+            + " warning above says which");
+  }
+
+  private enum Bounds {
+    V2,
+    V1,
+    NONE
+  }
+
+  /** Where a task cgroup made here for {@code asked} gets its {@code controller} bound. */
+  private Bounds boundsFor(TaskResources asked, String controller, String v2File) {
     TaskCgroup probe = cgroups.create(asked).orElse(null);
     assumeTrue(probe != null, "skipped: no task cgroup can be made here");
-    boolean bounded;
     try {
-      bounded = Files.exists(probe.dir().resolve(file));
+      if (Files.exists(probe.dir().resolve(v2File))) {
+        return Bounds.V2;
+      }
+      return probe.v1Dir(controller).isPresent() ? Bounds.V1 : Bounds.NONE;
     } finally {
       probe.close();
     }
-    assumeTrue(
-        bounded,
-        "skipped: task cgroups here get no "
-            + file
-            + " (the controller is not available to "
-            + parent
-            + ", or others share that cgroup; the worker's warning above says which)");
   }
 
   @Test
   void aTaskRunsUnderTheMemoryAndCpuBoundsItAskedFor() throws Exception {
     TaskResources asked = new TaskResources(1_500, 64L << 20, List.of());
-    assumeBounded(asked, "memory.max");
-    assumeBounded(asked, "cpu.max");
+    assumeTrue(
+        boundsFor(asked, "memory", "memory.max") == Bounds.V2
+            && boundsFor(asked, "cpu", "cpu.max") == Bounds.V2,
+        "skipped: the memory and cpu controllers are not both available to task cgroups in"
+            + " cgroup v2 here (see the v1 test beside)");
     Path mount =
         OwnCgroup.cgroup2Mount(Files.readAllLines(Path.of("/proc/self/mountinfo"))).orElseThrow();
     // The task reads the files of the cgroup it runs in, so they were there before it started.
@@ -283,9 +427,40 @@ class TaskCgroupTest {
   }
 
   @Test
+  void onAHybridHostATaskRunsUnderTheBoundsItAskedForInTheV1Hierarchies() throws Exception {
+    TaskResources asked = new TaskResources(1_500, 64L << 20, List.of());
+    assumeTrue(
+        boundsFor(asked, "memory", "memory.max") == Bounds.V1
+            && boundsFor(asked, "cpu", "cpu.max") == Bounds.V1,
+        "skipped: task cgroups here are not bounded through v1 memory and cpu hierarchies (the"
+            + " controllers are in cgroup v2, or no v1 hierarchy of them is mounted and writable)");
+    ProcessStat self = ProcessStat.self();
+    String workerDir =
+        TaskCgroups.workerDirName(ProcessStat.ownPidNamespace(), self.pid(), self.startTicks());
+    Path memory = v1Parents.get("memory").resolve(workerDir);
+    Path cpu = v1Parents.get("cpu").resolve(workerDir);
+    // The task reads its cgroups' files while it runs; the only task, its cgroups are task-*.
+    String script =
+        "m='"
+            + memory
+            + "'/task-*; c='"
+            + cpu
+            + "'/task-*; cat $m/memory.limit_in_bytes $c/cpu.cfs_quota_us $c/cpu.cfs_period_us;"
+            + " cat $m/memory.memsw.limit_in_bytes 2>/dev/null || echo no-swap-accounting;"
+            + " grep -qx $$ $m/cgroup.procs && grep -qx $$ $c/cgroup.procs && echo inside both";
+    ExecTaskOutput output =
+        ExecTaskOutput.parseFrom(kind.run(task(script), new TestContext(asked)));
+    List<String> lines = output.getStdoutTail().lines().toList();
+    assertEquals(5, lines.size(), output.toString());
+    assertEquals(List.of("67108864", "150000", "100000"), lines.subList(0, 3), output.toString());
+    assertTrue(List.of("67108864", "no-swap-accounting").contains(lines.get(3)), output.toString());
+    assertEquals("inside both", lines.get(4), output.toString());
+  }
+
+  @Test
   void aTaskBeyondItsMemoryIsKilledByTheOomKillerAndSaysSo() throws Exception {
     TaskResources asked = new TaskResources(0, 32L << 20, List.of());
-    assumeBounded(asked, "memory.max");
+    assumeBounded(asked, "memory", "memory.max");
     // tail keeps the last lines, and /dev/zero has no newline: it keeps all it reads.
     TestContext context = new TestContext(asked);
     TaskFailedException e =
@@ -329,7 +504,8 @@ class TaskCgroupTest {
       Files.writeString(alone.resolve("cgroup.procs"), Long.toString(self.pid()));
       made.add(moving.create().orElseThrow());
 
-      assertTrue(moving.controllerOn(made.getFirst(), "hugetlb", "hugetlb.2MB.max"));
+      assertEquals(
+          Optional.empty(), moving.v2Controller(made.getFirst(), "hugetlb", "hugetlb.2MB.max"));
       assertEquals(Optional.of(workerDir.resolve("worker")), OwnCgroup.directory());
       assertEquals(
           alone,

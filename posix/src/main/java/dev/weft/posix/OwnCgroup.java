@@ -12,9 +12,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * This process's cgroup in the cgroup v2 hierarchy, and what it limits. A process in no v2
- * hierarchy it can see (cgroup v1 only, a container without /sys/fs/cgroup) has none: every answer
- * is then empty, never an error.
+ * This process's cgroup in the cgroup v2 hierarchy, and what it limits; and its cgroups in the v1
+ * hierarchies of hosts that bind controllers to v1 ("hybrid" or v1-only hosts). A process in no
+ * hierarchy it can see (a container without /sys/fs/cgroup) has none: every answer is then empty,
+ * never an error.
  */
 public final class OwnCgroup {
   private static final Pattern OCTAL_ESCAPE = Pattern.compile("\\\\([0-7]{3})");
@@ -59,6 +60,74 @@ public final class OwnCgroup {
         if (before[3].equals("/")) {
           return Optional.of(Path.of(unescape(before[4])));
         }
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * The directory of this process's cgroup in the cgroup v1 hierarchy of {@code controller}
+   * ("memory", "cpu"): empty where no v1 hierarchy of it is mounted (the controller is in the v2
+   * hierarchy, or nowhere) or this process's cgroup in it is outside the mount.
+   */
+  public static Optional<Path> v1Directory(String controller) {
+    try {
+      return v1Directory(
+              controller,
+              Files.readAllLines(Path.of("/proc/self/mountinfo")),
+              Files.readAllLines(Path.of("/proc/self/cgroup")))
+          .filter(dir -> Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS));
+    } catch (IOException | UncheckedIOException e) {
+      return Optional.empty();
+    }
+  }
+
+  /**
+   * The directory of the cgroup that /proc/self/cgroup's line for {@code controller} names, under
+   * the mount of that hierarchy in {@code mountinfo}: a cgroup (v1) file system whose super options
+   * list the controller, as in {@code cgroup rw,cpu,cpuacct}. A mount of a subtree (a container's,
+   * whose ROOT field is its cgroup) holds only the cgroups below that root.
+   */
+  static Optional<Path> v1Directory(
+      String controller, List<String> mountinfo, List<String> procCgroup) {
+    Optional<String> own = Optional.empty();
+    for (String line : procCgroup) {
+      // ID:CONTROLLERS:PATH, with PATH absolute within the hierarchy (or the cgroup namespace)
+      String[] fields = line.split(":", 3);
+      if (fields.length == 3
+          && List.of(fields[1].split(",")).contains(controller)
+          && fields[2].startsWith("/")) {
+        own = Optional.of(fields[2]);
+        break;
+      }
+    }
+    if (own.isEmpty()) {
+      return Optional.empty();
+    }
+    String path = own.get();
+    for (String line : mountinfo) {
+      int separator = line.indexOf(" - ");
+      if (separator < 0) {
+        continue;
+      }
+      String[] before = line.substring(0, separator).split(" ");
+      String[] after = line.substring(separator + 3).split(" ");
+      if (before.length < 5
+          || after.length < 3
+          || !after[0].equals("cgroup")
+          || !List.of(after[2].split(",")).contains(controller)) {
+        continue;
+      }
+      String root = unescape(before[3]);
+      Path mount = Path.of(unescape(before[4]));
+      if (root.equals("/")) {
+        return Optional.of(mount.resolve(path.substring(1)));
+      }
+      if (path.equals(root)) {
+        return Optional.of(mount);
+      }
+      if (path.startsWith(root + "/")) {
+        return Optional.of(mount.resolve(path.substring(root.length() + 1)));
       }
     }
     return Optional.empty();

@@ -26,6 +26,53 @@ class OwnCgroupTest {
     assertEquals(Optional.empty(), OwnCgroup.cgroup2Mount(mountinfo.subList(0, 3)));
   }
 
+  @Test
+  void aV1CgroupIsTheControllersMountJoinedWithThisProcesssPathInIt() {
+    List<String> mountinfo =
+        List.of(
+            "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755",
+            "32 31 0:29 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset",
+            "33 31 0:30 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct",
+            "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime shared:7 - cgroup cgroup rw,memory",
+            "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw");
+    List<String> procCgroup =
+        List.of(
+            "4:memory:/system.slice/weft.service",
+            "3:cpuset:/elsewhere",
+            "2:cpu,cpuacct:/",
+            "0::/system.slice/weft.service");
+
+    assertEquals(
+        Optional.of(Path.of("/sys/fs/cgroup/memory/system.slice/weft.service")),
+        OwnCgroup.v1Directory("memory", mountinfo, procCgroup));
+    // cpu is mounted together with cpuacct, and cpuset is another controller.
+    assertEquals(
+        Optional.of(Path.of("/sys/fs/cgroup/cpu,cpuacct")),
+        OwnCgroup.v1Directory("cpu", mountinfo, procCgroup));
+    assertEquals(Optional.empty(), OwnCgroup.v1Directory("pids", mountinfo, procCgroup));
+    // Bound to no v1 hierarchy: the cgroup2 mount is not taken for one.
+    assertEquals(
+        Optional.empty(), OwnCgroup.v1Directory("memory", mountinfo.subList(0, 3), procCgroup));
+  }
+
+  @Test
+  void aV1MountOfASubtreeHoldsOnlyTheCgroupsBelowItsRoot() {
+    // A container's view without a cgroup namespace: its cgroup is mounted as the hierarchy.
+    List<String> mountinfo =
+        List.of(
+            "700 690 0:32 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory");
+
+    assertEquals(
+        Optional.of(Path.of("/sys/fs/cgroup/memory")),
+        OwnCgroup.v1Directory("memory", mountinfo, List.of("9:memory:/docker/abc")));
+    assertEquals(
+        Optional.of(Path.of("/sys/fs/cgroup/memory/task")),
+        OwnCgroup.v1Directory("memory", mountinfo, List.of("9:memory:/docker/abc/task")));
+    assertEquals(
+        Optional.empty(),
+        OwnCgroup.v1Directory("memory", mountinfo, List.of("9:memory:/docker/abcd")));
+  }
+
   /** A hierarchy as the kernel shows it: every cgroup has cgroup.controllers, the root no limit. */
   private static Path cgroup(Path dir, String memoryMax) throws IOException {
     Files.createDirectories(dir);

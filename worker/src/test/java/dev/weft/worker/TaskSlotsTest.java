@@ -421,7 +421,23 @@ class TaskSlotsTest {
     Path mount =
         OwnCgroup.cgroup2Mount(Files.readAllLines(Path.of("/proc/self/mountinfo"))).orElse(null);
     assumeTrue(mount != null, "skipped: no cgroup v2 hierarchy here");
-    // Whether this worker can bound its tasks here: the task looks at its own cgroup.
+    // Whether this worker can bound its tasks here: the task looks at its own v2 cgroup, and at
+    // the v1 memory cgroup this worker makes for it where the controller is bound to v1.
+    ProcessStat self = ProcessStat.self();
+    String v1 =
+        OwnCgroup.v1Directory("memory")
+            .map(
+                dir ->
+                    " '"
+                        + dir.resolve(
+                            "weft-worker-"
+                                + ProcessStat.ownPidNamespace()
+                                + "-"
+                                + self.pid()
+                                + "-"
+                                + self.startTicks())
+                        + "'/task-*/memory.limit_in_bytes")
+            .orElse("");
     slots.submit(
         assignment(
                 1,
@@ -431,15 +447,21 @@ class TaskSlotsTest {
                     "-c",
                     "cat \""
                         + mount
-                        + "$(sed -n 's/^0:://p' /proc/self/cgroup)/memory.max\" 2>/dev/null"))
+                        + "$(sed -n 's/^0:://p' /proc/self/cgroup)/memory.max\""
+                        + v1
+                        + " 2>/dev/null; true"))
             .toBuilder()
             .setResources(mem)
             .build());
     TaskResult probe = nextResult();
     assumeTrue(
         probe.getOk()
-            && ExecTaskOutput.parseFrom(probe.getOutput()).getStdoutTail().equals("33554432\n"),
-        "skipped: this worker cannot bound its tasks' memory here (see its warning above)");
+            && ExecTaskOutput.parseFrom(probe.getOutput())
+                .getStdoutTail()
+                .lines()
+                .anyMatch("33554432"::equals),
+        "skipped: this worker cannot bound its tasks' memory here, in cgroup v2 or v1 (see its"
+            + " warning above)");
 
     // tail keeps the last lines, and /dev/zero has no newline: it keeps all it reads.
     slots.submit(
