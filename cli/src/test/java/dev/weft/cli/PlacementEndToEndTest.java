@@ -62,6 +62,60 @@ final class PlacementEndToEndTest {
   }
 
   @Test
+  void aTaskBeyondItsMemoryIsKilledByTheKernelAndTheWorkerCarriesOn() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        memoryControllerWritable(),
+        "skipped: no memory controller this test's workers can use (cgroup v2 or v1, as root)");
+    // tail keeps a line without a newline in memory: it grows until the kernel stops it.
+    CliResult r =
+        cluster.client(
+            "submit",
+            "exec",
+            "--mem",
+            "32m",
+            "--require",
+            "zone=a",
+            "--tasks",
+            "1",
+            "--wait",
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "head -c 512m /dev/zero | tail");
+    assertExit(1, r);
+    Job job = r.job();
+    assertEquals(JobState.FAILED, job.getState(), r::toString);
+    assertTrue(
+        job.getFailures(0).getError().startsWith("killed by the out-of-memory killer"),
+        job::toString);
+    assertEquals(137, job.getResult().getExec().getTasks(0).getExitCode(), job::toString);
+    // The worker lives on and runs the next task.
+    succeeds(
+        "submit", "exec", "--require", "zone=a", "--tasks", "1", "--wait", "--json", "--", "true");
+  }
+
+  private static boolean memoryControllerWritable() throws java.io.IOException {
+    java.nio.file.Path v1 = java.nio.file.Path.of("/sys/fs/cgroup/memory");
+    if (java.nio.file.Files.isWritable(v1.resolve("cgroup.procs"))) {
+      return true;
+    }
+    for (String line :
+        java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/mounts"))) {
+      String[] f = line.split(" ");
+      if (f.length > 2 && f[2].equals("cgroup2")) {
+        java.nio.file.Path controllers = java.nio.file.Path.of(f[1], "cgroup.controllers");
+        if (java.nio.file.Files.isReadable(controllers)
+            && java.nio.file.Files.readString(controllers).contains("memory")
+            && java.nio.file.Files.isWritable(java.nio.file.Path.of(f[1]))) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  @Test
   void aRequiredLabelChoosesTheWorker() {
     Map<String, Long> before = tasksDone();
     succeeds(
