@@ -37,22 +37,23 @@ final class DispatchScaleBench {
     for (int[] shape : shapes) {
       all.add(measure(shape[0], shape[1]));
     }
-    System.out.printf(
-        Locale.ROOT,
-        "%n%-8s %-12s %-26s %-24s%n",
-        "workers",
-        "queued jobs",
-        "dispatch ns/task",
-        "results ns/task");
+    // A Markdown table, which scripts/bench-dispatch.sh copies as it is.
+    StringBuilder table =
+        new StringBuilder(
+            "| workers (8 slots) | queued jobs | dispatch ns per task | results ns per task |\n"
+                + "|---|---|---|---|\n");
     for (Figures f : all) {
-      System.out.printf(
-          Locale.ROOT,
-          "%-8d %-12d %-26.0f %-24.0f%n",
-          f.workers(),
-          f.jobs(),
-          f.dispatchNs(),
-          f.resultsNs());
+      table.append(
+          String.format(
+              Locale.ROOT,
+              "| %,d | %,d | %.0f | %.0f |%n",
+              f.workers(),
+              f.jobs(),
+              f.dispatchNs(),
+              f.resultsNs()));
     }
+    System.out.println();
+    System.out.println(table);
   }
 
   private static Figures measure(int workers, int jobs) {
