@@ -5,29 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
-import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.Durations;
-import dev.weft.kinds.JobKinds;
 import dev.weft.v1.CoordinatorMessage;
-import dev.weft.v1.Hello;
-import dev.weft.v1.HostIdentity;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
-import dev.weft.v1.RangeTask;
 import dev.weft.v1.StopOutcome;
 import dev.weft.v1.SumParams;
-import dev.weft.v1.SumTaskOutput;
 import dev.weft.v1.TaskAssignment;
-import dev.weft.v1.TaskResult;
-import dev.weft.wire.Transport;
-import io.grpc.Status;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -39,61 +25,35 @@ import org.junit.jupiter.api.Test;
  * duty cycle.
  */
 final class ConductorTest {
-  private static final long HEARTBEAT_MS = 1_000;
-  private static final long LEASE_MS = 4_000;
+  private static final long HEARTBEAT_MS = CoreHarness.HEARTBEAT_MS;
+  private static final long LEASE_MS = CoreHarness.LEASE_MS;
 
-  private long nanos = 1_000_000_000L;
-  private long epochMs = 1_800_000_000_000L;
+  private CoreHarness core;
   private Conductor conductor;
   private Scheduler scheduler;
-  private JobIntake intake;
-  private ScheduledExecutorService signals;
 
   @BeforeEach
   void setUp() {
-    CoordinatorConfig config =
-        new CoordinatorConfig()
-            .heartbeatIntervalMs(HEARTBEAT_MS)
-            .leaseMs(LEASE_MS)
-            .nanoClock(() -> nanos)
-            .epochClock(() -> epochMs)
-            .conclude();
-    conductor = new Conductor(config.nanoClock(), config.epochClock());
-    JobKinds kinds = JobKinds.load(ConductorTest.class.getClassLoader());
-    intake = new JobIntake(kinds, config.maxTasksPerJob(), ReadableRoots.of(config));
-    // Lost workers in these tests are not processes of this host: nothing is ever signalled.
-    signals = new ScheduledThreadPoolExecutor(1);
-    scheduler =
-        new Scheduler(config, "c0ffee", kinds, conductor, Runnable::run, signals, Journal.NONE);
-    scheduler.startTimers();
-    cycle();
+    core = new CoreHarness(config -> config);
+    conductor = core.conductor;
+    scheduler = core.scheduler;
   }
 
   @AfterEach
   void tearDown() {
-    signals.shutdownNow();
+    core.close();
   }
 
-  /** One duty cycle at the current time. */
   private void cycle() {
-    conductor.doWork();
+    core.cycle();
   }
 
-  /** Moves time forward by {@code ms}, running a duty cycle at every heartbeat on the way. */
   private void advance(long ms) {
-    long step = Math.min(ms, HEARTBEAT_MS / 4);
-    for (long passed = 0; passed < ms; passed += step) {
-      long by = Math.min(step, ms - passed);
-      nanos += TimeUnit.MILLISECONDS.toNanos(by);
-      epochMs += by;
-      cycle();
-    }
+    core.advance(ms);
   }
 
   private Scheduler.Submission submit(JobSpec spec) {
-    Scheduler.Submission submission = scheduler.submit(intake.plan(spec));
-    cycle();
-    return submission;
+    return core.submission(spec);
   }
 
   private static JobSpec sum(long to, int tasks) {
@@ -104,60 +64,27 @@ final class ConductorTest {
   }
 
   /** Attaches a worker of {@code slots} slots that announced all of them as credit. */
-  private RecordingLink attach(String id, int slots) {
+  private CoreHarness.Link attach(String id, int slots) {
     return attach(id, slots, slots);
   }
 
-  /** Attaches a worker of {@code slots} slots that announced {@code credit} (with prefetch). */
-  private RecordingLink attach(String id, int slots, int credit) {
-    RecordingLink link = new RecordingLink();
-    AttachedWorker worker =
-        scheduler.attach(
-            Hello.newBuilder()
-                .setWorkerId(id)
-                .setPid(0)
-                .setSlots(slots)
-                .addKinds("sum")
-                .setHost(HostIdentity.newBuilder().setHostname("elsewhere"))
-                .build(),
-            link);
-    link.worker = worker;
-    scheduler.credit(worker, credit);
-    cycle();
+  /**
+   * Attaches a worker of {@code slots} slots that announced {@code credit} (with prefetch). It
+   * beats only when a test says so: these tests are about leases.
+   */
+  private CoreHarness.Link attach(String id, int slots, int credit) {
+    CoreHarness.Link link = core.attach(CoreHarness.hello(id, slots).build(), credit);
+    link.beats = false;
     return link;
   }
 
-  /** What a sum task's correct output is. */
-  private static ByteString sumOutput(TaskAssignment task) {
-    try {
-      RangeTask range = RangeTask.parseFrom(task.getInput());
-      long sum = 0;
-      for (long i = range.getFrom(); i <= range.getTo(); i++) {
-        sum += i;
-      }
-      return SumTaskOutput.newBuilder().setLow(sum).build().toByteString();
-    } catch (InvalidProtocolBufferException e) {
-      throw new AssertionError(e);
-    }
-  }
-
-  private void answer(RecordingLink link, List<TaskAssignment> tasks) {
-    List<TaskResult> results = new ArrayList<>();
-    for (TaskAssignment task : tasks) {
-      results.add(
-          TaskResult.newBuilder()
-              .setAttemptId(task.getAttemptId())
-              .setOk(true)
-              .setOutput(sumOutput(task))
-              .build());
-    }
-    scheduler.results(link.worker, results);
-    cycle();
+  private void answer(CoreHarness.Link link, List<TaskAssignment> tasks) {
+    core.succeed(link, tasks);
   }
 
   @Test
   void aWorkerSilentPastItsLeaseIsDetachedOnTime() {
-    RecordingLink link = attach("w1", 1);
+    CoreHarness.Link link = attach("w1", 1);
     advance(LEASE_MS - HEARTBEAT_MS);
     assertNull(link.closedWith, "still within its lease");
     assertEquals(1, scheduler.workerCount());
@@ -168,7 +95,7 @@ final class ConductorTest {
 
   @Test
   void heartbeatsKeepAWorkerAttached() {
-    RecordingLink link = attach("w1", 1);
+    CoreHarness.Link link = attach("w1", 1);
     for (int i = 0; i < 10; i++) {
       advance(HEARTBEAT_MS);
       scheduler.heartbeat(link.worker, dev.weft.v1.Heartbeat.getDefaultInstance());
@@ -180,13 +107,13 @@ final class ConductorTest {
   @Test
   void tasksOfALostWorkerRunAgainElsewhereAndCountOnce() {
     Job job = submit(sum(100, 2)).job().toProto();
-    RecordingLink first = attach("w1", 2);
+    CoreHarness.Link first = attach("w1", 2);
     List<TaskAssignment> lost = first.assignments();
     assertEquals(2, lost.size());
     advance(LEASE_MS + HEARTBEAT_MS);
     assertTrue(first.closedWith.startsWith("silent"), first.closedWith);
 
-    RecordingLink second = attach("w2", 2);
+    CoreHarness.Link second = attach("w2", 2);
     List<TaskAssignment> retried = second.assignments();
     assertEquals(List.of(0, 1), retried.stream().map(TaskAssignment::getTask).sorted().toList());
     assertTrue(retried.stream().allMatch(t -> t.getAttempt() == 2), retried::toString);
@@ -214,7 +141,7 @@ final class ConductorTest {
   @Test
   void aCancelNobodyAnswersEndsAfterTheGraceAndALease() {
     String id = submit(sum(100, 1)).job().id();
-    RecordingLink link = attach("w1", 1);
+    CoreHarness.Link link = attach("w1", 1);
     assertEquals(1, link.assignments().size());
     scheduler.cancel(id, "", 2_000);
     cycle();
@@ -240,7 +167,7 @@ final class ConductorTest {
   void freeSlotsGoToJobsInTurnAndLeaveInOneBatchPerCycle() {
     String a = submit(sum(100, 4)).job().id();
     String b = submit(sum(100, 4)).job().id();
-    RecordingLink link = attach("w1", 4);
+    CoreHarness.Link link = attach("w1", 4);
     assertEquals(1, link.sent.stream().filter(CoordinatorMessage::hasAssignments).count());
     assertEquals(
         List.of(a, b, a, b), link.assignments().stream().map(TaskAssignment::getJobId).toList());
@@ -249,13 +176,13 @@ final class ConductorTest {
   @Test
   void aLinkThatStopsTakingGetsNoTasksYetLosesItsLeaseOnTime() {
     submit(sum(1000, 10));
-    RecordingLink stuck = attach("w1", 1);
+    CoreHarness.Link stuck = attach("w1", 1);
     assertEquals(1, stuck.assignments().size());
     stuck.writable = false;
     // Its result frees a slot, but its link takes nothing more.
     answer(stuck, stuck.assignments());
     assertEquals(1, stuck.assignments().size(), "no new task for a full link");
-    RecordingLink other = attach("w2", 1);
+    CoreHarness.Link other = attach("w2", 1);
     assertEquals(1, other.assignments().size(), "the other worker is fed at once");
     for (int i = 0; i < 3; i++) {
       scheduler.heartbeat(other.worker, dev.weft.v1.Heartbeat.getDefaultInstance());
@@ -270,7 +197,7 @@ final class ConductorTest {
   @Test
   void aFullLinkThatDrainsIsFedAgain() {
     submit(sum(1000, 10));
-    RecordingLink link = attach("w1", 2);
+    CoreHarness.Link link = attach("w1", 2);
     link.writable = false;
     answer(link, link.assignments());
     assertEquals(2, link.assignments().size());
@@ -283,7 +210,7 @@ final class ConductorTest {
   @Test
   void onlyTasksSeenToBeShortQueueOnAWorkerBeyondItsSlots() {
     submit(sum(1000, 50));
-    RecordingLink link = attach("w1", 1, 3);
+    CoreHarness.Link link = attach("w1", 1, 3);
     assertEquals(1, link.worker.inflight().size(), "nothing known of the tasks yet: one per slot");
     advance(100);
     answer(link, link.assignments());
@@ -302,58 +229,5 @@ final class ConductorTest {
     assertFalse(answer.isDone(), "nothing runs before the cycle");
     cycle();
     assertEquals(0, answer.get());
-  }
-
-  /** A link that keeps what it is sent; writable until the test says otherwise. */
-  private static final class RecordingLink implements WorkerLink {
-    final List<CoordinatorMessage> sent = new ArrayList<>();
-    AttachedWorker worker;
-    boolean writable = true;
-    String closedWith;
-    Runnable becameWritable = () -> {};
-
-    List<TaskAssignment> assignments() {
-      List<TaskAssignment> tasks = new ArrayList<>();
-      for (CoordinatorMessage message : sent) {
-        if (message.hasAssignments()) {
-          tasks.addAll(message.getAssignments().getTasksList());
-        }
-      }
-      return tasks;
-    }
-
-    @Override
-    public void send(CoordinatorMessage message) {
-      if (closedWith == null) {
-        sent.add(message);
-      }
-    }
-
-    @Override
-    public boolean isWritable() {
-      return writable;
-    }
-
-    @Override
-    public void whenWritable(Runnable action) {
-      becameWritable = action;
-    }
-
-    @Override
-    public Transport transport() {
-      return Transport.GRPC;
-    }
-
-    @Override
-    public void close(String reason) {
-      if (closedWith == null) {
-        closedWith = reason;
-      }
-    }
-
-    @Override
-    public void refuse(Status status) {
-      close(status.getDescription());
-    }
   }
 }

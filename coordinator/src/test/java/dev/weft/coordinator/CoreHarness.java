@@ -119,7 +119,7 @@ final class CoreHarness implements AutoCloseable {
       time.nanos += TimeUnit.MILLISECONDS.toNanos(by);
       time.epochMs += by;
       for (Link link : links) {
-        if (link.closedWith == null) {
+        if (link.closedWith == null && link.beats) {
           scheduler.heartbeat(link.worker, Heartbeat.getDefaultInstance());
         }
       }
@@ -129,9 +129,14 @@ final class CoreHarness implements AutoCloseable {
 
   /** Submits {@code spec} as the coordinator's endpoint would, after its checks. */
   String submit(JobSpec spec) {
-    String id = scheduler.submit(intake.plan(spec)).job().id();
+    return submission(spec).job().id();
+  }
+
+  /** As {@link #submit}, with what the scheduler answers. */
+  Scheduler.Submission submission(JobSpec spec) {
+    Scheduler.Submission submission = scheduler.submit(intake.plan(spec));
     cycle();
-    return id;
+    return submission;
   }
 
   static Hello.Builder hello(String id, int slots) {
@@ -232,6 +237,11 @@ final class CoreHarness implements AutoCloseable {
     String closedWith;
     // A bench's links keep only what runs, not every message ever sent.
     boolean keepsHistory = true;
+    // Whether it heartbeats as time passes; a test of leases beats by hand.
+    boolean beats = true;
+    // Whether it takes more; a test of a full link says when it has room again.
+    boolean writable = true;
+    Runnable becameWritable = () -> {};
 
     /** Every assignment ever sent. */
     List<TaskAssignment> assignments() {
@@ -311,11 +321,13 @@ final class CoreHarness implements AutoCloseable {
 
     @Override
     public boolean isWritable() {
-      return true;
+      return writable;
     }
 
     @Override
-    public void whenWritable(Runnable action) {}
+    public void whenWritable(Runnable action) {
+      becameWritable = action;
+    }
 
     @Override
     public Transport transport() {
