@@ -172,8 +172,16 @@ final class TaskCgroup implements AutoCloseable {
   }
 
   private long v2OomKills() {
+    return oomKillCount(dir.resolve("memory.events"));
+  }
+
+  /**
+   * The {@code oom_kill} count in a cgroup's memory.events (v2) or memory.oom_control (v1); 0 when
+   * the file or the line is missing (a kernel that does not count them).
+   */
+  static long oomKillCount(Path file) {
     try {
-      for (String line : Files.readAllLines(dir.resolve("memory.events"))) {
+      for (String line : Files.readAllLines(file)) {
         if (line.startsWith("oom_kill ")) {
           return Long.parseLong(line.substring("oom_kill ".length()).strip());
         }
@@ -182,7 +190,7 @@ final class TaskCgroup implements AutoCloseable {
     } catch (NoSuchFileException e) {
       return 0;
     } catch (IOException | UncheckedIOException | NumberFormatException e) {
-      LOG.log(System.Logger.Level.WARNING, "cannot read " + dir + "/memory.events: " + e);
+      LOG.log(System.Logger.Level.WARNING, "cannot read " + file + ": " + e);
       return 0;
     }
   }

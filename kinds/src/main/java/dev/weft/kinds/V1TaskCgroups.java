@@ -167,19 +167,7 @@ final class V1TaskCgroups {
    * the times the kernel reclaimed memory to stay within the bound.
    */
   static long oomKills(Path dir) {
-    try {
-      for (String line : Files.readAllLines(dir.resolve("memory.oom_control"))) {
-        if (line.startsWith("oom_kill ")) {
-          return Long.parseLong(line.substring("oom_kill ".length()).strip());
-        }
-      }
-      return 0;
-    } catch (NoSuchFileException e) {
-      return 0;
-    } catch (IOException | UncheckedIOException | NumberFormatException e) {
-      LOG.log(System.Logger.Level.WARNING, "cannot read " + dir + "/memory.oom_control: " + e);
-      return 0;
-    }
+    return TaskCgroup.oomKillCount(dir.resolve("memory.oom_control"));
   }
 
   /**
