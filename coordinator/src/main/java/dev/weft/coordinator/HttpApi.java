@@ -2,8 +2,6 @@ package dev.weft.coordinator;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
-import com.google.protobuf.Struct;
-import com.google.protobuf.Value;
 import com.google.protobuf.util.JsonFormat;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -228,7 +226,9 @@ final class HttpApi implements AutoCloseable {
     } else if (path.equals("/healthz")) {
       only(method, "GET");
       boolean up = serving.getAsBoolean();
-      json(exchange, up ? 200 : 503, object("status", up ? "SERVING" : "NOT_SERVING"), List.of());
+      exchange.getResponseHeaders().set("Content-Type", JSON);
+      String body = "{\"status\":" + jsonString(up ? "SERVING" : "NOT_SERVING") + "}\n";
+      send(exchange, up ? 200 : 503, body.getBytes(StandardCharsets.UTF_8));
     } else if (path.equals(WORKERS)) {
       only(method, "GET");
       ok(exchange, calls(exchange).listWorkers(ListWorkersRequest.getDefaultInstance()));
@@ -408,13 +408,35 @@ final class HttpApi implements AutoCloseable {
     if (status == 401) {
       exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"weft\"");
     }
-    json(exchange, status, object("error", message), List.of());
+    exchange.getResponseHeaders().set("Content-Type", JSON);
+    String body = "{\"error\":" + jsonString(message) + "}\n";
+    send(exchange, status, body.getBytes(StandardCharsets.UTF_8));
   }
 
-  private static Struct object(String key, String value) {
-    return Struct.newBuilder()
-        .putFields(key, Value.newBuilder().setStringValue(value).build())
-        .build();
+  /**
+   * {@code text} as a JSON string. Written here rather than by JsonFormat, which escapes quotes and
+   * angle brackets for HTML and so makes messages hard to read in a terminal.
+   */
+  static String jsonString(String text) {
+    StringBuilder json = new StringBuilder(text.length() + 2).append('"');
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      switch (c) {
+        case '"' -> json.append("\\\"");
+        case '\\' -> json.append("\\\\");
+        case '\n' -> json.append("\\n");
+        case '\r' -> json.append("\\r");
+        case '\t' -> json.append("\\t");
+        default -> {
+          if (c < 0x20) {
+            json.append(String.format("\\u%04x", (int) c));
+          } else {
+            json.append(c);
+          }
+        }
+      }
+    }
+    return json.append('"').toString();
   }
 
   private static void send(HttpExchange exchange, int status, byte[] body) throws IOException {

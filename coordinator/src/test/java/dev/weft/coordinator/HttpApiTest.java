@@ -203,7 +203,9 @@ class HttpApiTest {
     assertEquals(200, get("/api/v1/workers", reader).statusCode());
     HttpResponse<String> refused = post("/api/v1/jobs", reader, SUM);
     assertEquals(403, refused.statusCode(), refused.body());
-    assertTrue(refused.body().contains("has role read; SubmitJob needs submit"), refused.body());
+    assertTrue(
+        refused.body().contains("token 'viewer' has role read; SubmitJob needs submit"),
+        refused.body());
   }
 
   @Test
@@ -257,5 +259,38 @@ class HttpApiTest {
     HttpResponse<String> method = post("/metrics", null, "");
     assertEquals(405, method.statusCode(), method.body());
     assertTrue(method.body().contains("use GET"), method.body());
+  }
+
+  @Test
+  void beyondLoopbackItServesHttpsWithTheCoordinatorsCertificate() throws Exception {
+    try (Coordinator wide =
+        Coordinator.start(
+            new CoordinatorConfig()
+                .listen("127.0.0.1", 0)
+                .dataDir(dir.resolve("wide"))
+                .httpListen("0.0.0.0", 0, true))) {
+      assertTrue(wide.httpTls());
+      javax.net.ssl.SSLContext tls = javax.net.ssl.SSLContext.getInstance("TLS");
+      tls.init(
+          null,
+          new javax.net.ssl.TrustManager[] {
+            dev.weft.security.KeyMaterial.trustManager(
+                dev.weft.security.Pem.readCertificates(dir.resolve("wide/security/ca.pem")))
+          },
+          null);
+      HttpResponse<String> workers =
+          HttpClient.newBuilder()
+              .sslContext(tls)
+              .build()
+              .send(
+                  HttpRequest.newBuilder(
+                          URI.create("https://127.0.0.1:" + wide.httpPort() + "/api/v1/workers"))
+                      .header(
+                          "Authorization", "Bearer " + wide.security().adminToken().orElseThrow())
+                      .timeout(WAIT)
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, workers.statusCode(), workers.body());
+    }
   }
 }
