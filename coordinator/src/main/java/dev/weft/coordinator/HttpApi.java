@@ -62,6 +62,9 @@ import javax.net.ssl.SSLContext;
 final class HttpApi implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(HttpApi.class.getName());
   static final int MAX_IN_FLIGHT = 64;
+  // Jobs submitted at once: each may hold a body of up to the largest message gRPC accepts.
+  static final int MAX_SUBMITS_IN_FLIGHT = 4;
+  static final int MAX_CANCEL_BODY_BYTES = 64 * 1024;
   static final long CALL_TIMEOUT_MS = 10_000;
   private static final String JOBS = "/api/v1/jobs";
   private static final String WORKERS = "/api/v1/workers";
@@ -88,6 +91,7 @@ final class HttpApi implements AutoCloseable {
   private final BooleanSupplier serving;
   private final int maxBodyBytes;
   private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
+  private final Semaphore submits = new Semaphore(MAX_SUBMITS_IN_FLIGHT);
 
   private HttpApi(
       HttpServer server,
@@ -245,7 +249,7 @@ final class HttpApi implements AutoCloseable {
     } else if (parts.size() == 5 && path.startsWith(JOBS + "/") && parts.get(4).equals("cancel")) {
       only(method, "POST");
       CancelJobRequest.Builder cancel = CancelJobRequest.newBuilder();
-      parse(body(exchange), cancel, true);
+      parse(body(exchange, MAX_CANCEL_BODY_BYTES), cancel, true);
       ok(exchange, calls(exchange).cancelJob(cancel.setId(parts.get(3)).build()));
     } else {
       throw new Refusal(404, "no such endpoint: " + path + "; there are " + ENDPOINTS);
@@ -280,9 +284,24 @@ final class HttpApi implements AutoCloseable {
   }
 
   private void submit(HttpExchange exchange) throws IOException, Refusal {
-    JobSpec.Builder spec = JobSpec.newBuilder();
-    parse(body(exchange), spec, false);
-    Job job = calls(exchange).submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build());
+    // Bodies are read before the door sees the token: the bound holds whoever sends them.
+    try {
+      if (!submits.tryAcquire(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
+        throw new Refusal(
+            503, "the coordinator takes " + MAX_SUBMITS_IN_FLIGHT + " job bodies at once; retry");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new Refusal(503, "the coordinator is stopping");
+    }
+    Job job;
+    try {
+      JobSpec.Builder spec = JobSpec.newBuilder();
+      parse(body(exchange, maxBodyBytes), spec, false);
+      job = calls(exchange).submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build());
+    } finally {
+      submits.release();
+    }
     json(exchange, 201, job, List.of("Location", JOBS + "/" + job.getId()));
   }
 
@@ -358,11 +377,11 @@ final class HttpApi implements AutoCloseable {
         .withDeadlineAfter(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS);
   }
 
-  private byte[] body(HttpExchange exchange) throws IOException, Refusal {
+  private static byte[] body(HttpExchange exchange, int limit) throws IOException, Refusal {
     InputStream in = exchange.getRequestBody();
-    byte[] body = in.readNBytes(maxBodyBytes + 1);
-    if (body.length > maxBodyBytes) {
-      throw new Refusal(413, "the body is larger than " + maxBodyBytes + " bytes");
+    byte[] body = in.readNBytes(limit + 1);
+    if (body.length > limit) {
+      throw new Refusal(413, "the body is larger than " + limit + " bytes");
     }
     return body;
   }

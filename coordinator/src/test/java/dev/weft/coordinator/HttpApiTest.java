@@ -256,6 +256,11 @@ class HttpApiTest {
     assertTrue(tooMany.body().contains("limit: must be 0.."), tooMany.body());
     assertEquals(404, get("/api/v1/jobs/nosuchjob", admin()).statusCode());
     assertEquals(404, get("/api/v2/jobs", admin()).statusCode());
+    HttpResponse<String> huge =
+        post(
+            "/api/v1/jobs", null, " ".repeat(new CoordinatorConfig().maxInboundMessageBytes() + 1));
+    assertEquals(413, huge.statusCode(), huge.body());
+    assertTrue(huge.body().contains("larger than 16777216 bytes"), huge.body());
     HttpResponse<String> method = post("/metrics", null, "");
     assertEquals(405, method.statusCode(), method.body());
     assertTrue(method.body().contains("use GET"), method.body());
