@@ -247,7 +247,7 @@ public final class Coordinator implements AutoCloseable {
       if (socket) {
         socketServer = startSocketServer(config, services);
       }
-      http = startHttp(config, security, jobs, conductor, scheduler, serving::get, id);
+      http = startHttp(config, security, jobs, conductor, scheduler, serving::get);
     } catch (IOException e) {
       if (probeServer != null) {
         probeServer.shutdownNow();
@@ -364,8 +364,7 @@ public final class Coordinator implements AutoCloseable {
       JobEndpoint jobs,
       Conductor conductor,
       Scheduler scheduler,
-      BooleanSupplier serving,
-      String id)
+      BooleanSupplier serving)
       throws IOException {
     if (config.httpPort() < 0) {
       return null;
@@ -379,7 +378,6 @@ public final class Coordinator implements AutoCloseable {
           jobs.bindService(),
           new CoordinatorMetrics(conductor, scheduler, HttpApi.CALL_TIMEOUT_MS),
           serving,
-          id,
           config.maxInboundMessageBytes());
     } catch (IOException e) {
       String why = "cannot serve HTTP on " + where + ": " + e.getMessage();

@@ -72,7 +72,8 @@ final class HttpApi implements AutoCloseable {
       "GET /metrics, GET /healthz, GET /api/v1/jobs[?state=S&limit=N], GET /api/v1/jobs/ID,"
           + " POST /api/v1/jobs, POST /api/v1/jobs/ID/cancel, GET /api/v1/workers";
   private static final String JSON = "application/json";
-  private static final String NODELAY = "sun.net.httpserver.nodelay";
+  // A request's headers and body must arrive within this, or its connection is closed.
+  static final long MAX_REQUEST_SECONDS = 60;
   private static final java.nio.charset.Charset UTF8 = StandardCharsets.UTF_8;
 
   private static final JsonFormat.Printer PRINTER =
@@ -113,7 +114,7 @@ final class HttpApi implements AutoCloseable {
   /**
    * Serves on {@code address}: HTTPS with the coordinator's certificate unless the address is
    * loopback or the coordinator is in plain text. {@code jobService} is bound behind {@code
-   * security}'s door on a private in-process server named after {@code coordinatorId}.
+   * security}'s door on a private in-process server.
    */
   static HttpApi start(
       InetSocketAddress address,
@@ -122,7 +123,6 @@ final class HttpApi implements AutoCloseable {
       ServerServiceDefinition jobService,
       CoordinatorMetrics metrics,
       BooleanSupplier serving,
-      String coordinatorId,
       int maxBodyBytes)
       throws IOException {
     SSLContext tls = null;
@@ -133,7 +133,7 @@ final class HttpApi implements AutoCloseable {
         throw new IOException("cannot set up TLS for HTTP: " + e.getMessage(), e);
       }
     }
-    String name = "weft-http-" + coordinatorId + "-" + System.identityHashCode(metrics);
+    String name = InProcessServerBuilder.generateName();
     InProcessServerBuilder builder = InProcessServerBuilder.forName(name).directExecutor();
     security.intercept(builder);
     Server inProcess = builder.addService(jobService).build().start();
@@ -141,11 +141,12 @@ final class HttpApi implements AutoCloseable {
     ExecutorService executor =
         Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("weft-http-", 0).factory());
     // The JDK's server leaves Nagle's algorithm on, so a keep-alive client waits on delayed ACKs
-    // between a response's header and body writes (a scrape took ten times as long); read once,
-    // when the first server is made, and left alone when the user set it.
-    if (System.getProperty(NODELAY) == null) {
-      System.setProperty(NODELAY, "true");
-    }
+    // between a response's header and body writes (a scrape took ten times as long), and lets a
+    // request take forever to arrive. Both are read once, when the first server is made, and
+    // left alone when the user set them.
+    System.getProperties().putIfAbsent("sun.net.httpserver.nodelay", "true");
+    System.getProperties()
+        .putIfAbsent("sun.net.httpserver.maxReqTime", Long.toString(MAX_REQUEST_SECONDS));
     HttpServer server;
     try {
       if (tls == null) {
