@@ -11,6 +11,8 @@ import dev.weft.kinds.JobKinds;
 import dev.weft.security.ClientSecurity;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobState;
+import dev.weft.v1.TaskAssignment;
+import dev.weft.v1.TaskResult;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import java.io.IOException;
@@ -25,6 +27,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -47,6 +50,8 @@ class HttpApiTest {
   private Coordinator coordinator;
   private ManagedChannel workerChannel;
   private TestWorker worker;
+  // What the worker does with a task; a test may change it before it submits.
+  private volatile Function<TaskAssignment, TaskResult> behaviour = JobServiceTest::run;
   private final HttpClient http = HttpClient.newHttpClient();
 
   @BeforeEach
@@ -68,7 +73,11 @@ class HttpApiTest {
             .build();
     worker =
         new TestWorker(
-            workerChannel, "w1", 2, List.copyOf(JobKinds.load().names()), JobServiceTest::run);
+            workerChannel,
+            "w1",
+            2,
+            List.copyOf(JobKinds.load().names()),
+            task -> behaviour.apply(task));
     assertTrue(coordinator.awaitWorkers(1, WAIT), "the worker attached");
   }
 
@@ -148,6 +157,43 @@ class HttpApiTest {
     assertEquals(0.0, after.get("weft_tasks_running"));
     assertEquals(5.0, after.get("weft_task_duration_seconds_count{transport=\"grpc\"}"));
     assertTrue(scrapeText().contains("\njvm_memory_used_bytes{"), "the JVM's metrics");
+  }
+
+  @Test
+  void retriesAndFailuresAreCounted() throws Exception {
+    // Every first attempt fails (not the task's own error, so it is retried while attempts last).
+    behaviour =
+        task ->
+            task.getAttempt() == 1
+                ? TaskResult.newBuilder()
+                    .setAttemptId(task.getAttemptId())
+                    .setError("first attempts fail here")
+                    .build()
+                : JobServiceTest.run(task);
+    Map<String, Double> before = scrape();
+    String twice =
+        submitted("{\"sum\": {\"from\": 1, \"to\": 90}, \"tasks\": 3, \"max_attempts\": 2}");
+    String once =
+        submitted("{\"sum\": {\"from\": 1, \"to\": 20}, \"tasks\": 2, \"max_attempts\": 1}");
+    Await.until(() -> state(twice) == JobState.SUCCEEDED, "the retried job to succeed", WAIT);
+    Await.until(() -> state(once) == JobState.FAILED, "the other job to fail", WAIT);
+    Map<String, Double> after = scrape();
+    Map<String, Double> moved =
+        Map.of("submitted", 5.0, "started", 8.0, "retried", 3.0, "succeeded", 3.0, "failed", 2.0);
+    moved.forEach(
+        (counter, by) -> {
+          String name = "weft_tasks_" + counter + "_total";
+          assertEquals(before.get(name) + by, after.get(name), name);
+        });
+    assertEquals(1.0, after.get("weft_jobs{state=\"failed\"}"));
+  }
+
+  private String submitted(String spec) throws Exception {
+    HttpResponse<String> submitted = post("/api/v1/jobs", admin(), spec);
+    assertEquals(201, submitted.statusCode(), submitted.body());
+    Job.Builder job = Job.newBuilder();
+    JsonFormat.parser().merge(submitted.body(), job);
+    return job.getId();
   }
 
   private String scrapeText() throws Exception {
