@@ -1,20 +1,29 @@
 # Sourced by ./build: makes sure the outside programs the test suite drives are installed.
-# nft (nftables) cuts a worker off in PartitionEndToEndTest. On a machine where we are root and
-# apt-get works it is installed once; otherwise the test that needs it is skipped and says why.
+# nft (nftables) cuts a worker off in PartitionEndToEndTest; promtool (prometheus) checks the
+# coordinator's /metrics in HttpApiTest. On a machine where we are root and apt-get works they are
+# installed once; otherwise the tests that need them are skipped and say why.
 weft_test_tools() {
-  command -v nft >/dev/null 2>&1 && return 0
+  weft_test_tool nft nftables "the partition test"
+  weft_test_tool promtool prometheus "the metrics format check"
+  return 0
+}
+
+# weft_test_tool COMMAND PACKAGE WHAT: installs PACKAGE (Debian) when COMMAND is missing.
+weft_test_tool() {
+  local command=$1 package=$2 what=$3
+  command -v "$command" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "weft: nft (Debian package nftables) is missing and cannot be installed here (needs root and apt-get);" \
-      "the partition test will be skipped." >&2
+    echo "weft: $command (Debian package $package) is missing and cannot be installed here (needs root and apt-get);" \
+      "$what will be skipped." >&2
     return 0
   fi
-  echo "weft: installing nftables for the partition test (apt-get) ..." >&2
+  echo "weft: installing $package for $what (apt-get) ..." >&2
   export DEBIAN_FRONTEND=noninteractive
   # An install from an old package index can fail; refresh it once and retry.
-  if ! apt-get install -y -qq nftables >/dev/null 2>&1; then
+  if ! apt-get install -y -qq --no-install-recommends "$package" >/dev/null 2>&1; then
     apt-get update -qq >/dev/null 2>&1 || true
-    if ! apt-get install -y -qq nftables >/dev/null 2>&1; then
-      echo "weft: apt-get could not install nftables; the partition test will be skipped." >&2
+    if ! apt-get install -y -qq --no-install-recommends "$package" >/dev/null 2>&1; then
+      echo "weft: apt-get could not install $package; $what will be skipped." >&2
     fi
   fi
   return 0

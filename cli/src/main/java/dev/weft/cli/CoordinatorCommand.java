@@ -3,6 +3,7 @@ package dev.weft.cli;
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
 import dev.weft.coordinator.DataDirException;
+import dev.weft.coordinator.HttpListenException;
 import dev.weft.coordinator.UnixSocketException;
 import dev.weft.coordinator.security.JoinTokenFiles;
 import dev.weft.coordinator.security.SecurityConfig;
@@ -220,6 +221,19 @@ final class CoordinatorCommand implements Callable<Integer> {
   private Address probeListen;
 
   @Option(
+      names = "--http-listen",
+      paramLabel = "HOST:PORT|off",
+      description =
+          "Serve HTTP here: /metrics (Prometheus), /healthz and the JSON API under /api/v1;"
+              + " HTTPS with the coordinator's certificate beyond loopback; port 0 picks a free"
+              + " one; off for none (default: "
+              + DEFAULT_HTTP
+              + ", skipped with a warning when taken).")
+  private String httpListen;
+
+  static final String DEFAULT_HTTP = "127.0.0.1:7071";
+
+  @Option(
       names = "--hash-root",
       paramLabel = "DIR",
       description =
@@ -328,6 +342,18 @@ final class CoordinatorCommand implements Callable<Integer> {
     if (probeListen != null) {
       config.probeListen(probeListen.host(), probeListen.port());
     }
+    if (httpListen == null) {
+      Address http = Address.parse(DEFAULT_HTTP, true);
+      config.httpListen(http.host(), http.port(), false);
+    } else if (!httpListen.equals("off")) {
+      Address http;
+      try {
+        http = Address.parse(httpListen, true);
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage("--http-listen: " + e.getMessage() + ", or off");
+      }
+      config.httpListen(http.host(), http.port(), true);
+    }
     if (hashRoots != null) {
       config.hashRoots(hashRoots);
     }
@@ -379,6 +405,8 @@ final class CoordinatorCommand implements Callable<Integer> {
       throw CliException.usage(e.getMessage()); // it names the directory and what to do
     } catch (UnixSocketException e) {
       throw CliException.usage(e.getMessage()); // it names the socket and why
+    } catch (HttpListenException e) {
+      throw CliException.usage(e.getMessage()); // it names the address and why
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage()); // a --tls-* file that cannot be used
     } catch (IOException e) {
@@ -401,6 +429,13 @@ final class CoordinatorCommand implements Callable<Integer> {
               ? ", nobody else"
               : "; --allow-uid " + allowUids.stream().map(UidGrant::toString).toList(),
           coordinator.socketPath());
+    }
+    if (coordinator.httpPort() >= 0) {
+      String host =
+          config.httpHost().contains(":") ? "[" + config.httpHost() + "]" : config.httpHost();
+      out.printf(
+          "http:           %s://%s:%d (/metrics, /healthz, /api/v1)%n",
+          coordinator.httpTls() ? "https" : "http", host, coordinator.httpPort());
     }
     out.flush();
     // The signal handlers cover SIGINT and SIGTERM; the hook covers every other way the JVM may end

@@ -100,6 +100,10 @@ final class ProcessCluster implements AutoCloseable {
     } else {
       usedDataDir = Path.of(options[given + 1]);
     }
+    if (!Arrays.asList(options).contains("--http-listen")) {
+      // Not the default port, which the user's own coordinator (or another test's) may hold.
+      args.addAll(List.of("--http-listen", "127.0.0.1:0"));
+    }
     args.addAll(Arrays.asList(options));
     coordinatorProcess = spawnWith(List.of(), "coordinator", env, args.toArray(String[]::new));
     Path log = logs.getLast();

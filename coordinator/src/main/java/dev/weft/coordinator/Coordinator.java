@@ -2,6 +2,7 @@ package dev.weft.coordinator;
 
 import dev.weft.coordinator.security.LocalCoordinators;
 import dev.weft.coordinator.security.LocalDoor;
+import dev.weft.coordinator.security.SecurityConfig;
 import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.kinds.JobKinds;
 import dev.weft.local.ShmSegment;
@@ -32,7 +33,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 
 /**
  * A running coordinator: JobService for clients and WorkerService for workers on one port, plus
@@ -61,6 +64,10 @@ public final class Coordinator implements AutoCloseable {
   private final LocalWorkers localWorkers;
   private final Journal journal;
   private final ServerSecurity security;
+  // The HTTP port (metrics, the JSON API); or null.
+  private final HttpApi http;
+  // What /healthz says: false from the start of a shutdown on.
+  private final AtomicBoolean serving;
   private final Object lifecycle = new Object();
   private boolean shutdown;
   // Whether this user's registry says this coordinator serves its port (see LocalCoordinators).
@@ -81,7 +88,11 @@ public final class Coordinator implements AutoCloseable {
       ShmUpgrade localUpgrade,
       LocalWorkers localWorkers,
       Journal journal,
-      ServerSecurity security) {
+      ServerSecurity security,
+      HttpApi http,
+      AtomicBoolean serving) {
+    this.http = http;
+    this.serving = serving;
     this.journal = journal;
     this.security = security;
     this.localUpgrade = localUpgrade;
@@ -188,10 +199,12 @@ public final class Coordinator implements AutoCloseable {
             timers);
     HealthStatusManager health = new HealthStatusManager();
     // The same services on every door (the port, the Unix socket); each door checks its callers.
+    JobEndpoint jobs =
+        new JobEndpoint(conductor, scheduler, intake, events, config.maxSubmitPriority());
     List<ServerServiceDefinition> services =
         List.of(
             ServerInterceptors.intercept(
-                new JobEndpoint(conductor, scheduler, intake, events, config.maxSubmitPriority()),
+                jobs,
                 new ConnectionLimits(
                     config.maxCallsPerConnection(), config.maxWatchesPerConnection())),
             new WorkerEndpoint(conductor, scheduler, upgrade).bindService(),
@@ -227,14 +240,20 @@ public final class Coordinator implements AutoCloseable {
             security);
     Server probeServer = null;
     UnixSocketServer socketServer = null;
+    HttpApi http = null;
+    AtomicBoolean serving = new AtomicBoolean(true);
     try {
       probeServer = startProbeServer(config, health);
       if (socket) {
         socketServer = startSocketServer(config, services);
       }
+      http = startHttp(config, security, jobs, conductor, scheduler, serving::get);
     } catch (IOException e) {
       if (probeServer != null) {
         probeServer.shutdownNow();
+      }
+      if (socketServer != null) {
+        socketServer.close();
       }
       server.shutdownNow();
       conductor.close();
@@ -259,7 +278,9 @@ public final class Coordinator implements AutoCloseable {
             localUpgrade,
             localWorkers,
             journal,
-            security);
+            security,
+            http,
+            serving);
     try {
       security.published(config.host(), server.getPort());
     } catch (IOException e) {
@@ -332,6 +353,43 @@ public final class Coordinator implements AutoCloseable {
     }
   }
 
+  /**
+   * The HTTP port ({@link HttpApi}), or null when there is none. A port given explicitly that
+   * cannot be served fails the start; the default one only logs why and the coordinator goes on
+   * without it, as another coordinator on this host may hold it.
+   */
+  private static HttpApi startHttp(
+      CoordinatorConfig config,
+      ServerSecurity security,
+      JobEndpoint jobs,
+      Conductor conductor,
+      Scheduler scheduler,
+      BooleanSupplier serving)
+      throws IOException {
+    if (config.httpPort() < 0) {
+      return null;
+    }
+    String where = config.httpHost() + ":" + config.httpPort();
+    try {
+      return HttpApi.start(
+          new InetSocketAddress(config.httpHost(), config.httpPort()),
+          SecurityConfig.isLoopback(config.httpHost()),
+          security,
+          jobs.bindService(),
+          new CoordinatorMetrics(conductor, scheduler, HttpApi.CALL_TIMEOUT_MS),
+          serving,
+          config.maxInboundMessageBytes());
+    } catch (IOException e) {
+      String why = "cannot serve HTTP on " + where + ": " + e.getMessage();
+      if (config.httpRequired()) {
+        throw new HttpListenException(
+            why + "; choose another with --http-listen HOST:PORT, or off", e);
+      }
+      LOG.log(System.Logger.Level.WARNING, "{0}; going on without it (--http-listen off)", why);
+      return null;
+    }
+  }
+
   /** Segments left by coordinators or workers that died without cleaning up. */
   private static void sweepStaleSegments() {
     try {
@@ -355,6 +413,16 @@ public final class Coordinator implements AutoCloseable {
   /** The Unix socket it serves (see {@link LocalDoor}), or null when it serves none. */
   public java.nio.file.Path socketPath() {
     return socketServer == null ? null : socketServer.path();
+  }
+
+  /** The bound HTTP port, or -1 when there is no HTTP port. */
+  public int httpPort() {
+    return http == null ? -1 : http.port();
+  }
+
+  /** Whether the HTTP port serves HTTPS. */
+  public boolean httpTls() {
+    return http != null && http.tls();
   }
 
   /** The bound port (useful when the configured port was 0). */
@@ -391,7 +459,7 @@ public final class Coordinator implements AutoCloseable {
   }
 
   /** Asks the conductor every few milliseconds until {@code condition} holds or time runs out. */
-  private boolean awaitState(java.util.function.BooleanSupplier condition, Duration timeout)
+  private boolean awaitState(BooleanSupplier condition, Duration timeout)
       throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
@@ -426,6 +494,7 @@ public final class Coordinator implements AutoCloseable {
       shutdown = true;
     }
     health.enterTerminalState();
+    serving.set(false);
     if (registered) {
       LocalCoordinators.ofThisUser().unregister(server.getPort());
     }
@@ -460,6 +529,9 @@ public final class Coordinator implements AutoCloseable {
       server.shutdownNow();
       Thread.currentThread().interrupt();
     } finally {
+      if (http != null) {
+        http.close();
+      }
       if (probeServer != null) {
         probeServer.shutdownNow();
       }

@@ -36,6 +36,9 @@ public final class CoordinatorConfig {
   private int retainedFinishedJobs = 10_000;
   private String probeHost = "127.0.0.1";
   private int probePort = -1;
+  private String httpHost = "127.0.0.1";
+  private int httpPort = -1;
+  private boolean httpRequired;
   private Path dataDir;
   private boolean journal = true;
   private Duration retention = DEFAULT_RETENTION;
@@ -93,6 +96,31 @@ public final class CoordinatorConfig {
     this.probeHost = Objects.requireNonNull(host, "host");
     this.probePort = port;
     return this;
+  }
+
+  /**
+   * Also serve HTTP on {@code host:port}: {@code /metrics}, {@code /healthz} and the JSON API (see
+   * {@link HttpApi}). Port -1 (the default) for none, 0 for any free one. When {@code required} is
+   * false (the command line's default address), a port that cannot be bound is logged and the
+   * coordinator goes on without HTTP; otherwise the start fails.
+   */
+  public CoordinatorConfig httpListen(String host, int port, boolean required) {
+    this.httpHost = Objects.requireNonNull(host, "host");
+    this.httpPort = port;
+    this.httpRequired = required;
+    return this;
+  }
+
+  public String httpHost() {
+    return httpHost;
+  }
+
+  public int httpPort() {
+    return httpPort;
+  }
+
+  public boolean httpRequired() {
+    return httpRequired;
   }
 
   public String probeHost() {
@@ -375,6 +403,9 @@ public final class CoordinatorConfig {
   public CoordinatorConfig conclude() {
     if (probePort < -1 || probePort > 65_535) {
       throw new IllegalArgumentException("probe port must be 0..65535, got " + probePort);
+    }
+    if (httpPort < -1 || httpPort > 65_535) {
+      throw new IllegalArgumentException("HTTP port must be 0..65535, got " + httpPort);
     }
     security.conclude(host);
     if (!List.of("auto", "grpc", "shm").contains(shmUpgrade)) {

@@ -26,6 +26,7 @@ final class JobRestorer {
   private final Journal journal;
   private final CoreClock clock;
   private final RetryTimers retryTimers;
+  private final TaskCounts counts;
   private final java.util.function.Function<TaskPlan, TaskInputs> inputs;
   private final Consumer<JobRun> onFinish;
 
@@ -37,6 +38,7 @@ final class JobRestorer {
       Journal journal,
       CoreClock clock,
       RetryTimers retryTimers,
+      TaskCounts counts,
       java.util.function.Function<TaskPlan, TaskInputs> inputs,
       Consumer<JobRun> onFinish) {
     this.kinds = kinds;
@@ -46,6 +48,7 @@ final class JobRestorer {
     this.journal = journal;
     this.clock = clock;
     this.retryTimers = retryTimers;
+    this.counts = counts;
     this.inputs = inputs;
     this.onFinish = onFinish;
   }
@@ -76,6 +79,7 @@ final class JobRestorer {
                 journal,
                 clock,
                 retryTimers,
+                counts,
                 inputs,
                 onFinish);
         run.restore(saved);

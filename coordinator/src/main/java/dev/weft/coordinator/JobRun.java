@@ -123,6 +123,7 @@ final class JobRun {
   private final CoreClock clock;
   // Null for a finished job read back from the journal.
   private final TaskInputs inputs;
+  private final TaskCounts counts;
   // A finished job read back from the journal: all that is left of it. Null for live jobs.
   private final Job frozen;
   // A live job's final state, built once when it ends: nothing changes it after that, and every
@@ -141,9 +142,11 @@ final class JobRun {
       Journal journal,
       CoreClock clock,
       RetryTimers retryTimers,
+      TaskCounts counts,
       java.util.function.Function<TaskPlan, TaskInputs> inputs,
       java.util.function.Consumer<JobRun> onFinish) {
     this.onFinish = onFinish;
+    this.counts = counts;
     this.retryTimers = retryTimers;
     this.journal = journal;
     this.clock = clock;
@@ -185,6 +188,7 @@ final class JobRun {
     this.maxAttempts = 0;
     this.retryRule = null;
     this.retryTimers = null;
+    this.counts = new TaskCounts(); // a finished job counts nothing more
     this.taskTimeoutMs = 0;
     this.graceMs = 0;
     this.weight = 1;
@@ -330,6 +334,7 @@ final class JobRun {
       return false;
     }
     preemptions++;
+    counts.preempted++;
     attempts--;
     return handBack(task);
   }
@@ -446,6 +451,11 @@ final class JobRun {
     return input;
   }
 
+  /** How many of its attempts run now. */
+  int runningTasks() {
+    return running;
+  }
+
   /** Takes the next task to dispatch and marks it running; returns its index and attempt. */
   int takeTask() {
     int task;
@@ -459,6 +469,7 @@ final class JobRun {
     attemptsByTask[task]++;
     attempts++;
     running++;
+    counts.started++;
     if (state == JobState.QUEUED) {
       state = JobState.RUNNING;
       startedMs = clock.epochMs();
@@ -930,6 +941,13 @@ final class JobRun {
   }
 
   private void taskEvent(int task, TaskState taskState, String workerId, String detail) {
+    switch (taskState) {
+      case TASK_SUCCEEDED -> counts.succeeded++;
+      case TASK_FAILED -> counts.failed++;
+      case TASK_PENDING -> counts.retried++; // only a failed attempt makes a task pending again
+      case TASK_CANCELLED -> counts.cancelled++;
+      default -> {}
+    }
     if (watchers.wantsTasks()) {
       watchers.emitTask(
           event()

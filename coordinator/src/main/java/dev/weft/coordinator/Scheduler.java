@@ -58,6 +58,7 @@ final class Scheduler {
   private final Journal journal;
   private final JobBook jobs;
   private final WorkerRegistry workers = new WorkerRegistry();
+  private final TaskCounts counts = new TaskCounts();
   private final Dispatcher dispatcher;
   private final Leases leases;
   private final Outboxes outboxes = new Outboxes();
@@ -230,9 +231,11 @@ final class Scheduler {
             journal,
             conductor,
             retryTimers,
+            counts,
             this::inputsOf,
             this::finished);
     jobs.add(job);
+    counts.submitted += plan.taskCount();
     if (spec.getAfterCount() > 0) {
       apply(job, dependencies.judge(spec));
     } else {
@@ -340,6 +343,7 @@ final class Scheduler {
             journal,
             conductor,
             retryTimers,
+            counts,
             this::inputsOf,
             this::finished);
     Map<Journal.SavedJob, JobRun> runs = new LinkedHashMap<>();
@@ -616,7 +620,9 @@ final class Scheduler {
         preempting.remove(result.getAttemptId()); // it ended before the stop reached it
       }
       JobRun job = attempt.job();
-      job.tookNanos(conductor.nanoTime() - attempt.dispatchedNanos());
+      long tookNanos = conductor.nanoTime() - attempt.dispatchedNanos();
+      job.tookNanos(tookNanos);
+      counts.took(worker.link().transport(), tookNanos);
       boolean ended;
       if (result.getOk()) {
         ended = job.succeed(attempt.task(), result.getOutput(), worker.id());
@@ -780,6 +786,28 @@ final class Scheduler {
 
   List<WorkerInfo> listWorkers() {
     return workers.list();
+  }
+
+  /** What {@code /metrics} shows, read on the conductor. */
+  record Gauges(
+      TaskCounts counts,
+      Map<JobState, Integer> jobsByState,
+      long queuedTasks,
+      long runningTasks,
+      List<WorkerInfo> workers) {}
+
+  Gauges gauges() {
+    Map<JobState, Integer> byState = new java.util.EnumMap<>(JobState.class);
+    long queued = 0;
+    long running = 0;
+    for (JobRun job : jobs.all()) {
+      byState.merge(job.state(), 1, Integer::sum);
+      if (!job.isFinished()) {
+        queued += job.pendingTasks();
+        running += job.runningTasks();
+      }
+    }
+    return new Gauges(counts.copy(), byState, queued, running, workers.list());
   }
 
   /** Sends heartbeats and ends the links of workers silent past their lease or revoked. */

@@ -114,7 +114,7 @@ public final class SecurityConfig {
   }
 
   /** Whether {@code host} is a loopback address (127.0.0.0/8, ::1, or a name for one). */
-  static boolean isLoopback(String host) {
+  public static boolean isLoopback(String host) {
     String bare =
         host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
     try {

@@ -19,6 +19,8 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.SSLContext;
 
 /**
  * A coordinator's transport security, ready for its server: the TLS credentials, the interceptor
@@ -37,6 +39,8 @@ public final class ServerSecurity {
   private final byte[] localSecret;
   private final SubjectNames names;
   private final String description;
+  // The server certificate's key material, for the HTTP port; null in plain text.
+  private final KeyManager[] keyManagers;
 
   private ServerSecurity(
       SecurityConfig config,
@@ -45,7 +49,9 @@ public final class ServerSecurity {
       byte[] fingerprint,
       SecretFile secret,
       SubjectNames names,
-      String description) {
+      String description,
+      KeyManager[] keyManagers) {
+    this.keyManagers = keyManagers;
     this.config = config;
     this.files = files;
     this.credentials = credentials;
@@ -76,7 +82,8 @@ public final class ServerSecurity {
         null,
         config.insecure() && !config.loopback()
             ? "plain text, no authentication (--insecure)"
-            : "plain text");
+            : "plain text",
+        null);
   }
 
   /**
@@ -132,8 +139,8 @@ public final class ServerSecurity {
     } catch (GeneralSecurityException e) {
       throw new IOException("cannot make the coordinator's certificates: " + e.getMessage(), e);
     }
-    TlsServerCredentials.Builder tls =
-        TlsServerCredentials.newBuilder().keyManager(KeyMaterial.keyManagers(key, chain));
+    KeyManager[] keyManagers = KeyMaterial.keyManagers(key, chain);
+    TlsServerCredentials.Builder tls = TlsServerCredentials.newBuilder().keyManager(keyManagers);
     if (config.clientCaFile() != null) {
       List<X509Certificate> clientCas =
           option("--tls-client-ca", () -> Pem.readCertificates(config.clientCaFile()));
@@ -152,7 +159,8 @@ public final class ServerSecurity {
         CertificateFingerprint.sha256(chain.getLast()),
         secret,
         names,
-        description);
+        description,
+        keyManagers);
   }
 
   private static CertificateAuthority loadOrCreateCa(SecurityFiles files)
@@ -256,6 +264,19 @@ public final class ServerSecurity {
   public static BooleanSupplier revocationOfThisCall() {
     AuthInterceptor.JoinedWith joined = AuthInterceptor.JOINED_WITH.get();
     return joined == null ? () -> false : joined::isRevoked;
+  }
+
+  /**
+   * TLS for the HTTP port with the certificate gRPC serves; empty in plain text. Client
+   * certificates are not asked for there: HTTP callers present a client token.
+   */
+  public Optional<SSLContext> httpsContext() throws GeneralSecurityException {
+    if (keyManagers == null) {
+      return Optional.empty();
+    }
+    SSLContext context = SSLContext.getInstance("TLS");
+    context.init(keyManagers, null, null);
+    return Optional.of(context);
   }
 
   public boolean tls() {
