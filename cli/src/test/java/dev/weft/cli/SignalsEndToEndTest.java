@@ -230,7 +230,10 @@ final class SignalsEndToEndTest {
     Await.until(
         "the new worker to say what it swept",
         Duration.ofSeconds(10),
-        () -> cluster.logTails().contains("left running by an exec task of dead worker"),
+        // Through the task's cgroup where the worker made one, else through its process group.
+        () ->
+            cluster.logTails().contains("by an exec task of a worker now gone")
+                || cluster.logTails().contains("left running by an exec task of dead worker"),
         cluster::logTails);
   }
 
