@@ -357,7 +357,7 @@ public final class Worker implements AutoCloseable {
     public CoordinatorSession open(CoordinatorLink control) {
       CoordinatorSession next =
           new CoordinatorSession(
-              control, slots, results, Worker.this::creditToAnnounce, timers, shmUpgrade());
+              control, slots, results, Worker.this::creditToAnnounce, timers, shmUpgrade(), logs);
       synchronized (state) {
         if (stopping || draining) {
           return null;
@@ -440,6 +440,9 @@ public final class Worker implements AutoCloseable {
                     .setGpus(config.gpus())
                     .putAllCustom(config.resources()))
             .putAllLabels(config.labels());
+    if (logs != null) {
+      hello.setTaskLogDir(logs.root().toString());
+    }
     if (!config.transport().equals("shm")) {
       hello.addTransports((config.stdio() ? Transport.PIPE : Transport.GRPC).wireName());
     }

@@ -1,0 +1,146 @@
+package dev.weft.coordinator;
+
+import dev.weft.v1.CoordinatorMessage;
+import dev.weft.v1.LogCancel;
+import dev.weft.v1.LogChunk;
+import dev.weft.v1.LogRequest;
+import dev.weft.v1.TaskLogChunk;
+import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Relays task logs from the workers that keep them to the clients that asked: each TaskLogs call is
+ * one request to one worker, whose chunks go into the call's {@link StreamOutbox}. A client that
+ * reads too slowly fills only its own outbox; its call then ends with RESOURCE_EXHAUSTED and the
+ * worker is told to stop. Conductor thread only, but for {@link #newRequestId}.
+ */
+final class LogRelays {
+  /** Chunks (of at most 64 KiB each) waiting for one client before its call is ended. */
+  static final int OUTBOX_LIMIT = 64;
+
+  private final AtomicLong nextRequestId = new AtomicLong(1);
+  private final Map<Long, Relay> relays = new HashMap<>();
+
+  private static final class Relay {
+    private final StreamOutbox<TaskLogChunk> outbox;
+    private final AttachedWorker worker;
+    private final String workerId;
+    private final int attempt;
+    private final String logDir;
+    private boolean first = true;
+
+    private Relay(
+        StreamOutbox<TaskLogChunk> outbox,
+        AttachedWorker worker,
+        String workerId,
+        int attempt,
+        String logDir) {
+      this.outbox = outbox;
+      this.worker = worker;
+      this.workerId = workerId;
+      this.attempt = attempt;
+      this.logDir = logDir;
+    }
+  }
+
+  /** An id for a request about to be made; any thread, so a call's cancel handler can name it. */
+  long newRequestId() {
+    return nextRequestId.getAndIncrement();
+  }
+
+  /** Asks {@code worker} for a log on behalf of the client behind {@code outbox}. */
+  void start(
+      long requestId,
+      StreamOutbox<TaskLogChunk> outbox,
+      AttachedWorker worker,
+      LogRequest request,
+      String logDir) {
+    relays.put(requestId, new Relay(outbox, worker, worker.id(), request.getAttempt(), logDir));
+    worker
+        .link()
+        .send(
+            CoordinatorMessage.newBuilder()
+                .setLogRequest(request.toBuilder().setRequestId(requestId))
+                .build());
+  }
+
+  /** A chunk from {@code from}; one of a request that ended already is dropped. */
+  void chunk(AttachedWorker from, LogChunk chunk) {
+    Relay relay = relays.get(chunk.getRequestId());
+    if (relay == null || relay.worker != from) {
+      return;
+    }
+    if (!chunk.getError().isEmpty()) {
+      relays.remove(chunk.getRequestId());
+      relay.outbox.fail(
+          Status.NOT_FOUND.withDescription(
+              "worker " + relay.workerId + " no longer keeps the log: " + chunk.getError()));
+      return;
+    }
+    if (!chunk.getData().isEmpty() || relay.first) {
+      TaskLogChunk.Builder out =
+          TaskLogChunk.newBuilder().setData(chunk.getData()).setOffset(chunk.getOffset());
+      if (relay.first) {
+        out.setWorkerId(relay.workerId).setAttempt(relay.attempt);
+        relay.first = false;
+      }
+      if (!relay.outbox.offer(out.build())) {
+        relays.remove(chunk.getRequestId());
+        tellWorkerToStop(relay, chunk.getRequestId());
+        relay.outbox.fail(
+            Status.RESOURCE_EXHAUSTED.withDescription(
+                "the client read the log too slowly: "
+                    + OUTBOX_LIMIT
+                    + " chunks were waiting for it; ask again from where it stopped"));
+        return;
+      }
+    }
+    if (chunk.getEof()) {
+      relays.remove(chunk.getRequestId());
+      relay.outbox.finish(null);
+    }
+  }
+
+  /** The client went away: the worker stops sending. */
+  void cancel(long requestId) {
+    Relay relay = relays.remove(requestId);
+    if (relay != null) {
+      tellWorkerToStop(relay, requestId);
+      relay.outbox.close();
+    }
+  }
+
+  /** {@code worker} is gone: its relays end, saying where the logs stay. */
+  void workerGone(AttachedWorker worker, WorkerNames names) {
+    List<Long> ended = new ArrayList<>();
+    for (Map.Entry<Long, Relay> entry : relays.entrySet()) {
+      if (entry.getValue().worker == worker) {
+        ended.add(entry.getKey());
+      }
+    }
+    for (long id : ended) {
+      Relay relay = relays.remove(id);
+      relay.outbox.fail(
+          Status.UNAVAILABLE.withDescription(
+              "worker "
+                  + relay.workerId
+                  + " went away while sending the log"
+                  + (relay.logDir.isEmpty() ? "" : "; it stays in " + relay.logDir + " on its host")
+                  + " until the worker's retention sweeps it"));
+    }
+  }
+
+  private static void tellWorkerToStop(Relay relay, long requestId) {
+    relay
+        .worker
+        .link()
+        .send(
+            CoordinatorMessage.newBuilder()
+                .setLogCancel(LogCancel.newBuilder().setRequestId(requestId))
+                .build());
+  }
+}
