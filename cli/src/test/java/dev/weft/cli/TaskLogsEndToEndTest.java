@@ -15,6 +15,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** weft logs and weft results against a real coordinator and worker. */
 final class TaskLogsEndToEndTest {
@@ -45,11 +47,29 @@ final class TaskLogsEndToEndTest {
     }
   }
 
-  @Test
-  void logsFollowARunningTaskAndResultsMatchItsOutputByteForByte() throws Exception {
-    cluster.startCoordinator(0, "--tls", "on", "--local-workers", "1", "--local-slots", "2");
+  // The log messages travel on every link a worker can have.
+  @ParameterizedTest
+  @ValueSource(strings = {"pipe", "shm", "grpc"})
+  void logsFollowARunningTaskAndResultsMatchItsOutputByteForByte(String transport)
+      throws Exception {
+    cluster.startCoordinator(
+        0,
+        "--tls",
+        "on",
+        "--local-workers",
+        "1",
+        "--local-slots",
+        "2",
+        "--local-transport",
+        transport);
     assertNotNull(cluster.adminToken(), cluster::logTails);
     cluster.awaitWorkers(1);
+    // A shared-memory link comes after the worker attached on its pipes.
+    Await.until(
+        "the worker to use " + transport,
+        DEADLINE,
+        () -> cluster.workers().getFirst().getTransport().equals(transport),
+        cluster::logTails);
     Path work = cluster.dataDir().resolveSibling("work");
     Files.createDirectories(work);
 
