@@ -490,7 +490,9 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     String logDir = names.logDir(ranOn);
     AttachedWorker worker = scheduler.attached(workerId);
     if (worker == null) {
-      throw Status.UNAVAILABLE
+      // NOT_FOUND, not UNAVAILABLE: the coordinator is there, the log is not, and asking again
+      // does not bring it back (clients take UNAVAILABLE for an unreachable coordinator).
+      throw Status.NOT_FOUND
           .withDescription(
               "worker "
                   + workerId

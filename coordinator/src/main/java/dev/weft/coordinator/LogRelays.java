@@ -124,8 +124,9 @@ final class LogRelays {
     }
     for (long id : ended) {
       Relay relay = relays.remove(id);
+      // ABORTED, not UNAVAILABLE: clients take that for an unreachable coordinator.
       relay.outbox.fail(
-          Status.UNAVAILABLE.withDescription(
+          Status.ABORTED.withDescription(
               "worker "
                   + relay.workerId
                   + " went away while sending the log"
