@@ -414,7 +414,12 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     LogRelays relays = scheduler.logRelays();
     long requestId = relays.newRequestId();
     StreamOutbox<TaskLogChunk> outbox =
-        new StreamOutbox<>(out, LogRelays.OUTBOX_LIMIT, scheduler.outboxes());
+        new StreamOutbox<>(
+            out,
+            LogRelays.OUTBOX_LIMIT,
+            scheduler.outboxes(),
+            java.util.function.UnaryOperator.identity(),
+            sent -> relays.delivered(requestId, sent));
     out.setOnReadyHandler(() -> conductor.post(outbox::flush));
     out.setOnCancelHandler(
         () ->

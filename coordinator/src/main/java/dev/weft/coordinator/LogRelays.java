@@ -1,6 +1,7 @@
 package dev.weft.coordinator;
 
 import dev.weft.v1.CoordinatorMessage;
+import dev.weft.v1.LogAck;
 import dev.weft.v1.LogCancel;
 import dev.weft.v1.LogChunk;
 import dev.weft.v1.LogRequest;
@@ -21,6 +22,9 @@ import java.util.concurrent.atomic.AtomicLong;
 final class LogRelays {
   /** Chunks (of at most 64 KiB each) waiting for one client before its call is ended. */
   static final int OUTBOX_LIMIT = 64;
+
+  /** Chunks a worker may send ahead of the client: half the outbox, so a window never fills it. */
+  static final int WINDOW = OUTBOX_LIMIT / 2;
 
   private final AtomicLong nextRequestId = new AtomicLong(1);
   private final Map<Long, Relay> relays = new HashMap<>();
@@ -64,7 +68,7 @@ final class LogRelays {
         .link()
         .send(
             CoordinatorMessage.newBuilder()
-                .setLogRequest(request.toBuilder().setRequestId(requestId))
+                .setLogRequest(request.toBuilder().setRequestId(requestId).setWindow(WINDOW))
                 .build());
   }
 
@@ -93,9 +97,11 @@ final class LogRelays {
         tellWorkerToStop(relay, chunk.getRequestId());
         relay.outbox.fail(
             Status.RESOURCE_EXHAUSTED.withDescription(
-                "the client read the log too slowly: "
+                "worker "
+                    + relay.workerId
+                    + " sent more of the log than the client had room for ("
                     + OUTBOX_LIMIT
-                    + " chunks were waiting for it; ask again from where it stopped"));
+                    + " chunks were waiting for it)"));
         return;
       }
     }
@@ -103,6 +109,21 @@ final class LogRelays {
       relays.remove(chunk.getRequestId());
       relay.outbox.finish(null);
     }
+  }
+
+  /** The client took {@code chunks} of request {@code requestId}: the worker may send more. */
+  void delivered(long requestId, int chunks) {
+    Relay relay = relays.get(requestId);
+    if (relay == null) {
+      return; // ended: the worker sends nothing more
+    }
+    relay
+        .worker
+        .link()
+        .send(
+            CoordinatorMessage.newBuilder()
+                .setLogAck(LogAck.newBuilder().setRequestId(requestId).setChunks(chunks))
+                .build());
   }
 
   /** The client went away: the worker stops sending. */

@@ -156,6 +156,8 @@ final class CoordinatorSession {
       }
       case LOG_REQUEST -> logServer.request(message.getLogRequest());
       case LOG_CANCEL -> logServer.cancel(message.getLogCancel().getRequestId());
+      case LOG_ACK ->
+          logServer.ack(message.getLogAck().getRequestId(), message.getLogAck().getChunks());
       case HEARTBEAT, BODY_NOT_SET -> {}
     }
   }

@@ -12,15 +12,17 @@ import java.io.IOException;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
  * Answers the coordinator's log requests of one session from the worker's task logs. Each request
- * is read on a virtual thread of its own, never on the link's reader, and its chunks go out through
- * the link, whose back-pressure paces the reading. A following request polls the log for new bytes
- * until the attempt stops writing it.
+ * is read on a virtual thread of its own, never on the link's reader; it sends no more chunks than
+ * the coordinator has room for (the request's window, renewed by acks), so a slow client paces only
+ * its own request. A following request polls the log for new bytes until the attempt stops writing
+ * it.
  */
 final class LogServer {
   private static final System.Logger LOG = System.getLogger(LogServer.class.getName());
@@ -36,12 +38,22 @@ final class LogServer {
   }
 
   private static final class Request {
+    // Chunks it may still send before the coordinator acknowledges more.
+    private final Semaphore credits;
     private volatile boolean cancelled;
     private volatile Thread reader;
+
+    private Request(int window) {
+      this.credits = new Semaphore(window);
+    }
   }
 
   void request(LogRequest request) {
-    Request started = new Request();
+    if (request.getWindow() < 1) {
+      send(last(request.getRequestId(), "a log request needs a window of at least one chunk"));
+      return;
+    }
+    Request started = new Request(request.getWindow());
     if (requests.putIfAbsent(request.getRequestId(), started) != null) {
       send(last(request.getRequestId(), "request " + request.getRequestId() + " is already open"));
       return;
@@ -50,6 +62,14 @@ final class LogServer {
         Thread.ofVirtual()
             .name("weft-log-" + request.getRequestId())
             .start(() -> serve(request, started));
+  }
+
+  /** The coordinator's client took {@code chunks} more of the request's chunks. */
+  void ack(long requestId, int chunks) {
+    Request request = requests.get(requestId);
+    if (request != null && chunks > 0) {
+      request.credits.release(chunks);
+    }
   }
 
   void cancel(long requestId) {
@@ -110,6 +130,9 @@ final class LogServer {
         TaskLogChunk chunk = read.get();
         offset = chunk.offset() + chunk.data().length;
         if (chunk.data().length > 0) {
+          if (!awaitCredit(state)) {
+            return;
+          }
           send(chunk(id, chunk, false));
           continue;
         }
@@ -124,6 +147,24 @@ final class LogServer {
       send(last(id, "reading the log failed: " + e.getMessage()));
     } finally {
       requests.remove(id, state);
+    }
+  }
+
+  /**
+   * Waits until the coordinator has room for another chunk; false when the request was cancelled
+   * meanwhile (or the thread interrupted, which only the worker's end does).
+   */
+  private static boolean awaitCredit(Request state) {
+    try {
+      while (!state.credits.tryAcquire(FOLLOW_POLL_NANOS, TimeUnit.NANOSECONDS)) {
+        if (state.cancelled) {
+          return false;
+        }
+      }
+      return !state.cancelled;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 
