@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * worker is told to stop. Conductor thread only, but for {@link #newRequestId}.
  */
 final class LogRelays {
-  /** Chunks (of at most 64 KiB each) waiting for one client before its call is ended. */
+  /** Chunks (each at most {@link dev.weft.kinds.TaskLogs#MAX_CHUNK}) waiting for one client. */
   static final int OUTBOX_LIMIT = 64;
 
   /** Chunks a worker may send ahead of the client: half the outbox, so a window never fills it. */

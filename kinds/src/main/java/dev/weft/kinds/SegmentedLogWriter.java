@@ -15,10 +15,10 @@ import java.util.Set;
 
 /**
  * One output stream of a task, kept in two alternating segment files of at most {@code
- * segmentBytes} each, named by the stream offset of their first byte ({@code stdout.0}, {@code
- * stdout.1048576}, ...): when the newer one is full a third begins and the oldest is deleted, so
- * the newest {@code segmentBytes} of the stream are always on disk, and never more than twice that.
- * Only the pump thread of the stream calls it; readers find the segments by their names.
+ * segmentBytes} each, named by the stream offset of their first byte ({@code stdout.0}, then {@code
+ * stdout.SEGMENTBYTES}, ...): when the newer one is full a third begins and the oldest is deleted,
+ * so the newest {@code segmentBytes} of the stream are always on disk, and never more than twice
+ * that. Only the pump thread of the stream calls it; readers find the segments by their names.
  */
 final class SegmentedLogWriter implements TaskLogSink {
   private static final System.Logger LOG = System.getLogger(SegmentedLogWriter.class.getName());

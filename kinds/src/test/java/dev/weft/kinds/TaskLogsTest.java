@@ -153,7 +153,7 @@ class TaskLogsTest {
     assertTrue(partial.writing());
     sink.write(bytes, 5, bytes.length - 5);
     sink.close();
-    // Byte 2 is gone: the chunk starts at the oldest kept, 10 before the end.
+    // The offset asked for is gone: the chunk starts at the oldest byte kept.
     TaskLogChunk late = logs.read("j", 2, 3, LogStream.STDOUT, 2, 100).orElseThrow();
     assertEquals(16, late.offset());
     assertEquals(16, late.first());
