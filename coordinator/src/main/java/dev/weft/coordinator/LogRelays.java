@@ -26,8 +26,23 @@ final class LogRelays {
   /** Chunks a worker may send ahead of the client: half the outbox, so a window never fills it. */
   static final int WINDOW = OUTBOX_LIMIT / 2;
 
+  /** How long a client may leave the chunks waiting for it untaken before its call ends. */
+  static final long STALL_MS = 60_000;
+
+  /** The conductor's time and timers. */
+  interface Clock {
+    long nanoTime();
+
+    Conductor.Timer schedule(long delayMs, Runnable action);
+  }
+
+  private final Clock clock;
   private final AtomicLong nextRequestId = new AtomicLong(1);
   private final Map<Long, Relay> relays = new HashMap<>();
+
+  LogRelays(Clock clock) {
+    this.clock = clock;
+  }
 
   private static final class Relay {
     private final StreamOutbox<TaskLogChunk> outbox;
@@ -36,6 +51,8 @@ final class LogRelays {
     private final int attempt;
     private final String logDir;
     private boolean first = true;
+    private long lastTakenNanos;
+    private Conductor.Timer stallCheck; // armed while chunks wait for the client
 
     private Relay(
         StreamOutbox<TaskLogChunk> outbox,
@@ -79,7 +96,7 @@ final class LogRelays {
       return;
     }
     if (!chunk.getError().isEmpty()) {
-      relays.remove(chunk.getRequestId());
+      end(chunk.getRequestId(), relay);
       relay.outbox.fail(
           Status.NOT_FOUND.withDescription(
               "worker " + relay.workerId + " no longer keeps the log: " + chunk.getError()));
@@ -93,7 +110,7 @@ final class LogRelays {
         relay.first = false;
       }
       if (!relay.outbox.offer(out.build())) {
-        relays.remove(chunk.getRequestId());
+        end(chunk.getRequestId(), relay);
         tellWorkerToStop(relay, chunk.getRequestId());
         relay.outbox.fail(
             Status.RESOURCE_EXHAUSTED.withDescription(
@@ -104,10 +121,48 @@ final class LogRelays {
                     + " chunks were waiting for it)"));
         return;
       }
+      if (relay.stallCheck == null) {
+        armStallCheck(chunk.getRequestId(), relay, STALL_MS);
+      }
     }
     if (chunk.getEof()) {
-      relays.remove(chunk.getRequestId());
+      end(chunk.getRequestId(), relay);
       relay.outbox.finish(null);
+    }
+  }
+
+  private void armStallCheck(long requestId, Relay relay, long delayMs) {
+    relay.stallCheck = clock.schedule(delayMs, () -> checkStall(requestId, relay));
+  }
+
+  /** Ends a call whose client has taken nothing for {@link #STALL_MS} while chunks waited. */
+  private void checkStall(long requestId, Relay relay) {
+    relay.stallCheck = null;
+    if (relays.get(requestId) != relay || relay.outbox.queued() == 0) {
+      return;
+    }
+    long idleMs = (clock.nanoTime() - relay.lastTakenNanos) / 1_000_000;
+    if (idleMs < STALL_MS) {
+      armStallCheck(requestId, relay, STALL_MS - idleMs);
+      return;
+    }
+    end(requestId, relay);
+    tellWorkerToStop(relay, requestId);
+    relay.outbox.fail(
+        Status.RESOURCE_EXHAUSTED.withDescription(
+            "the client took none of the log for "
+                + idleMs / 1000
+                + " s while "
+                + relay.outbox.queued()
+                + " chunks waited for it"));
+  }
+
+  /** Forgets a relay that is over. */
+  private void end(long requestId, Relay relay) {
+    relays.remove(requestId);
+    if (relay.stallCheck != null) {
+      relay.stallCheck.cancel();
+      relay.stallCheck = null;
     }
   }
 
@@ -117,6 +172,7 @@ final class LogRelays {
     if (relay == null) {
       return; // ended: the worker sends nothing more
     }
+    relay.lastTakenNanos = clock.nanoTime();
     relay
         .worker
         .link()
@@ -128,8 +184,9 @@ final class LogRelays {
 
   /** The client went away: the worker stops sending. */
   void cancel(long requestId) {
-    Relay relay = relays.remove(requestId);
+    Relay relay = relays.get(requestId);
     if (relay != null) {
+      end(requestId, relay);
       tellWorkerToStop(relay, requestId);
       relay.outbox.close();
     }
@@ -144,7 +201,8 @@ final class LogRelays {
       }
     }
     for (long id : ended) {
-      Relay relay = relays.remove(id);
+      Relay relay = relays.get(id);
+      end(id, relay);
       // ABORTED, not UNAVAILABLE: clients take that for an unreachable coordinator.
       relay.outbox.fail(
           Status.ABORTED.withDescription(

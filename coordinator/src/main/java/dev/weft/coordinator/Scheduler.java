@@ -62,7 +62,19 @@ final class Scheduler {
   private final Leases leases;
   private final Outboxes outboxes = new Outboxes();
   private final WorkerNames names = new WorkerNames();
-  private final LogRelays logRelays = new LogRelays();
+  private final LogRelays logRelays =
+      new LogRelays(
+          new LogRelays.Clock() {
+            @Override
+            public long nanoTime() {
+              return conductor.nanoTime();
+            }
+
+            @Override
+            public Conductor.Timer schedule(long delayMs, Runnable action) {
+              return conductor.schedule(delayMs, action);
+            }
+          });
   private final ClientLimits limits;
   private final JobDependencies dependencies;
   // Verdicts on waiting jobs that ends of their dependencies gave, applied in turn (an end can

@@ -21,7 +21,50 @@ import org.junit.jupiter.api.Test;
 
 class LogRelaysTest {
   private final Outboxes outboxes = new Outboxes();
-  private final LogRelays relays = new LogRelays();
+  private final FakeClock clock = new FakeClock();
+  private final LogRelays relays = new LogRelays(clock);
+
+  /** Time that moves when the test says, and the timers due by then. */
+  private static final class FakeClock implements LogRelays.Clock {
+    private long nowNanos = 1_000_000_000L;
+    private final List<long[]> deadlines = new ArrayList<>();
+    private final List<Runnable> actions = new ArrayList<>();
+    private final List<boolean[]> cancelled = new ArrayList<>();
+
+    @Override
+    public long nanoTime() {
+      return nowNanos;
+    }
+
+    @Override
+    public Conductor.Timer schedule(long delayMs, Runnable action) {
+      boolean[] off = {false};
+      deadlines.add(new long[] {nowNanos + delayMs * 1_000_000});
+      actions.add(action);
+      cancelled.add(off);
+      return () -> off[0] = true;
+    }
+
+    int pending() {
+      int n = 0;
+      for (boolean[] off : cancelled) {
+        n += off[0] ? 0 : 1;
+      }
+      return n;
+    }
+
+    /** Moves time on by {@code ms} and runs the timers due, as the conductor would. */
+    void advanceMs(long ms) {
+      nowNanos += ms * 1_000_000;
+      for (int i = 0; i < actions.size(); i++) {
+        if (!cancelled.get(i)[0] && deadlines.get(i)[0] <= nowNanos) {
+          cancelled.get(i)[0] = true;
+          actions.get(i).run();
+        }
+      }
+    }
+  }
+
   private final WorkerNames names = new WorkerNames();
 
   /** A client stream that records what it got, ready or not as the test says. */
@@ -215,6 +258,50 @@ class LogRelaysTest {
     assertEquals(LogRelays.WINDOW, slow.chunks.size());
     assertEquals(List.of(LogRelays.WINDOW), acks(link, id));
     assertNull(slow.error);
+  }
+
+  @Test
+  void aClientThatTakesNothingForTheStallTimeEndsWithResourceExhausted() {
+    Link link = new Link();
+    AttachedWorker worker = worker("w1", link);
+    Client stalled = new Client();
+    stalled.ready = false;
+    long id = relays.newRequestId();
+    StreamOutbox<TaskLogChunk> outbox = outbox(stalled, id);
+    relays.start(id, outbox, worker, request(), "/logs");
+    relays.chunk(worker, chunk(id, "a", 0, false));
+    outboxes.run();
+
+    clock.advanceMs(LogRelays.STALL_MS / 2);
+    stalled.ready = true; // it takes what waits: the stall clock starts again
+    outbox.flush();
+    stalled.ready = false;
+    relays.chunk(worker, chunk(id, "b", 1, false));
+    outboxes.run();
+    clock.advanceMs(LogRelays.STALL_MS / 2);
+    assertNull(stalled.error, "it took a chunk less than the stall time ago");
+
+    clock.advanceMs(LogRelays.STALL_MS / 2);
+    outboxes.run();
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, stalled.error.getCode());
+    assertEquals(
+        "the client took none of the log for 60 s while 1 chunks waited for it",
+        stalled.error.getDescription());
+    assertEquals(id, link.sent.getLast().getLogCancel().getRequestId());
+    assertEquals(0, clock.pending(), "no timer left behind");
+  }
+
+  @Test
+  void aRelayThatEndsLeavesNoTimer() {
+    AttachedWorker worker = worker("w1", new Link());
+    Client client = new Client();
+    long id = relays.newRequestId();
+    relays.start(id, outbox(client, id), worker, request(), "/logs");
+    relays.chunk(worker, chunk(id, "a", 0, false));
+    relays.chunk(worker, chunk(id, "b", 1, true));
+    outboxes.run();
+    assertTrue(client.completed);
+    assertEquals(0, clock.pending());
   }
 
   @Test
