@@ -24,6 +24,8 @@ import picocli.CommandLine.Spec;
       JobsCommand.class,
       WorkersCommand.class,
       CancelCommand.class,
+      LogsCommand.class,
+      ResultsCommand.class,
       TokenCommand.class,
       DemoCommand.class,
       BenchCommand.class,

@@ -122,6 +122,31 @@ final class WorkerCommand implements Callable<Integer> {
               + " with commas. Keys and values are letters, digits and . _ / -.")
   private List<WorkerLabel> labels = new ArrayList<>();
 
+  @Option(
+      names = "--log-dir",
+      paramLabel = "DIR",
+      description =
+          "Where the full stdout and stderr of exec tasks are kept, for `weft logs` and `weft"
+              + " results` (created with mode 0700; default:"
+              + " $XDG_STATE_HOME/weft/task-logs/ID, or ~/.local/state/weft/task-logs/ID).")
+  private java.nio.file.Path logDir;
+
+  @Option(
+      names = "--task-log-bytes",
+      paramLabel = "SIZE",
+      converter = SizeConverter.class,
+      description =
+          "The newest bytes of each output stream of a task kept in its log; older ones are"
+              + " dropped (default: 1m; 0 keeps no logs).")
+  private Long taskLogBytes;
+
+  @Option(
+      names = "--log-retention",
+      paramLabel = "DURATION",
+      converter = DurationConverter.class,
+      description = "How long task logs are kept after they were last written (default: 24h).")
+  private java.time.Duration logRetention;
+
   // Set by `weft demo` (and any launcher) so a worker never outlives the process that started it.
   @Option(names = "--parent-pid", hidden = true)
   private Long parentPid;
@@ -204,6 +229,15 @@ final class WorkerCommand implements Callable<Integer> {
             .transport(transport)
             .stdio(stdio)
             .exitWhenStuck(exitWhenStuck);
+    if (logDir != null) {
+      config.logDir(logDir);
+    }
+    if (taskLogBytes != null) {
+      config.taskLogBytes(taskLogBytes);
+    }
+    if (logRetention != null) {
+      config.logRetentionMs(logRetention.toMillis());
+    }
     if (drainGrace != null) {
       config.drainGraceMs(drainGrace.toMillis());
     }

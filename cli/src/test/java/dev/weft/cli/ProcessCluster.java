@@ -373,6 +373,11 @@ final class ProcessCluster implements AutoCloseable {
     return startCoordinator(host, freePort(), options);
   }
 
+  /** The XDG state directory of the cluster's processes: workers' task logs go under it. */
+  Path stateHome() {
+    return dir.resolve("state");
+  }
+
   private Process spawnWith(
       List<String> prefix, String name, Map<String, String> env, String... args)
       throws IOException {
@@ -383,6 +388,8 @@ final class ProcessCluster implements AutoCloseable {
     List<String> command = new ArrayList<>(prefix);
     command.addAll(weftCommand(args));
     ProcessBuilder builder = new ProcessBuilder(command);
+    // Workers keep their task logs under the cluster's directory, never the user's.
+    builder.environment().put("XDG_STATE_HOME", stateHome().toString());
     builder.environment().putAll(env);
     Process process =
         builder

@@ -44,6 +44,33 @@ final class WorkerOptionsTest {
   }
 
   @Test
+  void taskLogOptionsReachTheWorkerAndDefaultUnderTheStateDirectory() {
+    WorkerConfig given =
+        config(
+            join(
+                "--id",
+                "w/1",
+                "--log-dir",
+                dir.resolve("logs").toString(),
+                "--task-log-bytes",
+                "64k",
+                "--log-retention",
+                "2h"));
+    assertEquals(dir.resolve("logs"), given.logDir());
+    assertEquals(64 * 1024, given.taskLogBytes());
+    assertEquals(2 * 3_600_000L, given.logRetentionMs());
+
+    WorkerConfig defaults = config(join("--id", "w/1"));
+    assertEquals(1 << 20, defaults.taskLogBytes());
+    assertEquals(24 * 3_600_000L, defaults.logRetentionMs());
+    // Under weft/task-logs of the XDG state directory, by the worker's id made safe.
+    assertTrue(
+        defaults.logDir().endsWith(Path.of("weft", "task-logs", "w%2F1")),
+        defaults.logDir()::toString);
+    assertEquals(0, config(join("--task-log-bytes", "0")).taskLogBytes(), "0 keeps no logs");
+  }
+
+  @Test
   void resourcesAndLabelsReachTheWorker() {
     WorkerConfig config =
         config(

@@ -36,6 +36,7 @@ final class AttachedWorker {
   private int stuck;
   private final WorkerCapacity capacity;
   private final SlotUse slotUse;
+  private int nameIndex = WorkerNames.NONE; // its entry in the scheduler's WorkerNames
 
   AttachedWorker(
       String id, Hello hello, WorkerLink link, long nowNanos, long nowMs, SlotUse slotUse) {
@@ -51,6 +52,14 @@ final class AttachedWorker {
 
   String id() {
     return id;
+  }
+
+  int nameIndex() {
+    return nameIndex;
+  }
+
+  void nameIndex(int index) {
+    this.nameIndex = index;
   }
 
   WorkerLink link() {

@@ -110,6 +110,7 @@ final class Dispatcher implements AttachedWorker.SlotUse {
       worker.assign(
           attemptId,
           new AttachedWorker.Attempt(job, task, job.attemptOf(task), clock.nanoTime(), gpus));
+      job.ranOn(task, worker.nameIndex());
       if (batch == null) {
         batch = Assignments.newBuilder();
       }

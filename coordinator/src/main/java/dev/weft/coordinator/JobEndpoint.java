@@ -16,12 +16,15 @@ import dev.weft.v1.ListJobsRequest;
 import dev.weft.v1.ListJobsResponse;
 import dev.weft.v1.ListWorkersRequest;
 import dev.weft.v1.ListWorkersResponse;
+import dev.weft.v1.LogRequest;
 import dev.weft.v1.ResumeWorkerRequest;
 import dev.weft.v1.RunJobRequest;
 import dev.weft.v1.RunJobsRequest;
 import dev.weft.v1.RunJobsResponse;
 import dev.weft.v1.SetJobPriorityRequest;
 import dev.weft.v1.SubmitJobRequest;
+import dev.weft.v1.TaskLogChunk;
+import dev.weft.v1.TaskLogsRequest;
 import dev.weft.v1.WatchJobRequest;
 import dev.weft.v1.WorkerInfo;
 import io.grpc.Context;
@@ -392,6 +395,131 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
             new StreamOutbox<>(out, JobWatchers.OUTBOX_LIMIT, scheduler.outboxes(), view), tasks);
     out.setOnReadyHandler(() -> conductor.post(watcher.outbox::flush));
     return watcher;
+  }
+
+  @Override
+  public void taskLogs(TaskLogsRequest request, StreamObserver<TaskLogChunk> responses) {
+    ServerCallStreamObserver<TaskLogChunk> out = (ServerCallStreamObserver<TaskLogChunk>) responses;
+    String id;
+    try {
+      id = checkId(request.getJobId());
+      if (request.getTask() < 0) {
+        throw invalid("task must not be negative, got " + request.getTask());
+      }
+    } catch (StatusRuntimeException e) {
+      out.onError(e);
+      return;
+    }
+    Caller caller = Caller.current();
+    LogRelays relays = scheduler.logRelays();
+    long requestId = relays.newRequestId();
+    StreamOutbox<TaskLogChunk> outbox =
+        new StreamOutbox<>(
+            out,
+            LogRelays.OUTBOX_LIMIT,
+            scheduler.outboxes(),
+            java.util.function.UnaryOperator.identity(),
+            sent -> relays.delivered(requestId, sent));
+    out.setOnReadyHandler(() -> conductor.post(outbox::flush));
+    out.setOnCancelHandler(
+        () ->
+            conductor.post(
+                () -> {
+                  relays.cancel(requestId);
+                  outbox.close();
+                }));
+    conductor.post(
+        () -> {
+          try {
+            relayLog(id, request, caller, requestId, outbox, scheduler.logRelays());
+          } catch (StatusRuntimeException e) {
+            outbox.fail(e.getStatus());
+          }
+        });
+  }
+
+  /** On the conductor: finds who ran the task's latest attempt and asks it for the log. */
+  private void relayLog(
+      String id,
+      TaskLogsRequest request,
+      Caller caller,
+      long requestId,
+      StreamOutbox<TaskLogChunk> outbox,
+      LogRelays relays) {
+    JobRun job = scheduler.find(id);
+    if (job == null) {
+      throw Status.NOT_FOUND.withDescription("no job " + id).asRuntimeException();
+    }
+    if (!job.kindName().equals("exec")) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              "job " + id + " is a " + job.kindName() + " job; only exec tasks have logs")
+          .asRuntimeException();
+    }
+    // An exec task's output is as private as its environment: the owner's and admins' only.
+    String owner = job.spec().getOwner();
+    if (!caller.owns(owner)) {
+      throw Status.PERMISSION_DENIED
+          .withDescription(
+              "the logs of exec job " + id + " are for its owner (" + owner + ") and admins")
+          .asRuntimeException();
+    }
+    int task = request.getTask();
+    if (task >= job.taskCount()) {
+      throw Status.NOT_FOUND
+          .withDescription(
+              "job "
+                  + id
+                  + " has "
+                  + job.taskCount()
+                  + " tasks (0.."
+                  + (job.taskCount() - 1)
+                  + "); there is no task "
+                  + task)
+          .asRuntimeException();
+    }
+    int ranOn = job.ranOn(task);
+    if (ranOn == WorkerNames.NONE) {
+      throw Status.FAILED_PRECONDITION
+          .withDescription(
+              job.restored()
+                  ? "this coordinator restarted after job "
+                      + id
+                      + " ended and does not know which worker ran task "
+                      + task
+                  : "task " + task + " of job " + id + " has not run yet: it has no log")
+          .asRuntimeException();
+    }
+    WorkerNames names = scheduler.names();
+    String workerId = names.id(ranOn);
+    String logDir = names.logDir(ranOn);
+    AttachedWorker worker = scheduler.attached(workerId);
+    if (worker == null) {
+      // NOT_FOUND, not UNAVAILABLE: the coordinator is there, the log is not, and asking again
+      // does not bring it back (clients take UNAVAILABLE for an unreachable coordinator).
+      throw Status.NOT_FOUND
+          .withDescription(
+              "worker "
+                  + workerId
+                  + ", which ran task "
+                  + task
+                  + ", is no longer attached: its"
+                  + " logs are no longer kept here"
+                  + (logDir.isEmpty() ? "" : " (they were in " + logDir + " on its host)"))
+          .asRuntimeException();
+    }
+    relays.start(
+        requestId,
+        outbox,
+        worker,
+        LogRequest.newBuilder()
+            .setJobId(id)
+            .setTask(task)
+            .setAttempt(job.attemptOf(task))
+            .setStream(request.getStream())
+            .setFollow(request.getFollow())
+            .build(),
+        logDir);
   }
 
   @Override

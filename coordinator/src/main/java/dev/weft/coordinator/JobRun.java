@@ -88,6 +88,8 @@ final class JobRun {
 
   private final byte[] taskStates;
   private final byte[] attemptsByTask;
+  // Which worker ran each task's latest attempt (a WorkerNames index); made on the first dispatch.
+  private int[] ranOn;
   private final ArrayDeque<Integer> retries = new ArrayDeque<>();
   // Tasks waiting out their retry delay, earliest first; one timer, armed for the earliest.
   private final PriorityQueue<DelayedRetry> delayed = new PriorityQueue<>();
@@ -486,8 +488,32 @@ final class JobRun {
     }
   }
 
+  /** How many tasks the job has, for a live job or one read back from the journal alike. */
+  int taskCount() {
+    return frozen != null ? frozen.getTasksTotal() : taskStates.length;
+  }
+
+  /** Read back from the journal after it ended: which workers ran its tasks is not known. */
+  boolean restored() {
+    return frozen != null;
+  }
+
   int attemptOf(int task) {
     return attemptsByTask[task];
+  }
+
+  /** The latest attempt of {@code task} was dispatched to worker {@code workerName}. */
+  void ranOn(int task, int workerName) {
+    if (ranOn == null) {
+      ranOn = new int[taskStates.length];
+      java.util.Arrays.fill(ranOn, WorkerNames.NONE);
+    }
+    ranOn[task] = workerName;
+  }
+
+  /** The worker that ran {@code task}'s latest attempt, or {@link WorkerNames#NONE}. */
+  int ranOn(int task) {
+    return ranOn == null ? WorkerNames.NONE : ranOn[task];
   }
 
   /** An attempt answered {@code nanos} after it was dispatched (round trip included). */

@@ -62,6 +62,20 @@ final class Scheduler {
   private final Dispatcher dispatcher;
   private final Leases leases;
   private final Outboxes outboxes = new Outboxes();
+  private final WorkerNames names = new WorkerNames();
+  private final LogRelays logRelays =
+      new LogRelays(
+          new LogRelays.Clock() {
+            @Override
+            public long nanoTime() {
+              return conductor.nanoTime();
+            }
+
+            @Override
+            public Conductor.Timer schedule(long delayMs, Runnable action) {
+              return conductor.schedule(delayMs, action);
+            }
+          });
   private final ClientLimits limits;
   private final JobDependencies dependencies;
   // Verdicts on waiting jobs that ends of their dependencies gave, applied in turn (an end can
@@ -160,6 +174,19 @@ final class Scheduler {
 
   Outboxes outboxes() {
     return outboxes;
+  }
+
+  WorkerNames names() {
+    return names;
+  }
+
+  LogRelays logRelays() {
+    return logRelays;
+  }
+
+  /** The worker attached as {@code id}, or null. */
+  AttachedWorker attached(String id) {
+    return workers.get(id);
   }
 
   /** Dispatch at the end of this duty cycle, once, for whatever arrived in it. */
@@ -574,6 +601,7 @@ final class Scheduler {
     String id = workers.freeIdFor(hello);
     AttachedWorker worker =
         new AttachedWorker(id, hello, link, conductor.nanoTime(), conductor.epochMs(), dispatcher);
+    worker.nameIndex(names.index(id, hello.getTaskLogDir()));
     workers.add(worker);
     link.whenWritable(() -> conductor.post(this::requestDispatch));
     link.send(
@@ -705,6 +733,7 @@ final class Scheduler {
 
   private void detach(AttachedWorker worker, String reason) {
     workers.remove(worker);
+    logRelays.workerGone(worker, names);
     worker.link().release();
     for (Map.Entry<Long, AttachedWorker.Attempt> entry : worker.releaseAll().entrySet()) {
       AttachedWorker.Attempt attempt = entry.getValue();

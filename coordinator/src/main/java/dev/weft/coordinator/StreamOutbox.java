@@ -16,6 +16,7 @@ final class StreamOutbox<T> {
   private final int limit;
   private final Outboxes owner;
   private final java.util.function.UnaryOperator<T> view;
+  private final java.util.function.IntConsumer onSent;
   private final ArrayDeque<T> queue = new ArrayDeque<>();
   private Status endStatus; // set once the stream is to end: OK completes it, else an error
   private boolean closed;
@@ -34,10 +35,24 @@ final class StreamOutbox<T> {
       int limit,
       Outboxes owner,
       java.util.function.UnaryOperator<T> view) {
+    this(stream, limit, owner, view, sent -> {});
+  }
+
+  /**
+   * @param onSent told how many messages each flush wrote, when it wrote some (a relay acknowledges
+   *     them to their source)
+   */
+  StreamOutbox(
+      ServerCallStreamObserver<T> stream,
+      int limit,
+      Outboxes owner,
+      java.util.function.UnaryOperator<T> view,
+      java.util.function.IntConsumer onSent) {
     this.stream = stream;
     this.limit = limit;
     this.owner = owner;
     this.view = view;
+    this.onSent = onSent;
   }
 
   /** Queues {@code message}; false (nothing queued) when {@code limit} messages already wait. */
@@ -107,6 +122,9 @@ final class StreamOutbox<T> {
     while (!queue.isEmpty() && stream.isReady()) {
       stream.onNext(view.apply(queue.pollFirst()));
       sent++;
+    }
+    if (sent > 0) {
+      onSent.accept(sent);
     }
     if (queue.isEmpty() && endStatus != null) {
       closed = true;

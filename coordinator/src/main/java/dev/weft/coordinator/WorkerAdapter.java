@@ -98,6 +98,7 @@ final class WorkerAdapter {
           shmUpgrade.declined(current, message.getShmDecline());
         }
       }
+      case LOG_CHUNK -> scheduler.logRelays().chunk(current, message.getLogChunk());
       case HELLO -> link.refuse(Status.INVALID_ARGUMENT.withDescription("hello sent twice"));
       case BODY_NOT_SET ->
           link.refuse(Status.INVALID_ARGUMENT.withDescription("empty WorkerMessage (no body set)"));

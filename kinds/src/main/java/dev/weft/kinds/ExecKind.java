@@ -326,8 +326,16 @@ public final class ExecKind implements JobKind {
       long started)
       throws TaskFailedException, TaskCancelledException {
     Process leader = group.leader();
-    OutputTail stdout = OutputTail.start(leader.getInputStream(), "exec-stdout-" + leader.pid());
-    OutputTail stderr = OutputTail.start(leader.getErrorStream(), "exec-stderr-" + leader.pid());
+    OutputTail stdout =
+        OutputTail.start(
+            leader.getInputStream(),
+            "exec-stdout-" + leader.pid(),
+            context.openLog(LogStream.STDOUT));
+    OutputTail stderr =
+        OutputTail.start(
+            leader.getErrorStream(),
+            "exec-stderr-" + leader.pid(),
+            context.openLog(LogStream.STDERR));
     // The cancel action runs on the canceller's thread: it only signals, this thread does the rest.
     CompletableFuture<Void> cancelled = new CompletableFuture<>();
     context.onCancel(
@@ -441,6 +449,12 @@ public final class ExecKind implements JobKind {
       TaskContext context, String program, String reason) {
     context.processExited(CANNOT_START_EXIT);
     String message = "cannot start '" + program + "': " + reason;
+    // The log holds what the result says: a task that never ran printed nothing but this.
+    context.openLog(LogStream.STDOUT).close();
+    TaskLogSink stderr = context.openLog(LogStream.STDERR);
+    byte[] line = (message + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    stderr.write(line, 0, line.length);
+    stderr.close();
     ExecTaskOutput output =
         ExecTaskOutput.newBuilder().setExitCode(CANNOT_START_EXIT).setStderrTail(message).build();
     return new TaskFailedException(message, output.toByteString());

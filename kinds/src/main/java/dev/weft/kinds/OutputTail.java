@@ -18,29 +18,41 @@ final class OutputTail {
   private long total;
   private final Thread reader;
 
-  private OutputTail(InputStream in, String name) {
-    this.reader = Thread.ofVirtual().name(name).unstarted(() -> drain(in));
+  private OutputTail(InputStream in, String name, TaskLogSink log) {
+    this.reader = Thread.ofVirtual().name(name).unstarted(() -> drain(in, log));
   }
 
   /** Starts reading {@code in} to its end; the stream is closed when it ends. */
   static OutputTail start(InputStream in, String name) {
-    OutputTail tail = new OutputTail(in, name);
+    return start(in, name, TaskLogSink.DISCARD);
+  }
+
+  /**
+   * Starts reading {@code in} to its end, writing every byte to {@code log} as well (on the reading
+   * thread, outside the tail's lock); the stream and the log are closed when it ends.
+   */
+  static OutputTail start(InputStream in, String name, TaskLogSink log) {
+    OutputTail tail = new OutputTail(in, name, log);
     tail.reader.start();
     return tail;
   }
 
-  private void drain(InputStream in) {
+  private void drain(InputStream in, TaskLogSink log) {
     byte[] buffer = new byte[8192];
     try (in) {
       int n;
       while ((n = in.read(buffer)) != -1) {
         append(buffer, n);
+        log.write(buffer, 0, n);
       }
     } catch (IOException e) {
       // The pipe of a killed process can break mid-read: keep what was read and say so in it.
       byte[] note =
           ("\n[weft: output cut short: " + e.getMessage() + "]\n").getBytes(StandardCharsets.UTF_8);
       append(note, note.length);
+      log.write(note, 0, note.length);
+    } finally {
+      log.close();
     }
   }
 

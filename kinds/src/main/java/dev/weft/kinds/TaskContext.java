@@ -26,6 +26,15 @@ public interface TaskContext {
    */
   default void processExited(int exitCode) {}
 
+  /**
+   * Where to keep the whole of the task's output stream {@code stream} (for kinds that run a
+   * process), beyond the tail in its result; {@link TaskLogSink#DISCARD} when the worker keeps no
+   * logs. Never throws: a log that cannot be opened is reported by the worker and discards.
+   */
+  default TaskLogSink openLog(LogStream stream) {
+    return TaskLogSink.DISCARD;
+  }
+
   /** Throws {@link InterruptedException} if the task has been cancelled. */
   default void checkCancelled() throws InterruptedException {
     if (isCancelled() || Thread.currentThread().isInterrupted()) {

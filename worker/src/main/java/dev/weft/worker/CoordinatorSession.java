@@ -33,6 +33,7 @@ final class CoordinatorSession {
   private final IntSupplier credit;
   private final ScheduledExecutorService timers;
   private final ShmUpgradeClient shmUpgrade;
+  private final LogServer logServer;
   private final CountDownLatch ended = new CountDownLatch(1);
   private volatile CoordinatorLink data;
   private volatile boolean welcomed;
@@ -48,6 +49,7 @@ final class CoordinatorSession {
    * @param credit the slots to announce (free slots plus prefetch) when the session starts
    * @param shmUpgrade answers shared-memory offers; null when this worker must stay on {@code
    *     control}
+   * @param logs the task logs log requests are answered from; null when the worker keeps none
    */
   CoordinatorSession(
       CoordinatorLink control,
@@ -55,8 +57,10 @@ final class CoordinatorSession {
       ResultBatcher results,
       IntSupplier credit,
       ScheduledExecutorService timers,
-      ShmUpgradeClient shmUpgrade) {
+      ShmUpgradeClient shmUpgrade,
+      dev.weft.kinds.TaskLogs logs) {
     this.control = control;
+    this.logServer = new LogServer(logs, control::send);
     this.data = control;
     this.slots = slots;
     this.results = results;
@@ -150,6 +154,10 @@ final class CoordinatorSession {
         slots.cancelAll(LEAVE_GRACE_MS);
         announceCredit();
       }
+      case LOG_REQUEST -> logServer.request(message.getLogRequest());
+      case LOG_CANCEL -> logServer.cancel(message.getLogCancel().getRequestId());
+      case LOG_ACK ->
+          logServer.ack(message.getLogAck().getRequestId(), message.getLogAck().getChunks());
       case HEARTBEAT, BODY_NOT_SET -> {}
     }
   }
@@ -261,6 +269,7 @@ final class CoordinatorSession {
         heartbeat.cancel(false);
       }
     }
+    logServer.cancelAll();
     CoordinatorLink fast = data;
     data = control;
     if (fast != control) {

@@ -3,13 +3,17 @@ package dev.weft.worker;
 import com.google.protobuf.ByteString;
 import dev.weft.kinds.JobKind;
 import dev.weft.kinds.JobKinds;
+import dev.weft.kinds.LogStream;
 import dev.weft.kinds.TaskCancelledException;
 import dev.weft.kinds.TaskContext;
 import dev.weft.kinds.TaskFailedException;
+import dev.weft.kinds.TaskLogSink;
+import dev.weft.kinds.TaskLogs;
 import dev.weft.kinds.TaskResources;
 import dev.weft.v1.StopOutcome;
 import dev.weft.v1.TaskAssignment;
 import dev.weft.v1.TaskResult;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
@@ -62,6 +66,7 @@ final class TaskSlots {
   private final Consumer<TaskResult> results;
   private final Listener listener;
   private final ScheduledExecutorService timers;
+  private final TaskLogs logs; // null when the worker keeps no task logs
   private final Set<Long> earlyCancels = Collections.synchronizedSet(new LinkedHashSet<>());
   private final Object idle = new Object();
   // One per slot, held while a task runs (on a slot thread or inline): a second link reader's
@@ -75,6 +80,17 @@ final class TaskSlots {
       Consumer<TaskResult> results,
       Listener listener,
       ScheduledExecutorService timers) {
+    this(slots, kinds, results, listener, timers, null);
+  }
+
+  TaskSlots(
+      int slots,
+      JobKinds kinds,
+      Consumer<TaskResult> results,
+      Listener listener,
+      ScheduledExecutorService timers,
+      TaskLogs logs) {
+    this.logs = logs;
     this.kinds = kinds;
     this.slots = slots;
     this.results = results;
@@ -412,6 +428,25 @@ final class TaskSlots {
                 .setAttemptId(assignment.getAttemptId())
                 .setError(e.toString())
                 .setDurationUs(micros(start)));
+      }
+    }
+
+    @Override
+    public TaskLogSink openLog(LogStream stream) {
+      if (logs == null) {
+        return TaskLogSink.DISCARD;
+      }
+      try {
+        return logs.open(
+            assignment.getJobId(), assignment.getTask(), assignment.getAttempt(), stream);
+      } catch (IOException | IllegalArgumentException e) {
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "task {0} runs without a log of its {1}: {2}",
+            describe(),
+            stream.fileName(),
+            String.valueOf(e.getMessage()));
+        return TaskLogSink.DISCARD;
       }
     }
 

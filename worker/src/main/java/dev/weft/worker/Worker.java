@@ -1,6 +1,7 @@
 package dev.weft.worker;
 
 import dev.weft.kinds.JobKinds;
+import dev.weft.kinds.TaskLogs;
 import dev.weft.kinds.TaskProcessGroups;
 import dev.weft.local.HostIdentity;
 import dev.weft.posix.ProcessStat;
@@ -8,6 +9,7 @@ import dev.weft.v1.Hello;
 import dev.weft.v1.Resources;
 import dev.weft.v1.TaskResults;
 import dev.weft.wire.Transport;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -35,6 +37,7 @@ public final class Worker implements AutoCloseable {
   // Tasks of a session that ended were requeued elsewhere: stop them soon.
   private static final long LEAVE_GRACE_MS = 2_000;
   private static final long STOP_WAIT_MS = 5_000;
+  private static final long LOG_SWEEP_MAX_MS = 3_600_000;
 
   private final WorkerConfig config;
   private final JobKinds kinds;
@@ -42,6 +45,7 @@ public final class Worker implements AutoCloseable {
   private final ResultBatcher results;
   private final AttachLoop attachLoop;
   private final ScheduledExecutorService timers;
+  private final TaskLogs logs; // null when it keeps none
   private final CountDownLatch terminated = new CountDownLatch(1);
   private final Object state = new Object();
   private Thread runner;
@@ -51,8 +55,9 @@ public final class Worker implements AutoCloseable {
   private volatile boolean exitedStuck;
   private volatile String refusal;
 
-  private Worker(WorkerConfig config) {
+  private Worker(WorkerConfig config, TaskLogs logs) {
     this.config = config;
+    this.logs = logs;
     this.kinds = JobKinds.load(Worker.class.getClassLoader());
     ScheduledThreadPoolExecutor timer =
         new ScheduledThreadPoolExecutor(
@@ -90,7 +95,8 @@ public final class Worker implements AutoCloseable {
                 onStuck(stuck);
               }
             },
-            timers);
+            timers,
+            logs);
     this.attachLoop = config.stdio() ? null : new AttachLoop(config, new Host());
   }
 
@@ -98,7 +104,17 @@ public final class Worker implements AutoCloseable {
   public static Worker start(WorkerConfig config) {
     config.conclude();
     sweepOrphans();
-    Worker worker = new Worker(config);
+    TaskLogs logs = openLogs(config);
+    Worker worker = new Worker(config, logs);
+    if (logs != null) {
+      // Off the timer thread, which beats the heartbeat: a sweep of many logs takes a while.
+      long everyMs = Math.clamp(config.logRetentionMs() / 4, 1_000, LOG_SWEEP_MAX_MS);
+      worker.timers.scheduleWithFixedDelay(
+          () -> Thread.ofVirtual().name("weft-log-sweep").start(worker::sweepLogs),
+          0,
+          everyMs,
+          TimeUnit.MILLISECONDS);
+    }
     // Workers beside this one may die later: their leftovers should not wait for a new worker.
     // Off the timer thread, which beats the heartbeat: a sweep may wait seconds for a kill.
     worker.timers.scheduleWithFixedDelay(
@@ -120,6 +136,44 @@ public final class Worker implements AutoCloseable {
               () -> Thread.ofPlatform().start(worker::close));
     }
     return worker;
+  }
+
+  /** The worker's task logs, or null when it keeps none or cannot (which it says). */
+  private static TaskLogs openLogs(WorkerConfig config) {
+    if (config.taskLogBytes() == 0) {
+      return null;
+    }
+    try {
+      TaskLogs logs = TaskLogs.open(config.logDir(), config.taskLogBytes());
+      LOG.log(System.Logger.Level.INFO, "task logs in {0}", logs.root());
+      return logs;
+    } catch (IOException e) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "keeping no task logs: {0} cannot hold them: {1}",
+          config.logDir(),
+          String.valueOf(e.getMessage()));
+      return null;
+    }
+  }
+
+  private void sweepLogs() {
+    try {
+      int removed =
+          logs.sweep(java.time.Duration.ofMillis(config.logRetentionMs()), java.time.Instant.now());
+      if (removed > 0) {
+        LOG.log(
+            System.Logger.Level.INFO,
+            "removed the logs of {0} task attempts older than the retention",
+            removed);
+      }
+    } catch (IOException e) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "sweeping old task logs in {0} failed: {1}",
+          logs.root(),
+          String.valueOf(e.getMessage()));
+    }
   }
 
   /** Kills task processes left by workers of this user on this host that died (SIGKILL). */
@@ -303,7 +357,7 @@ public final class Worker implements AutoCloseable {
     public CoordinatorSession open(CoordinatorLink control) {
       CoordinatorSession next =
           new CoordinatorSession(
-              control, slots, results, Worker.this::creditToAnnounce, timers, shmUpgrade());
+              control, slots, results, Worker.this::creditToAnnounce, timers, shmUpgrade(), logs);
       synchronized (state) {
         if (stopping || draining) {
           return null;
@@ -386,6 +440,9 @@ public final class Worker implements AutoCloseable {
                     .setGpus(config.gpus())
                     .putAllCustom(config.resources()))
             .putAllLabels(config.labels());
+    if (logs != null) {
+      hello.setTaskLogDir(logs.root().toString());
+    }
     if (!config.transport().equals("shm")) {
       hello.addTransports((config.stdio() ? Transport.PIPE : Transport.GRPC).wireName());
     }

@@ -37,6 +37,9 @@ public final class WorkerConfig {
   private boolean stdio;
   private long drainGraceMs = 10_000;
   private boolean exitWhenStuck;
+  private java.nio.file.Path logDir; // null: TaskLogs' default for the worker's id
+  private long taskLogBytes = dev.weft.kinds.TaskLogs.DEFAULT_MAX_BYTES;
+  private long logRetentionMs = java.time.Duration.ofHours(24).toMillis();
   private java.util.function.Supplier<ClientSecurity> security = ClientSecurity::new;
   private long cpuMillis = -1; // unset: one CPU per slot
   private long memBytes = -1; // unset: WorkerMemory's
@@ -145,6 +148,24 @@ public final class WorkerConfig {
    * How long a draining worker (SIGTERM) lets its running tasks finish before it hands the rest
    * back to the coordinator.
    */
+  /** Where the worker keeps its exec tasks' logs. */
+  public WorkerConfig logDir(java.nio.file.Path value) {
+    this.logDir = Objects.requireNonNull(value, "logDir");
+    return this;
+  }
+
+  /** The newest bytes of each output stream of a task kept in its log; 0 keeps no logs. */
+  public WorkerConfig taskLogBytes(long value) {
+    this.taskLogBytes = value;
+    return this;
+  }
+
+  /** How long a task's log is kept after it was last written. */
+  public WorkerConfig logRetentionMs(long value) {
+    this.logRetentionMs = value;
+    return this;
+  }
+
   public WorkerConfig drainGraceMs(long value) {
     this.drainGraceMs = value;
     return this;
@@ -284,6 +305,17 @@ public final class WorkerConfig {
     if (id.isEmpty()) {
       id = HostIdentity.localHostname() + "-" + ProcessHandle.current().pid();
     }
+    if (taskLogBytes < 0) {
+      throw new IllegalArgumentException(
+          "task log bytes must not be negative (0 keeps no logs), got " + taskLogBytes);
+    }
+    if (logRetentionMs <= 0) {
+      throw new IllegalArgumentException(
+          "log retention must be positive, got " + logRetentionMs + " ms");
+    }
+    if (logDir == null) {
+      logDir = dev.weft.kinds.TaskLogs.defaultDirectory(id);
+    }
     concludeResources();
     return this;
   }
@@ -347,6 +379,19 @@ public final class WorkerConfig {
 
   public boolean stdio() {
     return stdio;
+  }
+
+  /** After {@link #conclude()}, the default filled in when none was set. */
+  public java.nio.file.Path logDir() {
+    return logDir;
+  }
+
+  public long taskLogBytes() {
+    return taskLogBytes;
+  }
+
+  public long logRetentionMs() {
+    return logRetentionMs;
   }
 
   public long drainGraceMs() {

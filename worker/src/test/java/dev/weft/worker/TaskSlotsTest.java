@@ -58,6 +58,10 @@ class TaskSlotsTest {
   }
 
   private TaskSlots start(int count) {
+    return start(count, null);
+  }
+
+  private TaskSlots start(int count, dev.weft.kinds.TaskLogs logs) {
     slots =
         new TaskSlots(
             count,
@@ -77,7 +81,8 @@ class TaskSlotsTest {
                 stuckReports.incrementAndGet();
               }
             },
-            timers);
+            timers,
+            logs);
     return slots;
   }
 
@@ -379,6 +384,22 @@ class TaskSlotsTest {
     TaskResult result = nextResult();
     assertTrue(result.getCancelled(), result::toString);
     assertFalse(result.getTimedOut(), result::toString);
+  }
+
+  @Test
+  void execTasksKeepTheirOutputInTheLogOfTheirAttempt(@TempDir Path logDir) throws Exception {
+    dev.weft.kinds.TaskLogs logs = dev.weft.kinds.TaskLogs.open(logDir, 1 << 20);
+    TaskSlots slots = start(1, logs);
+    slots.submit(
+        assignment(7, "exec", exec("sh", "-c", "echo out; echo err >&2")).toBuilder()
+            .setJobId("job/7")
+            .setAttempt(2)
+            .build());
+    assertTrue(nextResult().getOk());
+    Path attempt = logs.attemptDirectory("job/7", 7, 2);
+    assertEquals(logDir.resolve("job%2F7").resolve("7.2"), attempt);
+    assertEquals("out\n", Files.readString(attempt.resolve("stdout.0")));
+    assertEquals("err\n", Files.readString(attempt.resolve("stderr.0")));
   }
 
   @Test

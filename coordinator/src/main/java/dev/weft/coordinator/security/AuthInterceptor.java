@@ -153,7 +153,8 @@ final class AuthInterceptor implements ServerInterceptor {
   /** The role each JobService method needs; a method not listed here needs admin. */
   static Caller.Role needed(String method) {
     return switch (method) {
-      case "GetJob", "ListJobs", "WatchJob", "ListWorkers" -> Caller.Role.READ;
+      // TaskLogs of exec jobs also need the job's owner (checked where the job is known).
+      case "GetJob", "ListJobs", "WatchJob", "ListWorkers", "TaskLogs" -> Caller.Role.READ;
       case "SubmitJob", "RunJob", "RunJobs", "CancelJob" -> Caller.Role.SUBMIT;
       default -> Caller.Role.ADMIN;
     };
