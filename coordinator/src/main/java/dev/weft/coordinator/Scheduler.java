@@ -644,8 +644,10 @@ final class Scheduler {
       if (attempt == null) {
         continue; // an attempt we already gave up on: its result must not count twice
       }
-      if (!result.getCancelled()) {
-        preempting.remove(result.getAttemptId()); // it ended before the stop reached it
+      if (!result.getCancelled() && !preempting.isEmpty()) {
+        // It ended before the stop reached it. Checked only while stops are out: this is every
+        // result's path, and a boxed lookup per task would cost all jobs for a rare case.
+        preempting.remove(result.getAttemptId());
       }
       JobRun job = attempt.job();
       long tookNanos = conductor.nanoTime() - attempt.dispatchedNanos();
