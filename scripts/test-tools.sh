@@ -1,10 +1,12 @@
 # Sourced by ./build: makes sure the outside programs the test suite drives are installed.
 # nft (nftables) cuts a worker off in PartitionEndToEndTest; promtool (prometheus) checks the
-# coordinator's /metrics in HttpApiTest. On a machine where we are root and apt-get works they are
+# coordinator's /metrics in HttpApiTest; chromedriver (chromium-driver, which brings chromium) lets
+# DashboardBrowserTest drive a real headless browser. On a machine where we are root and apt-get works they are
 # installed once; otherwise the tests that need them are skipped and say why.
 weft_test_tools() {
   weft_test_tool nft nftables "the partition test"
   weft_test_tool promtool prometheus "the metrics format check"
+  weft_test_tool chromedriver chromium-driver "the dashboard's browser test"
   return 0
 }
 

@@ -434,7 +434,7 @@ final class CoordinatorCommand implements Callable<Integer> {
       String host =
           config.httpHost().contains(":") ? "[" + config.httpHost() + "]" : config.httpHost();
       out.printf(
-          "http:           %s://%s:%d (/metrics, /healthz, /api/v1)%n",
+          "http:           %s://%s:%d (/metrics, /healthz, /api/v1; the dashboard: weft dashboard)%n",
           coordinator.httpTls() ? "https" : "http", host, coordinator.httpPort());
     }
     out.flush();

@@ -27,6 +27,7 @@ import picocli.CommandLine.Spec;
       LogsCommand.class,
       ResultsCommand.class,
       TokenCommand.class,
+      DashboardCommand.class,
       DemoCommand.class,
       BenchCommand.class,
       BenchClientCommand.class,

@@ -39,6 +39,7 @@ final class ProcessCluster implements AutoCloseable {
   private static final Pattern LISTENING =
       Pattern.compile("weft coordinator (\\S+) listening on (\\S+)");
   private static final String JOIN_LINE = "join a worker:";
+  private static final Pattern HTTP = Pattern.compile("(?m)^http: +(\\S+) ");
   private static final Pattern TOKEN = Pattern.compile("join a worker: .*--token (\\S+)");
 
   private final Path dir;
@@ -49,6 +50,7 @@ final class ProcessCluster implements AutoCloseable {
   private String coordinatorId;
   private String token;
   private String adminToken;
+  private Path coordinatorLog;
 
   ProcessCluster() throws IOException {
     this.dir = Files.createTempDirectory("weft-e2e-");
@@ -119,6 +121,7 @@ final class ProcessCluster implements AutoCloseable {
     }
     coordinator = Address.parse(m.group(2), false);
     coordinatorId = m.group(1);
+    coordinatorLog = log;
     Matcher t = TOKEN.matcher(read(log));
     token = t.find() ? t.group(1) : null;
     Path admin = usedDataDir.resolve("security/admin-token");
@@ -187,6 +190,23 @@ final class ProcessCluster implements AutoCloseable {
 
   Address coordinator() {
     return coordinator;
+  }
+
+  /**
+   * The coordinator's HTTP port as its banner prints it ({@code http://127.0.0.1:PORT}), which
+   * comes after the lines {@link #startCoordinator} waits for.
+   */
+  String httpUrl() throws InterruptedException {
+    Await.until(
+        "the coordinator to print its HTTP port",
+        START_DEADLINE,
+        () -> HTTP.matcher(read(coordinatorLog)).find(),
+        this::logTails);
+    Matcher h = HTTP.matcher(read(coordinatorLog));
+    if (!h.find()) {
+      throw new AssertionError("no HTTP port in the banner\n" + logTails());
+    }
+    return h.group(1);
   }
 
   /** Starts a worker joining this cluster's coordinator; {@code options} are added to its own. */

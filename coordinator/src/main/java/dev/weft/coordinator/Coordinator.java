@@ -199,8 +199,9 @@ public final class Coordinator implements AutoCloseable {
             timers);
     HealthStatusManager health = new HealthStatusManager();
     // The same services on every door (the port, the Unix socket); each door checks its callers.
+    DashboardLogins logins = new DashboardLogins(security.dashboardSessions(config.nanoClock()));
     JobEndpoint jobs =
-        new JobEndpoint(conductor, scheduler, intake, events, config.maxSubmitPriority());
+        new JobEndpoint(conductor, scheduler, intake, events, config.maxSubmitPriority(), logins);
     List<ServerServiceDefinition> services =
         List.of(
             ServerInterceptors.intercept(
@@ -247,7 +248,7 @@ public final class Coordinator implements AutoCloseable {
       if (socket) {
         socketServer = startSocketServer(config, services);
       }
-      http = startHttp(config, security, jobs, conductor, scheduler, serving::get);
+      http = startHttp(config, security, jobs, logins, conductor, scheduler, serving::get);
     } catch (IOException e) {
       if (probeServer != null) {
         probeServer.shutdownNow();
@@ -362,6 +363,7 @@ public final class Coordinator implements AutoCloseable {
       CoordinatorConfig config,
       ServerSecurity security,
       JobEndpoint jobs,
+      DashboardLogins logins,
       Conductor conductor,
       Scheduler scheduler,
       BooleanSupplier serving)
@@ -371,14 +373,18 @@ public final class Coordinator implements AutoCloseable {
     }
     String where = config.httpHost() + ":" + config.httpPort();
     try {
-      return HttpApi.start(
-          new InetSocketAddress(config.httpHost(), config.httpPort()),
-          SecurityConfig.isLoopback(config.httpHost()),
-          security,
-          jobs.bindService(),
-          new CoordinatorMetrics(conductor, scheduler, HttpApi.CALL_TIMEOUT_MS),
-          serving,
-          config.maxInboundMessageBytes());
+      HttpApi http =
+          HttpApi.start(
+              new InetSocketAddress(config.httpHost(), config.httpPort()),
+              SecurityConfig.isLoopback(config.httpHost()),
+              security,
+              jobs.bindService(),
+              logins.sessions(),
+              new CoordinatorMetrics(conductor, scheduler, HttpApi.CALL_TIMEOUT_MS),
+              serving,
+              config.maxInboundMessageBytes());
+      logins.serving(http);
+      return http;
     } catch (IOException e) {
       String why = "cannot serve HTTP on " + where + ": " + e.getMessage();
       if (config.httpRequired()) {

@@ -7,6 +7,8 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import dev.weft.coordinator.security.Caller;
+import dev.weft.coordinator.security.DashboardSessions;
 import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.security.AuthMetadata;
 import dev.weft.v1.CancelJobRequest;
@@ -68,9 +70,15 @@ final class HttpApi implements AutoCloseable {
   static final long CALL_TIMEOUT_MS = 10_000;
   private static final String JOBS = "/api/v1/jobs";
   private static final String WORKERS = "/api/v1/workers";
+  private static final String SESSION = "/api/v1/session";
+  static final String LOGIN = "/login";
+  private static final String LOGOUT = "/logout";
   private static final String ENDPOINTS =
-      "GET /metrics, GET /healthz, GET /api/v1/jobs[?state=S&limit=N], GET /api/v1/jobs/ID,"
-          + " POST /api/v1/jobs, POST /api/v1/jobs/ID/cancel, GET /api/v1/workers";
+      "GET /metrics, GET /healthz, GET /api/v1/jobs[?state=S&limit=N],"
+          + " GET /api/v1/jobs/ID[?view=summary], POST /api/v1/jobs, POST /api/v1/jobs/ID/cancel,"
+          + " GET /api/v1/workers, and the dashboard at / (log in with `weft dashboard`)";
+  static final String COOKIE = "weft_session";
+  static final String KEY_HEADER = "X-Weft-Key";
   private static final String JSON = "application/json";
   // A request's headers and body must arrive within this, or its connection is closed.
   static final long MAX_REQUEST_SECONDS = 60;
@@ -93,16 +101,23 @@ final class HttpApi implements AutoCloseable {
   private final int maxBodyBytes;
   private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
   private final Semaphore submits = new Semaphore(MAX_SUBMITS_IN_FLIGHT);
+  private final DashboardSessions sessions;
+  private final DashboardPages pages = DashboardPages.load();
+  private final String listenHost;
 
   private HttpApi(
       HttpServer server,
       ExecutorService executor,
       Server inProcess,
       ManagedChannel channel,
+      DashboardSessions sessions,
       CoordinatorMetrics metrics,
       BooleanSupplier serving,
-      int maxBodyBytes) {
+      int maxBodyBytes,
+      String listenHost) {
     this.server = server;
+    this.sessions = sessions;
+    this.listenHost = listenHost;
     this.executor = executor;
     this.inProcess = inProcess;
     this.channel = channel;
@@ -121,6 +136,7 @@ final class HttpApi implements AutoCloseable {
       boolean loopback,
       ServerSecurity security,
       ServerServiceDefinition jobService,
+      DashboardSessions sessions,
       CoordinatorMetrics metrics,
       BooleanSupplier serving,
       int maxBodyBytes)
@@ -135,7 +151,7 @@ final class HttpApi implements AutoCloseable {
     }
     String name = InProcessServerBuilder.generateName();
     InProcessServerBuilder builder = InProcessServerBuilder.forName(name).directExecutor();
-    security.intercept(builder);
+    security.interceptForHttp(builder, sessions);
     Server inProcess = builder.addService(jobService).build().start();
     ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor().build();
     ExecutorService executor =
@@ -162,7 +178,18 @@ final class HttpApi implements AutoCloseable {
       executor.shutdownNow();
       throw e;
     }
-    HttpApi api = new HttpApi(server, executor, inProcess, channel, metrics, serving, maxBodyBytes);
+    String listenHost = address.getAddress().isAnyLocalAddress() ? "" : address.getHostString();
+    HttpApi api =
+        new HttpApi(
+            server,
+            executor,
+            inProcess,
+            channel,
+            sessions,
+            metrics,
+            serving,
+            maxBodyBytes,
+            listenHost);
     server.createContext("/", api::handle);
     server.setExecutor(executor);
     server.start();
@@ -175,6 +202,11 @@ final class HttpApi implements AutoCloseable {
 
   boolean tls() {
     return server instanceof HttpsServer;
+  }
+
+  /** The address the port listens on; empty when it listens on every address. */
+  String listenHost() {
+    return listenHost;
   }
 
   @Override
@@ -246,15 +278,173 @@ final class HttpApi implements AutoCloseable {
       }
     } else if (parts.size() == 4 && path.startsWith(JOBS + "/")) {
       only(method, "GET");
-      ok(exchange, calls(exchange).getJob(GetJobRequest.newBuilder().setId(parts.get(3)).build()));
+      Job job = calls(exchange).getJob(GetJobRequest.newBuilder().setId(parts.get(3)).build());
+      ok(exchange, jobView(exchange, job));
     } else if (parts.size() == 5 && path.startsWith(JOBS + "/") && parts.get(4).equals("cancel")) {
       only(method, "POST");
       CancelJobRequest.Builder cancel = CancelJobRequest.newBuilder();
       parse(body(exchange, MAX_CANCEL_BODY_BYTES), cancel, true);
       ok(exchange, calls(exchange).cancelJob(cancel.setId(parts.get(3)).build()));
+    } else if (path.equals(SESSION)) {
+      only(method, "GET");
+      session(exchange);
+    } else if (path.equals(LOGIN)) {
+      only(method, "GET");
+      login(exchange);
+    } else if (path.equals(LOGOUT)) {
+      only(method, "POST");
+      logout(exchange);
+    } else if (method.equals("GET") && pages.has(path)) {
+      page(exchange, path);
     } else {
       throw new Refusal(404, "no such endpoint: " + path + "; there are " + ENDPOINTS);
     }
+  }
+
+  /** {@code ?view=summary}: the job without what grows with its inputs and tasks. */
+  private static Job jobView(HttpExchange exchange, Job job) throws Refusal {
+    String query = exchange.getRequestURI().getRawQuery();
+    if (query == null || query.isEmpty() || query.equals("view=full")) {
+      return job;
+    }
+    if (!query.equals("view=summary")) {
+      throw new Refusal(
+          400, "GET " + JOBS + "/ID takes view=summary or view=full, got '" + query + "'");
+    }
+    // What a job page shows: the summary, and the failures and stops, which are bounded.
+    return JobSummaries.of(job).toBuilder()
+        .addAllFailures(job.getFailuresList())
+        .addAllStops(job.getStopsList())
+        .build();
+  }
+
+  /**
+   * A dashboard page or asset. They hold no data (the page fetches it from the API), but are served
+   * only to a browser with a session, so a stranger learns nothing of what runs here.
+   */
+  private void page(HttpExchange exchange, String path) throws IOException {
+    if (!sessions.known(cookie(exchange))) {
+      html(exchange, 401, DashboardPages.loggedOut(), null);
+      return;
+    }
+    DashboardPages.Asset asset = pages.get(path);
+    exchange.getResponseHeaders().set("Content-Type", asset.contentType());
+    exchange.getResponseHeaders().set("Cache-Control", "no-cache");
+    securityHeaders(exchange, null);
+    send(exchange, 200, asset.bytes());
+  }
+
+  /**
+   * Exchanges a one-time code for a session: the cookie is set here, and the key goes to the page's
+   * own storage through a script that then leaves for the dashboard, so the spent code is all the
+   * browser's history keeps.
+   */
+  private void login(HttpExchange exchange) throws IOException, Refusal {
+    String query = exchange.getRequestURI().getRawQuery();
+    String code = null;
+    if (query != null && query.startsWith("code=") && query.indexOf('&') < 0) {
+      code = URLDecoder.decode(query.substring("code=".length()), UTF8);
+    }
+    var login = sessions.redeem(code);
+    if (login.isEmpty()) {
+      html(exchange, 401, DashboardPages.badCode(), null);
+      return;
+    }
+    String nonce = DashboardPages.nonce();
+    exchange
+        .getResponseHeaders()
+        .add(
+            "Set-Cookie",
+            COOKIE
+                + "="
+                + login.get().cookie()
+                + "; Path=/; HttpOnly; SameSite=Strict; Max-Age="
+                + login.get().maxAgeSeconds()
+                + (tls() ? "; Secure" : ""));
+    html(exchange, 200, DashboardPages.loggedIn(nonce, login.get().key()), nonce);
+  }
+
+  private void logout(HttpExchange exchange) throws IOException, Refusal {
+    sessionCaller(exchange);
+    sessions.end(cookie(exchange));
+    exchange
+        .getResponseHeaders()
+        .add("Set-Cookie", COOKIE + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    exchange.getResponseHeaders().set("Content-Type", JSON);
+    send(exchange, 200, "{\"status\":\"logged out\"}\n".getBytes(UTF8));
+  }
+
+  /** Who the dashboard's session acts as, for the page to offer only what it may do. */
+  private void session(HttpExchange exchange) throws IOException, Refusal {
+    Caller caller = sessionCaller(exchange);
+    String body =
+        "{\"name\":"
+            + jsonString(caller.name())
+            + ",\"role\":"
+            + jsonString(caller.role() == null ? "" : caller.role().wireName())
+            + ",\"exec\":"
+            + caller.exec()
+            + "}\n";
+    exchange.getResponseHeaders().set("Content-Type", JSON);
+    exchange.getResponseHeaders().set("Cache-Control", "no-store");
+    send(exchange, 200, body.getBytes(UTF8));
+  }
+
+  private Caller sessionCaller(HttpExchange exchange) throws Refusal {
+    return sessions
+        .caller(cookie(exchange), exchange.getRequestHeaders().getFirst(KEY_HEADER))
+        .orElseThrow(
+            () ->
+                new Refusal(
+                    401,
+                    "no dashboard session: log in with the URL `weft dashboard` prints (a session"
+                        + " ends after "
+                        + DashboardSessions.SESSION_HOURS
+                        + " h, at logout, or when the coordinator restarts)"));
+  }
+
+  /** The session cookie's value, if the request has one. */
+  private static String cookie(HttpExchange exchange) {
+    List<String> headers = exchange.getRequestHeaders().get("Cookie");
+    if (headers == null) {
+      return null;
+    }
+    for (String header : headers) {
+      for (String pair : header.split(";")) {
+        String trimmed = pair.strip();
+        if (trimmed.startsWith(COOKIE + "=")) {
+          return trimmed.substring(COOKIE.length() + 1);
+        }
+      }
+    }
+    return null;
+  }
+
+  private static void html(HttpExchange exchange, int status, String page, String nonce)
+      throws IOException {
+    exchange.getResponseHeaders().set("Content-Type", "text/html; charset=utf-8");
+    exchange.getResponseHeaders().set("Cache-Control", "no-store");
+    securityHeaders(exchange, nonce);
+    send(exchange, status, page.getBytes(UTF8));
+  }
+
+  /**
+   * Scripts only from this port (or the one inline script with {@code nonce}), never framed,
+   * nothing sent to other sites.
+   */
+  private static void securityHeaders(HttpExchange exchange, String nonce) {
+    String scripts = nonce == null ? "'self'" : "'nonce-" + nonce + "'";
+    exchange
+        .getResponseHeaders()
+        .set(
+            "Content-Security-Policy",
+            "default-src 'none'; script-src "
+                + scripts
+                + "; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none';"
+                + " form-action 'none'; frame-ancestors 'none'");
+    exchange.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
+    exchange.getResponseHeaders().set("Referrer-Policy", "no-referrer");
+    exchange.getResponseHeaders().set("X-Frame-Options", "DENY");
   }
 
   private static List<String> segments(String path) {
@@ -362,7 +552,22 @@ final class HttpApi implements AutoCloseable {
   private JobServiceGrpc.JobServiceBlockingStub calls(HttpExchange exchange) throws Refusal {
     Metadata headers = new Metadata();
     String authorization = exchange.getRequestHeaders().getFirst("Authorization");
-    if (authorization != null) {
+    String cookie = authorization == null ? cookie(exchange) : null;
+    if (cookie != null) {
+      // The dashboard: the door judges the session; a cookie alone (as a browser sends it to any
+      // port of this host, or to a page of another site) is not enough.
+      String key = exchange.getRequestHeaders().getFirst(KEY_HEADER);
+      if (key == null) {
+        throw new Refusal(
+            401, "a dashboard session's requests carry its " + KEY_HEADER + " header too");
+      }
+      try {
+        headers.put(DashboardSessions.SESSION_HEADER, cookie);
+        headers.put(DashboardSessions.SESSION_KEY_HEADER, key);
+      } catch (IllegalArgumentException e) {
+        throw new Refusal(401, "the dashboard session's cookie and key are plain ASCII");
+      }
+    } else if (authorization != null) {
       if (!authorization.startsWith(AuthMetadata.BEARER)) {
         throw new Refusal(
             401, "Authorization: expected 'Bearer <client token>' (`weft token create NAME`)");

@@ -4,6 +4,8 @@ import dev.weft.coordinator.security.Caller;
 import dev.weft.kinds.InvalidJobException;
 import dev.weft.v1.CancelJobRequest;
 import dev.weft.v1.CancelJobResponse;
+import dev.weft.v1.CreateDashboardLoginRequest;
+import dev.weft.v1.DashboardLogin;
 import dev.weft.v1.DrainWorkerRequest;
 import dev.weft.v1.GetJobRequest;
 import dev.weft.v1.Job;
@@ -58,20 +60,22 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   private final Scheduler scheduler;
   private final JobIntake intake;
   private final java.util.concurrent.Executor io;
+  private final int maxSubmitPriority;
+  private final DashboardLogins logins;
 
   /**
    * @param io where jobs whose planning reads files (hash) are checked and planned: calls arrive on
    *     gRPC's transport threads, which must not wait on a disk
    */
-  private final int maxSubmitPriority;
-
   JobEndpoint(
       Conductor conductor,
       Scheduler scheduler,
       JobIntake intake,
       java.util.concurrent.Executor io,
-      int maxSubmitPriority) {
+      int maxSubmitPriority,
+      DashboardLogins logins) {
     this.maxSubmitPriority = maxSubmitPriority;
+    this.logins = logins;
     this.conductor = conductor;
     this.scheduler = scheduler;
     this.intake = intake;
@@ -304,6 +308,17 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
         conductor.post(stream::clientDone);
       }
     };
+  }
+
+  @Override
+  public void createDashboardLogin(
+      CreateDashboardLoginRequest request, StreamObserver<DashboardLogin> out) {
+    try {
+      out.onNext(logins.create(Caller.current()));
+      out.onCompleted();
+    } catch (StatusRuntimeException e) {
+      out.onError(e);
+    }
   }
 
   @Override

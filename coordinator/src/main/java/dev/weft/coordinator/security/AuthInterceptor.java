@@ -154,7 +154,8 @@ final class AuthInterceptor implements ServerInterceptor {
   static Caller.Role needed(String method) {
     return switch (method) {
       // TaskLogs of exec jobs also need the job's owner (checked where the job is known).
-      case "GetJob", "ListJobs", "WatchJob", "ListWorkers", "TaskLogs" -> Caller.Role.READ;
+      case "GetJob", "ListJobs", "WatchJob", "ListWorkers", "TaskLogs", "CreateDashboardLogin" ->
+          Caller.Role.READ;
       case "SubmitJob", "RunJob", "RunJobs", "CancelJob" -> Caller.Role.SUBMIT;
       default -> Caller.Role.ADMIN;
     };

@@ -55,6 +55,16 @@ public final class ClientTokens {
         .map(Client::caller);
   }
 
+  /** The client named {@code name} as the file stands now, if any. */
+  Optional<Caller> named(String name) throws IOException {
+    for (Client client : byHash.current().values()) {
+      if (client.name().equals(name)) {
+        return Optional.of(client.caller());
+      }
+    }
+    return Optional.empty();
+  }
+
   /** The clients of the coordinator with {@code dataDir}, oldest first. */
   public static List<Client> list(Path dataDir) throws IOException {
     SecurityFiles files = new SecurityFiles(dataDir);

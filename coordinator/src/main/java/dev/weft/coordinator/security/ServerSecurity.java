@@ -19,6 +19,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 
@@ -34,6 +35,8 @@ public final class ServerSecurity {
   private final SecurityFiles files;
   private final ServerCredentials credentials;
   private final io.grpc.ServerInterceptor interceptor;
+  // Null when callers are not told apart by client tokens.
+  private final ClientTokens clients;
   private final byte[] fingerprint;
   private final SecretFile secret;
   private final byte[] localSecret;
@@ -60,12 +63,16 @@ public final class ServerSecurity {
     this.names = names;
     this.description = description;
     this.localSecret = JoinToken.newSecret();
+    this.clients =
+        credentials instanceof TlsServerCredentials && secret != null
+            ? new ClientTokens(files.clients())
+            : null;
     this.interceptor =
         credentials instanceof TlsServerCredentials
             ? new AuthInterceptor(
                 secret,
                 secret == null ? null : new RevokedSecrets(files.revoked()),
-                secret == null ? null : new ClientTokens(files.clients()),
+                clients,
                 localSecret,
                 config.clientCaFile() != null)
             : AuthInterceptor.open();
@@ -254,6 +261,19 @@ public final class ServerSecurity {
    */
   public void intercept(ServerBuilder<?> builder) {
     builder.intercept(interceptor);
+  }
+
+  /** The web dashboard's logins, judged against this coordinator's client tokens. */
+  public DashboardSessions dashboardSessions(LongSupplier nanos) {
+    return new DashboardSessions(clients, nanos);
+  }
+
+  /**
+   * Adds the HTTP port's door to {@code builder}: a dashboard session of {@code sessions} acts as
+   * its caller; anything else meets the door {@link #intercept} adds.
+   */
+  public void interceptForHttp(ServerBuilder<?> builder, DashboardSessions sessions) {
+    builder.intercept(sessions.door(interceptor));
   }
 
   /**
