@@ -40,6 +40,9 @@ final class AuthInterceptor implements ServerInterceptor {
   /** The join secret a call was let in with, for {@link ServerSecurity#revocationOfThisCall}. */
   static final Context.Key<JoinedWith> JOINED_WITH = Context.key("weft-joined-with");
 
+  /** The hash of the client token a call was let in with, for {@link DashboardSessions}. */
+  static final Context.Key<String> CLIENT_TOKEN = Context.key("weft-client-token");
+
   /** A call let in with the join token's secret whose hash is {@code secretHash}. */
   record JoinedWith(RevokedSecrets revoked, String secretHash) {
     /** Whether that secret has been revoked since; a revocation list that cannot be read: no. */
@@ -106,6 +109,9 @@ final class AuthInterceptor implements ServerInterceptor {
       return new ServerCall.Listener<>() {};
     }
     Context context = Context.current().withValue(Caller.KEY, verdict.caller());
+    if (verdict.clientTokenHash() != null) {
+      context = context.withValue(CLIENT_TOKEN, verdict.clientTokenHash());
+    }
     // Only a worker's stream outlives a revocation; unary calls are checked one by one anyway.
     if (verdict.joinSecret() != null && method.startsWith(WORKERS)) {
       context =
@@ -162,13 +168,13 @@ final class AuthInterceptor implements ServerInterceptor {
   }
 
   /** Who is calling, or why the call is refused; and the join secret, if that let it in. */
-  private record Verdict(Status refusal, Caller caller, byte[] joinSecret) {
+  private record Verdict(Status refusal, Caller caller, byte[] joinSecret, String clientTokenHash) {
     static Verdict refuse(Status why) {
-      return new Verdict(why, null, null);
+      return new Verdict(why, null, null, null);
     }
 
     static Verdict as(Caller caller) {
-      return new Verdict(null, caller, null);
+      return new Verdict(null, caller, null, null);
     }
   }
 
@@ -203,11 +209,11 @@ final class AuthInterceptor implements ServerInterceptor {
     }
     try {
       if (MessageDigest.isEqual(presented.secret(), secret.current())) {
-        return new Verdict(null, Caller.WORKER, presented.secret());
+        return new Verdict(null, Caller.WORKER, presented.secret(), null);
       }
       java.util.Optional<Caller> client = clients.find(presented.secret());
       if (client.isPresent()) {
-        return Verdict.as(client.get());
+        return new Verdict(null, client.get(), null, RevokedSecrets.hash(presented.secret()));
       }
     } catch (IOException e) {
       LOG.log(System.Logger.Level.ERROR, "cannot read the coordinator's tokens; refusing calls", e);

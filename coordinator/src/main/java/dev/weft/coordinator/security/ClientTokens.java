@@ -55,14 +55,9 @@ public final class ClientTokens {
         .map(Client::caller);
   }
 
-  /** The client named {@code name} as the file stands now, if any. */
-  Optional<Caller> named(String name) throws IOException {
-    for (Client client : byHash.current().values()) {
-      if (client.name().equals(name)) {
-        return Optional.of(client.caller());
-      }
-    }
-    return Optional.empty();
+  /** The client whose secret has {@code secretHash}, as the file stands now, if any. */
+  Optional<Caller> withHash(String secretHash) throws IOException {
+    return Optional.ofNullable(byHash.current().get(secretHash)).map(Client::caller);
   }
 
   /** The clients of the coordinator with {@code dataDir}, oldest first. */

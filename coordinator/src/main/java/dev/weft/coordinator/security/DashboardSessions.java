@@ -51,9 +51,10 @@ public final class DashboardSessions {
   /** A session as the login hands it to the browser. */
   public record Login(String cookie, String key, Caller caller, long maxAgeSeconds) {}
 
-  private record Pending(Caller caller, long expiresNanos) {}
+  // tokenHash: the client token the caller asked with, or null when it was let in otherwise.
+  private record Pending(Caller caller, String tokenHash, long expiresNanos) {}
 
-  private record Session(Caller caller, byte[] keyHash, long expiresNanos) {}
+  private record Session(Caller caller, String tokenHash, byte[] keyHash, long expiresNanos) {}
 
   private final ClientTokens clients;
   private final LongSupplier nanos;
@@ -73,15 +74,23 @@ public final class DashboardSessions {
     this.nanos = nanos;
   }
 
-  /** A code that logs a browser in as {@code caller}, once, within {@link #CODE_SECONDS}. */
-  public synchronized String issueCode(Caller caller) {
+  /**
+   * A code that logs a browser in as the caller of the call being handled, once, within {@link
+   * #CODE_SECONDS}. Its sessions last only while the client token that call presented does.
+   */
+  public String issueCode(Caller caller) {
+    return issueCode(caller, AuthInterceptor.CLIENT_TOKEN.get());
+  }
+
+  synchronized String issueCode(Caller caller, String tokenHash) {
     long now = nanos.getAsLong();
     expire(codes, now, Pending::expiresNanos);
     while (codes.size() >= MAX_CODES) {
       dropOldest(codes);
     }
     String code = newSecret();
-    codes.put(hash(code), new Pending(caller, now + TimeUnit.SECONDS.toNanos(CODE_SECONDS)));
+    codes.put(
+        hash(code), new Pending(caller, tokenHash, now + TimeUnit.SECONDS.toNanos(CODE_SECONDS)));
     return code;
   }
 
@@ -100,7 +109,9 @@ public final class DashboardSessions {
     String cookie = newSecret();
     String key = newSecret();
     long lifetime = TimeUnit.HOURS.toNanos(SESSION_HOURS);
-    sessions.put(hash(cookie), new Session(pending.caller(), digest(key), now + lifetime));
+    sessions.put(
+        hash(cookie),
+        new Session(pending.caller(), pending.tokenHash(), digest(key), now + lifetime));
     return Optional.of(
         new Login(cookie, key, pending.caller(), TimeUnit.HOURS.toSeconds(SESSION_HOURS)));
   }
@@ -115,6 +126,10 @@ public final class DashboardSessions {
    * wrong, the session ended, or its caller has since lost its token.
    */
   public Optional<Caller> caller(String cookie, String key) {
+    return valid(cookie, key).map(Session::caller);
+  }
+
+  private Optional<Session> valid(String cookie, String key) {
     Session session;
     synchronized (this) {
       session = live(cookie);
@@ -122,7 +137,7 @@ public final class DashboardSessions {
     if (session == null || key == null || !MessageDigest.isEqual(session.keyHash(), digest(key))) {
       return Optional.empty();
     }
-    return stillValid(session.caller());
+    return stillValid(session) ? Optional.of(session) : Optional.empty();
   }
 
   /** Ends the session of {@code cookie}, if any. */
@@ -145,39 +160,47 @@ public final class DashboardSessions {
         if (cookie == null) {
           return door.interceptCall(call, headers, next);
         }
-        Optional<Caller> caller = caller(cookie, headers.get(SESSION_KEY_HEADER));
+        Optional<Session> session = valid(cookie, headers.get(SESSION_KEY_HEADER));
         Status refusal =
-            caller.isEmpty()
+            session.isEmpty()
                 ? Status.UNAUTHENTICATED.withDescription(
                     "the dashboard session ended (it expired, was logged out, the coordinator"
                         + " restarted, or its token was revoked); run `weft dashboard` again")
                 : AuthInterceptor.allowed(
-                    caller.get(), call.getMethodDescriptor().getFullMethodName());
+                    session.get().caller(), call.getMethodDescriptor().getFullMethodName());
         if (refusal != null) {
           call.close(refusal, new Metadata());
           return new ServerCall.Listener<>() {};
         }
-        return Contexts.interceptCall(
-            Context.current().withValue(Caller.KEY, caller.get()), call, headers, next);
+        // A code asked for through a session lasts only as long as the session's token does.
+        Context context = Context.current().withValue(Caller.KEY, session.get().caller());
+        if (session.get().tokenHash() != null) {
+          context = context.withValue(AuthInterceptor.CLIENT_TOKEN, session.get().tokenHash());
+        }
+        return Contexts.interceptCall(context, call, headers, next);
       }
     };
   }
 
   /**
-   * The caller as its client token stands now: a token revoked or replaced since the login ends the
-   * session. Callers not known by a client token (the Unix socket's uids, plain text, client
-   * certificates) were judged by the coordinator's fixed settings and stand as they were.
+   * Whether the session's caller stands as its client token does now: a token revoked (or revoked
+   * and made again, even with the same name and role) since the login ends the session. Callers not
+   * let in by a client token (the Unix socket's uids, plain text, client certificates) were judged
+   * by the coordinator's fixed settings and stand as they were.
    */
-  private Optional<Caller> stillValid(Caller caller) {
-    if (clients == null || caller.local() || caller.worker()) {
-      return Optional.of(caller);
+  private boolean stillValid(Session session) {
+    if (session.tokenHash() == null) {
+      return true;
+    }
+    if (clients == null) {
+      return false;
     }
     try {
-      return clients.named(caller.name()).filter(caller::equals);
+      return clients.withHash(session.tokenHash()).filter(session.caller()::equals).isPresent();
     } catch (IOException e) {
       System.getLogger(DashboardSessions.class.getName())
           .log(System.Logger.Level.ERROR, "cannot read the client tokens; refusing a session", e);
-      return Optional.empty();
+      return false;
     }
   }
 
