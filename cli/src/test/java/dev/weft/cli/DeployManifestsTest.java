@@ -117,7 +117,7 @@ final class DeployManifestsTest {
     Map<String, Object> service = resource("Service", "weft-coordinator");
     Map<String, Object> statefulSet = resource("StatefulSet", "weft-coordinator");
     assertEquals("ClusterIP", string(service, "spec", "type"));
-    Map<String, Object> port = only(maps(service, "spec", "ports"));
+    Map<String, Object> port = servicePort(service, "grpc");
     assertEquals(PORT, integer(port, "port"), "Service port vs Address.DEFAULT");
 
     Map<String, Object> coordinator = container(statefulSet, "coordinator");
@@ -246,8 +246,7 @@ final class DeployManifestsTest {
     Map<String, Object> deployment = resource("Deployment", "weft-worker");
     Address expected =
         new Address(
-            string(service, "metadata", "name"),
-            integer(only(maps(service, "spec", "ports")), "port"));
+            string(service, "metadata", "name"), integer(servicePort(service, "grpc"), "port"));
     for (Map<String, Object> container : maps(podSpec(deployment), "containers")) {
       ParseResult args = weft(strings(container, "args"), "worker");
       assertEquals(expected, args.matchedOption("--join").getValue(), "--join the Service");
@@ -885,6 +884,31 @@ final class DeployManifestsTest {
     Object value = at(root, path);
     assertTrue(value instanceof Integer, String.join(".", path) + " is not an integer: " + value);
     return (Integer) value;
+  }
+
+  private static Map<String, Object> servicePort(Map<String, Object> service, String name) {
+    return only(
+        maps(service, "spec", "ports").stream().filter(p -> name.equals(p.get("name"))).toList());
+  }
+
+  @Test
+  void metricsAreServedWhereTheServiceAndTheAnnotationsSay() {
+    Map<String, Object> service = resource("Service", "weft-coordinator");
+    Map<String, Object> statefulSet = resource("StatefulSet", "weft-coordinator");
+    Map<String, Object> coordinator = container(statefulSet, "coordinator");
+    ParseResult args = weft(strings(coordinator, "args"), "coordinator");
+    String listen = args.matchedOption("--http-listen").stringValues().getFirst();
+    int port = Integer.parseInt(listen.substring(listen.lastIndexOf(':') + 1));
+    Map<String, Object> containerPort =
+        only(
+            maps(coordinator, "ports").stream().filter(p -> "http".equals(p.get("name"))).toList());
+    assertEquals(port, integer(containerPort, "containerPort"), "containerPort vs --http-listen");
+    assertEquals(port, integer(servicePort(service, "http"), "port"), "Service port");
+    Map<String, Object> annotations =
+        map(statefulSet, "spec", "template", "metadata", "annotations");
+    assertEquals(String.valueOf(port), annotations.get("prometheus.io/port"));
+    // Beyond loopback the HTTP port speaks TLS.
+    assertEquals("https", annotations.get("prometheus.io/scheme"));
   }
 
   private static <T> T only(List<T> items) {
