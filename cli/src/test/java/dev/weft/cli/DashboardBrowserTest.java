@@ -157,7 +157,7 @@ final class DashboardBrowserTest {
         "if [ {} -gt 3 ]; then while [ ! -e " + gate + " ]; do sleep 0.05; done; fi; echo {}";
     String jobId =
         submit(
-            "{\"name\": \"gated\", \"exec\": {\"command\": [\"sh\", \"-c\", "
+            "{\"name\": \"<img src=x onerror=alert(1)>gated\", \"exec\": {\"command\": [\"sh\", \"-c\", "
                 + json(script)
                 + "], \"inputs\": [\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\"]}}");
     By row = By.cssSelector("tr[data-job='" + jobId + "']");
@@ -183,6 +183,13 @@ final class DashboardBrowserTest {
     waiting().until(ExpectedConditions.textToBe(By.id("job-state"), "succeeded"));
     assertEquals("8 of 8 tasks done", browser.findElement(By.id("job-counts")).getText());
     assertTrue(browser.findElements(By.id("cancel")).isEmpty(), "no cancel for a finished job");
+    // What a submitter names a job is shown as text, never run as markup.
+    assertTrue(
+        browser
+            .findElement(By.tagName("main"))
+            .getText()
+            .contains("<img src=x onerror=alert(1)>gated"));
+    assertTrue(browser.findElements(By.cssSelector("main img")).isEmpty());
     screenshot("05-job-page");
 
     // Another job, cancelled from its page: a confirming second click sends the cancel.

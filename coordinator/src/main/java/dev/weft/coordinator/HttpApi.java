@@ -80,7 +80,9 @@ final class HttpApi implements AutoCloseable {
   static final String COOKIE = "weft_session";
   static final String KEY_HEADER = "X-Weft-Key";
   private static final String JSON = "application/json";
-  // A request's headers and body must arrive within this, or its connection is closed.
+  // A request's headers and body must arrive within this, and a response must be taken within
+  // this, or the connection is closed: a client that stops reading holds a request slot only so
+  // long.
   static final long MAX_REQUEST_SECONDS = 60;
   private static final java.nio.charset.Charset UTF8 = StandardCharsets.UTF_8;
 
@@ -163,6 +165,8 @@ final class HttpApi implements AutoCloseable {
     System.getProperties().putIfAbsent("sun.net.httpserver.nodelay", "true");
     System.getProperties()
         .putIfAbsent("sun.net.httpserver.maxReqTime", Long.toString(MAX_REQUEST_SECONDS));
+    System.getProperties()
+        .putIfAbsent("sun.net.httpserver.maxRspTime", Long.toString(MAX_REQUEST_SECONDS));
     HttpServer server;
     try {
       if (tls == null) {

@@ -313,6 +313,49 @@ class HttpApiTest {
   }
 
   @Test
+  void clientsThatStopReadingCostOnlyThemselves() throws Exception {
+    // A job whose full view is larger than what loopback's socket buffers hold.
+    StringBuilder spec = new StringBuilder("{\"exec\": {\"command\": [\"true\"], \"inputs\": [");
+    String input = "x".repeat(1000);
+    for (int i = 0; i < 12_000; i++) {
+      spec.append(i == 0 ? "" : ",").append('"').append(input).append('"');
+    }
+    String id = submitted(spec.append("]}}").toString());
+    List<java.net.Socket> stalled = new java.util.ArrayList<>();
+    try {
+      for (int i = 0; i < 8; i++) {
+        java.net.Socket socket = new java.net.Socket("127.0.0.1", coordinator.httpPort());
+        // Asks for the job and never reads the answer, as a stopped (SIGSTOP) client would not.
+        socket
+            .getOutputStream()
+            .write(
+                ("GET /api/v1/jobs/"
+                        + id
+                        + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                        + admin()
+                        + "\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        socket.getOutputStream().flush();
+        stalled.add(socket);
+      }
+      for (int i = 0; i < 20; i++) {
+        assertEquals(200, get("/healthz", null).statusCode());
+        assertEquals(200, get("/api/v1/jobs?limit=1", admin()).statusCode());
+        assertEquals(200, get("/api/v1/jobs/" + id + "?view=summary", admin()).statusCode());
+      }
+      assertEquals(200, scrapeStatus());
+    } finally {
+      for (java.net.Socket socket : stalled) {
+        socket.close();
+      }
+    }
+  }
+
+  private int scrapeStatus() throws Exception {
+    return get("/metrics", null).statusCode();
+  }
+
+  @Test
   void beyondLoopbackItServesHttpsWithTheCoordinatorsCertificate() throws Exception {
     try (Coordinator wide =
         Coordinator.start(
