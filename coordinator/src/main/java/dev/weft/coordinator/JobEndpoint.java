@@ -406,6 +406,9 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
       if (request.getTask() < 0) {
         throw invalid("task must not be negative, got " + request.getTask());
       }
+      if (request.getOffset() < 0) {
+        throw invalid("offset must not be negative, got " + request.getOffset());
+      }
     } catch (StatusRuntimeException e) {
       out.onError(e);
       return;
@@ -518,6 +521,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
             .setAttempt(job.attemptOf(task))
             .setStream(request.getStream())
             .setFollow(request.getFollow())
+            .setOffset(request.getOffset())
             .build(),
         logDir);
   }
