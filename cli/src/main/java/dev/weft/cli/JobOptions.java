@@ -9,6 +9,7 @@ import dev.weft.v1.RetryPolicy;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -241,8 +242,17 @@ final class JobOptions {
     JobWatcher watcher = new JobWatcher(coordinator, JobWatcher.WATCH_DEADLINE);
     ProgressBar bar = new ProgressBar(err, System::nanoTime); // never drawn: the output is
     CancelOnInterrupt ctrlC = new CancelOnInterrupt(coordinator, watcher, bar, err);
-    TaggedOutput[] output = new TaggedOutput[1];
-    try (StopSignals _ = StopSignals.handle(ctrlC::first, ctrlC::again, "INT")) {
+    AtomicReference<TaggedOutput> output = new AtomicReference<>();
+    // A second Ctrl-C also stops the printing of a job that has ended meanwhile.
+    Runnable again =
+        () -> {
+          ctrlC.again();
+          TaggedOutput printing = output.get();
+          if (printing != null) {
+            printing.close();
+          }
+        };
+    try (StopSignals _ = StopSignals.handle(ctrlC::first, again, "INT")) {
       Job finished =
           watcher.run(
               spec,
@@ -254,21 +264,22 @@ final class JobOptions {
                   err.flush();
                 }
                 ctrlC.submitted(job.getId());
-                output[0] =
+                output.set(
                     TaggedOutput.start(
                         coordinator,
                         job.getId(),
                         spec.getExec(),
                         job.getTasksTotal(),
                         System.out,
-                        System.err);
+                        System.err));
               },
               (done, failed, running, total) -> {});
-      output[0].finish(finished);
+      output.get().finish(finished);
       return finished;
     } finally {
-      if (output[0] != null) {
-        output[0].close();
+      TaggedOutput printing = output.get();
+      if (printing != null) {
+        printing.close();
       }
     }
   }

@@ -81,6 +81,7 @@ final class TaggedOutput implements AutoCloseable {
   private final AtomicInteger notes = new AtomicInteger();
   private final Thread printer;
   private volatile Throwable printFailure;
+  private volatile boolean closed;
   // Replaced between the two rounds of reading; close() may come from the printer meanwhile.
   private final List<Thread> readers = new CopyOnWriteArrayList<>();
 
@@ -137,23 +138,44 @@ final class TaggedOutput implements AutoCloseable {
     }
     int unread = notes.get() - MAX_NOTES;
     if (unread > 0) {
-      note("and " + unread + " more streams that could not be read");
+      note("and " + unread + " more streams could not be read");
     }
-    queue.put(END);
-    printer.join();
+    // A close meanwhile stops the printer, which then takes nothing more from the queue; one stuck
+    // writing to a stdout nobody reads is left to the JVM's exit (it is a daemon).
+    while (!queue.offer(END, LAST_RETRY.toMillis(), TimeUnit.MILLISECONDS)) {
+      checkOpen();
+    }
+    while (!printer.join(LAST_RETRY)) {
+      checkOpen();
+    }
+    checkOpen();
+  }
+
+  /** Stops reading and printing, from any thread; what was not printed yet is dropped. */
+  @Override
+  public void close() {
+    closed = true;
+    calls.cancel(null);
+    readers.forEach(Thread::interrupt);
+    printer.interrupt();
+  }
+
+  /** Throws once printing failed or was stopped: the output is not all printed. */
+  private void checkOpen() {
     Throwable failure = printFailure;
     if (failure != null) {
       throw new CliException(
           ExitCodes.SOFTWARE, "cannot print the tasks' output: " + failure.getMessage(), failure);
     }
-  }
-
-  /** Stops reading and printing; what was not printed yet is dropped. */
-  @Override
-  public void close() {
-    calls.cancel(null);
-    readers.forEach(Thread::interrupt);
-    printer.interrupt();
+    if (closed) {
+      throw new CliException(
+          ExitCodes.INTERRUPTED,
+          "stopped printing the output of job "
+              + jobId
+              + ", which has ended; 'weft logs "
+              + jobId
+              + " --task N' reads what its tasks wrote");
+    }
   }
 
   private void startReaders(IntSupplier tasks, boolean onlyNewer) {
@@ -179,11 +201,7 @@ final class TaggedOutput implements AutoCloseable {
     for (Thread reader : readers) {
       reader.join();
     }
-    Throwable failure = printFailure;
-    if (failure != null) {
-      throw new CliException(
-          ExitCodes.SOFTWARE, "cannot print the tasks' output: " + failure.getMessage(), failure);
-    }
+    checkOpen();
   }
 
   /**
