@@ -1,15 +1,24 @@
 package dev.weft.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.weft.v1.Job;
+import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.JobState;
+import dev.weft.v1.TaskLogChunk;
+import dev.weft.v1.TaskLogsRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -117,6 +126,42 @@ final class TagEndToEndTest {
     assertTrue(out.get(9).startsWith("SUCCEEDED  job "), done::toString);
     assertTrue(out.stream().noneMatch(l -> l.contains("\terr")), done::toString);
     assertEquals(9, done.err().lines().count(), () -> "stderr has the task lines only; " + done);
+
+    // A reader resumes a stream at the offset it reached (as --tag does after a broken call).
+    String id = onlyJob().getId();
+    ManagedChannel channel = cluster.channelBuilder().build();
+    try {
+      JobServiceGrpc.JobServiceBlockingStub jobs = JobServiceGrpc.newBlockingStub(channel);
+      TaskLogsRequest request =
+          TaskLogsRequest.newBuilder()
+              .setJobId(id)
+              .setTask(0)
+              .setOffset("line1-a\n".length())
+              .build();
+      StringBuilder rest = new StringBuilder();
+      long first = -1;
+      for (Iterator<TaskLogChunk> chunks =
+              jobs.withDeadlineAfter(30, TimeUnit.SECONDS).taskLogs(request);
+          chunks.hasNext(); ) {
+        TaskLogChunk chunk = chunks.next();
+        first = first < 0 ? chunk.getOffset() : first;
+        rest.append(chunk.getData().toStringUtf8());
+      }
+      assertEquals("line2-a\nline3-a\n", rest.toString());
+      assertEquals("line1-a\n".length(), first);
+      StatusRuntimeException negative =
+          assertThrows(
+              StatusRuntimeException.class,
+              () ->
+                  jobs.withDeadlineAfter(30, TimeUnit.SECONDS)
+                      .taskLogs(request.toBuilder().setOffset(-1).build())
+                      .hasNext());
+      assertEquals(Status.Code.INVALID_ARGUMENT, negative.getStatus().getCode());
+      assertEquals("offset must not be negative, got -1", negative.getStatus().getDescription());
+    } finally {
+      channel.shutdownNow();
+      channel.awaitTermination(10, TimeUnit.SECONDS);
+    }
   }
 
   @Test
