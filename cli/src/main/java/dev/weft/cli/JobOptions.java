@@ -9,6 +9,7 @@ import dev.weft.v1.RetryPolicy;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -140,9 +141,21 @@ final class JobOptions {
   @Option(names = "--json", description = "Print the job as one line of JSON.")
   private boolean json;
 
+  @Option(
+      names = "--tag",
+      description =
+          "Exec jobs, with --wait: print what the tasks write while they run, each line with its"
+              + " task's input (or index) and a TAB before it, as GNU parallel --tag does; stdout"
+              + " lines to stdout, stderr lines to stderr. Then the job's result, as --wait prints"
+              + " it. Shows no progress bar.")
+  private boolean tag;
+
   /** Submits the job whose kind-specific parameters are set in {@code params}. */
   int submit(JobSpec.Builder params) throws InterruptedException {
     JobSpec spec = apply(params);
+    if (tag) {
+      checkTag(spec);
+    }
     PrintWriter out = command.commandLine().getOut();
     PrintWriter err = command.commandLine().getErr();
     try (CoordinatorClient coordinator = client.connect()) {
@@ -156,7 +169,8 @@ final class JobOptions {
         }
         return ExitCodes.OK;
       }
-      Job finished = submitAndWait(coordinator, spec, err);
+      Job finished =
+          tag ? submitAndTag(coordinator, spec, err) : submitAndWait(coordinator, spec, err);
       if (json) {
         out.println(JsonOutput.of(finished));
         out.flush();
@@ -196,6 +210,77 @@ final class JobOptions {
           interactive ? bar : (done, failed, running, total) -> {});
     } finally {
       bar.clear();
+    }
+  }
+
+  /** --tag prints an exec job's output while waiting for it, and nothing else of the kind. */
+  private void checkTag(JobSpec spec) {
+    if (!wait) {
+      throw CliException.usage(
+          "--tag prints the tasks' output while waiting for the job: it needs --wait");
+    }
+    if (json) {
+      throw CliException.usage(
+          "--tag and --json both write to stdout: use --json alone and read the output with"
+              + " 'weft logs' or 'weft results'");
+    }
+    if (!spec.hasExec()) {
+      throw CliException.usage(
+          "--tag prints what exec tasks write; a "
+              + spec.getParamsCase().name().toLowerCase(java.util.Locale.ROOT)
+              + " job's tasks keep no output (only exec jobs have --tag)");
+    }
+  }
+
+  /**
+   * As {@link #submitAndWait}, printing the tasks' output as they write it ({@link TaggedOutput})
+   * instead of a progress bar, and returning once the output of the finished job is printed too.
+   */
+  private Job submitAndTag(CoordinatorClient coordinator, JobSpec spec, PrintWriter err)
+      throws InterruptedException {
+    boolean interactive = ProgressBar.interactive();
+    JobWatcher watcher = new JobWatcher(coordinator, JobWatcher.WATCH_DEADLINE);
+    ProgressBar bar = new ProgressBar(err, System::nanoTime); // never drawn: the output is
+    CancelOnInterrupt ctrlC = new CancelOnInterrupt(coordinator, watcher, bar, err);
+    AtomicReference<TaggedOutput> output = new AtomicReference<>();
+    // A second Ctrl-C also stops the printing of a job that has ended meanwhile.
+    Runnable again =
+        () -> {
+          ctrlC.again();
+          TaggedOutput printing = output.get();
+          if (printing != null) {
+            printing.close();
+          }
+        };
+    try (StopSignals _ = StopSignals.handle(ctrlC::first, again, "INT")) {
+      Job finished =
+          watcher.run(
+              spec,
+              job -> {
+                if (interactive) {
+                  err.printf(
+                      "job %s submitted (%s, %d tasks); Ctrl-C cancels it%n",
+                      job.getId(), job.getKind(), job.getTasksTotal());
+                  err.flush();
+                }
+                ctrlC.submitted(job.getId());
+                output.set(
+                    TaggedOutput.start(
+                        coordinator,
+                        job.getId(),
+                        spec.getExec(),
+                        job.getTasksTotal(),
+                        System.out,
+                        System.err));
+              },
+              (done, failed, running, total) -> {});
+      output.get().finish(finished);
+      return finished;
+    } finally {
+      TaggedOutput printing = output.get();
+      if (printing != null) {
+        printing.close();
+      }
     }
   }
 

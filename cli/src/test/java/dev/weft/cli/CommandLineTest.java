@@ -52,6 +52,39 @@ final class CommandLineTest {
   }
 
   @Test
+  void tagNeedsWaitAnExecJobAndNoJson() {
+    String nowhere = "127.0.0.1:1"; // refused before any connection is tried
+    CliResult noWait = cli("submit", "exec", "--tag", "--coordinator", nowhere, "--", "echo", "x");
+    CliResult sum =
+        cli(
+            "submit",
+            "sum",
+            "--from",
+            "1",
+            "--to",
+            "2",
+            "--wait",
+            "--tag",
+            "--coordinator",
+            nowhere);
+    CliResult json =
+        cli("submit", "exec", "--wait", "--tag", "--json", "--coordinator", nowhere, "--", "echo");
+
+    assertExit(2, noWait);
+    assertEquals(
+        "weft submit exec: --tag prints the tasks' output while waiting for the job: it needs"
+            + " --wait",
+        noWait.err().strip());
+    assertExit(2, sum);
+    assertEquals(
+        "weft submit sum: --tag prints what exec tasks write; a sum job's tasks keep no output"
+            + " (only exec jobs have --tag)",
+        sum.err().strip());
+    assertExit(2, json);
+    assertTrue(json.err().contains("--tag and --json both write to stdout"), json::toString);
+  }
+
+  @Test
   void badDurationSaysWhatIsAllowed() {
     CliResult r = cli("submit", "sleep", "--ms", "1", "--timeout", "5 minutes");
 

@@ -421,6 +421,9 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
       if (request.getTask() < 0) {
         throw invalid("task must not be negative, got " + request.getTask());
       }
+      if (request.getOffset() < 0) {
+        throw invalid("offset must not be negative, got " + request.getOffset());
+      }
     } catch (StatusRuntimeException e) {
       out.onError(e);
       return;
@@ -533,6 +536,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
             .setAttempt(job.attemptOf(task))
             .setStream(request.getStream())
             .setFollow(request.getFollow())
+            .setOffset(request.getOffset())
             .build(),
         logDir);
   }
