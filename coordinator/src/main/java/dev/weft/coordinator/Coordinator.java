@@ -162,7 +162,10 @@ public final class Coordinator implements AutoCloseable {
         config.dataDir() == null || !config.journal()
             ? null
             : SqliteJournal.open(
-                config.dataDir(), config.retention(), config.retainedFinishedJobs());
+                config.dataDir(),
+                config.retention(),
+                config.retainedFinishedJobs(),
+                config.nanoClock());
     Journal journal = sqlite == null ? Journal.NONE : sqlite;
     ScheduledExecutorService timers =
         Executors.newSingleThreadScheduledExecutor(daemon("weft-coordinator-timer"));
@@ -247,7 +250,7 @@ public final class Coordinator implements AutoCloseable {
       if (socket) {
         socketServer = startSocketServer(config, services);
       }
-      http = startHttp(config, security, jobs, conductor, scheduler, serving::get);
+      http = startHttp(config, security, jobs, conductor, scheduler, journal, serving::get);
     } catch (IOException e) {
       if (probeServer != null) {
         probeServer.shutdownNow();
@@ -364,6 +367,7 @@ public final class Coordinator implements AutoCloseable {
       JobEndpoint jobs,
       Conductor conductor,
       Scheduler scheduler,
+      Journal journal,
       BooleanSupplier serving)
       throws IOException {
     if (config.httpPort() < 0) {
@@ -376,7 +380,7 @@ public final class Coordinator implements AutoCloseable {
           SecurityConfig.isLoopback(config.httpHost()),
           security,
           jobs.bindService(),
-          new CoordinatorMetrics(conductor, scheduler, HttpApi.CALL_TIMEOUT_MS),
+          new CoordinatorMetrics(conductor, scheduler, journal, HttpApi.CALL_TIMEOUT_MS),
           serving,
           config.maxInboundMessageBytes());
     } catch (IOException e) {
