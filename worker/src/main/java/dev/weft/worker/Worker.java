@@ -176,11 +176,6 @@ public final class Worker implements AutoCloseable {
     synchronized (state) {
       http = started;
     }
-    LOG.log(
-        System.Logger.Level.INFO,
-        "metrics on http://{0}:{1,number,#}/metrics",
-        address.getHostString(),
-        started.port());
   }
 
   private WorkerHttp.Health health() {
