@@ -194,6 +194,11 @@ final class CoordinatorSession {
     }
   }
 
+  /** Welcomed by the coordinator and not ended: attached, not merely trying to be. */
+  boolean attached() {
+    return welcomed && ended.getCount() > 0;
+  }
+
   private void announceCredit() {
     int slotsFree = credit.getAsInt();
     if (slotsFree > 0 && !draining) {

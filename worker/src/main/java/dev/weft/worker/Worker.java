@@ -178,10 +178,12 @@ public final class Worker implements AutoCloseable {
     }
   }
 
+  /** Serving until it drains or stops; the transport only while attached (not while trying). */
   private WorkerHttp.Health health() {
     synchronized (state) {
+      boolean attached = session != null && session.attached();
       return new WorkerHttp.Health(
-          !stopping && !draining, session == null ? "" : session.transport().wireName());
+          !stopping && !draining, attached ? session.transport().wireName() : "");
     }
   }
 
