@@ -719,8 +719,10 @@ final class Scheduler {
   void heartbeat(AttachedWorker worker, Heartbeat heartbeat, long arrivedNanos) {
     worker.seen(conductor.nanoTime());
     worker.stuck(Math.max(0, heartbeat.getStuck()));
-    if (heartbeat.getEchoNanos() != 0) {
-      roundTrips.observe(worker.link().transport(), arrivedNanos - heartbeat.getEchoNanos());
+    long roundTripNanos = arrivedNanos - heartbeat.getEchoNanos();
+    // An echo from the future is no clock of ours: not counted.
+    if (heartbeat.getEchoNanos() != 0 && roundTripNanos >= 0) {
+      roundTrips.observe(worker.link().transport(), roundTripNanos);
     }
     if (heartbeat.getSentNanos() != 0) {
       worker.toEcho(heartbeat.getSentNanos(), arrivedNanos);

@@ -52,8 +52,11 @@ class LinkRoundTripTest {
 
       core.advance(CoreHarness.HEARTBEAT_MS);
       assertEquals(0, beats(link).getLast().getEchoNanos(), "an echo goes back once");
-      // A plain beat from the worker (not an answer) times nothing.
+      // A plain beat from the worker (not an answer) times nothing, nor does an echo of a clock
+      // reading that never was.
       core.scheduler.heartbeat(link.worker, Heartbeat.getDefaultInstance(), time.nanos);
+      core.scheduler.heartbeat(
+          link.worker, Heartbeat.newBuilder().setEchoNanos(time.nanos + 1).build(), time.nanos);
       assertEquals(1, core.scheduler.gauges().roundTrips().of(Transport.GRPC).count());
     }
   }
