@@ -147,6 +147,15 @@ final class WorkerCommand implements Callable<Integer> {
       description = "How long task logs are kept after they were last written (default: 24h).")
   private java.time.Duration logRetention;
 
+  @Option(
+      names = "--http-listen",
+      paramLabel = "HOST:PORT|off",
+      description =
+          "Serve /metrics (Prometheus) and /healthz here, in plain text: on loopback only, as a"
+              + " worker has no certificate of its own, unless it runs --insecure; port 0 picks a"
+              + " free one (default: off).")
+  private String httpListen;
+
   // Set by `weft demo` (and any launcher) so a worker never outlives the process that started it.
   @Option(names = "--parent-pid", hidden = true)
   private Long parentPid;
@@ -161,7 +170,12 @@ final class WorkerCommand implements Callable<Integer> {
       QUIET_ROOT.setLevel(java.util.logging.Level.WARNING);
     }
     WorkerConfig config = config();
-    Worker worker = Worker.start(config);
+    Worker worker;
+    try {
+      worker = Worker.start(config);
+    } catch (java.io.UncheckedIOException e) {
+      throw CliException.usage(e.getMessage()); // it names the HTTP address and why
+    }
     // With --stdio, stdout carries the link's frames: say everything else on stderr.
     PrintWriter out = stdio ? spec.commandLine().getErr() : spec.commandLine().getOut();
     out.printf(
@@ -176,6 +190,12 @@ final class WorkerCommand implements Callable<Integer> {
                     : config.security().tls() ? " over TLS" : " in plain text"),
         config.slots(),
         config.slots() == 1 ? "" : "s");
+    if (worker.httpPort() >= 0) {
+      String host = config.httpAddress().getHostAddress();
+      out.printf(
+          "http:           http://%s:%d (/metrics, /healthz)%n",
+          host.contains(":") ? "[" + host + "]" : host, worker.httpPort());
+    }
     out.flush();
     Thread hook = new Thread(worker::close, "weft-worker-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
@@ -270,6 +290,15 @@ final class WorkerCommand implements Callable<Integer> {
       }
       for (WorkerLabel label : labels) {
         config.label(label.key(), label.value());
+      }
+      if (httpListen != null && !httpListen.equals("off")) {
+        Address http;
+        try {
+          http = Address.parse(httpListen, true);
+        } catch (IllegalArgumentException e) {
+          throw CliException.usage("--http-listen: " + e.getMessage() + ", or off");
+        }
+        config.httpListen(http.host(), http.port(), tls.insecure);
       }
       config.conclude();
     } catch (IllegalArgumentException e) {

@@ -393,6 +393,26 @@ final class ProcessCluster implements AutoCloseable {
     return startCoordinator(host, freePort(), options);
   }
 
+  /**
+   * The HTTP port process {@code name} ({@code coordinator}, or a worker's id) printed at start,
+   * waited for: its {@code http:} line.
+   */
+  int httpPort(String name) throws InterruptedException {
+    Path log = dir.resolve(name + ".log");
+    Pattern line = Pattern.compile("(?m)^http: +https?://\\S+:(\\d+) ");
+    AtomicReference<Matcher> found = new AtomicReference<>();
+    Await.until(
+        name + " to print its HTTP port",
+        START_DEADLINE,
+        () -> {
+          Matcher m = line.matcher(Files.exists(log) ? read(log) : "");
+          found.set(m);
+          return m.find();
+        },
+        this::logTails);
+    return Integer.parseInt(found.get().group(1));
+  }
+
   /** The XDG state directory of the cluster's processes: workers' task logs go under it. */
   Path stateHome() {
     return dir.resolve("state");

@@ -206,4 +206,33 @@ final class WorkerOptionsTest {
     assertExit(2, r);
     assertTrue(r.err().contains("(from weft.worker.resources in " + file + ")"), r::toString);
   }
+
+  @Test
+  void httpListenIsOffByDefaultAndPlainTextBeyondLoopbackOnlyWithInsecure() {
+    assertEquals(-1, config(join()).httpPort(), "off by default");
+    assertEquals(-1, config(join("--http-listen", "off")).httpPort());
+    WorkerConfig local = config(join("--http-listen", "127.0.0.1:0"));
+    assertEquals(0, local.httpPort());
+    assertTrue(local.httpAddress().isLoopbackAddress());
+    // JOIN runs --insecure: plain text beyond loopback is then what the user chose.
+    assertEquals(9100, config(join("--http-listen", "0.0.0.0:9100")).httpPort());
+
+    // With TLS to the coordinator (its token found on loopback), a plain-text port stays local.
+    CliException beyond =
+        assertThrows(
+            CliException.class,
+            () -> config("worker", "--join", "127.0.0.1:1", "--http-listen", "0.0.0.0:9100"));
+    assertEquals(ExitCodes.USAGE, beyond.exitCode());
+    assertTrue(
+        beyond.getMessage().startsWith("--http-listen 0.0.0.0:9100 is beyond loopback: "),
+        beyond.getMessage());
+    assertTrue(beyond.getMessage().contains("unless it runs --insecure"), beyond.getMessage());
+
+    CliException malformed =
+        assertThrows(CliException.class, () -> config(join("--http-listen", "9100")));
+    assertEquals(ExitCodes.USAGE, malformed.exitCode());
+    assertEquals(
+        "--http-listen: '9100' is not HOST:PORT (for example 127.0.0.1:7070), or off",
+        malformed.getMessage());
+  }
 }

@@ -1,5 +1,6 @@
 package dev.weft.coordinator;
 
+import dev.weft.v1.Heartbeat;
 import dev.weft.v1.Hello;
 import dev.weft.v1.WorkerInfo;
 import java.util.HashMap;
@@ -34,6 +35,10 @@ final class AttachedWorker {
   private boolean draining;
   private String drainedBecause; // non-null while an operator keeps it out of service
   private int stuck;
+  // The worker's clock from its last answer to a beat, and when that arrived: our next beat echoes
+  // them so the worker can time the round trip (zero: nothing to echo).
+  private long echoSentNanos;
+  private long echoArrivedNanos;
   private final WorkerCapacity capacity;
   private final SlotUse slotUse;
   private int nameIndex = WorkerNames.NONE; // its entry in the scheduler's WorkerNames
@@ -148,6 +153,23 @@ final class AttachedWorker {
 
   long lastSeenNanos() {
     return lastSeenNanos;
+  }
+
+  /** The worker answered a beat with its clock reading {@code sentNanos}; we got it then. */
+  void toEcho(long sentNanos, long arrivedNanos) {
+    echoSentNanos = sentNanos;
+    echoArrivedNanos = arrivedNanos;
+  }
+
+  /**
+   * Adds to {@code beat} the worker's last clock reading, once, with how long we held it as of
+   * {@code nowNanos}.
+   */
+  void echo(Heartbeat.Builder beat, long nowNanos) {
+    if (echoSentNanos != 0) {
+      beat.setEchoNanos(echoSentNanos).setHeldNanos(Math.max(0, nowNanos - echoArrivedNanos));
+      echoSentNanos = 0;
+    }
   }
 
   /** How many slots the worker says stuck tasks hold (its last heartbeat). */

@@ -127,6 +127,14 @@ final class Conductor implements CoreClock, AutoCloseable {
     return nowNs;
   }
 
+  /**
+   * The monotonic clock read now rather than at the start of the cycle, for timing what a cycle's
+   * own length would blur (link round trips); any thread.
+   */
+  long nanoTimeNow() {
+    return nanoClock.getAsLong();
+  }
+
   /** The Unix time of this cycle, in milliseconds. */
   @Override
   public long epochMs() {

@@ -162,7 +162,10 @@ public final class Coordinator implements AutoCloseable {
         config.dataDir() == null || !config.journal()
             ? null
             : SqliteJournal.open(
-                config.dataDir(), config.retention(), config.retainedFinishedJobs());
+                config.dataDir(),
+                config.retention(),
+                config.retainedFinishedJobs(),
+                config.nanoClock());
     Journal journal = sqlite == null ? Journal.NONE : sqlite;
     ScheduledExecutorService timers =
         Executors.newSingleThreadScheduledExecutor(daemon("weft-coordinator-timer"));
@@ -248,7 +251,8 @@ public final class Coordinator implements AutoCloseable {
       if (socket) {
         socketServer = startSocketServer(config, services);
       }
-      http = startHttp(config, security, jobs, logins, conductor, scheduler, serving::get);
+      http =
+          startHttp(config, security, jobs, logins, conductor, scheduler, journal, serving::get);
     } catch (IOException e) {
       if (probeServer != null) {
         probeServer.shutdownNow();
@@ -366,6 +370,7 @@ public final class Coordinator implements AutoCloseable {
       DashboardLogins logins,
       Conductor conductor,
       Scheduler scheduler,
+      Journal journal,
       BooleanSupplier serving)
       throws IOException {
     if (config.httpPort() < 0) {
@@ -380,7 +385,7 @@ public final class Coordinator implements AutoCloseable {
               security,
               jobs.bindService(),
               logins.sessions(),
-              new CoordinatorMetrics(conductor, scheduler, HttpApi.CALL_TIMEOUT_MS),
+              new CoordinatorMetrics(conductor, scheduler, journal, HttpApi.CALL_TIMEOUT_MS),
               serving,
               config.maxInboundMessageBytes());
       logins.serving(http);

@@ -5,7 +5,6 @@ import dev.weft.v1.WorkerInfo;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
 import io.prometheus.metrics.model.registry.MultiCollector;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
@@ -23,20 +22,23 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * The coordinator's Prometheus metrics: one ask of the conductor per scrape gives the task counters
- * ({@link TaskCounts}) and the gauges of jobs, tasks, workers and slots, all of one instant; the
- * JVM's metrics come from the client library. A registry of its own, not the library's default one,
- * so two coordinators in one JVM (tests) do not mix.
+ * ({@link TaskCounts}), the link round trips and the gauges of jobs, tasks, workers and slots, all
+ * of one instant; the journal answers for itself, from its writer's side, and the JVM's metrics
+ * come from the client library. A registry of its own, not the library's default one, so two
+ * coordinators in one JVM (tests) do not mix.
  */
 final class CoordinatorMetrics implements MultiCollector {
 
   private final Conductor conductor;
   private final Scheduler scheduler;
+  private final Journal journal;
   private final long askTimeoutMs;
   private final PrometheusRegistry registry = new PrometheusRegistry();
 
-  CoordinatorMetrics(Conductor conductor, Scheduler scheduler, long askTimeoutMs) {
+  CoordinatorMetrics(Conductor conductor, Scheduler scheduler, Journal journal, long askTimeoutMs) {
     this.conductor = conductor;
     this.scheduler = scheduler;
+    this.journal = journal;
     this.askTimeoutMs = askTimeoutMs;
     registry.register(this);
     JvmMetrics.builder().register(registry);
@@ -95,7 +97,17 @@ final class CoordinatorMetrics implements MultiCollector {
         gauge("weft_tasks_queued", "Tasks waiting to be dispatched.", gauges.queuedTasks()));
     metrics.add(gauge("weft_tasks_running", "Task attempts running now.", gauges.runningTasks()));
     workers(gauges.workers(), metrics);
-    metrics.add(durations(counts));
+    metrics.add(
+        counts.durations.snapshot(
+            "weft_task_duration_seconds",
+            "Task attempts from dispatch to result, by the transport of their worker."));
+    metrics.add(
+        gauges
+            .roundTrips()
+            .snapshot(
+                "weft_link_round_trip_seconds",
+                "Round trips of the links to workers, timed on heartbeats, by transport."));
+    journal.stats().ifPresent(stats -> journal(stats, metrics));
     return new MetricSnapshots(metrics);
   }
 
@@ -162,28 +174,17 @@ final class CoordinatorMetrics implements MultiCollector {
     return first != 0 ? first : a.get(1).compareTo(b.get(1));
   }
 
-  private static HistogramSnapshot durations(TaskCounts counts) {
-    HistogramSnapshot.Builder histogram =
+  private static void journal(Journal.Stats stats, List<MetricSnapshot> metrics) {
+    metrics.add(
         HistogramSnapshot.builder()
-            .name("weft_task_duration_seconds")
-            .help("Task attempts from dispatch to result, by the transport of their worker.");
-    double[] bounds = new double[TaskCounts.DURATION_BOUNDS_SECONDS.length + 1];
-    System.arraycopy(
-        TaskCounts.DURATION_BOUNDS_SECONDS,
-        0,
-        bounds,
-        0,
-        TaskCounts.DURATION_BOUNDS_SECONDS.length);
-    bounds[bounds.length - 1] = Double.POSITIVE_INFINITY;
-    for (int t = 0; t < counts.durationBuckets.length; t++) {
-      histogram.dataPoint(
-          HistogramSnapshot.HistogramDataPointSnapshot.builder()
-              .classicHistogramBuckets(
-                  ClassicHistogramBuckets.of(bounds, counts.durationBuckets[t]))
-              .sum(counts.durationSumSeconds[t])
-              .labels(Labels.of("transport", TaskCounts.transport(t).wireName()))
-              .build());
-    }
-    return histogram.build();
+            .name("weft_journal_commit_seconds")
+            .help("Group commits of the journal that succeeded, by how long they took.")
+            .dataPoint(stats.commits().point(Labels.EMPTY))
+            .build());
+    metrics.add(
+        gauge(
+            "weft_journal_backlog",
+            "Journal records queued or being committed, not yet committed.",
+            stats.backlog()));
   }
 }

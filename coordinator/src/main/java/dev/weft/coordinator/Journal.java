@@ -78,6 +78,17 @@ interface Journal extends AutoCloseable {
     return false;
   }
 
+  /**
+   * For {@code /metrics}: records not yet committed and how long commits took. Empty for a journal
+   * that writes nothing. Any thread.
+   */
+  default java.util.Optional<Stats> stats() {
+    return java.util.Optional.empty();
+  }
+
+  /** What {@link #stats} reads: a copy of one instant. */
+  record Stats(long backlog, LatencyBuckets commits) {}
+
   /** Writes what is queued and releases the data dir. */
   @Override
   default void close() {}

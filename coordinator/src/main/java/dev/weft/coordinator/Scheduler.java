@@ -59,6 +59,9 @@ final class Scheduler {
   private final JobBook jobs;
   private final WorkerRegistry workers = new WorkerRegistry();
   private final TaskCounts counts = new TaskCounts();
+  // Link round trips timed on heartbeats, by transport (see Leases).
+  private final TransportHistogram roundTrips =
+      new TransportHistogram(Leases.ROUND_TRIP_BOUNDS_SECONDS);
   private final Dispatcher dispatcher;
   private final Leases leases;
   private final Outboxes outboxes = new Outboxes();
@@ -135,7 +138,7 @@ final class Scheduler {
             conductor,
             owner -> config.ownerWeights().getOrDefault(owner, 1.0),
             this::jobEnded);
-    this.leases = new Leases(config.leaseMs(), conductor);
+    this.leases = new Leases(config.leaseMs(), conductor, conductor::nanoTimeNow);
     this.limits =
         new ClientLimits(
             config.maxUnfinishedJobs(),
@@ -706,8 +709,24 @@ final class Scheduler {
   }
 
   void heartbeat(AttachedWorker worker, Heartbeat heartbeat) {
+    heartbeat(worker, heartbeat, conductor.nanoTime());
+  }
+
+  /**
+   * A beat from the worker that reached its link's reader at {@code arrivedNanos}: an answer to one
+   * of ours times the link's round trip, and its clock goes back with our next beat.
+   */
+  void heartbeat(AttachedWorker worker, Heartbeat heartbeat, long arrivedNanos) {
     worker.seen(conductor.nanoTime());
     worker.stuck(Math.max(0, heartbeat.getStuck()));
+    long roundTripNanos = arrivedNanos - heartbeat.getEchoNanos();
+    // An echo from the future is no clock of ours: not counted.
+    if (heartbeat.getEchoNanos() != 0 && roundTripNanos >= 0) {
+      roundTrips.observe(worker.link().transport(), roundTripNanos);
+    }
+    if (heartbeat.getSentNanos() != 0) {
+      worker.toEcho(heartbeat.getSentNanos(), arrivedNanos);
+    }
   }
 
   /** The worker hands back attempts it will not finish (it is draining). */
@@ -822,6 +841,7 @@ final class Scheduler {
   /** What {@code /metrics} shows, read on the conductor. */
   record Gauges(
       TaskCounts counts,
+      TransportHistogram roundTrips,
       Map<JobState, Integer> jobsByState,
       long queuedTasks,
       long runningTasks,
@@ -838,7 +858,7 @@ final class Scheduler {
         running += job.runningTasks();
       }
     }
-    return new Gauges(counts.copy(), byState, queued, running, workers.list());
+    return new Gauges(counts.copy(), roundTrips.copy(), byState, queued, running, workers.list());
   }
 
   /** Sends heartbeats and ends the links of workers silent past their lease or revoked. */

@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 import org.sqlite.SQLiteConfig;
 
 /**
@@ -46,16 +47,27 @@ final class SqliteJournal implements Journal {
   private static final int CLOSE_ATTEMPTS = 3;
   private static final long CLOSE_DEADLINE_MS = 30_000;
 
+  /** Upper bounds of the commit-time buckets, in seconds; the last bucket is +Inf. */
+  static final double[] COMMIT_BOUNDS_SECONDS = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+  };
+
   private final Path dir;
   private final DataDirLock dirLock;
   private final Connection db;
   private final JournalTables.Statements sql;
   private final List<SavedJob> saved;
+  // Monotonic nanoseconds, for group commits, deadlines and commit times.
+  private final LongSupplier nanoClock;
 
   private final Object lock = new Object();
   // Guarded by lock.
   private ArrayList<Record> pending = new ArrayList<>();
   private long pendingBytes;
+  // Records taken from pending by the commit under way.
+  private int committing;
+  // Successful group commits, by how long they took.
+  private final LatencyBuckets commits = new LatencyBuckets(COMMIT_BOUNDS_SECONDS);
   private boolean urgent;
   private boolean writerParked;
   private boolean closing;
@@ -111,7 +123,9 @@ final class SqliteJournal implements Journal {
       DataDirLock dirLock,
       Connection db,
       JournalTables.Statements sql,
-      List<SavedJob> saved) {
+      List<SavedJob> saved,
+      LongSupplier nanoClock) {
+    this.nanoClock = nanoClock;
     this.dir = dir;
     this.dirLock = dirLock;
     this.db = db;
@@ -122,9 +136,18 @@ final class SqliteJournal implements Journal {
   /**
    * Locks {@code dir}, opens (or creates) its journal, forgets finished jobs beyond the retention
    * (older than {@code retention}, or beyond the newest {@code keepFinished}) and reads the rest.
-   * Nothing is written until {@link #start}.
+   * Nothing is written until {@link #start}. Times come from the system's monotonic clock.
    */
   static SqliteJournal open(Path dir, Duration retention, int keepFinished)
+      throws DataDirException {
+    return open(dir, retention, keepFinished, System::nanoTime);
+  }
+
+  /**
+   * As {@link #open(Path, Duration, int)}, with time from {@code nanoClock}: monotonic nanoseconds
+   * that must advance, since the writer waits on it between group commits.
+   */
+  static SqliteJournal open(Path dir, Duration retention, int keepFinished, LongSupplier nanoClock)
       throws DataDirException {
     DataDirLock dirLock = DataDirLock.acquire(dir);
     Path file = dir.resolve(FILE_NAME);
@@ -143,7 +166,8 @@ final class SqliteJournal implements Journal {
       JournalTables.createSchema(db, file);
       JournalTables.prune(db, System.currentTimeMillis() - retention.toMillis(), keepFinished);
       List<SavedJob> saved = JournalTables.load(db);
-      return new SqliteJournal(dir, dirLock, db, new JournalTables.Statements(db), saved);
+      return new SqliteJournal(
+          dir, dirLock, db, new JournalTables.Statements(db), saved, nanoClock);
     } catch (SQLException e) {
       closeAfterFailure(db, dirLock, e);
       throw new DataDirException(
@@ -225,7 +249,7 @@ final class SqliteJournal implements Journal {
    * than a timer per job.
    */
   private void expireSubmits() {
-    long now = System.nanoTime();
+    long now = nanoClock.getAsLong();
     Submit oldest;
     while ((oldest = unsynced.peek()) != null) {
       if (oldest.done().isDone()) {
@@ -256,7 +280,7 @@ final class SqliteJournal implements Journal {
   public CompletableFuture<Void> submitted(String id, JobSpec spec, int tasks, long createdMs) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     Submit submit =
-        new Submit(id, spec, tasks, createdMs, done, new AtomicBoolean(), System.nanoTime());
+        new Submit(id, spec, tasks, createdMs, done, new AtomicBoolean(), nanoClock.getAsLong());
     synchronized (lock) {
       if (closing) {
         return CompletableFuture.failedFuture(
@@ -329,6 +353,13 @@ final class SqliteJournal implements Journal {
     return behind;
   }
 
+  @Override
+  public java.util.Optional<Stats> stats() {
+    synchronized (lock) {
+      return java.util.Optional.of(new Stats(pending.size() + committing, commits.copy()));
+    }
+  }
+
   private void append(Record record, long bytes) {
     synchronized (lock) {
       if (closing && writer == null) {
@@ -349,7 +380,7 @@ final class SqliteJournal implements Journal {
   // ---- the writer ----
 
   private void runWriter() {
-    long lastCommitNanos = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(GROUP_COMMIT_MS);
+    long lastCommitNanos = nanoClock.getAsLong() - TimeUnit.MILLISECONDS.toNanos(GROUP_COMMIT_MS);
     int failures = 0;
     while (true) {
       List<Record> batch;
@@ -370,15 +401,25 @@ final class SqliteJournal implements Journal {
         pendingBytes = 0;
         urgent = false;
         last = closing;
+        committing = batch.size();
       }
       try {
+        long began = nanoClock.getAsLong();
         write(batch);
+        long took = nanoClock.getAsLong() - began;
+        synchronized (lock) {
+          commits.observe(took);
+          committing = 0;
+        }
         failures = 0;
       } catch (SQLException | RuntimeException e) {
         batch = isEnvironmental(e) ? batch : writeOneByOne(batch);
         if (batch.isEmpty()) {
+          synchronized (lock) {
+            committing = 0;
+          }
           failures = 0;
-          lastCommitNanos = System.nanoTime();
+          lastCommitNanos = nanoClock.getAsLong();
           caughtUp();
           continue;
         }
@@ -396,7 +437,7 @@ final class SqliteJournal implements Journal {
         requeueFront(batch);
         pauseAfterFailure();
       }
-      lastCommitNanos = System.nanoTime();
+      lastCommitNanos = nanoClock.getAsLong();
       caughtUp();
     }
   }
@@ -415,7 +456,7 @@ final class SqliteJournal implements Journal {
       }
       // Records keep coming while tasks run: gather them for a while, one commit for all.
       long left =
-          lastCommitNanos + TimeUnit.MILLISECONDS.toNanos(GROUP_COMMIT_MS) - System.nanoTime();
+          lastCommitNanos + TimeUnit.MILLISECONDS.toNanos(GROUP_COMMIT_MS) - nanoClock.getAsLong();
       if (left <= 0) {
         return;
       }
@@ -579,6 +620,7 @@ final class SqliteJournal implements Journal {
   /** Puts records that failed to commit back in front of those queued since. */
   private void requeueFront(List<Record> batch) {
     synchronized (lock) {
+      committing = 0;
       ArrayList<Record> merged = new ArrayList<>(batch.size() + pending.size());
       merged.addAll(batch);
       merged.addAll(pending);
@@ -595,10 +637,10 @@ final class SqliteJournal implements Journal {
   /** Waits before retrying a failed commit (not when closing: then the retries are few). */
   private void pauseAfterFailure() {
     synchronized (lock) {
-      long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RETRY_MS);
+      long deadline = nanoClock.getAsLong() + TimeUnit.MILLISECONDS.toNanos(RETRY_MS);
       try {
         while (!closing) {
-          long left = deadline - System.nanoTime();
+          long left = deadline - nanoClock.getAsLong();
           if (left <= 0) {
             break;
           }

@@ -14,8 +14,6 @@ final class TaskCounts {
     0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800, 3600
   };
 
-  private static final Transport[] TRANSPORTS = Transport.values();
-
   long submitted;
   long started;
   long succeeded;
@@ -23,28 +21,24 @@ final class TaskCounts {
   long retried;
   long cancelled;
   long preempted;
-  // Per transport (by ordinal): attempts per bucket (not cumulative), and their summed seconds.
-  final long[][] durationBuckets = new long[TRANSPORTS.length][DURATION_BOUNDS_SECONDS.length + 1];
-  final double[] durationSumSeconds = new double[TRANSPORTS.length];
+  final TransportHistogram durations;
+
+  TaskCounts() {
+    this(new TransportHistogram(DURATION_BOUNDS_SECONDS));
+  }
+
+  private TaskCounts(TransportHistogram durations) {
+    this.durations = durations;
+  }
 
   /** An attempt on {@code transport} answered {@code nanos} after its dispatch. */
   void took(Transport transport, long nanos) {
-    double seconds = nanos / 1e9;
-    int bucket = 0;
-    while (bucket < DURATION_BOUNDS_SECONDS.length && seconds > DURATION_BOUNDS_SECONDS[bucket]) {
-      bucket++;
-    }
-    durationBuckets[transport.ordinal()][bucket]++;
-    durationSumSeconds[transport.ordinal()] += seconds;
-  }
-
-  static Transport transport(int ordinal) {
-    return TRANSPORTS[ordinal];
+    durations.observe(transport, nanos);
   }
 
   /** A copy another thread may read. */
   TaskCounts copy() {
-    TaskCounts copy = new TaskCounts();
+    TaskCounts copy = new TaskCounts(durations.copy());
     copy.submitted = submitted;
     copy.started = started;
     copy.succeeded = succeeded;
@@ -52,11 +46,6 @@ final class TaskCounts {
     copy.retried = retried;
     copy.cancelled = cancelled;
     copy.preempted = preempted;
-    for (int t = 0; t < durationBuckets.length; t++) {
-      System.arraycopy(
-          durationBuckets[t], 0, copy.durationBuckets[t], 0, durationBuckets[t].length);
-      copy.durationSumSeconds[t] = durationSumSeconds[t];
-    }
     return copy;
   }
 }

@@ -68,19 +68,21 @@ final class WorkerAdapter {
           });
       return;
     }
+    // A beat is timed where it arrives, not when the conductor gets to it.
+    long arrivedNanos = message.hasHeartbeat() ? conductor.nanoTimeNow() : 0;
     conductor.post(
         () -> {
           if (session != null) {
-            handle(session, message);
+            handle(session, message, arrivedNanos);
           }
         });
   }
 
-  private void handle(AttachedWorker current, WorkerMessage message) {
+  private void handle(AttachedWorker current, WorkerMessage message, long arrivedNanos) {
     switch (message.getBodyCase()) {
       case CREDIT -> scheduler.credit(current, message.getCredit().getSlots());
       case RESULTS -> scheduler.results(current, message.getResults().getResultsList());
-      case HEARTBEAT -> scheduler.heartbeat(current, message.getHeartbeat());
+      case HEARTBEAT -> scheduler.heartbeat(current, message.getHeartbeat(), arrivedNanos);
       case DRAINING ->
           scheduler.handBack(current, message.getDraining().getReturnedAttemptIdsList());
       case GOODBYE -> {

@@ -156,6 +156,12 @@ class HttpApiTest {
     assertEquals(1.0, after.get("weft_jobs{state=\"succeeded\"}"));
     assertEquals(0.0, after.get("weft_tasks_running"));
     assertEquals(5.0, after.get("weft_task_duration_seconds_count{transport=\"grpc\"}"));
+    for (String transport : List.of("grpc", "pipe", "shm")) {
+      String name = "weft_link_round_trip_seconds_count{transport=\"" + transport + "\"}";
+      assertTrue(after.containsKey(name), name + " is exposed before any round trip");
+    }
+    assertTrue(after.get("weft_journal_commit_seconds_count") >= 1, "the submission committed");
+    assertTrue(after.containsKey("weft_journal_backlog"), "the journal's backlog");
     assertTrue(scrapeText().contains("\njvm_memory_used_bytes{"), "the JVM's metrics");
   }
 

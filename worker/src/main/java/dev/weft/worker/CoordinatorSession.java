@@ -15,6 +15,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
+import java.util.function.ObjLongConsumer;
 
 /**
  * The worker's view of its coordinator: one attachment, from hello to its end, whatever link
@@ -34,6 +35,7 @@ final class CoordinatorSession {
   private final ScheduledExecutorService timers;
   private final ShmUpgradeClient shmUpgrade;
   private final LogServer logServer;
+  private final ObjLongConsumer<Transport> roundTrips;
   private final CountDownLatch ended = new CountDownLatch(1);
   private volatile CoordinatorLink data;
   private volatile boolean welcomed;
@@ -50,6 +52,7 @@ final class CoordinatorSession {
    * @param shmUpgrade answers shared-memory offers; null when this worker must stay on {@code
    *     control}
    * @param logs the task logs log requests are answered from; null when the worker keeps none
+   * @param roundTrips told each round trip of the link timed on heartbeats
    */
   CoordinatorSession(
       CoordinatorLink control,
@@ -58,8 +61,10 @@ final class CoordinatorSession {
       IntSupplier credit,
       ScheduledExecutorService timers,
       ShmUpgradeClient shmUpgrade,
-      dev.weft.kinds.TaskLogs logs) {
+      dev.weft.kinds.TaskLogs logs,
+      ObjLongConsumer<Transport> roundTrips) {
     this.control = control;
+    this.roundTrips = roundTrips;
     this.logServer = new LogServer(logs, control::send);
     this.data = control;
     this.slots = slots;
@@ -158,8 +163,40 @@ final class CoordinatorSession {
       case LOG_CANCEL -> logServer.cancel(message.getLogCancel().getRequestId());
       case LOG_ACK ->
           logServer.ack(message.getLogAck().getRequestId(), message.getLogAck().getChunks());
-      case HEARTBEAT, BODY_NOT_SET -> {}
+      case HEARTBEAT -> answerBeat(message.getHeartbeat());
+      case BODY_NOT_SET -> {}
     }
+  }
+
+  /**
+   * Times the link (see {@code Heartbeat} in worker_service.proto): the beat echoes our clock from
+   * our last answer, and we answer it at once on the link it came in on, so the coordinator can
+   * time that link too. Once per beat interval, never per task.
+   */
+  private void answerBeat(Heartbeat beat) {
+    long now = System.nanoTime();
+    CoordinatorLink link = data;
+    if (beat.getEchoNanos() != 0) {
+      roundTrips.accept(link.transport(), now - beat.getEchoNanos() - beat.getHeldNanos());
+    }
+    if (beat.getSentNanos() != 0 && welcomed && ended.getCount() > 0) {
+      link.send(
+          WorkerMessage.newBuilder()
+              .setHeartbeat(
+                  Heartbeat.newBuilder()
+                      .setSentUnixMs(System.currentTimeMillis())
+                      .setBusy(slots.busy())
+                      .setStuck(slots.stuck())
+                      .setEchoNanos(beat.getSentNanos())
+                      // Zero means "not set" on the wire; a clock that reads zero is off by one.
+                      .setSentNanos(now == 0 ? 1 : now))
+              .build());
+    }
+  }
+
+  /** Welcomed by the coordinator and not ended: attached, not merely trying to be. */
+  boolean attached() {
+    return welcomed && ended.getCount() > 0;
   }
 
   private void announceCredit() {

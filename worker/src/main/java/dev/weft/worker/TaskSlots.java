@@ -59,6 +59,23 @@ final class TaskSlots {
     void stuck(int stuck);
   }
 
+  /** Told as attempts start on a slot and end there, for the worker's metrics; any thread. */
+  interface Tally {
+    Tally NONE =
+        new Tally() {
+          @Override
+          public void started(String kind) {}
+
+          @Override
+          public void ended(String kind, TaskResult result, long nanos) {}
+        };
+
+    void started(String kind);
+
+    /** The attempt of {@code kind} that started ended with {@code result}, {@code nanos} later. */
+    void ended(String kind, TaskResult result, long nanos);
+  }
+
   private final JobKinds kinds;
   private final SlotThreads threads;
   private final int slots;
@@ -67,6 +84,7 @@ final class TaskSlots {
   private final Listener listener;
   private final ScheduledExecutorService timers;
   private final TaskLogs logs; // null when the worker keeps no task logs
+  private final Tally tally;
   private final Set<Long> earlyCancels = Collections.synchronizedSet(new LinkedHashSet<>());
   private final Object idle = new Object();
   // One per slot, held while a task runs (on a slot thread or inline): a second link reader's
@@ -90,7 +108,19 @@ final class TaskSlots {
       Listener listener,
       ScheduledExecutorService timers,
       TaskLogs logs) {
+    this(slots, kinds, results, listener, timers, logs, Tally.NONE);
+  }
+
+  TaskSlots(
+      int slots,
+      JobKinds kinds,
+      Consumer<TaskResult> results,
+      Listener listener,
+      ScheduledExecutorService timers,
+      TaskLogs logs,
+      Tally tally) {
     this.logs = logs;
+    this.tally = tally;
     this.kinds = kinds;
     this.slots = slots;
     this.results = results;
@@ -321,6 +351,7 @@ final class TaskSlots {
         runner = Thread.currentThread();
       }
       long start = System.nanoTime();
+      tally.started(assignment.getKind());
       startTimeout();
       TaskResult result;
       try {
@@ -340,6 +371,7 @@ final class TaskSlots {
           Thread.interrupted();
         }
       }
+      tally.ended(assignment.getKind(), result, System.nanoTime() - start);
       finish(result);
     }
 

@@ -10,6 +10,8 @@ import dev.weft.v1.Resources;
 import dev.weft.v1.TaskResults;
 import dev.weft.wire.Transport;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -46,6 +48,7 @@ public final class Worker implements AutoCloseable {
   private final AttachLoop attachLoop;
   private final ScheduledExecutorService timers;
   private final TaskLogs logs; // null when it keeps none
+  private final WorkerMetrics metrics; // null without an HTTP port: nothing would read it
   private final CountDownLatch terminated = new CountDownLatch(1);
   private final Object state = new Object();
   private Thread runner;
@@ -54,11 +57,13 @@ public final class Worker implements AutoCloseable {
   private boolean draining;
   private volatile boolean exitedStuck;
   private volatile String refusal;
+  private WorkerHttp http; // guarded by state; null without an HTTP port
 
   private Worker(WorkerConfig config, TaskLogs logs) {
     this.config = config;
     this.logs = logs;
     this.kinds = JobKinds.load(Worker.class.getClassLoader());
+    this.metrics = config.httpPort() < 0 ? null : new WorkerMetrics(kinds.names());
     ScheduledThreadPoolExecutor timer =
         new ScheduledThreadPoolExecutor(
             1,
@@ -96,7 +101,11 @@ public final class Worker implements AutoCloseable {
               }
             },
             timers,
-            logs);
+            logs,
+            metrics == null ? TaskSlots.Tally.NONE : metrics);
+    if (metrics != null) {
+      metrics.watch(slots);
+    }
     this.attachLoop = config.stdio() ? null : new AttachLoop(config, new Host());
   }
 
@@ -106,6 +115,9 @@ public final class Worker implements AutoCloseable {
     sweepOrphans();
     TaskLogs logs = openLogs(config);
     Worker worker = new Worker(config, logs);
+    if (worker.metrics != null) {
+      worker.serveHttp();
+    }
     if (logs != null) {
       // Off the timer thread, which beats the heartbeat: a sweep of many logs takes a while.
       long everyMs = Math.clamp(config.logRetentionMs() / 4, 1_000, LOG_SWEEP_MAX_MS);
@@ -136,6 +148,50 @@ public final class Worker implements AutoCloseable {
               () -> Thread.ofPlatform().start(worker::close));
     }
     return worker;
+  }
+
+  /**
+   * Serves {@code /metrics} and {@code /healthz} before the worker attaches, so a port that cannot
+   * be served stops it before it takes any task.
+   *
+   * @throws UncheckedIOException naming the address and why, after the worker is closed
+   */
+  private void serveHttp() {
+    InetSocketAddress address = new InetSocketAddress(config.httpAddress(), config.httpPort());
+    WorkerHttp started;
+    try {
+      started = WorkerHttp.start(address, metrics, this::health);
+    } catch (IOException e) {
+      close();
+      throw new UncheckedIOException(
+          "cannot serve HTTP on "
+              + address.getHostString()
+              + ":"
+              + config.httpPort()
+              + ": "
+              + e.getMessage()
+              + "; choose another with --http-listen HOST:PORT, or off",
+          e);
+    }
+    synchronized (state) {
+      http = started;
+    }
+  }
+
+  /** Serving until it drains or stops; the transport only while attached (not while trying). */
+  private WorkerHttp.Health health() {
+    synchronized (state) {
+      boolean attached = session != null && session.attached();
+      return new WorkerHttp.Health(
+          !stopping && !draining, attached ? session.transport().wireName() : "");
+    }
+  }
+
+  /** The bound HTTP port, or -1 when there is none. */
+  public int httpPort() {
+    synchronized (state) {
+      return http == null ? -1 : http.port();
+    }
   }
 
   /** The worker's task logs, or null when it keeps none or cannot (which it says). */
@@ -329,6 +385,13 @@ public final class Worker implements AutoCloseable {
       Thread.currentThread().interrupt();
     } finally {
       timers.shutdownNow();
+      WorkerHttp serving;
+      synchronized (state) {
+        serving = http;
+      }
+      if (serving != null) {
+        serving.close();
+      }
       terminated.countDown();
     }
   }
@@ -357,7 +420,14 @@ public final class Worker implements AutoCloseable {
     public CoordinatorSession open(CoordinatorLink control) {
       CoordinatorSession next =
           new CoordinatorSession(
-              control, slots, results, Worker.this::creditToAnnounce, timers, shmUpgrade(), logs);
+              control,
+              slots,
+              results,
+              Worker.this::creditToAnnounce,
+              timers,
+              shmUpgrade(),
+              logs,
+              metrics == null ? (transport, nanos) -> {} : metrics::roundTrip);
       synchronized (state) {
         if (stopping || draining) {
           return null;

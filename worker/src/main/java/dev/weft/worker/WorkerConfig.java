@@ -46,6 +46,10 @@ public final class WorkerConfig {
   private int gpus;
   private final Map<String, Long> customResources = new TreeMap<>();
   private final Map<String, String> labels = new TreeMap<>();
+  private String httpHost;
+  private int httpPort = -1; // -1: no HTTP port
+  private boolean httpPlainBeyondLoopback;
+  private java.net.InetAddress httpAddress; // resolved by conclude()
 
   /** The coordinator's address as {@code HOST:PORT} (IPv6 hosts in brackets). */
   public WorkerConfig join(String hostPort) {
@@ -246,6 +250,18 @@ public final class WorkerConfig {
     return this;
   }
 
+  /**
+   * Serve {@code /metrics} and {@code /healthz} on {@code host:port} (port 0: any free one), in
+   * plain text: a worker has no certificate of its own. Beyond loopback only with {@code
+   * plainBeyondLoopback}, meant for a worker that talks plain text to its coordinator anyway.
+   */
+  public WorkerConfig httpListen(String host, int port, boolean plainBeyondLoopback) {
+    this.httpHost = Objects.requireNonNull(host, "host");
+    this.httpPort = port;
+    this.httpPlainBeyondLoopback = plainBeyondLoopback;
+    return this;
+  }
+
   /** TLS and the join token for the coordinator (plain text by default). */
   public WorkerConfig security(ClientSecurity value) {
     Objects.requireNonNull(value, "security");
@@ -317,7 +333,47 @@ public final class WorkerConfig {
       logDir = dev.weft.kinds.TaskLogs.defaultDirectory(id);
     }
     concludeResources();
+    concludeHttp();
     return this;
+  }
+
+  private void concludeHttp() {
+    if (httpPort == -1) {
+      return;
+    }
+    if (httpPort < 0 || httpPort > 65_535) {
+      throw new IllegalArgumentException("HTTP port must be 0..65535, got " + httpPort);
+    }
+    String bare =
+        httpHost.startsWith("[") && httpHost.endsWith("]")
+            ? httpHost.substring(1, httpHost.length() - 1)
+            : httpHost;
+    try {
+      // Resolved once: the address checked is the address bound.
+      httpAddress = java.net.InetAddress.getByName(bare);
+    } catch (java.net.UnknownHostException e) {
+      throw new IllegalArgumentException("cannot resolve the HTTP host '" + httpHost + "'", e);
+    }
+    if (!httpAddress.isLoopbackAddress() && !httpPlainBeyondLoopback) {
+      throw new IllegalArgumentException(
+          "--http-listen "
+              + (bare.contains(":") ? "[" + bare + "]" : bare)
+              + ":"
+              + httpPort
+              + " is beyond loopback: a worker serves HTTP in plain text only, having no"
+              + " certificate of its own, so it listens on loopback (127.0.0.1:PORT or [::1]:PORT)"
+              + " unless it runs --insecure; scrape it from its host, or use off");
+    }
+  }
+
+  /** The HTTP port to serve, -1 for none; 0 for any free one. */
+  public int httpPort() {
+    return httpPort;
+  }
+
+  /** After {@link #conclude()}, the resolved HTTP host; null when there is no HTTP port. */
+  public java.net.InetAddress httpAddress() {
+    return httpAddress;
   }
 
   private void concludeResources() {
