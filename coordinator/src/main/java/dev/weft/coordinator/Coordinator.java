@@ -251,8 +251,7 @@ public final class Coordinator implements AutoCloseable {
       if (socket) {
         socketServer = startSocketServer(config, services);
       }
-      http =
-          startHttp(config, security, jobs, logins, conductor, scheduler, journal, serving::get);
+      http = startHttp(config, security, jobs, logins, conductor, scheduler, journal, serving::get);
     } catch (IOException e) {
       if (probeServer != null) {
         probeServer.shutdownNow();

@@ -106,6 +106,7 @@ final class HttpApi implements AutoCloseable {
   private final DashboardSessions sessions;
   private final DashboardPages pages = DashboardPages.load();
   private final String listenHost;
+  private final boolean loopback;
 
   private HttpApi(
       HttpServer server,
@@ -116,10 +117,12 @@ final class HttpApi implements AutoCloseable {
       CoordinatorMetrics metrics,
       BooleanSupplier serving,
       int maxBodyBytes,
-      String listenHost) {
+      String listenHost,
+      boolean loopback) {
     this.server = server;
     this.sessions = sessions;
     this.listenHost = listenHost;
+    this.loopback = loopback;
     this.executor = executor;
     this.inProcess = inProcess;
     this.channel = channel;
@@ -193,7 +196,8 @@ final class HttpApi implements AutoCloseable {
             metrics,
             serving,
             maxBodyBytes,
-            listenHost);
+            listenHost,
+            loopback);
     server.createContext("/", api::handle);
     server.setExecutor(executor);
     server.start();
@@ -241,6 +245,7 @@ final class HttpApi implements AutoCloseable {
         return;
       }
       try {
+        checkHost(exchange);
         route(exchange);
       } catch (Refusal e) {
         error(exchange, e.status, e.getMessage());
@@ -254,6 +259,43 @@ final class HttpApi implements AutoCloseable {
       } finally {
         inFlight.release();
       }
+    }
+  }
+
+  /**
+   * On loopback, only requests addressed to a loopback name: a web page whose own host name an
+   * attacker points at 127.0.0.1 (DNS rebinding) would otherwise reach this port as its own origin,
+   * which matters most for a coordinator in plain text, where calls need no token.
+   */
+  private void checkHost(HttpExchange exchange) throws Refusal {
+    if (!loopback) {
+      return;
+    }
+    String host = exchange.getRequestHeaders().getFirst("Host");
+    if (host == null) {
+      return;
+    }
+    String name = host;
+    if (name.startsWith("[")) {
+      int close = name.indexOf(']');
+      name = close < 0 ? name : name.substring(1, close);
+    } else if (name.indexOf(':') >= 0) {
+      name = name.substring(0, name.lastIndexOf(':'));
+    }
+    name = name.toLowerCase(Locale.ROOT);
+    boolean local =
+        name.equals("localhost")
+            || name.endsWith(".localhost")
+            || name.equals("::1")
+            || name.matches("127\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}");
+    if (!local) {
+      throw new Refusal(
+          421,
+          "this port listens on loopback and answers requests for localhost, 127.0.0.1 or [::1]"
+              + " only, not for '"
+              + host
+              + "' (a guard against DNS rebinding); serve it beyond loopback with --http-listen"
+              + " to reach it by another name");
     }
   }
 

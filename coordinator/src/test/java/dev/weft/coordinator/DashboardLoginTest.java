@@ -286,6 +286,29 @@ class DashboardLoginTest {
   }
 
   @Test
+  void onLoopbackOnlyLoopbackNamesAreAnswered() throws Exception {
+    // A page of evil.example that rebinds its name to 127.0.0.1 sends this Host header.
+    assertTrue(rawGet("evil.example:" + coordinator.httpPort()).startsWith("HTTP/1.1 421 "));
+    for (String host :
+        List.of("127.0.0.1:" + coordinator.httpPort(), "localhost", "[::1]:80", "LOCALHOST")) {
+      assertTrue(rawGet(host).startsWith("HTTP/1.1 200 "), host);
+    }
+  }
+
+  private String rawGet(String host) throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", coordinator.httpPort())) {
+      socket.setSoTimeout((int) WAIT.toMillis());
+      socket
+          .getOutputStream()
+          .write(
+              ("GET /healthz HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      return new String(
+          socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+    }
+  }
+
+  @Test
   void theJoinTokenGetsNoLogin() throws Exception {
     StatusRuntimeException refused =
         assertThrows(
