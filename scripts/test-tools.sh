@@ -1,13 +1,21 @@
 # Sourced by ./build: makes sure the outside programs the test suite drives are installed.
 # nft (nftables) cuts a worker off in PartitionEndToEndTest; promtool (prometheus) checks the
 # coordinator's /metrics in HttpApiTest; chromedriver (chromium-driver, which brings chromium) lets
-# DashboardBrowserTest drive a real headless browser. On a machine where we are root and apt-get works they are
+# DashboardBrowserTest drive a real headless browser; postgresql gives the journal's PostgreSQL tests
+# (PostgresJournalTest, PostgresRestartEndToEndTest) a server they start themselves (TestPostgres). On a machine where we are root and apt-get works they are
 # installed once; otherwise the tests that need them are skipped and say why.
 weft_test_tools() {
   weft_test_tool nft nftables "the partition test"
   weft_test_tool promtool prometheus "the metrics format check"
   weft_test_tool chromedriver chromium-driver "the dashboard's browser test"
+  weft_test_postgres
   return 0
+}
+
+# Debian installs PostgreSQL's programs under /usr/lib/postgresql/VERSION/bin, not on PATH.
+weft_test_postgres() {
+  compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null && return 0
+  weft_test_tool /usr/lib/postgresql/none/bin/postgres postgresql "the PostgreSQL journal's tests"
 }
 
 # weft_test_tool COMMAND PACKAGE WHAT: installs PACKAGE (Debian) when COMMAND is missing.

@@ -4,6 +4,7 @@ import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
 import dev.weft.coordinator.DataDirException;
 import dev.weft.coordinator.HttpListenException;
+import dev.weft.coordinator.JournalUnavailableException;
 import dev.weft.coordinator.UnixSocketException;
 import dev.weft.coordinator.security.JoinTokenFiles;
 import dev.weft.coordinator.security.SecurityConfig;
@@ -136,6 +137,24 @@ final class CoordinatorCommand implements Callable<Integer> {
               + " coordinator resumes from. One coordinator per directory (default:"
               + " $XDG_DATA_HOME/weft, else ~/.local/share/weft).")
   private java.nio.file.Path dataDir;
+
+  @Option(
+      names = "--journal",
+      paramLabel = "sqlite|URL",
+      description =
+          "Where the journal of jobs lives: sqlite (default: DATA_DIR/journal.db) or a PostgreSQL"
+              + " database, postgresql://HOST[:PORT]/DB?user=NAME. Its password comes from"
+              + " --journal-password-file or WEFT_JOURNAL_PASSWORD, never from the URL. One"
+              + " coordinator per database.")
+  private String journal;
+
+  @Option(
+      names = "--journal-password-file",
+      paramLabel = "FILE",
+      description =
+          "A file (readable by its owner only) whose first line is the password of --journal's"
+              + " database; else WEFT_JOURNAL_PASSWORD is used.")
+  private java.nio.file.Path journalPasswordFile;
 
   @Option(
       names = "--retention",
@@ -384,6 +403,7 @@ final class CoordinatorCommand implements Callable<Integer> {
       }
       config.preemptAfterMs(preemptAfter.toMillis());
     }
+    JournalOption.apply(config, journal, journalPasswordFile, System.getenv());
     config.ownerWeights(ownerWeights(shares)).maxSubmitPriority(maxSubmitPriority);
     config.security(
         new SecurityConfig()
@@ -403,6 +423,8 @@ final class CoordinatorCommand implements Callable<Integer> {
       coordinator = Coordinator.start(config);
     } catch (DataDirException e) {
       throw CliException.usage(e.getMessage()); // it names the directory and what to do
+    } catch (JournalUnavailableException e) {
+      throw CliException.usage(e.getMessage()); // it names the database and what to check
     } catch (UnixSocketException e) {
       throw CliException.usage(e.getMessage()); // it names the socket and why
     } catch (HttpListenException e) {

@@ -21,6 +21,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
@@ -43,6 +44,7 @@ final class ProcessCluster implements AutoCloseable {
   private static final Pattern TOKEN = Pattern.compile("join a worker: .*--token (\\S+)");
 
   private final Path dir;
+  private final java.util.Set<Long> earlier;
   private final List<Process> processes = new ArrayList<>();
   private final List<Path> logs = new ArrayList<>();
   private Process coordinatorProcess;
@@ -54,6 +56,22 @@ final class ProcessCluster implements AutoCloseable {
 
   ProcessCluster() throws IOException {
     this.dir = Files.createTempDirectory("weft-e2e-");
+    // A server the test class started before the cluster (PostgreSQL) outlives it.
+    this.earlier =
+        ProcessHandle.current()
+            .descendants()
+            .map(ProcessHandle::pid)
+            .collect(java.util.stream.Collectors.toSet());
+  }
+
+  /** Whether {@code p} was started by this cluster: it is no earlier process nor one of theirs. */
+  private boolean ours(ProcessHandle p) {
+    for (Optional<ProcessHandle> at = Optional.of(p); at.isPresent(); at = at.get().parent()) {
+      if (earlier.contains(at.get().pid())) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** {@code java [weft's flags] -cp <this JVM's class path> dev.weft.cli.Main args...}. */
@@ -528,11 +546,16 @@ final class ProcessCluster implements AutoCloseable {
     Await.until(
         "every child process of the test JVM to exit",
         STOP_DEADLINE,
-        () -> ProcessHandle.current().descendants().noneMatch(ProcessHandle::isAlive),
+        () ->
+            ProcessHandle.current()
+                .descendants()
+                .filter(this::ours)
+                .noneMatch(ProcessHandle::isAlive),
         () -> {
           StringBuilder left = new StringBuilder("still alive (now killed):\n");
           ProcessHandle.current()
               .descendants()
+              .filter(this::ours)
               .forEach(
                   p -> {
                     left.append("  ").append(p.pid()).append(' ').append(p.info()).append('\n');

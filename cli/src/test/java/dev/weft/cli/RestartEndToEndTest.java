@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -42,7 +43,7 @@ final class RestartEndToEndTest {
     cluster.close();
   }
 
-  private Job status(String id) {
+  private static Job status(ProcessCluster cluster, String id) {
     CliResult r = cluster.client("status", id, "--json");
     assertExit(0, r);
     return r.job();
@@ -50,8 +51,18 @@ final class RestartEndToEndTest {
 
   @Test
   void aKilledCoordinatorResumesItsJobWithoutRunningRecordedTasksAgain() throws Exception {
+    killMidJobAndResume(cluster, work, Map.of());
+  }
+
+  /**
+   * The test above, with {@code env} and {@code options} given to both coordinators: {@link
+   * PostgresRestartEndToEndTest} runs it on a PostgreSQL journal.
+   */
+  static void killMidJobAndResume(
+      ProcessCluster cluster, Path work, Map<String, String> env, String... options)
+      throws Exception {
     int port = ProcessCluster.freePort();
-    cluster.startCoordinator(port);
+    cluster.startCoordinator(env, port, options);
     cluster.startWorker("w1", 2);
     cluster.startWorker("w2", 2);
     cluster.awaitWorkers(2);
@@ -74,7 +85,7 @@ final class RestartEndToEndTest {
     Await.until(
         "a quarter of the tasks to be done",
         JOB_DEADLINE,
-        () -> status(id).getTasksDone() >= TASKS / 4,
+        () -> status(cluster, id).getTasksDone() >= TASKS / 4,
         cluster::logTails);
 
     Process killed = cluster.coordinatorProcess();
@@ -90,14 +101,14 @@ final class RestartEndToEndTest {
         () -> "still running: " + TaskProcesses.find(runs.toString()));
     Files.writeString(generation, "2");
 
-    cluster.startCoordinator(port);
+    cluster.startCoordinator(env, port, options);
     Await.until(
         "job " + id + " to succeed after the restart",
         JOB_DEADLINE,
-        () -> status(id).getState() == JobState.SUCCEEDED,
+        () -> status(cluster, id).getState() == JobState.SUCCEEDED,
         cluster::logTails);
 
-    Job done = status(id);
+    Job done = status(cluster, id);
     assertEquals(TASKS, done.getResult().getExec().getSucceeded(), done::toString);
     List<ExecOutcome> outcomes = done.getResult().getExec().getTasksList();
     assertEquals(
@@ -123,7 +134,7 @@ final class RestartEndToEndTest {
     assertEquals(TASKS - recorded.size(), after.size(), "runs after the restart: " + after);
 
     // The job that had finished before the kill is still there, with its result.
-    Job kept = status(sum.job().getId());
+    Job kept = status(cluster, sum.job().getId());
     assertEquals(JobState.SUCCEEDED, kept.getState());
     assertEquals("500500", kept.getResult().getSum().getSum());
     CliResult list = cluster.client("jobs", "--json");

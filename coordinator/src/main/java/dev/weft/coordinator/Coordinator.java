@@ -158,15 +158,29 @@ public final class Coordinator implements AutoCloseable {
     String id = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
     security.intercept(builder);
     // Before the scheduler, so a second coordinator on the same data dir stops before it serves.
-    SqliteJournal sqlite =
-        config.dataDir() == null || !config.journal()
-            ? null
-            : SqliteJournal.open(
-                config.dataDir(),
-                config.retention(),
-                config.retainedFinishedJobs(),
-                config.nanoClock());
-    Journal journal = sqlite == null ? Journal.NONE : sqlite;
+    SqliteJournal sqlite = null;
+    PostgresJournal postgres = null;
+    if (config.journal() && config.postgresJournal() != null) {
+      postgres =
+          PostgresJournal.open(
+              config.postgresJournal(),
+              config.postgresPassword(),
+              config.dataDir(),
+              config.retention(),
+              config.retainedFinishedJobs(),
+              config.epochClock().getAsLong(),
+              config.nanoClock());
+    } else if (config.journal() && config.dataDir() != null) {
+      sqlite =
+          SqliteJournal.open(
+              config.dataDir(),
+              config.retention(),
+              config.retainedFinishedJobs(),
+              config.nanoClock());
+    }
+    Journal journal = sqlite != null ? sqlite : postgres != null ? postgres : Journal.NONE;
+    List<Journal.SavedJob> saved =
+        sqlite != null ? sqlite.saved() : postgres != null ? postgres.saved() : null;
     ScheduledExecutorService timers =
         Executors.newSingleThreadScheduledExecutor(daemon("weft-coordinator-timer"));
     // Task inputs that read files are read here, never on the conductor.
@@ -175,20 +189,25 @@ public final class Coordinator implements AutoCloseable {
     JobKinds kinds = JobKinds.load(Coordinator.class.getClassLoader());
     JobIntake intake = new JobIntake(kinds, config.maxTasksPerJob(), ReadableRoots.of(config));
     Scheduler scheduler = new Scheduler(config, id, kinds, conductor, events, timers, journal);
-    if (sqlite != null) {
+    if (saved != null) {
       try {
         // Before the conductor starts: this thread is then the only one that touches the state.
-        scheduler.restore(sqlite.saved());
+        scheduler.restore(saved);
       } catch (RuntimeException e) {
         scheduler.releasePlans();
         timers.shutdownNow();
         events.shutdownNow();
-        sqlite.close();
+        journal.close();
         throw e;
       }
-      sqlite.start(
-          () -> conductor.post(scheduler::requestDispatch),
-          (jobId, why) -> conductor.post(() -> scheduler.notWritable(jobId, why)));
+      Runnable onCaughtUp = () -> conductor.post(scheduler::requestDispatch);
+      java.util.function.BiConsumer<String, String> onSetAside =
+          (jobId, why) -> conductor.post(() -> scheduler.notWritable(jobId, why));
+      if (sqlite != null) {
+        sqlite.start(onCaughtUp, onSetAside);
+      } else {
+        postgres.start(onCaughtUp, onSetAside);
+      }
     }
     scheduler.startTimers();
     conductor.start();

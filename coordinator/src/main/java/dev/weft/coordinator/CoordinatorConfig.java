@@ -41,6 +41,8 @@ public final class CoordinatorConfig {
   private boolean httpRequired;
   private Path dataDir;
   private boolean journal = true;
+  private PostgresTarget postgresJournal;
+  private String postgresPassword;
   private Duration retention = DEFAULT_RETENTION;
   // Where hash jobs may read files: nowhere until the operator says.
   private List<Path> hashRoots = List.of();
@@ -286,6 +288,26 @@ public final class CoordinatorConfig {
 
   public boolean journal() {
     return journal;
+  }
+
+  /**
+   * Keeps the journal in this PostgreSQL database instead of the data dir ({@code password}: null
+   * when the server asks for none); the data dir still holds the coordinator's keys and tokens. One
+   * coordinator per database: nothing stops a second one from writing beside the first yet.
+   */
+  public CoordinatorConfig postgresJournal(PostgresTarget target, String password) {
+    this.postgresJournal = Objects.requireNonNull(target, "target");
+    this.postgresPassword = password;
+    return this;
+  }
+
+  /** The PostgreSQL journal's database; null for the SQLite journal in the data dir. */
+  public PostgresTarget postgresJournal() {
+    return postgresJournal;
+  }
+
+  String postgresPassword() {
+    return postgresPassword;
   }
 
   /** Where the journal lives (see {@link #dataDir()}); null keeps jobs in memory only. */
