@@ -5,18 +5,28 @@ import dev.weft.coordinator.CoordinatorConfig;
 import dev.weft.coordinator.DataDirException;
 import dev.weft.coordinator.HttpListenException;
 import dev.weft.coordinator.JournalUnavailableException;
+import dev.weft.coordinator.LeaderElection;
+import dev.weft.coordinator.StandbyServer;
 import dev.weft.coordinator.UnixSocketException;
 import dev.weft.coordinator.security.JoinTokenFiles;
 import dev.weft.coordinator.security.SecurityConfig;
 import dev.weft.coordinator.security.ServerSecurity;
+import dev.weft.coordinator.security.SharedSecurityFiles;
 import dev.weft.coordinator.security.UidGrant;
 import dev.weft.local.HostIdentity;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Model.CommandSpec;
@@ -41,6 +51,12 @@ import picocli.CommandLine.TypeConversionException;
       "  weft coordinator --local-workers 2 --local-transport shm",
     })
 final class CoordinatorCommand implements Callable<Integer> {
+  // The journal's libraries tell every start at INFO; weft says what matters itself.
+  private static final java.util.logging.Logger FLYWAY_LOG =
+      java.util.logging.Logger.getLogger("org.flywaydb");
+  private static final java.util.logging.Logger HIKARI_LOG =
+      java.util.logging.Logger.getLogger("com.zaxxer.hikari");
+
   @Spec private CommandSpec spec;
 
   @Option(
@@ -144,9 +160,27 @@ final class CoordinatorCommand implements Callable<Integer> {
       description =
           "Where the journal of jobs lives: sqlite (default: DATA_DIR/journal.db) or a PostgreSQL"
               + " database, postgresql://HOST[:PORT]/DB?user=NAME. Its password comes from"
-              + " --journal-password-file or WEFT_JOURNAL_PASSWORD, never from the URL. One"
-              + " coordinator per database.")
+              + " --journal-password-file or WEFT_JOURNAL_PASSWORD, never from the URL. Several"
+              + " coordinators on one database elect a leader; the others stand by.")
   private String journal;
+
+  @Option(
+      names = "--leader-lease",
+      paramLabel = "DURATION",
+      converter = DurationConverter.class,
+      description =
+          "With a PostgreSQL --journal: a leader cut off from the database stops within this, and"
+              + " a standby takes over after it (default: 10s).")
+  private Duration leaderLease;
+
+  @Option(
+      names = "--advertise",
+      paramLabel = "HOST:PORT",
+      description =
+          "With a PostgreSQL --journal: where clients and workers reach this coordinator, which"
+              + " standbys tell them while it leads (default: the --listen address, with this"
+              + " host's name for 0.0.0.0).")
+  private String advertise;
 
   @Option(
       names = "--journal-password-file",
@@ -404,6 +438,8 @@ final class CoordinatorCommand implements Callable<Integer> {
       config.preemptAfterMs(preemptAfter.toMillis());
     }
     JournalOption.apply(config, journal, journalPasswordFile, System.getenv());
+    FLYWAY_LOG.setLevel(java.util.logging.Level.WARNING);
+    HIKARI_LOG.setLevel(java.util.logging.Level.WARNING);
     config.ownerWeights(ownerWeights(shares)).maxSubmitPriority(maxSubmitPriority);
     config.security(
         new SecurityConfig()
@@ -418,9 +454,210 @@ final class CoordinatorCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw CliException.usage(e.getMessage());
     }
-    Coordinator coordinator;
+    if (leaderLease != null) {
+      if (config.postgresJournal() == null) {
+        throw CliException.usage("--leader-lease needs a PostgreSQL --journal");
+      }
+      try {
+        config.leaderLeaseMs(leaderLease.toMillis());
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage("--leader-lease: " + e.getMessage());
+      }
+    }
+    if (advertise != null) {
+      if (config.postgresJournal() == null) {
+        throw CliException.usage("--advertise needs a PostgreSQL --journal");
+      }
+      try {
+        config.advertise(Address.parse(advertise, false).toString());
+      } catch (IllegalArgumentException e) {
+        throw CliException.usage("--advertise: " + e.getMessage());
+      }
+    }
+    if (config.postgresJournal() != null) {
+      return standByAndLead(config);
+    }
+    Coordinator coordinator = startOrExplain(config, null);
+    announce(coordinator, config);
+    // The signal handlers cover SIGINT and SIGTERM; the hook covers every other way the JVM may end
+    // (SIGHUP).
+    Thread hook = new Thread(coordinator::close, "weft-coordinator-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try (StopSignals _ =
+        StopSignals.handle(
+            coordinator::shutdown,
+            () -> Runtime.getRuntime().halt(ExitCodes.INTERRUPTED),
+            "INT",
+            "TERM")) {
+      coordinator.awaitTermination();
+    }
+    return stopped(hook, coordinator.id());
+  }
+
+  /**
+   * With a PostgreSQL journal: stands by (refusing calls with the leader's address) until this
+   * coordinator wins the lead, leads until it stops or loses the lead, and stands by again after a
+   * loss.
+   */
+  private int standByAndLead(CoordinatorConfig config) throws InterruptedException {
+    PrintWriter out = spec.commandLine().getOut();
+    ServerSecurity security;
     try {
-      coordinator = Coordinator.start(config);
+      security = ServerSecurity.prepare(config.security(), config.dataDir(), config.host());
+    } catch (IOException e) {
+      throw CliException.usage(
+          "cannot prepare the TLS keys and join token under "
+              + config.dataDir()
+              + ": "
+              + rootMessage(e));
+    } catch (IllegalArgumentException e) {
+      throw CliException.usage(e.getMessage());
+    }
+    LeaderElection election;
+    try {
+      election = LeaderElection.connect(config);
+    } catch (JournalUnavailableException e) {
+      throw CliException.usage(e.getMessage());
+    }
+    SharedSecurityFiles shared =
+        new SharedSecurityFiles(config.dataDir(), election::openConnection);
+    try {
+      if (shared.adopt()) {
+        security = ServerSecurity.prepare(config.security(), config.dataDir(), config.host());
+      }
+    } catch (IOException | SQLException | IllegalArgumentException e) {
+      election.close();
+      shared.close();
+      throw CliException.usage(
+          "cannot share the security files of "
+              + config.dataDir()
+              + " through the journal at "
+              + config.postgresJournal()
+              + ": "
+              + rootMessage(e));
+    }
+    AtomicBoolean leadingNow = new AtomicBoolean();
+    ScheduledExecutorService sync =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().name("weft-shared-files").daemon(true).unstarted(r));
+    sync.scheduleWithFixedDelay(() -> syncShared(shared, leadingNow.get()), 1, 1, TimeUnit.SECONDS);
+    AtomicBoolean stopping = new AtomicBoolean();
+    AtomicReference<Coordinator> leading = new AtomicReference<>();
+    Runnable stop =
+        () -> {
+          stopping.set(true);
+          election.close();
+          Coordinator current = leading.get();
+          if (current != null) {
+            current.shutdown();
+          }
+        };
+    Thread hook =
+        new Thread(
+            () -> {
+              stop.run();
+              Coordinator current = leading.get();
+              if (current != null) {
+                current.close();
+              }
+            },
+            "weft-coordinator-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    String name = HostIdentity.localHostname() + "/" + ProcessHandle.current().pid();
+    String lastId = "";
+    try (election;
+        shared;
+        sync;
+        StopSignals _ =
+            StopSignals.handle(
+                stop, () -> Runtime.getRuntime().halt(ExitCodes.INTERRUPTED), "INT", "TERM")) {
+      while (!stopping.get()) {
+        StandbyServer standby;
+        try {
+          standby = StandbyServer.start(config, security, election::leaderHint);
+        } catch (IOException e) {
+          throw CliException.usage(
+              rootMessage(e) + "; is another coordinator running? Choose another with --listen");
+        }
+        LeaderElection.Leadership lead;
+        try {
+          if (config.port() == 0) {
+            config.listen(config.host(), standby.port()); // the same port when it leads
+          }
+          Address bound = new Address(listen.host(), standby.port());
+          String advertised =
+              config.advertise() != null ? config.advertise() : joinAddress(bound).toString();
+          String hint = election.leaderHint();
+          out.printf(
+              "weft coordinator standing by on %s for the lead of the journal at %s%s%n",
+              bound,
+              config.postgresJournal(),
+              hint == null ? "" : " (the leader is at " + hint + ")");
+          out.flush();
+          lead = election.await(advertised, name);
+        } finally {
+          standby.close();
+        }
+        if (lead == null) {
+          break;
+        }
+        // The files as the last leader left them (a token it just made), before serving.
+        try {
+          sync.submit(() -> syncShared(shared, false)).get();
+        } catch (ExecutionException e) {
+          throw new IllegalStateException(e.getCause());
+        }
+        Coordinator coordinator = startOrExplain(config, lead);
+        leadingNow.set(true);
+        leading.set(coordinator);
+        if (stopping.get()) {
+          coordinator.shutdown();
+        }
+        lastId = coordinator.id();
+        announce(coordinator, config);
+        out.printf(
+            "leading:        the journal at %s (epoch %d)%n",
+            config.postgresJournal(), lead.epoch());
+        out.flush();
+        coordinator.awaitTermination();
+        leadingNow.set(false);
+        leading.set(null);
+        String lost = coordinator.lostLead();
+        if (lost == null) {
+          break;
+        }
+        out.printf("weft coordinator %s lost the lead (%s)%n", coordinator.id(), lost);
+        out.flush();
+      }
+    }
+    return stopped(hook, lastId);
+  }
+
+  /**
+   * The leader writes back its changed security files; a standby takes them. A database that does
+   * not answer now is tried again at the next tick.
+   */
+  private static void syncShared(SharedSecurityFiles shared, boolean leading) {
+    try {
+      if (leading) {
+        shared.push();
+      } else {
+        shared.pull();
+      }
+    } catch (IOException | SQLException e) {
+      System.getLogger(CoordinatorCommand.class.getName())
+          .log(
+              System.Logger.Level.WARNING,
+              "cannot sync the security files with the journal (trying again): {0}",
+              rootMessage(e));
+    }
+  }
+
+  /** Starts the coordinator, or says plainly why it cannot. */
+  private Coordinator startOrExplain(
+      CoordinatorConfig config, LeaderElection.Leadership leadership) {
+    try {
+      return Coordinator.start(config, leadership);
     } catch (DataDirException e) {
       throw CliException.usage(e.getMessage()); // it names the directory and what to do
     } catch (JournalUnavailableException e) {
@@ -439,6 +676,22 @@ final class CoordinatorCommand implements Callable<Integer> {
               + rootMessage(e)
               + "); is another coordinator running? Choose another with --listen HOST:PORT");
     }
+  }
+
+  private int stopped(Thread hook, String id) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      return ExitCodes.OK; // the JVM is already exiting: the hook is what stopped the coordinator
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    out.println("weft coordinator " + id + " stopped");
+    out.flush();
+    return ExitCodes.OK;
+  }
+
+  /** What a user needs to know once it serves: where, how to join, the socket, HTTP. */
+  private void announce(Coordinator coordinator, CoordinatorConfig config) {
     Address bound = new Address(listen.host(), coordinator.port());
     PrintWriter out = spec.commandLine().getOut();
     out.printf("weft coordinator %s listening on %s%n", coordinator.id(), bound);
@@ -460,26 +713,6 @@ final class CoordinatorCommand implements Callable<Integer> {
           coordinator.httpTls() ? "https" : "http", host, coordinator.httpPort());
     }
     out.flush();
-    // The signal handlers cover SIGINT and SIGTERM; the hook covers every other way the JVM may end
-    // (SIGHUP).
-    Thread hook = new Thread(coordinator::close, "weft-coordinator-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
-    try (StopSignals _ =
-        StopSignals.handle(
-            coordinator::shutdown,
-            () -> Runtime.getRuntime().halt(ExitCodes.INTERRUPTED),
-            "INT",
-            "TERM")) {
-      coordinator.awaitTermination();
-    }
-    try {
-      Runtime.getRuntime().removeShutdownHook(hook);
-    } catch (IllegalStateException e) {
-      return ExitCodes.OK; // the JVM is already exiting: the hook is what stopped the coordinator
-    }
-    out.println("weft coordinator " + coordinator.id() + " stopped");
-    out.flush();
-    return ExitCodes.OK;
   }
 
   /** How workers (and clients) join, with the token when there is one. */

@@ -17,6 +17,7 @@ import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -72,6 +73,11 @@ public final class Coordinator implements AutoCloseable {
   private boolean shutdown;
   // Whether this user's registry says this coordinator serves its port (see LocalCoordinators).
   private volatile boolean registered;
+  // The lead of a PostgreSQL journal (or null), and the election made for it here (or null).
+  private final LeaderElection.Leadership leadership;
+  private final LeaderElection ownElection;
+  // Why the lead was lost, once it was: the coordinator then stops without writing or draining.
+  private volatile String lostLead;
 
   private Coordinator(
       String id,
@@ -90,7 +96,11 @@ public final class Coordinator implements AutoCloseable {
       Journal journal,
       ServerSecurity security,
       HttpApi http,
-      AtomicBoolean serving) {
+      AtomicBoolean serving,
+      LeaderElection.Leadership leadership,
+      LeaderElection ownElection) {
+    this.leadership = leadership;
+    this.ownElection = ownElection;
     this.http = http;
     this.serving = serving;
     this.journal = journal;
@@ -110,8 +120,22 @@ public final class Coordinator implements AutoCloseable {
     this.events = events;
   }
 
-  /** Binds the configured address and starts serving. */
+  /**
+   * Binds the configured address and starts serving. With a PostgreSQL journal it takes the lead of
+   * that journal first, and fails when another coordinator holds it (see {@link
+   * #start(CoordinatorConfig, LeaderElection.Leadership)} to stand by instead).
+   */
   public static Coordinator start(CoordinatorConfig config) throws IOException {
+    return start(config, (LeaderElection.Leadership) null);
+  }
+
+  /**
+   * As {@link #start(CoordinatorConfig)}, as the leader of the PostgreSQL journal by {@code
+   * leadership}: writes are made under its epoch, and when the lead is lost the coordinator stops
+   * at once ({@link #lostLead()} says why).
+   */
+  public static Coordinator start(CoordinatorConfig config, LeaderElection.Leadership leadership)
+      throws IOException {
     config.conclude();
     // TLS (the coordinator's own CA, or the user's certificates) and the join token's checks:
     // the default beyond loopback; see SecurityConfig.
@@ -129,6 +153,8 @@ public final class Coordinator implements AutoCloseable {
     NettyServerBuilder builder =
         NettyServerBuilder.forAddress(
                 new InetSocketAddress(config.host(), config.port()), security.credentials())
+            // A standby that takes the lead binds the port its standby server just left.
+            .withOption(ChannelOption.SO_REUSEADDR, true)
             .maxInboundMessageSize(config.maxInboundMessageBytes())
             .maxInboundMetadataSize(64 * 1024)
             // A connection that never completes its handshake (a port scan, a half-open socket)
@@ -138,14 +164,14 @@ public final class Coordinator implements AutoCloseable {
             .permitKeepAliveWithoutCalls(true)
             .keepAliveTime(30, TimeUnit.SECONDS)
             .keepAliveTimeout(10, TimeUnit.SECONDS);
-    return start(config, builder, config.host() + ":" + config.port(), security, true);
+    return start(config, builder, config.host() + ":" + config.port(), security, true, leadership);
   }
 
   /** Starts on any server builder (tests use the in-process transport), in plain text. */
   static Coordinator start(CoordinatorConfig config, ServerBuilder<?> builder, String where)
       throws IOException {
     config.conclude();
-    return start(config, builder, where, ServerSecurity.plaintext(config.security()), false);
+    return start(config, builder, where, ServerSecurity.plaintext(config.security()), false, null);
   }
 
   private static Coordinator start(
@@ -153,10 +179,54 @@ public final class Coordinator implements AutoCloseable {
       ServerBuilder<?> builder,
       String where,
       ServerSecurity security,
-      boolean socket)
+      boolean socket,
+      LeaderElection.Leadership given)
       throws IOException {
     String id = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
     security.intercept(builder);
+    LeaderElection ownElection = null;
+    LeaderElection.Leadership leadership = given;
+    if (config.journal() && config.postgresJournal() != null && leadership == null) {
+      if (config.dataDir() != null) {
+        // Said before the election, which would only name the journal's leader.
+        DataDirLock.acquire(config.dataDir()).close();
+      }
+      ownElection = LeaderElection.connect(config);
+      String address = config.advertise() != null ? config.advertise() : where;
+      leadership = ownElection.leadNow(address, id);
+      if (leadership == null) {
+        String leader = ownElection.leaderHint();
+        ownElection.close();
+        throw new JournalUnavailableException(
+            "another coordinator leads the journal at "
+                + config.postgresJournal()
+                + (leader == null ? "" : " (at " + leader + ")")
+                + "; weft coordinator with the same --journal stands by until it can lead",
+            null);
+      }
+    }
+    try {
+      return start(config, builder, where, security, socket, id, leadership, ownElection);
+    } catch (IOException | RuntimeException e) {
+      if (ownElection != null) {
+        ownElection.close();
+      } else if (leadership != null) {
+        leadership.release();
+      }
+      throw e;
+    }
+  }
+
+  private static Coordinator start(
+      CoordinatorConfig config,
+      ServerBuilder<?> builder,
+      String where,
+      ServerSecurity security,
+      boolean socket,
+      String id,
+      LeaderElection.Leadership leadership,
+      LeaderElection ownElection)
+      throws IOException {
     // Before the scheduler, so a second coordinator on the same data dir stops before it serves.
     SqliteJournal sqlite = null;
     PostgresJournal postgres = null;
@@ -169,6 +239,8 @@ public final class Coordinator implements AutoCloseable {
               config.retention(),
               config.retainedFinishedJobs(),
               config.epochClock().getAsLong(),
+              leadership.epoch(),
+              config.leaderLeaseMs(),
               config.nanoClock());
     } else if (config.journal() && config.dataDir() != null) {
       sqlite =
@@ -303,7 +375,15 @@ public final class Coordinator implements AutoCloseable {
             journal,
             security,
             http,
-            serving);
+            serving,
+            leadership,
+            ownElection);
+    if (leadership != null) {
+      leadership.onLost(coordinator::abandon);
+      if (postgres != null) {
+        postgres.onFenced(() -> coordinator.abandon("another coordinator leads the journal"));
+      }
+    }
     try {
       security.published(config.host(), server.getPort());
     } catch (IOException e) {
@@ -341,6 +421,7 @@ public final class Coordinator implements AutoCloseable {
     try {
       return NettyServerBuilder.forAddress(
               new InetSocketAddress(config.probeHost(), config.probePort()))
+          .withOption(ChannelOption.SO_REUSEADDR, true)
           .maxInboundMessageSize(64 * 1024)
           .handshakeTimeout(10, TimeUnit.SECONDS)
           .addService(health.getHealthService())
@@ -532,8 +613,33 @@ public final class Coordinator implements AutoCloseable {
     Thread.ofPlatform().name("weft-coordinator-stop").daemon(true).start(this::finishShutdown);
   }
 
+  /**
+   * Stops at once, as another coordinator leads the journal now: nothing more is written, workers'
+   * links are cut so they find the leader, and the leader resumes the jobs from the journal.
+   */
+  private void abandon(String why) {
+    if (lostLead == null) {
+      lostLead = why;
+      LOG.log(
+          System.Logger.Level.ERROR,
+          "coordinator {0} no longer leads the journal ({1}); stopping now",
+          id,
+          why);
+    }
+    shutdown();
+  }
+
+  /** Why this coordinator stopped leading its journal, or null while it leads or never did. */
+  public String lostLead() {
+    return lostLead;
+  }
+
   private void finishShutdown() {
     try {
+      if (lostLead != null) {
+        awaitOnConductor(() -> scheduler.closeAllLinks("the coordinator no longer leads"));
+        server.shutdownNow();
+      }
       // Keep serving (health says NOT_SERVING) while workers hand back their tasks and detach.
       awaitState(() -> scheduler.workerCount() == 0, Duration.ofMillis(DRAIN_WAIT_MS));
       localWorkers.close();
@@ -572,11 +678,27 @@ public final class Coordinator implements AutoCloseable {
       conductor.close();
       // The conductor is gone: this thread may touch the jobs. Files of unfinished ones close.
       scheduler.releasePlans();
-      // Everything the scheduler recorded, down to the last links' hand-backs, is written now.
-      journal.close();
+      // Everything the scheduler recorded, down to the last links' hand-backs, is written now;
+      // unless another coordinator leads, which resumes from what the journal holds.
+      if (lostLead != null) {
+        journal.abandon();
+      } else {
+        journal.close();
+      }
+      // Only then may a standby lead: the lock goes with the election's connection.
+      if (ownElection != null) {
+        ownElection.close();
+      } else if (leadership != null) {
+        leadership.release();
+      }
       timers.shutdownNow();
       events.shutdown();
     }
+  }
+
+  /** Waits at most {@code timeout} for the server to stop; false when it still runs. */
+  public boolean awaitTermination(Duration timeout) throws InterruptedException {
+    return server.awaitTermination(timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   public void awaitTermination() throws InterruptedException {

@@ -43,6 +43,8 @@ public final class CoordinatorConfig {
   private boolean journal = true;
   private PostgresTarget postgresJournal;
   private String postgresPassword;
+  private long leaderLeaseMs = 10_000;
+  private String advertise;
   private Duration retention = DEFAULT_RETENTION;
   // Where hash jobs may read files: nowhere until the operator says.
   private List<Path> hashRoots = List.of();
@@ -292,8 +294,8 @@ public final class CoordinatorConfig {
 
   /**
    * Keeps the journal in this PostgreSQL database instead of the data dir ({@code password}: null
-   * when the server asks for none); the data dir still holds the coordinator's keys and tokens. One
-   * coordinator per database: nothing stops a second one from writing beside the first yet.
+   * when the server asks for none); the data dir still holds the coordinator's keys and tokens.
+   * Coordinators on one database elect a leader (see {@link LeaderElection}); the others stand by.
    */
   public CoordinatorConfig postgresJournal(PostgresTarget target, String password) {
     this.postgresJournal = Objects.requireNonNull(target, "target");
@@ -308,6 +310,33 @@ public final class CoordinatorConfig {
 
   String postgresPassword() {
     return postgresPassword;
+  }
+
+  /**
+   * How long a leader cut off from the PostgreSQL journal keeps leading: it stops within this, and
+   * the database frees its lock for a standby after it.
+   */
+  public CoordinatorConfig leaderLeaseMs(long value) {
+    if (value < 1_000 || value > 600_000) {
+      throw new IllegalArgumentException(
+          "the leader's lease must be from 1s to 10m, got " + value + " ms");
+    }
+    this.leaderLeaseMs = value;
+    return this;
+  }
+
+  public long leaderLeaseMs() {
+    return leaderLeaseMs;
+  }
+
+  /** Where clients and workers reach this coordinator, as standbys tell them; or null. */
+  public CoordinatorConfig advertise(String hostPort) {
+    this.advertise = hostPort;
+    return this;
+  }
+
+  public String advertise() {
+    return advertise;
   }
 
   /** Where the journal lives (see {@link #dataDir()}); null keeps jobs in memory only. */

@@ -93,6 +93,11 @@ interface Journal extends AutoCloseable {
   @Override
   default void close() {}
 
+  /** Stops at once without writing what is queued: this coordinator no longer leads the journal. */
+  default void abandon() {
+    close();
+  }
+
   /** One job as the journal last saw it. */
   record SavedJob(
       String id,

@@ -74,10 +74,18 @@ final class PostgresJournal implements Journal {
   private final HikariDataSource pool;
   private final List<SavedJob> saved;
   private final LongSupplier nanoClock;
+  // The leader's epoch every write is conditional on (see LeaderElection).
+  private final long epoch;
 
   private final Object lock = new Object();
   // Guarded by lock.
   private ArrayList<Record> pending = new ArrayList<>();
+  // Records queued or being committed, and how long commits took: for /metrics.
+  private int committing;
+  private final LatencyBuckets commits = new LatencyBuckets(SqliteJournal.COMMIT_BOUNDS_SECONDS);
+  // Set once another epoch leads: nothing is written any more.
+  private boolean fenced;
+  private Runnable onFenced = () -> {};
   private long pendingBytes;
   private boolean urgent;
   private boolean writerParked;
@@ -131,7 +139,9 @@ final class PostgresJournal implements Journal {
       DataDirLock dirLock,
       HikariDataSource pool,
       List<SavedJob> saved,
+      long epoch,
       LongSupplier nanoClock) {
+    this.epoch = epoch;
     this.target = target;
     this.dirLock = dirLock;
     this.pool = pool;
@@ -143,7 +153,8 @@ final class PostgresJournal implements Journal {
    * Locks {@code dataDir} (it keeps the coordinator's keys and tokens; null: no data dir), connects
    * to the database, brings its schema up to date, forgets finished jobs beyond the retention
    * (finished before {@code nowMs - retention}, or beyond the newest {@code keepFinished}) and
-   * reads the rest. Nothing is written until {@link #start}.
+   * reads the rest. Nothing is written until {@link #start}. Every write is made on condition that
+   * {@code epoch} still leads (see {@link LeaderElection}).
    */
   static PostgresJournal open(
       PostgresTarget target,
@@ -152,17 +163,20 @@ final class PostgresJournal implements Journal {
       Duration retention,
       int keepFinished,
       long nowMs,
+      long epoch,
+      long leaseMs,
       LongSupplier nanoClock)
       throws DataDirException, JournalUnavailableException {
     DataDirLock dirLock = dataDir == null ? null : DataDirLock.acquire(dataDir);
     HikariDataSource pool = null;
     try {
-      pool = new HikariDataSource(poolConfig(target, password));
+      pool = new HikariDataSource(poolConfig(target, password, leaseMs));
       migrate(target, pool);
       List<SavedJob> saved;
       try (Connection db = pool.getConnection()) {
         db.setAutoCommit(false);
         try {
+          checkEpoch(db, epoch);
           PostgresTables.prune(db, nowMs - retention.toMillis(), keepFinished);
           saved = PostgresTables.load(db);
           db.commit();
@@ -171,10 +185,14 @@ final class PostgresJournal implements Journal {
           throw e;
         }
       }
-      return new PostgresJournal(target, dirLock, pool, saved, nanoClock);
+      return new PostgresJournal(target, dirLock, pool, saved, epoch, nanoClock);
     } catch (JournalUnavailableException e) {
       closeAfterFailure(pool, dirLock, e);
       throw e;
+    } catch (FencedException e) {
+      closeAfterFailure(pool, dirLock, e);
+      throw new JournalUnavailableException(
+          "cannot open the journal at " + target + ": " + e.getMessage(), e);
     } catch (SQLException | RuntimeException e) {
       closeAfterFailure(pool, dirLock, e);
       throw new JournalUnavailableException(
@@ -187,7 +205,7 @@ final class PostgresJournal implements Journal {
     }
   }
 
-  private static HikariConfig poolConfig(PostgresTarget target, String password) {
+  private static HikariConfig poolConfig(PostgresTarget target, String password, long leaseMs) {
     HikariConfig config = new HikariConfig();
     config.setPoolName("weft-journal");
     config.setJdbcUrl(target.jdbcUrl());
@@ -206,7 +224,16 @@ final class PostgresJournal implements Journal {
     config.addDataSourceProperty("connectTimeout", CONNECT_TIMEOUT_S);
     config.addDataSourceProperty("tcpKeepAlive", true);
     config.addDataSourceProperty("ApplicationName", "weft coordinator");
-    config.addDataSourceProperty("options", "-c lock_timeout=" + LOCK_TIMEOUT_MS);
+    // A leader cut off within a transaction must not hold the leader row (and with it a
+    // standby's takeover) for longer than its lease.
+    config.addDataSourceProperty(
+        "options",
+        "-c lock_timeout="
+            + LOCK_TIMEOUT_MS
+            + " -c idle_in_transaction_session_timeout="
+            + leaseMs
+            + " -c tcp_user_timeout="
+            + leaseMs);
     return config;
   }
 
@@ -216,9 +243,22 @@ final class PostgresJournal implements Journal {
    */
   private static void migrate(PostgresTarget target, HikariDataSource pool)
       throws JournalUnavailableException {
+    migrate(target, Flyway.configure(PostgresJournal.class.getClassLoader()).dataSource(pool));
+  }
+
+  /** As {@link #migrate(PostgresTarget, HikariDataSource)}, on a connection of its own. */
+  static void migrate(PostgresTarget target, String password) throws JournalUnavailableException {
+    migrate(
+        target,
+        Flyway.configure(PostgresJournal.class.getClassLoader())
+            .dataSource(target.jdbcUrl(), target.user(), password));
+  }
+
+  private static void migrate(
+      PostgresTarget target, org.flywaydb.core.api.configuration.FluentConfiguration flyway)
+      throws JournalUnavailableException {
     try {
-      Flyway.configure(PostgresJournal.class.getClassLoader())
-          .dataSource(pool)
+      flyway
           .schemas(SCHEMA)
           .locations(MIGRATIONS)
           .ignoreMigrationPatterns(new String[0])
@@ -383,9 +423,29 @@ final class PostgresJournal implements Journal {
     return behind;
   }
 
+  @Override
+  public java.util.Optional<Stats> stats() {
+    synchronized (lock) {
+      return java.util.Optional.of(new Stats(pending.size() + committing, commits.copy()));
+    }
+  }
+
+  /**
+   * Runs {@code action} (once, on the writer's thread) when a write found that another coordinator
+   * leads: this journal then writes nothing more.
+   */
+  void onFenced(Runnable action) {
+    synchronized (lock) {
+      onFenced = action;
+    }
+  }
+
   private void append(Record record, long bytes) {
     synchronized (lock) {
-      if (closing && writer == null) {
+      if ((closing && writer == null) || fenced) {
+        if (record instanceof Submit submit) {
+          submit.done().completeExceptionally(notLeading());
+        }
         LOG.log(System.Logger.Level.DEBUG, "journal closed; dropped {0}", record);
         return;
       }
@@ -416,7 +476,7 @@ final class PostgresJournal implements Journal {
           closing = true;
           Thread.currentThread().interrupt();
         }
-        if (pending.isEmpty() && closing) {
+        if ((pending.isEmpty() && closing) || fenced) {
           return;
         }
         batch = pending;
@@ -424,9 +484,16 @@ final class PostgresJournal implements Journal {
         pendingBytes = 0;
         urgent = false;
         last = closing;
+        committing = batch.size();
       }
       try {
+        long began = nanoClock.getAsLong();
         write(batch);
+        long took = nanoClock.getAsLong() - began;
+        synchronized (lock) {
+          commits.observe(took);
+          committing = 0;
+        }
         if (failures > 0) {
           LOG.log(
               System.Logger.Level.INFO,
@@ -435,8 +502,14 @@ final class PostgresJournal implements Journal {
               failures);
         }
         failures = 0;
+      } catch (FencedException e) {
+        fence(batch, e);
+        return;
       } catch (SQLException | RuntimeException e) {
         batch = isEnvironmental(e) ? batch : writeOneByOne(batch);
+        synchronized (lock) {
+          committing = 0;
+        }
         if (batch.isEmpty()) {
           failures = 0;
           lastCommitNanos = nanoClock.getAsLong();
@@ -501,7 +574,7 @@ final class PostgresJournal implements Journal {
         write(List.of(record));
         anyCommitted = true;
       } catch (SQLException | RuntimeException e) {
-        if (isEnvironmental(e)) {
+        if (isEnvironmental(e) || e instanceof FencedException) {
           List<Record> retry = new ArrayList<>(failed);
           retry.addAll(batch.subList(i, batch.size()));
           return retry;
@@ -715,6 +788,7 @@ final class PostgresJournal implements Journal {
     try (Connection db = pool.getConnection()) {
       db.setAutoCommit(false);
       try (PostgresTables.Statements sql = new PostgresTables.Statements(db)) {
+        checkEpoch(db, epoch);
         if (!sync) {
           try (Statement s = db.createStatement()) {
             s.execute("SET LOCAL synchronous_commit = off");
@@ -791,6 +865,58 @@ final class PostgresJournal implements Journal {
     }
   }
 
+  /**
+   * Holds the leader row (a takeover's raise waits for this transaction) and fails when the epoch
+   * is no longer {@code epoch}.
+   */
+  private static void checkEpoch(Connection db, long epoch) throws SQLException {
+    try (Statement s = db.createStatement();
+        ResultSet rs = s.executeQuery("SELECT epoch FROM leader WHERE id = 1 FOR SHARE")) {
+      long now = rs.next() ? rs.getLong(1) : -1;
+      if (now != epoch) {
+        throw new FencedException(
+            "another coordinator leads this journal now (epoch " + now + ", ours " + epoch + ")");
+      }
+    }
+  }
+
+  /** A write refused because another coordinator leads: no retry can make it right. */
+  static final class FencedException extends SQLException {
+    FencedException(String message) {
+      super(message, "WEFT1");
+    }
+  }
+
+  private static JournalException notLeading() {
+    return new JournalException(
+        "this coordinator no longer leads the journal; submit again to the leader", null);
+  }
+
+  /** After a fenced write: drops everything queued, refuses what comes, and tells the owner. */
+  private void fence(List<Record> batch, FencedException e) {
+    List<Record> dropped = new ArrayList<>(batch);
+    Runnable action;
+    synchronized (lock) {
+      fenced = true;
+      dropped.addAll(pending);
+      pending = new ArrayList<>();
+      pendingBytes = 0;
+      committing = 0;
+      action = onFenced;
+    }
+    for (Record record : dropped) {
+      if (record instanceof Submit submit) {
+        submit.done().completeExceptionally(notLeading());
+      }
+    }
+    LOG.log(
+        System.Logger.Level.ERROR,
+        "journal: {0}; dropped {1} records not yet written (the leader resumes from the journal)",
+        e.getMessage(),
+        dropped.size());
+    action.run();
+  }
+
   private static String jobOf(Record record) {
     return switch (record) {
       case Submit s -> s.id();
@@ -803,6 +929,38 @@ final class PostgresJournal implements Journal {
       case Forget f -> null;
       case ForgetBefore f -> null;
     };
+  }
+
+  /**
+   * Stops without writing what is queued, as another coordinator leads (or may lead) the journal: a
+   * writer blocked on a database that does not answer is cut off by closing its connections.
+   */
+  @Override
+  public void abandon() {
+    List<Record> dropped;
+    synchronized (lock) {
+      fenced = true;
+      closing = true;
+      writer = null;
+      dropped = pending;
+      pending = new ArrayList<>();
+      pendingBytes = 0;
+      lock.notifyAll();
+    }
+    for (Record record : dropped) {
+      if (record instanceof Submit submit) {
+        submit.done().completeExceptionally(notLeading());
+      }
+    }
+    deadlines.shutdownNow();
+    pool.close();
+    if (dirLock != null) {
+      try {
+        dirLock.close();
+      } catch (IOException e) {
+        LOG.log(System.Logger.Level.WARNING, "cannot release the lock on the data dir", e);
+      }
+    }
   }
 
   @Override

@@ -44,7 +44,20 @@ class PostgresJournalTest extends JournalContractTest {
         retention,
         keepFinished,
         System.currentTimeMillis(),
+        currentEpoch(),
+        10_000,
         System::nanoTime);
+  }
+
+  /** The test writes as the leader of the moment: the epoch the last coordinator left. */
+  private long currentEpoch() throws Exception {
+    try (Connection db = SERVER.get().connect(database);
+        Statement s = db.createStatement();
+        var rs = s.executeQuery("SELECT epoch FROM weft.leader WHERE id = 1")) {
+      return rs.next() ? rs.getLong(1) : 0;
+    } catch (java.sql.SQLException e) {
+      return 0; // no schema yet: the journal's open makes it, at epoch 0
+    }
   }
 
   @Override
@@ -111,6 +124,8 @@ class PostgresJournalTest extends JournalContractTest {
                         Duration.ofDays(1),
                         10,
                         System.currentTimeMillis(),
+                        0,
+                        10_000,
                         System::nanoTime)
                     .close());
     assertTrue(
@@ -149,7 +164,47 @@ class PostgresJournalTest extends JournalContractTest {
                 "SELECT string_agg(table_name, ',' ORDER BY table_name)"
                     + " FROM information_schema.tables WHERE table_schema = 'weft'")) {
       assertTrue(rs.next());
-      assertEquals("flyway_schema_history,jobs,results,retries", rs.getString(1));
+      assertEquals(
+          "flyway_schema_history,jobs,leader,results,retries,shared_files", rs.getString(1));
+    }
+  }
+
+  @Test
+  void aWriteAfterAnotherEpochTookTheLeadIsRefusedAndNothingMoreIsWritten() throws Exception {
+    Journal journal = openJournal(Duration.ofDays(1), 10);
+    java.util.concurrent.CountDownLatch fenced = new java.util.concurrent.CountDownLatch(1);
+    ((PostgresJournal) journal).onFenced(fenced::countDown);
+    startJournal(journal, () -> {}, (id, why) -> {});
+    try {
+      try (Connection db = reader();
+          Statement s = db.createStatement()) {
+        s.execute("UPDATE leader SET epoch = epoch + 1");
+      }
+      dev.weft.v1.JobSpec spec =
+          dev.weft.v1.JobSpec.newBuilder()
+              .setSum(dev.weft.v1.SumParams.newBuilder().setFrom(1).setTo(10))
+              .setTasks(1)
+              .build();
+      java.util.concurrent.ExecutionException refused =
+          assertThrows(
+              java.util.concurrent.ExecutionException.class,
+              () ->
+                  journal
+                      .submitted("jlate", spec, 1, System.currentTimeMillis())
+                      .get(10, java.util.concurrent.TimeUnit.SECONDS));
+      assertTrue(
+          refused.getCause().getMessage().contains("no longer leads the journal"),
+          refused.getCause()::toString);
+      assertTrue(fenced.await(10, java.util.concurrent.TimeUnit.SECONDS), "not told it is fenced");
+      journal.submitted("jlater", spec, 1, System.currentTimeMillis());
+    } finally {
+      journal.close();
+    }
+    try (Connection db = reader();
+        Statement s = db.createStatement();
+        var rs = s.executeQuery("SELECT count(*) FROM jobs")) {
+      assertTrue(rs.next());
+      assertEquals(0, rs.getLong(1), "a fenced journal wrote a job");
     }
   }
 }
