@@ -9,6 +9,7 @@ import dev.weft.coordinator.LeaderElection;
 import dev.weft.coordinator.StandbyServer;
 import dev.weft.coordinator.UnixSocketException;
 import dev.weft.coordinator.security.JoinTokenFiles;
+import dev.weft.coordinator.security.LocalCoordinators;
 import dev.weft.coordinator.security.SecurityConfig;
 import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.coordinator.security.SharedSecurityFiles;
@@ -580,6 +581,12 @@ final class CoordinatorCommand implements Callable<Integer> {
               rootMessage(e) + "; is another coordinator running? Choose another with --listen");
         }
         LeaderElection.Leadership lead;
+        // This user's commands on this host find the (shared) admin token by the standby's port
+        // too, and are then told where the leader is.
+        boolean registered =
+            security.tls()
+                && hasAdminToken(security)
+                && LocalCoordinators.ofThisUser().register(standby.port(), config.dataDir(), null);
         try {
           if (config.port() == 0) {
             config.listen(config.host(), standby.port()); // the same port when it leads
@@ -596,6 +603,9 @@ final class CoordinatorCommand implements Callable<Integer> {
           out.flush();
           lead = election.await(advertised, name);
         } finally {
+          if (registered) {
+            LocalCoordinators.ofThisUser().unregister(standby.port());
+          }
           standby.close();
         }
         if (lead == null) {
@@ -650,6 +660,14 @@ final class CoordinatorCommand implements Callable<Integer> {
               System.Logger.Level.WARNING,
               "cannot sync the security files with the journal (trying again): {0}",
               rootMessage(e));
+    }
+  }
+
+  private static boolean hasAdminToken(ServerSecurity security) {
+    try {
+      return security.adminToken().isPresent();
+    } catch (IOException e) {
+      throw CliException.usage("cannot read the admin token: " + rootMessage(e));
     }
   }
 
