@@ -617,7 +617,19 @@ final class CoordinatorCommand implements Callable<Integer> {
         } catch (ExecutionException e) {
           throw new IllegalStateException(e.getCause());
         }
-        Coordinator coordinator = startOrExplain(config, lead);
+        Coordinator coordinator;
+        try {
+          coordinator = Coordinator.start(config, lead);
+        } catch (JournalUnavailableException e) {
+          // The database went away as this coordinator took the lead: stand by again.
+          lead.release();
+          spec.commandLine().getErr().println("weft coordinator: " + e.getMessage());
+          spec.commandLine().getErr().flush();
+          continue;
+        } catch (IOException | RuntimeException e) {
+          lead.release();
+          throw explain(e);
+        }
         leadingNow.set(true);
         leading.set(coordinator);
         if (stopping.get()) {
@@ -676,24 +688,31 @@ final class CoordinatorCommand implements Callable<Integer> {
       CoordinatorConfig config, LeaderElection.Leadership leadership) {
     try {
       return Coordinator.start(config, leadership);
-    } catch (DataDirException e) {
-      throw CliException.usage(e.getMessage()); // it names the directory and what to do
-    } catch (JournalUnavailableException e) {
-      throw CliException.usage(e.getMessage()); // it names the database and what to check
-    } catch (UnixSocketException e) {
-      throw CliException.usage(e.getMessage()); // it names the socket and why
-    } catch (HttpListenException e) {
-      throw CliException.usage(e.getMessage()); // it names the address and why
-    } catch (IllegalArgumentException e) {
-      throw CliException.usage(e.getMessage()); // a --tls-* file that cannot be used
-    } catch (IOException e) {
-      throw CliException.usage(
-          "cannot listen on "
-              + listen
-              + " ("
-              + rootMessage(e)
-              + "); is another coordinator running? Choose another with --listen HOST:PORT");
+    } catch (IOException | RuntimeException e) {
+      throw explain(e);
     }
+  }
+
+  /** Why a coordinator could not start, as the user should read it. */
+  private CliException explain(Exception e) {
+    return switch (e) {
+      // Each names what failed (the directory, the database, the socket, the address, a --tls-*
+      // file) and what to do.
+      case DataDirException d -> CliException.usage(d.getMessage());
+      case JournalUnavailableException j -> CliException.usage(j.getMessage());
+      case UnixSocketException u -> CliException.usage(u.getMessage());
+      case HttpListenException h -> CliException.usage(h.getMessage());
+      case IllegalArgumentException i -> CliException.usage(i.getMessage());
+      case IOException io ->
+          CliException.usage(
+              "cannot listen on "
+                  + listen
+                  + " ("
+                  + rootMessage(io)
+                  + "); is another coordinator running? Choose another with --listen HOST:PORT");
+      case RuntimeException r -> throw r;
+      default -> throw new IllegalStateException(e);
+    };
   }
 
   private int stopped(Thread hook, String id) {

@@ -460,6 +460,45 @@ final class ProcessCluster implements AutoCloseable {
     return process;
   }
 
+  /**
+   * Starts {@code weft ARGS} as process {@code name} of this cluster (with the {@code prefix}
+   * command before it, such as {@code ip netns exec NS}) and waits until its log matches {@code
+   * ready}: for a second coordinator, which stands by.
+   */
+  Process startAndAwait(
+      List<String> prefix, String name, Map<String, String> env, String ready, String... args)
+      throws IOException, InterruptedException {
+    Process process = spawnWith(prefix, name, env, args);
+    Path log = logs.getLast();
+    Await.until(
+        name + " to print '" + ready + "'",
+        START_DEADLINE,
+        () -> read(log).contains(ready) || !process.isAlive(),
+        this::logTails);
+    if (!process.isAlive()) {
+      throw new AssertionError(name + " exited early\n" + logTails());
+    }
+    return process;
+  }
+
+  /** What process {@code name} printed so far (its first log). */
+  String log(String name) {
+    return read(dir.resolve(name + ".log"));
+  }
+
+  /** Starts a worker joining {@code join} (one address or several, comma-separated). */
+  Process startWorkerJoining(String join, String id, int slots, String... options)
+      throws IOException {
+    List<String> args = new ArrayList<>(Arrays.asList(workerArgs(coordinator, id, slots, options)));
+    args.set(args.indexOf("--join") + 1, join);
+    return spawnWith(List.of(), id, tokenEnv(), args.toArray(String[]::new));
+  }
+
+  /** Starts the CLI as a JVM of its own with exactly {@code args} (and the admin token). */
+  RunningCli startCli(String... args) throws IOException {
+    return startCliProcess(Map.of(), args);
+  }
+
   /** Starts {@code weft ARGS} as a process of this cluster (logged, stopped with it). */
   Process startProcess(String name, Map<String, String> env, String... args) throws IOException {
     return spawnWith(List.of(), name, env, args);

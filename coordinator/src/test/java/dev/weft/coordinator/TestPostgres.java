@@ -86,6 +86,15 @@ public final class TestPostgres implements AutoCloseable {
 
   /** Starts a server, or skips the calling test when PostgreSQL is not installed. */
   public static TestPostgres start() throws IOException, InterruptedException {
+    return start(null, null);
+  }
+
+  /**
+   * As {@link #start()}, listening on {@code extraAddress} too (an address of this host, such as
+   * one end of a veth pair made by the test) and taking password logins from {@code cidr}.
+   */
+  public static TestPostgres start(String extraAddress, String cidr)
+      throws IOException, InterruptedException {
     Path bin = binDir();
     Assumptions.assumeTrue(
         bin != null,
@@ -136,6 +145,12 @@ public final class TestPostgres implements AutoCloseable {
               "UTF8",
               "--locale=C"));
       run(initdb, dir.resolve("initdb.log"));
+      if (cidr != null) {
+        Files.writeString(
+            data.resolve("pg_hba.conf"),
+            "host all all " + cidr + " scram-sha-256\n",
+            java.nio.file.StandardOpenOption.APPEND);
+      }
       int port = freePort();
       List<String> postgres = new ArrayList<>(asUser);
       postgres.addAll(
@@ -148,7 +163,7 @@ public final class TestPostgres implements AutoCloseable {
               "-p",
               String.valueOf(port),
               "-h",
-              "127.0.0.1",
+              extraAddress == null ? "127.0.0.1" : "127.0.0.1," + extraAddress,
               // A test server: durability across a power cut is not what is tested.
               "-c",
               "fsync=off",
@@ -263,6 +278,11 @@ public final class TestPostgres implements AutoCloseable {
       s.execute("CREATE DATABASE " + name);
     }
     return name;
+  }
+
+  /** The journal's URL for {@code database} on {@code host}, as {@code --journal} takes it. */
+  public String url(String host, String database) {
+    return "postgresql://" + host + ":" + port + "/" + database + "?user=" + USER;
   }
 
   /** The journal's URL for {@code database}, as {@code --journal} takes it. */
