@@ -40,6 +40,8 @@ bridge=${prefix}br0
 # PostgreSQL's files (--ha) belong to nobody, who cannot enter the root-only state directory.
 pgdir=/run/weft-netns-$prefix-pg
 pg_port=5432
+# The coordinators' HTTP port (--ha), on their namespaces' loopback: its /healthz tells the leader.
+http_port=7071
 # Every node there may be: down removes whichever exist.
 all_nodes=(pg coord coord2 w1 w2 client)
 if [ -f "$state/ha" ]; then
@@ -113,6 +115,11 @@ start() {
     'mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; exec "$0" "$@"' "$weft" "$@" \
     </dev/null >"$state/logs/$name.log" 2>&1 &
   echo "$! $node $name" >>"$state/pids"
+}
+
+# Whether PID runs (a zombie does not: nothing here may reap what it started in the background).
+alive() {
+  kill -0 "$1" 2>/dev/null && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
 }
 
 await_log() {
@@ -234,6 +241,8 @@ up_ha() {
   mkdir -p "$state/logs"
   # PostgreSQL: a cluster of its own, owned by nobody, in a directory only nobody (and root) may
   # enter. Local connections come through a socket in there; the subnet logs in with a password.
+  # Its dynamic shared memory is in files under its data dir (not /dev/shm), which down removes
+  # even after a SIGKILL.
   mkdir -p "$pgdir"
   chown nobody:nogroup "$pgdir"
   chmod 0700 "$pgdir"
@@ -248,6 +257,7 @@ up_ha() {
   ip netns exec "$prefix-pg" setsid setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
     "$pg_bin/postgres" -D "$pgdir/data" -c listen_addresses="$(ip_of pg)" -c port="$pg_port" \
     -c unix_socket_directories="$pgdir" -c max_connections=50 -c shared_buffers=32MB \
+    -c dynamic_shared_memory_type=mmap \
     </dev/null >"$state/logs/postgres.log" 2>&1 &
   echo "$! pg postgres" >>"$state/pids"
   local deadline=$((SECONDS + 60))
@@ -264,11 +274,13 @@ up_ha() {
   journal="postgresql://$(ip_of pg):$pg_port/weft?user=weft"
   start coord coordinator coordinator --listen "$(ip_of coord):$port" \
     --data-dir "$state/coord-data" --journal "$journal" \
-    --journal-password-file "$state/pg-password" --advertise "$(ip_of coord):$port"
+    --journal-password-file "$state/pg-password" --advertise "$(ip_of coord):$port" \
+    --http-listen "127.0.0.1:$http_port"
   await_log "$state/logs/coordinator.log" "^leading:" 60
   start coord2 coordinator2 coordinator --listen "$(ip_of coord2):$port" \
     --data-dir "$state/coord2-data" --journal "$journal" \
-    --journal-password-file "$state/pg-password" --advertise "$(ip_of coord2):$port"
+    --journal-password-file "$state/pg-password" --advertise "$(ip_of coord2):$port" \
+    --http-listen "127.0.0.1:$http_port"
   await_log "$state/logs/coordinator2.log" "standing by" 60
 
   local join_token
@@ -303,30 +315,33 @@ up_ha() {
   echo "run clients with: $0 client submit sum --from 1 --to 1_000_000_000 --wait"
 }
 
-# What the coordinator of NODE says to a client now: "leads", "stands by: ..." (its refusal, which
-# names the leader) or "down: ...".
+# Whether NODE's coordinator leads now: "leads" (its health says SERVING), "stands by" (it runs
+# and does not serve: a standby, or one taking over) or "down". Asked over the HTTP port each
+# coordinator serves on its namespace's loopback (a standby serves none), not by a client, which
+# may follow the leader from any coordinator it is given.
 probe() {
-  local node=$1 out
-  if out=$(WEFT_COORDINATOR="$(ip_of "$node"):$port" WEFT_TOKEN=$(cat "$state/client-token") \
-    timeout 20 ip netns exec "$prefix-client" "$(cat "$state/home")/bin/weft" workers 2>&1 >/dev/null); then
+  local node=$1 name=coordinator pid
+  [ "$node" = coord ] || name=coordinator2
+  pid=$(awk -v name="$name" '$3 == name { print $1 }' "$state/pids")
+  if [ -z "$pid" ] || ! alive "$pid"; then
+    echo "down (its process is gone)"
+  elif in_ns "$node" timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$0 &&
+      printf "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3 && head -n 1 <&3' "$http_port" \
+    2>/dev/null | grep -q " 200 "; then
     echo leads
-  elif grep -qi leader <<<"$out"; then
-    echo "stands by: $(head -n 1 <<<"$out")"
   else
-    echo "down: $(head -n 1 <<<"$out")"
+    echo "not serving (standing by, or taking over)"
   fi
 }
 
-# Where clients call: the coordinator; with --ha the pair when clients follow the leader, else the
-# coordinator that answers as the leader now.
 leader_now=""
 client_target() {
-  if [ -n "$leader_now" ]; then
-    echo "$leader_now" # status just asked
-  elif [ ! -f "$state/ha" ]; then
+  if [ ! -f "$state/ha" ]; then
     echo "$(ip_of coord):$port"
   elif takes_several workers --coordinator; then
     pair
+  elif [ -n "$leader_now" ]; then
+    echo "$leader_now" # status just asked
   else
     local node
     for node in coord coord2; do
@@ -354,19 +369,18 @@ status() {
   }
   echo "cluster '$prefix' (state in $state):"
   while read -r pid node name; do
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       echo "  $name in $prefix-$node: running (pid $pid)"
     else
       echo "  $name in $prefix-$node: gone"
     fi
   done <"$state/pids"
   if [ -f "$state/ha" ]; then
-    # Asked now, from the client namespace: the leader answers, a standby refuses naming the leader.
     local node said
     for node in coord coord2; do
       said=$(probe "$node")
       echo "  coordinator $(ip_of "$node"):$port: $said"
-      [ "$said" != leads ] || leader_now="$(ip_of "$node"):$port"
+      if [ "$said" = leads ]; then leader_now="$(ip_of "$node"):$port"; fi
     done
   fi
   client workers || true
@@ -448,7 +462,12 @@ stop_processes() {
 
 down() {
   need_root down
-  local coordinator_ids="" log id
+  local coordinator_ids="" log id shm_key="" shm_id=""
+  # PostgreSQL's System V segment (key and id on line 7 of postmaster.pid): it removes it when it
+  # stops, but one killed with SIGKILL leaves it behind.
+  if [ -f "$pgdir/data/postmaster.pid" ]; then
+    read -r shm_key shm_id < <(sed -n 7p "$pgdir/data/postmaster.pid") || true
+  fi
   for log in "$state/logs/coordinator.log" "$state/logs/coordinator2.log"; do
     [ -f "$log" ] || continue
     # Every id the log shows: a coordinator of a pair takes a new one each time it leads.
@@ -474,6 +493,13 @@ down() {
   for id in $coordinator_ids; do
     rm -f /dev/shm/weft-"$id"-*
   done
+  if [ -n "$shm_id" ] && command -v ipcs >/dev/null 2>&1; then
+    # Only if that id still has the key and no process attached (else it is not ours any more).
+    if ipcs -m | awk -v id="$shm_id" -v key="$(printf '0x%08x' "$shm_key")" \
+      '$2 == id && $1 == key && $6 == 0 { found = 1 } END { exit !found }'; then
+      ipcrm -m "$shm_id" 2>/dev/null || true
+    fi
+  fi
   # PostgreSQL's data, socket and lock files (its processes are gone: see above).
   rm -rf "$pgdir"
   rm -rf "$state"
