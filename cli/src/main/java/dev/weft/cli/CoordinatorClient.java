@@ -35,6 +35,7 @@ import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -91,6 +92,8 @@ final class CoordinatorClient implements AutoCloseable {
   // Guarded by `this`; never held over a call or a pause.
   private final FollowOrder<Address> order;
   private final Map<Address, Endpoint> endpoints = new HashMap<>();
+  // Replaced after their route changed; closed with the client, as a call may still be on one.
+  private final List<Endpoint> retired = new ArrayList<>();
   private boolean closed;
 
   /** In plain text: a coordinator on loopback (the demo's). */
@@ -250,6 +253,9 @@ final class CoordinatorClient implements AutoCloseable {
     boolean replaced;
     synchronized (this) {
       replaced = !closed && endpoints.replace(failed.listedAs, failed, fresh);
+      if (replaced) {
+        retired.add(failed);
+      }
     }
     // A replaced channel may still carry another thread's call: let it finish.
     if (replaced) {
@@ -649,7 +655,8 @@ final class CoordinatorClient implements AutoCloseable {
     List<Endpoint> all;
     synchronized (this) {
       closed = true;
-      all = List.copyOf(endpoints.values());
+      all = new ArrayList<>(endpoints.values());
+      all.addAll(retired);
     }
     all.forEach(Endpoint::shutdown);
     try {

@@ -60,13 +60,16 @@ final class JobWatcher {
    * Submits {@code spec} and follows the job in one RunJob call; {@code accepted} hears the job
    * (its first snapshot) once the coordinator has it. A stream that breaks after that leaves the
    * job running, so the wait goes on as {@link #await} does; a coordinator that predates RunJob
-   * (UNIMPLEMENTED) gets SubmitJob and then WatchJob.
+   * (UNIMPLEMENTED) gets SubmitJob and then WatchJob. A RunJob that no leader saw (refused, or
+   * turned away by a standby) goes to the leader; one whose stream broke before the job was
+   * accepted is not sent again, since a leader may have the job (see {@link CoordinatorClient}).
    *
    * <p>A {@link #detach} before the job is accepted takes effect only once it is, so whoever
    * cancels on Ctrl-C learns the job's id: the submission cannot be called back, only the job.
    */
   Job run(JobSpec spec, Consumer<Job> accepted, Listener listener) throws InterruptedException {
-    CoordinatorClient.Follow follow = client.follow(false, this::pause);
+    // Not this::pause: a detach before acceptance waits for it (see above), pauses included.
+    CoordinatorClient.Follow follow = client.follow(false, Thread::sleep);
     Accepting accepting;
     while (true) {
       accepting = new Accepting();

@@ -221,4 +221,49 @@ final class LeaderFollowProtocolTest {
     assertEquals(1, standby.calls.get(), "one attach at the standby");
     assertEquals(0, next.calls.get(), "the named leader comes before the next address");
   }
+
+  @Test
+  void aWorkerSkipsARefusedAddressAndAStandbyThatKnowsNoLeader() throws Exception {
+    Address refused = new Address("127.0.0.1", ProcessCluster.freePort());
+    StandIn standby = new StandIn(null, true);
+    Worker worker =
+        Worker.start(
+            new WorkerConfig()
+                .join(refused + "," + standby.address() + "," + leaderAddress())
+                .id("skipper")
+                .transport("grpc")
+                .slots(1)
+                .conclude());
+    closeLater(worker::close);
+
+    assertTrue(leader.awaitWorkers(1, Duration.ofSeconds(20)), "the worker reached the leader");
+    assertEquals(1, standby.calls.get(), "one attach at the standby on the way");
+  }
+
+  @Test
+  void aWaitStartedAtAStandbyFollowsTheJobAtTheLeader() throws Exception {
+    StandIn standby = new StandIn(leaderAddress(), true);
+    Job job;
+    try (CoordinatorClient direct = new CoordinatorClient(leaderAddress())) {
+      job = direct.submit(SUM);
+    }
+    Worker worker =
+        Worker.start(
+            new WorkerConfig()
+                .join(leaderAddress().toString())
+                .id("runner")
+                .transport("grpc")
+                .slots(1)
+                .conclude());
+    closeLater(worker::close);
+    CoordinatorClient client = client(CoordinatorClient.FOLLOW_PATIENCE, standby.address());
+
+    Job finished =
+        new JobWatcher(client, JobWatcher.WATCH_DEADLINE)
+            .await(job.getId(), (done, failed, running, total) -> {});
+
+    assertEquals(dev.weft.v1.JobState.SUCCEEDED, finished.getState(), finished::toString);
+    assertEquals("5050", finished.getResult().getSum().getSum());
+    assertEquals(1, standby.calls.get(), "the watch went to the leader the standby named");
+  }
 }

@@ -30,10 +30,13 @@ import java.util.concurrent.TimeUnit;
  * <p>Given several addresses (coordinators sharing one journal, one of them the leader), it follows
  * the leader: after an attach that failed (refused connection, a standby's answer) it tries the
  * leader the standby named, else the next address, at once; it backs off only once every address it
- * knows has failed in a row. After a session that worked it tries the same address first.
+ * knows has failed in a row (for no longer than a second while a standby answers: it may be about
+ * to lead). After a session that worked it tries the same address first.
  */
 final class AttachLoop implements Runnable {
   private static final System.Logger LOG = System.getLogger(AttachLoop.class.getName());
+  // A standby is about to lead once it takes over: ask again at least this often meanwhile.
+  private static final long STANDBY_BACKOFF_MAX_MS = 1_000;
 
   private final WorkerConfig config;
   private final SessionHost host;
@@ -92,6 +95,7 @@ final class AttachLoop implements Runnable {
   @Override
   public void run() {
     long backoffMs = config.reconnectInitialMs();
+    boolean standbyInRound = false; // a standby answered since the last back-off
     while (true) {
       CoordinatorAddress address = order.current();
       Link link = currentLink(address);
@@ -124,6 +128,7 @@ final class AttachLoop implements Runnable {
           host.closed(current);
         }
         hint = attach.leader;
+        standbyInRound |= attach.standby;
       }
       long waitMs;
       if (welcomed) {
@@ -136,9 +141,15 @@ final class AttachLoop implements Runnable {
         FollowOrder.Next<CoordinatorAddress> next = order.failed(hint);
         if (next.backOff()) {
           if (!welcomed) {
-            backoffMs = Math.min(backoffMs * 2, config.reconnectMaxMs());
+            backoffMs =
+                Math.min(
+                    backoffMs * 2,
+                    standbyInRound
+                        ? Math.max(config.reconnectInitialMs(), STANDBY_BACKOFF_MAX_MS)
+                        : config.reconnectMaxMs());
           }
           waitMs = backoffMs;
+          standbyInRound = false;
         } else {
           waitMs = 0;
         }
@@ -186,6 +197,7 @@ final class AttachLoop implements Runnable {
     private volatile CoordinatorSession session;
     // The leader a standby named when it turned this attach away.
     private volatile Optional<CoordinatorAddress> leader = Optional.empty();
+    private volatile boolean standby;
 
     GrpcAttach(CoordinatorAddress address, ClientSecurity security) {
       this.address = address;
@@ -248,6 +260,7 @@ final class AttachLoop implements Runnable {
               + (status.getDescription() == null ? "" : " " + status.getDescription());
       Optional<CertificateRejectedException> certificate = CertificateRejectedException.in(t);
       Optional<String> named = Leaders.hint(t);
+      standby = Leaders.isStandby(status, named);
       if (named.isPresent() && status.getCode() == Status.Code.UNAVAILABLE) {
         try {
           leader = Optional.of(CoordinatorAddress.parse(named.get()));
