@@ -446,6 +446,9 @@ final class CoordinatorClient implements AutoCloseable {
       if (!patient && !listed.isList() && !standby) {
         throw failure(at, e); // one coordinator, not there: as it always was
       }
+      if (wouldRepeat(at, e.getStatus())) {
+        throw failure(at, e); // the pair shares its CA and settings: no address would do
+      }
       move(at, hint, () -> giveUp(at, failure(at, e)));
     }
 
@@ -492,6 +495,17 @@ final class CoordinatorClient implements AutoCloseable {
               + why
               + ")");
     }
+  }
+
+  /**
+   * A failure no other try mends: the coordinator's certificate was rejected, or TLS met plain
+   * text. (Plain text meeting TLS looks like a connection that broke, as a dying coordinator's
+   * does: that one is followed.)
+   */
+  private static boolean wouldRepeat(Endpoint at, Status status) {
+    ClientSecurity security = at.route.security();
+    return CertificateRejectedException.in(status.getCause()).isPresent()
+        || (security != null && security.tls() && security.mismatch(status).isPresent());
   }
 
   private synchronized List<Address> order() {
