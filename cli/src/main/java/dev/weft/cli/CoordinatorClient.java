@@ -391,7 +391,7 @@ final class CoordinatorClient implements AutoCloseable {
       } catch (StatusRuntimeException e) {
         boolean unavailable = e.getStatus().getCode() == Status.Code.UNAVAILABLE;
         if (unavailable && !idempotent && !Leaders.notActedOn(e) && what != null) {
-          throw maybeActedOn(at, e.getStatus(), what);
+          throw maybeActedOn(at, e, what);
         }
         if (!unavailable || !(idempotent || Leaders.notActedOn(e))) {
           throw failure(at, e);
@@ -530,7 +530,7 @@ final class CoordinatorClient implements AutoCloseable {
     return failure(current(), e);
   }
 
-  private RuntimeException failure(Endpoint at, StatusRuntimeException e) {
+  private static RuntimeException failure(Endpoint at, StatusRuntimeException e) {
     if (isRefused(e.getStatus())) {
       return refused(at.address(), e.getStatus());
     }
@@ -547,17 +547,29 @@ final class CoordinatorClient implements AutoCloseable {
    * The connection to the coordinator at the address to try now broke after a call that must not be
    * repeated blindly was sent: it may have been acted on.
    */
-  CliException maybeActedOn(Status status, String what) {
-    return maybeActedOn(current(), status, what);
+  RuntimeException maybeActedOn(StatusRuntimeException e, String what) {
+    return maybeActedOn(current(), e, what);
   }
 
-  private static CliException maybeActedOn(Endpoint at, Status status, String what) {
+  /**
+   * As {@link #maybeActedOn(StatusRuntimeException, String)}, except that a rejected certificate or
+   * TLS meeting plain text, which no call gets past, is said as such. (Plain text meeting TLS looks
+   * like a connection that broke: the message gives both.)
+   */
+  private static RuntimeException maybeActedOn(Endpoint at, StatusRuntimeException e, String what) {
+    Status status = e.getStatus();
+    if (wouldRepeat(at, status)) {
+      return failure(at, e);
+    }
+    ClientSecurity security = at.route.security();
+    String why =
+        security == null ? describe(status) : security.mismatch(status).orElse(describe(status));
     return new CliException(
         ExitCodes.UNREACHABLE,
         "the connection to the coordinator at "
             + at.address()
             + " broke after the job was sent ("
-            + describe(status)
+            + why
             + "): it may have been "
             + what
             + ", and it was not sent again, since a repeat would make a second job; look for it"

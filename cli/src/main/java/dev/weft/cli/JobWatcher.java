@@ -123,7 +123,7 @@ final class JobWatcher {
             notActedOn = e; // refused, or a standby: the job is nowhere yet; try the leader
           } else if (code == Status.Code.UNAVAILABLE) {
             // The stream broke after the spec went out: a leader may have the job.
-            throw client.maybeActedOn(e.getStatus(), "submitted");
+            throw client.maybeActedOn(e, "submitted");
           } else if (code != Status.Code.UNIMPLEMENTED) {
             throw client.failure(e);
           } else {
