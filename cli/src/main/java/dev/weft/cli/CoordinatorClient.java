@@ -433,8 +433,8 @@ final class CoordinatorClient implements AutoCloseable {
     /**
      * The call at {@code at} failed UNAVAILABLE (or its deadline passed): moves to the address to
      * try next, after a pause when every address has failed in a row. Throws what the failure means
-     * to the user when it is not one to follow, or once no leader was found within {@link
-     * #FOLLOW_PATIENCE}.
+     * to the user when it is not one to follow, or once no leader was found within the client's
+     * patience ({@link #FOLLOW_PATIENCE} unless a test chose another).
      */
     void failed(StatusRuntimeException e) {
       failed(current(), e);
