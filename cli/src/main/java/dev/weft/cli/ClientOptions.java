@@ -17,15 +17,17 @@ final class ClientOptions {
 
   @Option(
       names = "--coordinator",
-      paramLabel = "HOST:PORT|unix:PATH",
+      paramLabel = "HOST:PORT[,HOST:PORT...]|unix:PATH",
       defaultValue = "${env:WEFT_COORDINATOR:-" + Address.DEFAULT + "}",
-      converter = Address.ClientConverter.class,
+      converter = Addresses.ClientConverter.class,
       description =
           "The coordinator to talk to: its port, or its Unix socket, where it knows you by your"
-              + " uid and needs no token (default: $WEFT_COORDINATOR, else "
+              + " uid and needs no token; or the ports of coordinators sharing one journal,"
+              + " separated by commas, of which the leader is found and followed (default:"
+              + " $WEFT_COORDINATOR, else "
               + Address.DEFAULT
               + ").")
-  Address coordinator;
+  Addresses coordinator;
 
   @Mixin TlsClientOptions tls;
 
@@ -33,31 +35,38 @@ final class ClientOptions {
     // A client reports every failure itself, on one line; gRPC's own warnings (with stack traces,
     // e.g. for a host name that does not resolve) would only repeat it.
     GRPC_LOG.setLevel(Level.SEVERE);
-    Address target = target();
-    if (target.isUnix()) {
-      return new CoordinatorClient(target, null);
+    if (!coordinator.isList()) {
+      CoordinatorClient.Route route = route(coordinator.first());
+      if (route.security() == null) {
+        throw TlsClientOptions.noToken(coordinator.first(), false);
+      }
     }
-    ClientSecurity security = tls.security(coordinator, false);
-    if (security == null) {
-      throw TlsClientOptions.noToken(coordinator, false);
-    }
-    return new CoordinatorClient(target, security);
+    return new CoordinatorClient(coordinator, this::route);
   }
 
   /**
-   * Where to connect: {@link #coordinator}, except that a loopback port given no token, served by
-   * this user's coordinator with a Unix socket this user may connect to (its registry says so), is
-   * reached through that socket: the kernel vouches for us there, no token needed. Otherwise the
-   * port, with the admin token the registry leads to (see {@link TlsClientOptions}).
+   * How to reach {@code address} now: the address itself, except that a loopback port given no
+   * token, served by this user's coordinator with a Unix socket this user may connect to (its
+   * registry says so), is reached through that socket: the kernel vouches for us there, no token
+   * needed. Otherwise the port, with the admin token the registry leads to (see {@link
+   * TlsClientOptions}); with no security when there is none to talk with.
    */
-  Address target() {
-    if (!tls.findsToken(coordinator)) {
-      return coordinator;
+  CoordinatorClient.Route route(Address address) {
+    Address target = target(address);
+    if (target.isUnix()) {
+      return new CoordinatorClient.Route(target, new ClientSecurity().conclude());
+    }
+    return new CoordinatorClient.Route(target, tls.security(target, false));
+  }
+
+  private Address target(Address address) {
+    if (address.isUnix() || !tls.findsToken(address)) {
+      return address;
     }
     return LocalCoordinators.ofThisUser()
-        .find(coordinator.port())
+        .find(address.port())
         .flatMap(LocalCoordinators.Local::connectableSocket)
         .map(Address::unix)
-        .orElse(coordinator);
+        .orElse(address);
   }
 }

@@ -19,6 +19,8 @@ import dev.weft.v1.ListWorkersRequest;
 import dev.weft.v1.ResumeWorkerRequest;
 import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.WorkerInfo;
+import dev.weft.wire.FollowOrder;
+import dev.weft.wire.Leaders;
 import io.grpc.ConnectivityState;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
@@ -33,74 +35,248 @@ import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
  * The JobService as the CLI uses it: every call carries a deadline, and "cannot reach the
- * coordinator" becomes one clear {@link CliException} naming the address. The address is a TCP port
- * (TLS and a token, as {@code security} says) or a coordinator's Unix socket ({@code unix:PATH}:
+ * coordinator" becomes one clear {@link CliException} naming the address. An address is a TCP port
+ * (TLS and a token, as its {@link Route} says) or a coordinator's Unix socket ({@code unix:PATH}:
  * plain text and no token; the coordinator knows the caller by its uid).
+ *
+ * <p>Given several addresses (coordinators sharing one journal: one leads, the others stand by), it
+ * follows the leader: a call that was not acted on (the connection was refused, or a standby
+ * answered) is tried again at the leader the standby named, else at the next address, for up to
+ * {@link #FOLLOW_PATIENCE}. A call that may have been acted on is tried again only when it changes
+ * nothing (reads); a submission never is, since SubmitJob carries no key to tell a repeat by.
  */
 final class CoordinatorClient implements AutoCloseable {
   static final Duration UNARY_DEADLINE = Duration.ofSeconds(10);
+
+  /** How long a client looks for a leader (or waits for its one coordinator to come back). */
+  static final Duration FOLLOW_PATIENCE = Duration.ofSeconds(30);
+
+  private static final long FIRST_BACKOFF_MS = 100;
+  private static final long MAX_BACKOFF_MS = 2_000;
   private static final int MAX_INBOUND_BYTES = 64 * 1024 * 1024;
 
-  private final Address address;
-  private final ClientSecurity security;
-  private final ManagedChannel channel;
-  // The socket channel's event loop; null over TCP (gRPC's shared one).
-  private final EventLoopGroup socketLoop;
+  /**
+   * How an address is reached as things are now: {@code target} is the address itself or the
+   * coordinator's Unix socket that stands for it; {@code security} is null when there is nothing to
+   * talk with (no token given or found), and then nothing is sent.
+   */
+  record Route(Address target, ClientSecurity security) {
+    boolean same(Route other) {
+      return other != null
+          && target.equals(other.target)
+          && (security == null ? other.security == null : security.sameSettings(other.security));
+    }
+  }
+
+  /** Waits between tries; a watcher's ends early when it is detached. */
+  interface Pause {
+    void pause(long ms) throws InterruptedException;
+  }
+
+  private final Addresses listed;
+  private final Function<Address, Route> routes;
+  private final Duration patience;
+  // Guarded by `this`; never held over a call or a pause.
+  private final FollowOrder<Address> order;
+  private final Map<Address, Endpoint> endpoints = new HashMap<>();
+  // Replaced after their route changed; closed with the client, as a call may still be on one.
+  private final List<Endpoint> retired = new ArrayList<>();
+  private boolean closed;
 
   /** In plain text: a coordinator on loopback (the demo's). */
   CoordinatorClient(Address address) {
     this(address, new ClientSecurity().conclude());
   }
 
+  /** One address, and any leader it names, with the same settings. */
   CoordinatorClient(Address address, ClientSecurity security) {
-    this.address = address;
-    this.security = address.isUnix() ? new ClientSecurity().conclude() : security;
-    ManagedChannelBuilder<?> builder;
-    if (address.isUnix()) {
-      if (!Epoll.isAvailable()) {
-        throw CliException.usage(
-            "cannot use " + address + ": Unix sockets need Linux's epoll, not available here");
-      }
-      socketLoop = new EpollEventLoopGroup(1, new DefaultThreadFactory("weft-cli-socket", true));
-      builder =
-          NettyChannelBuilder.forAddress(new DomainSocketAddress(address.socket().toString()))
-              .eventLoopGroup(socketLoop)
-              .channelType(EpollDomainSocketChannel.class)
-              .usePlaintext();
-    } else {
-      socketLoop = null;
-      builder =
-          Grpc.newChannelBuilderForAddress(address.host(), address.port(), security.credentials());
-      if (security.serverName() != null) {
-        builder.overrideAuthority(security.serverName());
-      }
-    }
-    this.channel =
-        builder
-            .maxInboundMessageSize(MAX_INBOUND_BYTES)
-            .userAgent("weft-cli/" + BuildInfo.version())
-            .build();
+    this(
+        Addresses.of(address),
+        target -> new Route(target, target.isUnix() ? new ClientSecurity().conclude() : security));
   }
 
+  /**
+   * @param routes how to reach each address (those listed, and leaders standbys name), asked again
+   *     after a failure there: a local coordinator's token or socket may have appeared
+   */
+  CoordinatorClient(Addresses listed, Function<Address, Route> routes) {
+    this(listed, routes, FOLLOW_PATIENCE);
+  }
+
+  /**
+   * @param patience how long to look for a leader before giving up
+   */
+  CoordinatorClient(Addresses listed, Function<Address, Route> routes, Duration patience) {
+    this.listed = listed;
+    this.routes = routes;
+    this.patience = patience;
+    this.order = new FollowOrder<>(listed.all());
+    if (listed.first().isUnix() && !Epoll.isAvailable()) {
+      throw CliException.usage(
+          "cannot use " + listed.first() + ": Unix sockets need Linux's epoll, not available here");
+    }
+  }
+
+  /** A channel to one address (the port, or the socket that stands for it). */
+  private static final class Endpoint {
+    final Address listedAs; // the address given (or named by a standby) this reaches
+    final Route route;
+    final ManagedChannel channel; // null when the route has nothing to talk with
+    // The socket channel's event loop; null over TCP (gRPC's shared one).
+    final EventLoopGroup socketLoop;
+
+    Endpoint(Address listedAs, Route route) {
+      this.listedAs = listedAs;
+      this.route = route;
+      Address address = route.target();
+      ManagedChannelBuilder<?> builder;
+      if (route.security() == null) {
+        channel = null;
+        socketLoop = null;
+        return;
+      }
+      if (address.isUnix()) {
+        if (!Epoll.isAvailable()) {
+          throw CliException.usage(
+              "cannot use " + address + ": Unix sockets need Linux's epoll, not available here");
+        }
+        socketLoop = new EpollEventLoopGroup(1, new DefaultThreadFactory("weft-cli-socket", true));
+        builder =
+            NettyChannelBuilder.forAddress(new DomainSocketAddress(address.socket().toString()))
+                .eventLoopGroup(socketLoop)
+                .channelType(EpollDomainSocketChannel.class)
+                .usePlaintext();
+      } else {
+        socketLoop = null;
+        builder =
+            Grpc.newChannelBuilderForAddress(
+                address.host(), address.port(), route.security().credentials());
+        if (route.security().serverName() != null) {
+          builder.overrideAuthority(route.security().serverName());
+        }
+      }
+      channel =
+          builder
+              .maxInboundMessageSize(MAX_INBOUND_BYTES)
+              .userAgent("weft-cli/" + BuildInfo.version())
+              .build();
+    }
+
+    Address address() {
+      return route.target();
+    }
+
+    /** Starts closing; does not wait. */
+    void shutdown() {
+      if (channel != null) {
+        channel.shutdown();
+      }
+    }
+
+    /** Closes one that nothing used. */
+    void discard() {
+      if (channel != null) {
+        channel.shutdownNow();
+      }
+      if (socketLoop != null) {
+        socketLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      }
+    }
+
+    void awaitClosed() throws InterruptedException {
+      if (channel != null && !channel.awaitTermination(5, TimeUnit.SECONDS)) {
+        channel.shutdownNow();
+      }
+      if (socketLoop != null) {
+        socketLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /** The endpoint of the address to try now, made on first use. */
+  private Endpoint current() {
+    Address address;
+    synchronized (this) {
+      address = order.current();
+      Endpoint known = endpoints.get(address);
+      if (known != null) {
+        return known;
+      }
+    }
+    // Resolving may read files (a token, the registry): outside the lock.
+    Endpoint made = new Endpoint(address, routes.apply(address));
+    Endpoint winner;
+    synchronized (this) {
+      if (closed) {
+        winner = null;
+      } else {
+        winner = endpoints.putIfAbsent(address, made);
+        if (winner == null) {
+          return made;
+        }
+      }
+    }
+    made.discard();
+    if (winner == null) {
+      throw new IllegalStateException("the client is closed");
+    }
+    return winner;
+  }
+
+  /**
+   * After a failure at {@code failed}: asks for its route again (a local coordinator may have
+   * started there since), replacing its channel if the route changed, and lets its channel connect
+   * again at once instead of after gRPC's own growing back-off.
+   */
+  private void refresh(Endpoint failed) {
+    Route now = routes.apply(failed.listedAs);
+    if (now.same(failed.route)) {
+      if (failed.channel != null) {
+        failed.channel.resetConnectBackoff();
+      }
+      return;
+    }
+    Endpoint fresh = new Endpoint(failed.listedAs, now);
+    boolean replaced;
+    synchronized (this) {
+      replaced = !closed && endpoints.replace(failed.listedAs, failed, fresh);
+      if (replaced) {
+        retired.add(failed);
+      }
+    }
+    // A replaced channel may still carry another thread's call: let it finish.
+    if (replaced) {
+      failed.shutdown();
+    } else {
+      fresh.discard();
+    }
+  }
+
+  /** The address the last call went to (or the next will): the leader as last found. */
   Address address() {
-    return address;
+    return current().address();
   }
 
   Job submit(JobSpec spec) {
-    return call(s -> s.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()));
+    return call(
+        s -> s.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()), false, "submitted");
   }
 
   Job get(String id) {
-    return call(s -> s.getJob(GetJobRequest.newBuilder().setId(id).build()));
+    return read(s -> s.getJob(GetJobRequest.newBuilder().setId(id).build()));
   }
 
   /** The newest jobs, as summaries unless {@code full}. */
@@ -111,12 +287,12 @@ final class CoordinatorClient implements AutoCloseable {
             .setLimit(limit)
             .setView(full ? JobView.JOB_VIEW_FULL : JobView.JOB_VIEW_SUMMARY)
             .build();
-    return call(s -> s.listJobs(request));
+    return read(s -> s.listJobs(request));
   }
 
   /** Cancels with the job's own grace period between SIGTERM and SIGKILL. */
   CancelJobResponse cancel(String id, String reason) {
-    return call(
+    return change(
         s -> s.cancelJob(CancelJobRequest.newBuilder().setId(id).setReason(reason).build()));
   }
 
@@ -128,11 +304,11 @@ final class CoordinatorClient implements AutoCloseable {
             .setReason(reason)
             .setGrace(Durations.fromNanos(grace.toNanos()))
             .build();
-    return call(s -> s.cancelJob(request));
+    return change(s -> s.cancelJob(request));
   }
 
   Job setPriority(String id, int priority) {
-    return call(
+    return change(
         s ->
             s.setJobPriority(
                 dev.weft.v1.SetJobPriorityRequest.newBuilder()
@@ -142,55 +318,266 @@ final class CoordinatorClient implements AutoCloseable {
   }
 
   List<WorkerInfo> workers() {
-    return call(s -> s.listWorkers(ListWorkersRequest.getDefaultInstance()).getWorkersList());
+    return read(s -> s.listWorkers(ListWorkersRequest.getDefaultInstance()).getWorkersList());
   }
 
   WorkerInfo drainWorker(String id, String reason) {
-    return call(
+    return change(
         s -> s.drainWorker(DrainWorkerRequest.newBuilder().setId(id).setReason(reason).build()));
   }
 
   WorkerInfo resumeWorker(String id) {
-    return call(s -> s.resumeWorker(ResumeWorkerRequest.newBuilder().setId(id).build()));
+    return change(s -> s.resumeWorker(ResumeWorkerRequest.newBuilder().setId(id).build()));
   }
 
-  /** A stub whose calls must end within {@code deadline}; create one per call. */
+  /**
+   * A stub whose calls must end within {@code deadline}, for the address to try now; create one per
+   * call.
+   */
   JobServiceBlockingStub stub(Duration deadline) {
-    return JobServiceGrpc.newBlockingStub(channel)
+    return stub(current(), deadline);
+  }
+
+  /**
+   * A stub on {@code at}'s channel; with nothing to talk to it with (no token for it yet), a
+   * failure as of a refused connection: nothing is sent.
+   */
+  private JobServiceBlockingStub stub(Endpoint at, Duration deadline) {
+    if (at.channel == null) {
+      if (!listed.isList() && at.listedAs.equals(listed.first())) {
+        throw TlsClientOptions.noToken(at.address(), false);
+      }
+      throw Status.UNAVAILABLE
+          .withDescription("no token for " + at.address())
+          .withCause(new NothingSent("no token for " + at.address() + ": nothing sent there"))
+          .asRuntimeException();
+    }
+    return JobServiceGrpc.newBlockingStub(at.channel)
         .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  boolean isConnected() {
-    return channel.getState(false) == ConnectivityState.READY;
+  /** No connection was made, as none may be without a token: like a refused one. */
+  private static final class NothingSent extends java.net.ConnectException {
+    NothingSent(String message) {
+      super(message);
+    }
   }
 
-  private <T> T call(Function<JobServiceBlockingStub, T> rpc) {
-    try {
-      return rpc.apply(stub(UNARY_DEADLINE));
-    } catch (StatusRuntimeException e) {
-      throw failure(e);
+  boolean isConnected() {
+    Endpoint at = current();
+    return at.channel != null && at.channel.getState(false) == ConnectivityState.READY;
+  }
+
+  /** A read: tried again after any UNAVAILABLE, since repeating it changes nothing. */
+  private <T> T read(Function<JobServiceBlockingStub, T> rpc) {
+    return call(rpc, true, null);
+  }
+
+  /** A change: tried again only where it was not acted on. */
+  private <T> T change(Function<JobServiceBlockingStub, T> rpc) {
+    return call(rpc, false, null);
+  }
+
+  /**
+   * @param what for a change that must not be repeated blindly, what it did (for the message when
+   *     the connection broke after it was sent); null for one that may be
+   */
+  private <T> T call(Function<JobServiceBlockingStub, T> rpc, boolean idempotent, String what) {
+    Follow follow = follow(false, Thread::sleep);
+    while (true) {
+      Endpoint at = current();
+      try {
+        return rpc.apply(stub(at, UNARY_DEADLINE));
+      } catch (StatusRuntimeException e) {
+        boolean unavailable = e.getStatus().getCode() == Status.Code.UNAVAILABLE;
+        if (unavailable && !idempotent && !Leaders.notActedOn(e) && what != null) {
+          throw maybeActedOn(at, e, what);
+        }
+        if (!unavailable || !(idempotent || Leaders.notActedOn(e))) {
+          throw failure(at, e);
+        }
+        follow.failed(at, e);
+      }
     }
   }
 
   /**
-   * What a failed call means to the user: refused, unreachable or not a coordinator as a {@link
-   * CliException}; any other status as it came (the error handler describes it).
+   * Looks for the leader across the calls of one operation: {@code patient} keeps trying even a
+   * single address that is not a standby (a watcher waiting for its coordinator to come back).
+   */
+  Follow follow(boolean patient, Pause pause) {
+    return new Follow(patient, pause);
+  }
+
+  /** One operation's search for the leader: its patience and back-off. */
+  final class Follow {
+    private final boolean patient;
+    private final Pause pause;
+    private long noLeaderSince = -1;
+    private long backoffMs = FIRST_BACKOFF_MS;
+
+    private Follow(boolean patient, Pause pause) {
+      this.patient = patient;
+      this.pause = pause;
+    }
+
+    /** A call went through: a later failure starts a new search. */
+    void reset() {
+      noLeaderSince = -1;
+      backoffMs = FIRST_BACKOFF_MS;
+      synchronized (CoordinatorClient.this) {
+        order.succeeded();
+      }
+    }
+
+    /**
+     * The call at {@code at} failed UNAVAILABLE (or its deadline passed): moves to the address to
+     * try next, after a pause when every address has failed in a row. Throws what the failure means
+     * to the user when it is not one to follow, or once no leader was found within the client's
+     * patience ({@link #FOLLOW_PATIENCE} unless a test chose another).
+     */
+    void failed(StatusRuntimeException e) {
+      failed(current(), e);
+    }
+
+    private void failed(Endpoint at, StatusRuntimeException e) {
+      Optional<Address> hint = Leaders.hint(e).flatMap(CoordinatorClient::parseHint);
+      boolean standby = Leaders.isStandby(e.getStatus(), Leaders.hint(e));
+      if (!patient && !listed.isList() && !standby) {
+        throw failure(at, e); // one coordinator, not there: as it always was
+      }
+      if (wouldRepeat(at, e.getStatus())) {
+        throw failure(at, e); // the pair shares its CA and settings: no address would do
+      }
+      move(at, hint, () -> giveUp(at, failure(at, e)));
+    }
+
+    private void move(
+        Endpoint at, Optional<Address> hint, java.util.function.Supplier<CliException> outOfTime) {
+      long now = System.nanoTime();
+      if (noLeaderSince < 0) {
+        noLeaderSince = now;
+      } else if (now - noLeaderSince > patience.toNanos()) {
+        throw outOfTime.get();
+      }
+      boolean backOff;
+      synchronized (CoordinatorClient.this) {
+        // Another thread (a cancel beside a watch) may have moved on from there already.
+        backOff = order.current().equals(at.listedAs) && order.failed(hint).backOff();
+      }
+      refresh(at);
+      if (backOff) {
+        try {
+          pause.pause(backoffMs / 2 + ThreadLocalRandom.current().nextLong(backoffMs / 2 + 1));
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw new CliException(
+              ExitCodes.INTERRUPTED, "interrupted while looking for the leading coordinator");
+        }
+        backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+      }
+    }
+
+    private CliException giveUp(Endpoint at, RuntimeException last) {
+      if (!listed.isList() && last instanceof CliException single) {
+        return single;
+      }
+      String why = last instanceof CliException c ? c.getMessage() : String.valueOf(last);
+      return new CliException(
+          ExitCodes.UNREACHABLE,
+          "no coordinator at "
+              + String.join(", ", order().stream().map(Address::toString).toList())
+              + " led within "
+              + DurationConverter.format(patience)
+              + " (the last tried, "
+              + at.address()
+              + ": "
+              + why
+              + ")");
+    }
+  }
+
+  /**
+   * A failure no other try mends: the coordinator's certificate was rejected, or TLS met plain
+   * text. (Plain text meeting TLS looks like a connection that broke, as a dying coordinator's
+   * does: that one is followed.)
+   */
+  private static boolean wouldRepeat(Endpoint at, Status status) {
+    ClientSecurity security = at.route.security();
+    return CertificateRejectedException.in(status.getCause()).isPresent()
+        || (security != null && security.tls() && security.mismatch(status).isPresent());
+  }
+
+  private synchronized List<Address> order() {
+    return order.addresses();
+  }
+
+  /** The leader a standby named, as an address; a name that is none is ignored. */
+  private static Optional<Address> parseHint(String hostPort) {
+    try {
+      return Optional.of(Address.parse(hostPort, false));
+    } catch (IllegalArgumentException e) {
+      return Optional.empty();
+    }
+  }
+
+  /**
+   * What a failed call at the address to try now means to the user: refused, unreachable or not a
+   * coordinator as a {@link CliException}; any other status as it came (the error handler describes
+   * it).
    */
   RuntimeException failure(StatusRuntimeException e) {
+    return failure(current(), e);
+  }
+
+  private static RuntimeException failure(Endpoint at, StatusRuntimeException e) {
     if (isRefused(e.getStatus())) {
-      return refused(e.getStatus());
+      return refused(at.address(), e.getStatus());
     }
     if (isUnreachable(e.getStatus())) {
-      return unreachable(e.getStatus());
+      return unreachable(at, e.getStatus());
     }
     if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
-      return notACoordinator(e.getStatus());
+      return notACoordinator(at.address(), e.getStatus());
     }
     return e;
   }
 
+  /**
+   * The connection to the coordinator at the address to try now broke after a call that must not be
+   * repeated blindly was sent: it may have been acted on.
+   */
+  RuntimeException maybeActedOn(StatusRuntimeException e, String what) {
+    return maybeActedOn(current(), e, what);
+  }
+
+  /**
+   * As {@link #maybeActedOn(StatusRuntimeException, String)}, except that a rejected certificate or
+   * TLS meeting plain text, which no call gets past, is said as such. (Plain text meeting TLS looks
+   * like a connection that broke: the message gives both.)
+   */
+  private static RuntimeException maybeActedOn(Endpoint at, StatusRuntimeException e, String what) {
+    Status status = e.getStatus();
+    if (wouldRepeat(at, status)) {
+      return failure(at, e);
+    }
+    ClientSecurity security = at.route.security();
+    String why =
+        security == null ? describe(status) : security.mismatch(status).orElse(describe(status));
+    return new CliException(
+        ExitCodes.UNREACHABLE,
+        "the connection to the coordinator at "
+            + at.address()
+            + " broke after the job was sent ("
+            + why
+            + "): it may have been "
+            + what
+            + ", and it was not sent again, since a repeat would make a second job; look for it"
+            + " with 'weft jobs' before submitting it again");
+  }
+
   /** Something answers at the address, but not with our JobService (another server, a proxy). */
-  private CliException notACoordinator(Status status) {
+  private static CliException notACoordinator(Address address, Status status) {
     return new CliException(
         ExitCodes.UNREACHABLE,
         "no weft coordinator at "
@@ -206,7 +593,7 @@ final class CoordinatorClient implements AutoCloseable {
   }
 
   /** No valid join token or client certificate: the coordinator says how to get one. */
-  CliException refused(Status status) {
+  static CliException refused(Address address, Status status) {
     return new CliException(
         ExitCodes.REFUSED,
         "the coordinator at " + address + " refused the request: " + status.getDescription());
@@ -217,7 +604,13 @@ final class CoordinatorClient implements AutoCloseable {
         || status.getCode() == Status.Code.DEADLINE_EXCEEDED;
   }
 
+  /** What {@code status} means for the address to try now. */
   CliException unreachable(Status status) {
+    return unreachable(current(), status);
+  }
+
+  private static CliException unreachable(Endpoint at, Status status) {
+    Address address = at.address();
     Optional<CertificateRejectedException> certificate =
         CertificateRejectedException.in(status.getCause());
     if (certificate.isPresent()) {
@@ -226,7 +619,8 @@ final class CoordinatorClient implements AutoCloseable {
           ExitCodes.REFUSED,
           "will not talk to the coordinator at " + address + ": " + certificate.get().getMessage());
     }
-    Optional<String> mismatch = security.mismatch(status);
+    Optional<String> mismatch =
+        at.route.security() == null ? Optional.empty() : at.route.security().mismatch(status);
     if (mismatch.isPresent()) {
       return new CliException(
           ExitCodes.UNREACHABLE,
@@ -247,7 +641,7 @@ final class CoordinatorClient implements AutoCloseable {
     String why;
     if (status.getCode() != Status.Code.DEADLINE_EXCEEDED) {
       why = describe(status);
-    } else if (isConnected()) {
+    } else if (at.channel != null && at.channel.getState(false) == ConnectivityState.READY) {
       why = "connected, but it did not answer within " + within;
     } else {
       why = "no connection within " + within;
@@ -284,17 +678,25 @@ final class CoordinatorClient implements AutoCloseable {
 
   @Override
   public void close() {
-    channel.shutdown();
+    List<Endpoint> all;
+    synchronized (this) {
+      closed = true;
+      all = new ArrayList<>(endpoints.values());
+      all.addAll(retired);
+    }
+    all.forEach(Endpoint::shutdown);
     try {
-      if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
-        channel.shutdownNow();
+      for (Endpoint endpoint : all) {
+        endpoint.awaitClosed();
       }
     } catch (InterruptedException e) {
-      channel.shutdownNow();
+      all.forEach(
+          endpoint -> {
+            if (endpoint.channel != null) {
+              endpoint.channel.shutdownNow();
+            }
+          });
       Thread.currentThread().interrupt();
-    }
-    if (socketLoop != null) {
-      socketLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
   }
 }

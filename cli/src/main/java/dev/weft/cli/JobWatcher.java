@@ -7,6 +7,7 @@ import dev.weft.v1.JobState;
 import dev.weft.v1.Progress;
 import dev.weft.v1.RunJobRequest;
 import dev.weft.v1.WatchJobRequest;
+import dev.weft.wire.Leaders;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -22,12 +23,13 @@ import java.util.function.Supplier;
  * Follows a job until it finishes (a CANCELLING job has not: it finishes once its running tasks
  * have stopped), from its submission ({@link #run}, one RunJob call) or by its id ({@link #await}).
  * Each WatchJob stream has a deadline; when it expires, or the coordinator drops the stream, the
- * watch starts again (its first event is a fresh snapshot, so no progress is lost). A coordinator
- * that stays unreachable for {@link #RECONNECT_PATIENCE} ends the wait with exit code 3.
+ * watch starts again (its first event is a fresh snapshot, so no progress is lost). When the stream
+ * breaks, the watch starts again at the leading coordinator (the same one, back, or another that
+ * shares its journal; see {@link CoordinatorClient}); none for {@link
+ * CoordinatorClient#FOLLOW_PATIENCE} ends the wait with exit code 3.
  */
 final class JobWatcher {
   static final Duration WATCH_DEADLINE = Duration.ofMinutes(30);
-  static final Duration RECONNECT_PATIENCE = Duration.ofSeconds(30);
   private static final long MAX_BACKOFF_MS = 2_000;
 
   /** Told about the job's progress as events arrive. */
@@ -58,67 +60,87 @@ final class JobWatcher {
    * Submits {@code spec} and follows the job in one RunJob call; {@code accepted} hears the job
    * (its first snapshot) once the coordinator has it. A stream that breaks after that leaves the
    * job running, so the wait goes on as {@link #await} does; a coordinator that predates RunJob
-   * (UNIMPLEMENTED) gets SubmitJob and then WatchJob.
+   * (UNIMPLEMENTED) gets SubmitJob and then WatchJob. A RunJob that no leader saw (refused, or
+   * turned away by a standby) goes to the leader; one whose stream broke before the job was
+   * accepted is not sent again, since a leader may have the job (see {@link CoordinatorClient}).
    *
    * <p>A {@link #detach} before the job is accepted takes effect only once it is, so whoever
    * cancels on Ctrl-C learns the job's id: the submission cannot be called back, only the job.
    */
   Job run(JobSpec spec, Consumer<Job> accepted, Listener listener) throws InterruptedException {
-    Context.CancellableContext context = Context.current().withCancellation();
-    Accepting accepting = new Accepting();
-    // The acceptance must come within a unary call's deadline, as SubmitJob's answer would; the
-    // stream itself lives as long as a watch.
-    CompletableFuture.delayedExecutor(
-            CoordinatorClient.UNARY_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
-        .execute(
-            () -> {
-              if (accepting.id == null) {
-                accepting.timedOut = true;
-                context.cancel(null);
-              }
-            });
-    Context previous = context.attach();
-    try {
-      Iterator<JobEvent> events =
-          client.stub(watchDeadline).runJob(RunJobRequest.newBuilder().setSpec(spec).build());
-      if (!events.hasNext()) {
-        // A coordinator must answer with the job or a status; an empty stream is neither.
-        throw new CliException(
-            ExitCodes.SOFTWARE,
-            "the coordinator at " + client.address() + " ended RunJob without answering");
-      }
-      JobEvent first = events.next();
-      Job job = first.hasFinished() ? first.getFinished() : first.getSnapshot();
-      accepting.id = job.getId();
-      accepted.accept(job);
-      if (first.hasFinished() || isFinal(job.getState())) {
-        return job;
-      }
-      current = context;
-      checkDetached();
-      listener.state(job.getState());
-      listener.progress(
-          job.getTasksDone(), job.getTasksFailed(), job.getTasksRunning(), job.getTasksTotal());
-      Job finished = follow(events, listener);
-      if (finished != null) {
-        return finished;
-      }
-    } catch (StatusRuntimeException e) {
-      if (accepting.id == null) {
-        if (accepting.timedOut) {
-          throw client.unreachable(Status.DEADLINE_EXCEEDED);
+    // Not this::pause: a detach before acceptance waits for it (see above), pauses included.
+    CoordinatorClient.Follow follow = client.follow(false, Thread::sleep);
+    Accepting accepting;
+    while (true) {
+      accepting = new Accepting();
+      StatusRuntimeException notActedOn = null;
+      Context.CancellableContext context = Context.current().withCancellation();
+      // The acceptance must come within a unary call's deadline, as SubmitJob's answer would; the
+      // stream itself lives as long as a watch.
+      Accepting waiting = accepting;
+      CompletableFuture.delayedExecutor(
+              CoordinatorClient.UNARY_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+          .execute(
+              () -> {
+                if (waiting.id == null) {
+                  waiting.timedOut = true;
+                  context.cancel(null);
+                }
+              });
+      Context previous = context.attach();
+      try {
+        Iterator<JobEvent> events =
+            client.stub(watchDeadline).runJob(RunJobRequest.newBuilder().setSpec(spec).build());
+        if (!events.hasNext()) {
+          // A coordinator must answer with the job or a status; an empty stream is neither.
+          throw new CliException(
+              ExitCodes.SOFTWARE,
+              "the coordinator at " + client.address() + " ended RunJob without answering");
         }
-        if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
-          throw client.failure(e);
+        JobEvent first = events.next();
+        Job job = first.hasFinished() ? first.getFinished() : first.getSnapshot();
+        accepting.id = job.getId();
+        accepted.accept(job);
+        if (first.hasFinished() || isFinal(job.getState())) {
+          return job;
         }
-        accepting.older = true; // a detach waits until that submission is accepted too
-      } else {
+        current = context;
         checkDetached();
-        // Accepted, then the stream broke: the job runs on; follow it by its id.
+        listener.state(job.getState());
+        listener.progress(
+            job.getTasksDone(), job.getTasksFailed(), job.getTasksRunning(), job.getTasksTotal());
+        Job finished = follow(events, listener);
+        if (finished != null) {
+          return finished;
+        }
+      } catch (StatusRuntimeException e) {
+        if (accepting.id == null) {
+          if (accepting.timedOut) {
+            throw client.unreachable(Status.DEADLINE_EXCEEDED);
+          }
+          Status.Code code = e.getStatus().getCode();
+          if (code == Status.Code.UNAVAILABLE && Leaders.notActedOn(e)) {
+            notActedOn = e; // refused, or a standby: the job is nowhere yet; try the leader
+          } else if (code == Status.Code.UNAVAILABLE) {
+            // The stream broke after the spec went out: a leader may have the job.
+            throw client.maybeActedOn(e, "submitted");
+          } else if (code != Status.Code.UNIMPLEMENTED) {
+            throw client.failure(e);
+          } else {
+            accepting.older = true; // a detach waits until that submission is accepted too
+          }
+        } else {
+          checkDetached();
+          // Accepted, then the stream broke: the job runs on; follow it by its id.
+        }
+      } finally {
+        context.detach(previous);
+        context.cancel(null);
       }
-    } finally {
-      context.detach(previous);
-      context.cancel(null);
+      if (notActedOn == null) {
+        break;
+      }
+      follow.failed(notActedOn);
     }
     if (accepting.older) {
       // Outside the RunJob's context, which the acceptance timer may still cancel.
@@ -138,7 +160,8 @@ final class JobWatcher {
 
   /** Returns the job once it has finished. */
   Job await(String id, Listener listener) throws InterruptedException {
-    long unreachableSince = -1;
+    // Patient even with one address: the coordinator may be restarting.
+    CoordinatorClient.Follow follow = client.follow(true, this::pause);
     long backoffMs = 100;
     while (true) {
       Context.CancellableContext context = Context.current().withCancellation();
@@ -158,14 +181,14 @@ final class JobWatcher {
         }
         // The stream ended without its final event (the coordinator is shutting down, say): watch
         // again after a pause; the next snapshot tells whether the job is done.
-        unreachableSince = -1;
+        follow.reset();
         pause(backoffMs);
         backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
       } catch (StatusRuntimeException e) {
         checkDetached();
         if (heard) {
           // This stream worked for a while: a new outage starts now.
-          unreachableSince = -1;
+          follow.reset();
           backoffMs = 100;
         }
         Status status = e.getStatus();
@@ -175,14 +198,8 @@ final class JobWatcher {
         if (!CoordinatorClient.isUnreachable(status)) {
           throw e;
         }
-        long now = System.nanoTime();
-        if (unreachableSince < 0) {
-          unreachableSince = now;
-        } else if (now - unreachableSince > RECONNECT_PATIENCE.toNanos()) {
-          throw client.unreachable(status);
-        }
-        pause(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+        // Gone, or a standby now: the job is in the shared journal; watch it at the leader.
+        follow.failed(e);
       } finally {
         context.detach(previous);
         context.cancel(null);

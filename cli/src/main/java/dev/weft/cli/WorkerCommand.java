@@ -47,10 +47,13 @@ final class WorkerCommand implements Callable<Integer> {
 
   @Option(
       names = "--join",
-      paramLabel = "HOST:PORT",
-      converter = Address.Converter.class,
-      description = "The coordinator's address (required).")
-  private Address join;
+      paramLabel = "HOST:PORT[,HOST:PORT...]",
+      converter = Addresses.Converter.class,
+      description =
+          "The coordinator's address (required); or the addresses of coordinators sharing one"
+              + " journal, separated by commas: the worker attaches to the leader and follows it"
+              + " to another address when it changes.")
+  private Addresses join;
 
   @Mixin private TlsClientOptions tls;
 
@@ -241,7 +244,7 @@ final class WorkerCommand implements Callable<Integer> {
   WorkerConfig config() {
     if (join == null && !stdio) {
       throw new ParameterException(
-          spec.commandLine(), "Missing required option: '--join=HOST:PORT'");
+          spec.commandLine(), "Missing required option: '--join=HOST:PORT[,HOST:PORT...]'");
     }
     WorkerConfig config =
         new WorkerConfig()
@@ -270,16 +273,27 @@ final class WorkerCommand implements Callable<Integer> {
     if (parentPid != null) {
       config.parentPid(parentPid);
     }
-    if (!stdio && tls.findsToken(join)) {
-      // Looked up before each attach: a worker may start before its local coordinator has; until
-      // then it waits, never attaching in plain text to whatever holds the port.
-      config.security(() -> tls.security(join, true));
-    } else if (!stdio) {
-      ClientSecurity security = tls.security(join, true);
-      if (security == null) {
-        throw TlsClientOptions.noToken(join, true);
+    if (!stdio) {
+      // Addresses given no token on loopback look theirs up before each attach: a worker may start
+      // before its local coordinator has; until then it waits, never attaching in plain text to
+      // whatever holds the port. The others take the settings given, which must exist.
+      ClientSecurity given = null;
+      for (Address address : join.all()) {
+        if (!tls.findsToken(address) && given == null) {
+          given = tls.security(address, true);
+          if (given == null) {
+            throw TlsClientOptions.noToken(address, true);
+          }
+        }
       }
-      config.security(security);
+      ClientSecurity settings = given;
+      config.security(
+          (dev.weft.worker.CoordinatorAddress named) -> {
+            Address address = new Address(named.host(), named.port());
+            return settings != null && !tls.findsToken(address)
+                ? settings
+                : tls.security(address, true);
+          });
     }
     try {
       if (prefetch != null) {

@@ -142,6 +142,44 @@ final class CommandLineTest {
   }
 
   @Test
+  void aListOfAddressesIsCheckedWholeAndTakesNoSocket() {
+    CliResult socket =
+        cli("jobs", "--coordinator", "127.0.0.1:7070,unix:/run/weft/coordinator.sock");
+    assertExit(2, socket);
+    assertTrue(socket.err().contains("cannot be in a list"), socket::toString);
+    assertEquals(1, socket.err().lines().count(), socket::toString);
+
+    CliResult empty = cli("status", "j1", "--coordinator", "127.0.0.1:7070,");
+    assertExit(2, empty);
+    assertTrue(empty.err().contains("empty address"), empty::toString);
+
+    CliResult twice = cli("jobs", "--coordinator", "a:7070,a:7070");
+    assertExit(2, twice);
+    assertTrue(twice.err().contains("names a:7070 twice"), twice::toString);
+
+    CliResult bad = cli("worker", "--join", "127.0.0.1:7070,node-b", "--insecure");
+    assertExit(2, bad);
+    assertTrue(bad.err().contains("'node-b' is not HOST:PORT"), bad::toString);
+
+    CliResult workerSocket = cli("worker", "--join", "unix:/tmp/x.sock", "--insecure");
+    assertExit(2, workerSocket);
+  }
+
+  @Test
+  void addressListsParseInOrder() {
+    Addresses list = Addresses.parse(" 10.0.0.1:7070 ,[::1]:7071,node-b:7070", true);
+    assertEquals(
+        List.of(
+            new Address("10.0.0.1", 7070), new Address("::1", 7071), new Address("node-b", 7070)),
+        list.all());
+    assertEquals("10.0.0.1:7070,[::1]:7071,node-b:7070", list.toString());
+    assertTrue(list.isList());
+    Addresses socket = Addresses.parse("unix:/run/weft/coordinator.sock", true);
+    assertTrue(socket.first().isUnix());
+    assertTrue(!socket.isList());
+  }
+
+  @Test
   void badAddressSaysWhatIsAllowed() {
     CliResult r = cli("workers", "--coordinator", "localhost");
 

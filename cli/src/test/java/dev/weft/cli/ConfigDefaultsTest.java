@@ -10,6 +10,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.Test;
@@ -84,6 +85,28 @@ final class ConfigDefaultsTest {
 
     cmd = parse(NO_ENV, new Properties(), concat("jobs", withConfig));
     assertEquals("127.0.0.1:2", value(cmd, "--coordinator", "jobs").toString());
+  }
+
+  @Test
+  void theFileMayListSeveralCoordinatorsForClientsAndWorkers() throws IOException {
+    Path config =
+        write(
+            "a.properties",
+            "coordinator = node-a:7070,node-b:7070",
+            "weft.worker.join = node-a:7070, node-b:7070");
+    String[] withConfig = {"--config", config.toString()};
+
+    CommandLine cmd = parse(NO_ENV, new Properties(), concat("jobs", withConfig));
+    Addresses clients = (Addresses) value(cmd, "--coordinator", "jobs");
+    assertEquals(List.of(new Address("node-a", 7070), new Address("node-b", 7070)), clients.all());
+
+    cmd = parse(NO_ENV, new Properties(), concat("worker", withConfig));
+    assertEquals("node-a:7070,node-b:7070", value(cmd, "--join", "worker").toString());
+
+    Path bad = write("b.properties", "coordinator = node-a:7070,unix:/run/weft/c.sock");
+    CliResult r = run(NO_ENV, new Properties(), "jobs", "--config", bad.toString());
+    assertExit(2, r);
+    assertTrue(r.err().contains("cannot be in a list"), r::toString);
   }
 
   @Test

@@ -240,8 +240,8 @@ final class DeployManifestsTest {
         continue;
       }
       ParseResult args = weft(strings(container, "args"), "worker");
-      Address join = (Address) args.matchedOption("--join").getValue();
-      assertEquals(new Address("127.0.0.1", PORT), join, "same pod: loopback");
+      Addresses join = (Addresses) args.matchedOption("--join").getValue();
+      assertEquals(Addresses.of(new Address("127.0.0.1", PORT)), join, "same pod: loopback");
       // HOST-PID would collide: every container of the pod has the pod's host name and its own
       // pid namespace.
       assertNotNull(args.matchedOption("--id"), string(container, "name") + " needs --id");
@@ -255,9 +255,11 @@ final class DeployManifestsTest {
   void remoteWorkersJoinTheServiceWithTheToken() {
     Map<String, Object> service = resource("Service", "weft-coordinator");
     Map<String, Object> deployment = resource("Deployment", "weft-worker");
-    Address expected =
-        new Address(
-            string(service, "metadata", "name"), integer(servicePort(service, "grpc"), "port"));
+    Addresses expected =
+        Addresses.of(
+            new Address(
+                string(service, "metadata", "name"),
+                integer(servicePort(service, "grpc"), "port")));
     for (Map<String, Object> container : maps(podSpec(deployment), "containers")) {
       ParseResult args = weft(strings(container, "args"), "worker");
       assertEquals(expected, args.matchedOption("--join").getValue(), "--join the Service");

@@ -242,16 +242,29 @@ final class ProcessCluster implements AutoCloseable {
 
   private Process startWorker(Address join, String id, int slots, String... options)
       throws IOException {
+    return startWorkerJoining(join.toString(), id, slots, options);
+  }
+
+  /**
+   * Starts a worker with {@code --join join} as given: several addresses, say, of coordinators
+   * sharing a journal.
+   */
+  Process startWorkerJoining(String join, String id, int slots, String... options)
+      throws IOException {
     return spawnWith(List.of(), id, tokenEnv(), workerArgs(join, id, slots, options));
   }
 
   private static String[] workerArgs(Address join, String id, int slots, String... options) {
+    return workerArgs(join.toString(), id, slots, options);
+  }
+
+  private static String[] workerArgs(String join, String id, int slots, String... options) {
     List<String> args =
         new ArrayList<>(
             List.of(
                 "worker",
                 "--join",
-                join.toString(),
+                join,
                 "--id",
                 id,
                 "--slots",
@@ -331,7 +344,11 @@ final class ProcessCluster implements AutoCloseable {
     return startCliProcess(Map.of(), withCoordinator(args));
   }
 
-  private RunningCli startCliProcess(Map<String, String> env, String... args) throws IOException {
+  /**
+   * Starts the CLI as a JVM of its own with exactly {@code args} (no --coordinator added) and the
+   * cluster's admin token in {@code WEFT_TOKEN} unless {@code env} overrides it; does not wait.
+   */
+  RunningCli startCliProcess(Map<String, String> env, String... args) throws IOException {
     Path out = Files.createTempFile(dir, "cli-", ".out");
     Path err = Files.createTempFile(dir, "cli-", ".err");
     ProcessBuilder builder = new ProcessBuilder(weftCommand(args));
@@ -484,14 +501,6 @@ final class ProcessCluster implements AutoCloseable {
   /** What process {@code name} printed so far (its first log). */
   String log(String name) {
     return read(dir.resolve(name + ".log"));
-  }
-
-  /** Starts a worker joining {@code join} (one address or several, comma-separated). */
-  Process startWorkerJoining(String join, String id, int slots, String... options)
-      throws IOException {
-    List<String> args = new ArrayList<>(Arrays.asList(workerArgs(coordinator, id, slots, options)));
-    args.set(args.indexOf("--join") + 1, join);
-    return spawnWith(List.of(), id, tokenEnv(), args.toArray(String[]::new));
   }
 
   /** Starts the CLI as a JVM of its own with exactly {@code args} (and the admin token). */

@@ -10,6 +10,7 @@ import dev.weft.worker.WorkerConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.Test;
@@ -234,5 +235,21 @@ final class WorkerOptionsTest {
     assertEquals(
         "--http-listen: '9100' is not HOST:PORT (for example 127.0.0.1:7070), or off",
         malformed.getMessage());
+  }
+
+  @Test
+  void joinTakesSeveralAddressesEachNeedingSomethingToTalkWith() {
+    WorkerConfig both =
+        config("worker", "--join", "127.0.0.1:1,[::1]:2", "--insecure", "--id", "w");
+    assertEquals(
+        List.of(
+            new dev.weft.worker.CoordinatorAddress("127.0.0.1", 1),
+            new dev.weft.worker.CoordinatorAddress("::1", 2)),
+        both.coordinators());
+
+    // Beyond loopback no token is looked up: without one given, the worker says so and exits 2.
+    CliResult r = cli("worker", "--join", "127.0.0.1:1,node-b.example:7070");
+    assertExit(2, r);
+    assertTrue(r.err().contains("node-b.example:7070"), r::toString);
   }
 }

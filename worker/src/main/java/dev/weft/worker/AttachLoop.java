@@ -5,6 +5,8 @@ import dev.weft.security.ClientSecurity;
 import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.v1.WorkerServiceGrpc;
+import dev.weft.wire.FollowOrder;
+import dev.weft.wire.Leaders;
 import dev.weft.wire.LinkFrames;
 import dev.weft.wire.Transport;
 import io.grpc.ManagedChannel;
@@ -12,33 +14,51 @@ import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
  * A worker that joins its coordinator over gRPC: attaches, runs the session to its end, backs off
  * (with jitter, doubling after a failed attempt), and attaches again, until the worker stops.
+ *
+ * <p>Given several addresses (coordinators sharing one journal, one of them the leader), it follows
+ * the leader: after an attach that failed (refused connection, a standby's answer) it tries the
+ * leader the standby named, else the next address, at once; it backs off only once every address it
+ * knows has failed in a row (for no longer than a second while a standby answers: it may be about
+ * to lead). After a session that worked it tries the same address first.
  */
 final class AttachLoop implements Runnable {
   private static final System.Logger LOG = System.getLogger(AttachLoop.class.getName());
+  // A standby is about to lead once it takes over: ask again at least this often meanwhile.
+  private static final long STANDBY_BACKOFF_MAX_MS = 1_000;
 
   private final WorkerConfig config;
   private final SessionHost host;
-  // Replaced when the settings change between attaches (see WorkerConfig#security(Supplier)).
-  private volatile ManagedChannel channel;
-  private volatile ClientSecurity security;
+  // Only the loop's thread moves through it.
+  private final FollowOrder<CoordinatorAddress> order;
+  // One channel per address: each has its own TLS authority (and, locally, its own token).
+  private final Map<CoordinatorAddress, Link> links = new ConcurrentHashMap<>();
+  private final Set<CoordinatorAddress> toldWaiting = new HashSet<>();
+
+  /** A channel, and the settings it was made with (see WorkerConfig#security(Function)). */
+  private record Link(ManagedChannel channel, ClientSecurity security) {}
 
   AttachLoop(WorkerConfig config, SessionHost host) {
     this.config = config;
     this.host = host;
+    this.order = new FollowOrder<>(config.coordinators());
   }
 
   /** Plain text, or TLS checked against the join token / --tls-ca, with the token on calls. */
-  private static ManagedChannel channel(WorkerConfig config, ClientSecurity security) {
+  private static ManagedChannel channel(CoordinatorAddress address, ClientSecurity security) {
     NettyChannelBuilder builder =
-        NettyChannelBuilder.forAddress(
-                config.coordinatorHost(), config.coordinatorPort(), security.credentials())
+        NettyChannelBuilder.forAddress(address.host(), address.port(), security.credentials())
             .keepAliveTime(30, TimeUnit.SECONDS)
             .keepAliveTimeout(10, TimeUnit.SECONDS)
             .maxInboundMessageSize(LinkFrames.MAX_MESSAGE_BYTES);
@@ -49,99 +69,145 @@ final class AttachLoop implements Runnable {
   }
 
   /**
-   * A channel for the settings as they are now: a new one when they changed since the last; null
-   * while there are none (see {@link WorkerConfig#security(java.util.function.Supplier)}).
+   * The link to {@code address} for the settings as they are now: a new one when they changed since
+   * the last; null while there are none (see {@link WorkerConfig#security(CoordinatorAddress)}).
    */
-  private ManagedChannel currentChannel() {
-    ClientSecurity now = config.security();
+  private Link currentLink(CoordinatorAddress address) {
+    ClientSecurity now = config.security(address);
     if (now == null) {
       return null;
     }
-    if (!now.sameSettings(security)) {
-      if (channel != null) {
-        channel.shutdownNow();
+    Link link = links.get(address);
+    if (link == null || !now.sameSettings(link.security())) {
+      if (link != null) {
+        link.channel().shutdownNow();
       }
-      security = now;
-      channel = channel(config, now);
+      link = new Link(channel(address, now), now);
+      links.put(address, link);
+    } else {
+      // A channel that failed waits out gRPC's own growing back-off before it connects again;
+      // this loop keeps its own pace, so a coordinator that came back is reached at once.
+      link.channel().resetConnectBackoff();
     }
-    return channel;
+    return link;
   }
 
   @Override
   public void run() {
     long backoffMs = config.reconnectInitialMs();
-    boolean toldWaiting = false;
+    boolean standbyInRound = false; // a standby answered since the last back-off
     while (true) {
-      ManagedChannel channel0 = currentChannel();
-      if (channel0 == null) {
-        if (!toldWaiting) {
+      CoordinatorAddress address = order.current();
+      Link link = currentLink(address);
+      boolean welcomed = false;
+      Optional<CoordinatorAddress> hint = Optional.empty();
+      if (link == null) {
+        if (toldWaiting.add(address)) {
           LOG.log(
               System.Logger.Level.WARNING,
               "no token for {0} yet: waiting for this user''s coordinator to start there (or pass"
                   + " --token); nothing is sent to that port without one",
-              coordinator());
-          toldWaiting = true;
+              address);
         }
-        backoffMs = Math.min(backoffMs * 2, config.reconnectMaxMs());
-        if (!host.pause(backoffMs / 2 + ThreadLocalRandom.current().nextLong(backoffMs / 2 + 1))) {
+      } else {
+        GrpcAttach attach = new GrpcAttach(address, link.security());
+        CoordinatorSession current = host.open(attach);
+        if (current == null) {
           return;
         }
-        continue;
+        attach.session = current;
+        WorkerServiceGrpc.newStub(link.channel()).attach(attach);
+        current.start(host.hello());
+        try {
+          welcomed = current.await();
+        } catch (InterruptedException e) {
+          attach.abort("worker interrupted");
+          Thread.currentThread().interrupt();
+          return;
+        } finally {
+          host.closed(current);
+        }
+        hint = attach.leader;
+        standbyInRound |= attach.standby;
       }
-      GrpcAttach attach = new GrpcAttach();
-      CoordinatorSession current = host.open(attach);
-      if (current == null) {
-        return;
+      long waitMs;
+      if (welcomed) {
+        order.succeeded();
+        backoffMs = config.reconnectInitialMs();
       }
-      attach.session = current;
-      WorkerServiceGrpc.newStub(channel0).attach(attach);
-      current.start(host.hello());
-      boolean welcomed;
-      try {
-        welcomed = current.await();
-      } catch (InterruptedException e) {
-        attach.abort("worker interrupted");
-        Thread.currentThread().interrupt();
-        return;
-      } finally {
-        host.closed(current);
+      if (welcomed && hint.isEmpty()) {
+        waitMs = backoffMs; // the same address first: most often it is back in a moment
+      } else {
+        FollowOrder.Next<CoordinatorAddress> next = order.failed(hint);
+        if (next.backOff()) {
+          if (!welcomed) {
+            backoffMs =
+                Math.min(
+                    backoffMs * 2,
+                    standbyInRound
+                        ? Math.max(config.reconnectInitialMs(), STANDBY_BACKOFF_MAX_MS)
+                        : config.reconnectMaxMs());
+          }
+          waitMs = backoffMs;
+          standbyInRound = false;
+        } else {
+          waitMs = 0;
+        }
+        if (!next.address().equals(address)) {
+          LOG.log(
+              System.Logger.Level.INFO,
+              "trying {0} {1}",
+              next.hinted() ? "the leader" : "coordinator",
+              next.address());
+        }
       }
-      backoffMs =
-          welcomed ? config.reconnectInitialMs() : Math.min(backoffMs * 2, config.reconnectMaxMs());
-      if (!host.pause(backoffMs / 2 + ThreadLocalRandom.current().nextLong(backoffMs / 2 + 1))) {
+      long jittered =
+          waitMs == 0 ? 0 : waitMs / 2 + ThreadLocalRandom.current().nextLong(waitMs / 2 + 1);
+      if (!host.pause(jittered)) {
         return;
       }
     }
   }
 
-  /** Closes the channel, waiting a while for calls in flight; returns whether it terminated. */
+  /** Closes the channels, waiting a while for calls in flight; returns whether they terminated. */
   boolean shutdown(long timeoutMs) throws InterruptedException {
-    ManagedChannel channel = this.channel;
-    if (channel == null) {
-      return true;
-    }
-    channel.shutdown();
+    List<ManagedChannel> channels = links.values().stream().map(Link::channel).toList();
+    channels.forEach(ManagedChannel::shutdown);
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    boolean terminated = true;
     try {
-      if (channel.awaitTermination(timeoutMs, TimeUnit.MILLISECONDS)) {
-        return true;
+      for (ManagedChannel channel : channels) {
+        long left = Math.max(0, deadline - System.nanoTime());
+        if (!channel.awaitTermination(left, TimeUnit.NANOSECONDS)) {
+          terminated = false;
+        }
       }
-    } catch (InterruptedException e) {
-      channel.shutdownNow();
-      throw e;
+    } finally {
+      channels.forEach(ManagedChannel::shutdownNow);
     }
-    channel.shutdownNow();
-    return false;
-  }
-
-  private String coordinator() {
-    return config.coordinatorHost() + ":" + config.coordinatorPort();
+    return terminated;
   }
 
   /** The gRPC Attach stream as the session's control link. */
   private final class GrpcAttach
       implements CoordinatorLink, ClientResponseObserver<WorkerMessage, CoordinatorMessage> {
+    private final CoordinatorAddress address;
+    private final ClientSecurity security;
     private volatile GrpcCoordinatorLink link;
     private volatile CoordinatorSession session;
+    // The leader a standby named when it turned this attach away.
+    private volatile Optional<CoordinatorAddress> leader = Optional.empty();
+    private volatile boolean standby;
+
+    GrpcAttach(CoordinatorAddress address, ClientSecurity security) {
+      this.address = address;
+      this.security = security;
+    }
+
+    @Override
+    public String peer() {
+      return address.toString();
+    }
 
     @Override
     public void beforeStart(ClientCallStreamObserver<WorkerMessage> requests) {
@@ -188,18 +254,31 @@ final class AttachLoop implements Runnable {
       Status status = Status.fromThrowable(t);
       String reason =
           "attach to "
-              + coordinator()
+              + address
               + " ended: "
               + status.getCode()
               + (status.getDescription() == null ? "" : " " + status.getDescription());
       Optional<CertificateRejectedException> certificate = CertificateRejectedException.in(t);
+      Optional<String> named = Leaders.hint(t);
+      standby = Leaders.isStandby(status, named);
+      if (named.isPresent() && status.getCode() == Status.Code.UNAVAILABLE) {
+        try {
+          leader = Optional.of(CoordinatorAddress.parse(named.get()));
+        } catch (IllegalArgumentException e) {
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "{0} named a leader that is no HOST:PORT: {1}",
+              address,
+              e.getMessage());
+        }
+      }
       switch (status.getCode()) {
         // Refusals of the token, the certificate or a transport that cannot work between the two
         // (shared memory across hosts) repeat on every attempt: stop instead.
         case UNAUTHENTICATED, PERMISSION_DENIED, FAILED_PRECONDITION ->
             host.refusedForGood(
                 "the coordinator at "
-                    + coordinator()
+                    + address
                     + " refused this worker: "
                     + status.getDescription());
         case INVALID_ARGUMENT -> session.refused(reason);
@@ -211,7 +290,7 @@ final class AttachLoop implements Runnable {
                 System.Logger.Level.INFO,
                 security
                     .mismatch(status)
-                    .map(hint -> "attach to " + coordinator() + " failed: " + hint)
+                    .map(hint -> "attach to " + address + " failed: " + hint)
                     .orElse(reason));
           }
         }

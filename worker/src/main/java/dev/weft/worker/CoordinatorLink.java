@@ -14,6 +14,11 @@ interface CoordinatorLink {
 
   Transport transport();
 
+  /** Where the link leads, for log lines: the coordinator's address when it has one. */
+  default String peer() {
+    return transport().toString();
+  }
+
   /** Ends the link cleanly. Idempotent. */
   void close();
 

@@ -105,8 +105,9 @@ final class CoordinatorSession {
         long leaseMs = Math.max(3 * intervalMs, message.getWelcome().getLeaseMs());
         LOG.log(
             System.Logger.Level.INFO,
-            "attached to coordinator {0} as {1} over {2}",
+            "attached to coordinator {0} at {1} as {2} over {3}",
             message.getWelcome().getCoordinatorId(),
+            control.peer(),
             message.getWelcome().getWorkerId(),
             control.transport());
         synchronized (this) {

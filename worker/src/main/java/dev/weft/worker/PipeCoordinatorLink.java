@@ -36,6 +36,11 @@ final class PipeCoordinatorLink implements CoordinatorLink {
   }
 
   @Override
+  public String peer() {
+    return "stdin/stdout";
+  }
+
+  @Override
   public Transport transport() {
     return Transport.PIPE;
   }

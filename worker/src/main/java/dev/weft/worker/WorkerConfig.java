@@ -3,11 +3,13 @@ package dev.weft.worker;
 import dev.weft.local.HostIdentity;
 import dev.weft.security.ClientSecurity;
 import java.util.Collections;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 
 /**
@@ -25,8 +27,8 @@ public final class WorkerConfig {
 
   private static final Set<String> BUILT_IN_RESOURCES = Set.of("cpu", "mem", "gpu");
 
-  private String coordinatorHost = "127.0.0.1";
-  private int coordinatorPort = 7070;
+  private List<CoordinatorAddress> coordinators =
+      List.of(new CoordinatorAddress("127.0.0.1", 7070));
   private String id = "";
   private int slots = Runtime.getRuntime().availableProcessors();
   private int prefetch = AUTO_PREFETCH;
@@ -40,7 +42,7 @@ public final class WorkerConfig {
   private java.nio.file.Path logDir; // null: TaskLogs' default for the worker's id
   private long taskLogBytes = dev.weft.kinds.TaskLogs.DEFAULT_MAX_BYTES;
   private long logRetentionMs = java.time.Duration.ofHours(24).toMillis();
-  private java.util.function.Supplier<ClientSecurity> security = ClientSecurity::new;
+  private Function<CoordinatorAddress, ClientSecurity> security = address -> new ClientSecurity();
   private long cpuMillis = -1; // unset: one CPU per slot
   private long memBytes = -1; // unset: WorkerMemory's
   private int gpus;
@@ -51,28 +53,12 @@ public final class WorkerConfig {
   private boolean httpPlainBeyondLoopback;
   private java.net.InetAddress httpAddress; // resolved by conclude()
 
-  /** The coordinator's address as {@code HOST:PORT} (IPv6 hosts in brackets). */
-  public WorkerConfig join(String hostPort) {
-    Objects.requireNonNull(hostPort, "hostPort");
-    int colon = hostPort.lastIndexOf(':');
-    if (colon <= 0 || colon == hostPort.length() - 1) {
-      throw new IllegalArgumentException(
-          "coordinator address must be HOST:PORT, e.g. 127.0.0.1:7070, got '" + hostPort + "'");
-    }
-    String host = hostPort.substring(0, colon);
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    int port;
-    try {
-      port = Integer.parseInt(hostPort.substring(colon + 1));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(
-          "coordinator port must be a number 1..65535, got '" + hostPort.substring(colon + 1) + "'",
-          e);
-    }
-    this.coordinatorHost = host;
-    this.coordinatorPort = port;
+  /**
+   * The coordinator's address as {@code HOST:PORT} (IPv6 hosts in brackets), or several separated
+   * by commas: coordinators sharing one journal, of which the worker follows the leader.
+   */
+  public WorkerConfig join(String hostPorts) {
+    this.coordinators = CoordinatorAddress.parseList(hostPorts);
     return this;
   }
 
@@ -265,7 +251,7 @@ public final class WorkerConfig {
   /** TLS and the join token for the coordinator (plain text by default). */
   public WorkerConfig security(ClientSecurity value) {
     Objects.requireNonNull(value, "security");
-    this.security = () -> value;
+    this.security = address -> value;
     return this;
   }
 
@@ -275,13 +261,28 @@ public final class WorkerConfig {
    * worker does not attach, and asks again after its back-off.
    */
   public WorkerConfig security(java.util.function.Supplier<ClientSecurity> source) {
-    this.security = Objects.requireNonNull(source, "security");
+    Objects.requireNonNull(source, "security");
+    this.security = address -> source.get();
     return this;
   }
 
-  /** The settings as they are now; null while there are none to attach with. */
+  /**
+   * The same, for each coordinator address (a leader a standby names included): a local
+   * coordinator's token is found by its port.
+   */
+  public WorkerConfig security(Function<CoordinatorAddress, ClientSecurity> perAddress) {
+    this.security = Objects.requireNonNull(perAddress, "security");
+    return this;
+  }
+
+  /** The settings for the first address as they are now; null while there are none. */
   public ClientSecurity security() {
-    return security.get();
+    return security(coordinators.getFirst());
+  }
+
+  /** The settings for {@code address} as they are now; null while there are none. */
+  public ClientSecurity security(CoordinatorAddress address) {
+    return security.apply(address);
   }
 
   public WorkerConfig conclude() {
@@ -292,10 +293,6 @@ public final class WorkerConfig {
     if (!transport.equals("auto") && !transport.equals("grpc") && !transport.equals("shm")) {
       throw new IllegalArgumentException(
           "transport must be auto, grpc or shm, got '" + transport + "'");
-    }
-    if (coordinatorPort < 1 || coordinatorPort > 65_535) {
-      throw new IllegalArgumentException(
-          "coordinator port must be 1..65535, got " + coordinatorPort);
     }
     if (slots < 1 || slots > 4096) {
       throw new IllegalArgumentException("slots must be 1..4096, got " + slots);
@@ -400,12 +397,9 @@ public final class WorkerConfig {
     }
   }
 
-  public String coordinatorHost() {
-    return coordinatorHost;
-  }
-
-  public int coordinatorPort() {
-    return coordinatorPort;
+  /** The coordinators to join, in the order given (at least one). */
+  public List<CoordinatorAddress> coordinators() {
+    return coordinators;
   }
 
   public String id() {

@@ -12,6 +12,24 @@ import org.junit.jupiter.api.function.Executable;
 
 class WorkerConfigTest {
 
+  @Test
+  void joinTakesOneAddressOrSeveralSeparatedByCommas() {
+    assertEquals(
+        List.of(new CoordinatorAddress("127.0.0.1", 7070)),
+        new WorkerConfig().join("127.0.0.1:7070").coordinators());
+    WorkerConfig several = new WorkerConfig().join("node-a:7070, [::1]:7071,node-b:7070");
+    assertEquals(
+        List.of(
+            new CoordinatorAddress("node-a", 7070),
+            new CoordinatorAddress("::1", 7071),
+            new CoordinatorAddress("node-b", 7070)),
+        several.coordinators());
+    assertEquals("[::1]:7071", several.coordinators().get(1).toString());
+    for (String bad : List.of("a:1,,b:2", "a:1,", "a:1,a:1", "a:1,b", "a:0", "a:1,b:70000")) {
+      assertThrows(IllegalArgumentException.class, () -> new WorkerConfig().join(bad), () -> bad);
+    }
+  }
+
   private static WorkerConfig grpcWorker() {
     return new WorkerConfig().join("127.0.0.1:7070").slots(3);
   }
