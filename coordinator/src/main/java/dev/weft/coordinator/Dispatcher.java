@@ -5,7 +5,9 @@ import dev.weft.v1.Assignments;
 import dev.weft.v1.CoordinatorMessage;
 import dev.weft.v1.TaskAssignment;
 import java.io.IOException;
-import java.util.Collection;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -13,6 +15,10 @@ import java.util.function.Consumer;
  * those that fit the worker (kind, named workers, labels and free resources), and one {@link
  * Assignments} batch per worker per duty cycle. A worker whose link is not writable is skipped
  * until it is. Conductor thread only.
+ *
+ * <p>A dispatch visits only the workers that may have room (those whose credit grew since they were
+ * last filled), never every attached worker: with thousands attached and a duty cycle per handful
+ * of results, a pass over all of them would cost each task a scan of the fleet.
  */
 final class Dispatcher implements AttachedWorker.SlotUse {
   private static final int MAX_BATCH = 256;
@@ -24,6 +30,9 @@ final class Dispatcher implements AttachedWorker.SlotUse {
   private final CoreClock clock;
   private final Consumer<JobRun> jobEnded;
   private long nextAttemptId = 1;
+  // Workers that may take more, in the order they got room: each is visited until it has no credit.
+  private final LinkedHashSet<AttachedWorker> withRoom = new LinkedHashSet<>();
+  private final List<AttachedWorker> visiting = new ArrayList<>();
 
   /**
    * @param jobEnded told of a job that a task input it could not read ended
@@ -62,22 +71,54 @@ final class Dispatcher implements AttachedWorker.SlotUse {
     runnable.returned(job);
   }
 
+  @Override
+  public void mayTakeMore(AttachedWorker worker) {
+    withRoom.add(worker);
+  }
+
+  /** The worker is gone: it is never visited again. */
+  void forget(AttachedWorker worker) {
+    withRoom.remove(worker);
+  }
+
+  /** How many workers the next dispatch would visit. */
+  int workersWithRoom() {
+    return withRoom.size();
+  }
+
   boolean isIdle() {
     return runnable.isEmpty();
   }
 
-  /** Gives every worker with credit as many tasks as it has credit for, round-robin over jobs. */
-  void dispatch(Collection<AttachedWorker> workers) {
+  /**
+   * Gives every worker with room as many tasks as it has credit for, round-robin over jobs. A
+   * worker left with credit (no job fits it, its link is full, the queue ran dry) stays to be
+   * visited again; one without credit leaves until its credit grows.
+   */
+  void dispatch() {
     if (runnable.isEmpty() || journal.isBehind()) {
       return; // when the journal is behind, its catching up asks for a dispatch
     }
-    for (AttachedWorker worker : workers) {
-      if (runnable.isEmpty()) {
-        return;
+    // Filling may end jobs, whose side effects must not change the set under the loop.
+    visiting.addAll(withRoom);
+    try {
+      for (AttachedWorker worker : visiting) {
+        if (worker.isDetached() || worker.credit() <= 0) {
+          withRoom.remove(worker);
+          continue;
+        }
+        if (runnable.isEmpty()) {
+          return;
+        }
+        if (worker.link().isWritable()) {
+          fill(worker);
+          if (worker.credit() <= 0) {
+            withRoom.remove(worker);
+          }
+        }
       }
-      if (worker.credit() > 0 && worker.link().isWritable()) {
-        fill(worker);
-      }
+    } finally {
+      visiting.clear();
     }
   }
 

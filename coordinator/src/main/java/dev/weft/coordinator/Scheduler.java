@@ -200,7 +200,7 @@ final class Scheduler {
   private void dispatchIfWanted() {
     if (dispatchWanted) {
       dispatchWanted = false;
-      dispatcher.dispatch(workers.all());
+      dispatcher.dispatch();
     }
   }
 
@@ -754,6 +754,8 @@ final class Scheduler {
 
   private void detach(AttachedWorker worker, String reason) {
     workers.remove(worker);
+    worker.detached();
+    dispatcher.forget(worker);
     logRelays.workerGone(worker, names);
     worker.link().release();
     for (Map.Entry<Long, AttachedWorker.Attempt> entry : worker.releaseAll().entrySet()) {
@@ -781,6 +783,11 @@ final class Scheduler {
   /** True when some attached worker's link is of {@code transport}. */
   boolean anyWorkerOn(dev.weft.wire.Transport transport) {
     return workers.anyOn(transport);
+  }
+
+  /** How many workers the next dispatch visits (those that may have room for more). */
+  int workersWithRoom() {
+    return dispatcher.workersWithRoom();
   }
 
   int workerCount() {

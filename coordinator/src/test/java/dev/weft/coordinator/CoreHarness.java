@@ -242,6 +242,8 @@ final class CoreHarness implements AutoCloseable {
     // Whether it takes more; a test of a full link says when it has room again.
     boolean writable = true;
     Runnable becameWritable = () -> {};
+    // How often the dispatcher asked whether it takes more: once per visit to this worker.
+    int writableAsked;
 
     /** Every assignment ever sent. */
     List<TaskAssignment> assignments() {
@@ -321,6 +323,7 @@ final class CoreHarness implements AutoCloseable {
 
     @Override
     public boolean isWritable() {
+      writableAsked++;
       return writable;
     }
 
