@@ -15,6 +15,7 @@ import io.grpc.stub.ClientResponseObserver;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 /**
  * A worker that joins its coordinator over gRPC: attaches, runs the session to its end, backs off
@@ -25,17 +26,28 @@ final class AttachLoop implements Runnable {
 
   private final WorkerConfig config;
   private final SessionHost host;
+  private final UnaryOperator<NettyChannelBuilder> tuning;
   // Replaced when the settings change between attaches (see WorkerConfig#security(Supplier)).
   private volatile ManagedChannel channel;
   private volatile ClientSecurity security;
 
   AttachLoop(WorkerConfig config, SessionHost host) {
+    this(config, host, UnaryOperator.identity());
+  }
+
+  /**
+   * @param tuning applied to each channel's builder (many workers in one process share their event
+   *     loops and executor)
+   */
+  AttachLoop(WorkerConfig config, SessionHost host, UnaryOperator<NettyChannelBuilder> tuning) {
     this.config = config;
     this.host = host;
+    this.tuning = tuning;
   }
 
   /** Plain text, or TLS checked against the join token / --tls-ca, with the token on calls. */
-  private static ManagedChannel channel(WorkerConfig config, ClientSecurity security) {
+  private static ManagedChannel channel(
+      WorkerConfig config, ClientSecurity security, UnaryOperator<NettyChannelBuilder> tuning) {
     NettyChannelBuilder builder =
         NettyChannelBuilder.forAddress(
                 config.coordinatorHost(), config.coordinatorPort(), security.credentials())
@@ -45,7 +57,7 @@ final class AttachLoop implements Runnable {
     if (security.serverName() != null) {
       builder.overrideAuthority(security.serverName());
     }
-    return builder.build();
+    return tuning.apply(builder).build();
   }
 
   /**
@@ -62,7 +74,7 @@ final class AttachLoop implements Runnable {
         channel.shutdownNow();
       }
       security = now;
-      channel = channel(config, now);
+      channel = channel(config, now, tuning);
     }
     return channel;
   }

@@ -119,6 +119,19 @@ final class TaskSlots {
       ScheduledExecutorService timers,
       TaskLogs logs,
       Tally tally) {
+    this(slots, kinds, results, listener, timers, logs, tally, new SlotThreads(slots));
+  }
+
+  /** As above, on slot threads of the caller's making. */
+  TaskSlots(
+      int slots,
+      JobKinds kinds,
+      Consumer<TaskResult> results,
+      Listener listener,
+      ScheduledExecutorService timers,
+      TaskLogs logs,
+      Tally tally,
+      SlotThreads threads) {
     this.logs = logs;
     this.tally = tally;
     this.kinds = kinds;
@@ -126,7 +139,7 @@ final class TaskSlots {
     this.results = results;
     this.listener = listener;
     this.timers = timers;
-    this.threads = new SlotThreads(slots);
+    this.threads = threads;
     this.permits = new Semaphore(slots);
   }
 
