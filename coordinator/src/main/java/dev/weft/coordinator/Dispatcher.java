@@ -18,7 +18,12 @@ import java.util.function.Consumer;
  *
  * <p>A dispatch visits only the workers that may have room (those whose credit grew since they were
  * last filled), never every attached worker: with thousands attached and a duty cycle per handful
- * of results, a pass over all of them would cost each task a scan of the fleet.
+ * of results, a pass over all of them would cost each task a scan of the fleet. A worker left with
+ * credit that no queued job fits (the wrong kinds or labels, or only room beyond its slots while
+ * the jobs' tasks are not short) is parked: it is visited again when its credit grows, when the
+ * jobs change in a way that may fit it ({@link #wakeParked}: a job joins the queue, a task input
+ * becomes ready, a job's tasks turn out short), and at the latest at the next lease check, so its
+ * cost is bounded by one pass per lease period, not one per task.
  */
 final class Dispatcher implements AttachedWorker.SlotUse {
   private static final int MAX_BATCH = 256;
@@ -32,6 +37,8 @@ final class Dispatcher implements AttachedWorker.SlotUse {
   private long nextAttemptId = 1;
   // Workers that may take more, in the order they got room: each is visited until it has no credit.
   private final LinkedHashSet<AttachedWorker> withRoom = new LinkedHashSet<>();
+  // Workers with credit that no queued job fitted when last visited; see wakeParked.
+  private final LinkedHashSet<AttachedWorker> parked = new LinkedHashSet<>();
   private final List<AttachedWorker> visiting = new ArrayList<>();
 
   /**
@@ -47,8 +54,16 @@ final class Dispatcher implements AttachedWorker.SlotUse {
 
   /** A job with tasks to run joins the back of the queue (once). */
   void requeue(JobRun job) {
-    if (job.hasPending()) {
-      runnable.queue(job);
+    if (job.hasPending() && runnable.queue(job)) {
+      wakeParked(); // a job new to the queue may fit workers no other job fitted
+    }
+  }
+
+  /** Parked workers are visited again at the next dispatch: the jobs changed. */
+  void wakeParked() {
+    if (!parked.isEmpty()) {
+      withRoom.addAll(parked);
+      parked.clear();
     }
   }
 
@@ -73,17 +88,24 @@ final class Dispatcher implements AttachedWorker.SlotUse {
 
   @Override
   public void mayTakeMore(AttachedWorker worker) {
+    parked.remove(worker);
     withRoom.add(worker);
   }
 
   /** The worker is gone: it is never visited again. */
   void forget(AttachedWorker worker) {
     withRoom.remove(worker);
+    parked.remove(worker);
   }
 
   /** How many workers the next dispatch would visit. */
   int workersWithRoom() {
     return withRoom.size();
+  }
+
+  /** How many workers with credit wait for a change in the jobs (see {@link #wakeParked}). */
+  int workersParked() {
+    return parked.size();
   }
 
   boolean isIdle() {
@@ -111,9 +133,12 @@ final class Dispatcher implements AttachedWorker.SlotUse {
           return;
         }
         if (worker.link().isWritable()) {
-          fill(worker);
+          boolean fitted = fill(worker);
           if (worker.credit() <= 0) {
             withRoom.remove(worker);
+          } else if (!fitted) {
+            withRoom.remove(worker);
+            parked.add(worker);
           }
         }
       }
@@ -122,7 +147,9 @@ final class Dispatcher implements AttachedWorker.SlotUse {
     }
   }
 
-  private void fill(AttachedWorker worker) {
+  /** Fills the worker's credit; false when it stopped because no queued job fits the worker. */
+  private boolean fill(AttachedWorker worker) {
+    boolean fitted = true;
     Assignments.Builder batch = null;
     int batchBytes = 0;
     while (worker.credit() > 0) {
@@ -132,6 +159,7 @@ final class Dispatcher implements AttachedWorker.SlotUse {
       boolean queues = worker.inflight().size() >= worker.slots();
       JobRun job = runnable.pick(candidate -> canRun(worker, candidate, queues));
       if (job == null) {
+        fitted = false;
         break;
       }
       int task = job.takeTask();
@@ -185,6 +213,7 @@ final class Dispatcher implements AttachedWorker.SlotUse {
     if (batch != null) {
       worker.link().send(CoordinatorMessage.newBuilder().setAssignments(batch).build());
     }
+    return fitted;
   }
 
   /**

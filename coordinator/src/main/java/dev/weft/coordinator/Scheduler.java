@@ -205,7 +205,13 @@ final class Scheduler {
   }
 
   private TaskInputs inputsOf(TaskPlan plan) {
-    return TaskInputs.of(plan, io, conductor, this::requestDispatch);
+    return TaskInputs.of(plan, io, conductor, this::inputsReady);
+  }
+
+  /** Task inputs read off the conductor are ready: workers no job fitted before may fit now. */
+  private void inputsReady() {
+    dispatcher.wakeParked();
+    requestDispatch();
   }
 
   // ---- jobs ----
@@ -654,7 +660,11 @@ final class Scheduler {
       }
       JobRun job = attempt.job();
       long tookNanos = conductor.nanoTime() - attempt.dispatchedNanos();
+      boolean wasShort = job.hasShortTasks();
       job.tookNanos(tookNanos);
+      if (!wasShort && job.hasShortTasks()) {
+        dispatcher.wakeParked(); // its tasks may now queue beyond a worker's slots
+      }
       counts.took(worker.link().transport(), tookNanos);
       boolean ended;
       if (result.getOk()) {
@@ -790,6 +800,11 @@ final class Scheduler {
     return dispatcher.workersWithRoom();
   }
 
+  /** How many workers with credit wait for the jobs to change before they are visited again. */
+  int workersParked() {
+    return dispatcher.workersParked();
+  }
+
   int workerCount() {
     return workers.size();
   }
@@ -870,6 +885,9 @@ final class Scheduler {
 
   /** Sends heartbeats and ends the links of workers silent past their lease or revoked. */
   void tick() {
+    // Whatever a parked worker waits for that no event announced, it waits no longer than this.
+    dispatcher.wakeParked();
+    requestDispatch();
     leases.check(
         workers,
         new Leases.Verdicts() {

@@ -88,4 +88,51 @@ final class DispatchVisitsTest {
       assertEquals(6, idle.assignments().size(), "every task ran once");
     }
   }
+
+  @Test
+  void workersThatNoJobFitsAreParkedAndVisitedAgainOnlyWhenTheJobsChangeOrLeasesAreChecked() {
+    try (CoreHarness core = new CoreHarness(config -> config)) {
+      core.submit(
+          JobSpec.newBuilder().setNoop(NoopParams.getDefaultInstance()).setTasks(10_000).build());
+      List<CoreHarness.Link> links = new ArrayList<>();
+      for (int w = 0; w < 100; w++) {
+        // One slot and two tasks of prefetch: how long the tasks take is not known yet, so they
+        // do not queue beyond the slot, and the two credits left fit no job.
+        links.add(core.attach(CoreHarness.hello("w" + w, 1).build(), 3));
+      }
+      links.forEach(link -> assertEquals(1, link.running.size()));
+      assertEquals(100, core.scheduler.workersParked(), "all wait for the jobs to change");
+      links.forEach(link -> link.writableAsked = 0);
+
+      CoreHarness.Link answering = links.get(7);
+      for (int round = 0; round < 20; round++) {
+        core.advance(30); // longer than a short task: the job's tasks never queue
+        answering.succeed(answering.oldest());
+        assertEquals(1, answering.running.size(), "its slot filled again");
+      }
+      assertEquals(20, answering.writableAsked, "visited once per result it sent");
+      for (CoreHarness.Link link : links) {
+        if (link != answering) {
+          assertEquals(0, link.writableAsked, "a parked worker is not visited per task");
+        }
+      }
+
+      // A new job may fit them: each is visited once, and parked again (it does not fit either).
+      core.submit(
+          JobSpec.newBuilder().setNoop(NoopParams.getDefaultInstance()).setTasks(10).build());
+      for (CoreHarness.Link link : links) {
+        if (link != answering) {
+          assertEquals(1, link.writableAsked, "visited once when a job joined the queue");
+        }
+      }
+
+      // The lease check visits each once more, whatever it waits for.
+      core.advance(CoreHarness.HEARTBEAT_MS);
+      for (CoreHarness.Link link : links) {
+        if (link != answering) {
+          assertEquals(2, link.writableAsked, "visited once more at the lease check");
+        }
+      }
+    }
+  }
 }
