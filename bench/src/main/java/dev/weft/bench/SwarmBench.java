@@ -115,6 +115,11 @@ public final class SwarmBench {
     public double heapPerWorker() {
       return (heapAfter - heapBefore) / (double) workers;
     }
+
+    /** What a task cost the coordinator in CPU, whatever else the machine was running. */
+    public double coordinatorCpuUsPerTask() {
+      return tasksPerS > 0 ? coordinatorCpu * 1e6 / tasksPerS : Double.NaN;
+    }
   }
 
   private final Options options;

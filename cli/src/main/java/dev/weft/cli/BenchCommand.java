@@ -390,11 +390,12 @@ final class BenchCommand implements Callable<Integer> {
     out.printf(
         Locale.ROOT,
         "  CPU          coordinator %.2f, load generator %.2f, client %.2f cores over the window"
-            + " (of %d)%n",
+            + " (of %d): %.1f µs of coordinator CPU per task%n",
         r.coordinatorCpu(),
         r.swarmCpu(),
         r.clientCpu(),
-        Runtime.getRuntime().availableProcessors());
+        Runtime.getRuntime().availableProcessors(),
+        r.coordinatorCpuUsPerTask());
     out.printf(Locale.ROOT, "(%.0f s in all)%n", seconds);
   }
 
@@ -407,7 +408,7 @@ final class BenchCommand implements Callable<Integer> {
             + "\"tasks_in_window\":%d,\"jobs_checked\":%d,\"tasks_checked\":%d,"
             + "\"rss_before\":%d,\"rss_after\":%d,\"heap_before\":%d,\"heap_after\":%d,"
             + "\"rss_per_worker\":%.0f,\"heap_per_worker\":%.0f,\"coordinator_cpu\":%.3f,"
-            + "\"swarm_cpu\":%.3f,\"client_cpu\":%.3f}",
+            + "\"swarm_cpu\":%.3f,\"client_cpu\":%.3f,\"coordinator_cpu_us_per_task\":%.2f}",
         r.workers(),
         r.workersReady(),
         r.slots(),
@@ -428,7 +429,8 @@ final class BenchCommand implements Callable<Integer> {
         r.heapPerWorker(),
         r.coordinatorCpu(),
         r.swarmCpu(),
-        r.clientCpu());
+        r.clientCpu(),
+        r.coordinatorCpuUsPerTask());
   }
 
   private static void printLinkRows(

@@ -661,7 +661,11 @@ final class Scheduler {
       JobRun job = attempt.job();
       long tookNanos = conductor.nanoTime() - attempt.dispatchedNanos();
       boolean wasShort = job.hasShortTasks();
-      job.tookNanos(tookNanos);
+      // Short or not is the task's own run time where the worker reports it: from dispatch to
+      // result also counts the wait in a full pipeline, which would stop queueing exactly when a
+      // busy fleet needs it to hide its round trips.
+      long ranNanos = result.getDurationUs() > 0 ? result.getDurationUs() * 1_000 : tookNanos;
+      job.tookNanos(Math.min(tookNanos, ranNanos));
       if (!wasShort && job.hasShortTasks()) {
         dispatcher.wakeParked(); // its tasks may now queue beyond a worker's slots
       }

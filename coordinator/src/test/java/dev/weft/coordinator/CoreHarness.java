@@ -166,6 +166,11 @@ final class CoreHarness implements AutoCloseable {
 
   /** Answers these attempts with their kind's real output, as a worker would. */
   void succeed(Link link, List<TaskAssignment> tasks) {
+    succeed(link, tasks, 0);
+  }
+
+  /** The same, each result saying its task ran {@code durationUs} (0: not said). */
+  void succeed(Link link, List<TaskAssignment> tasks, long durationUs) {
     List<TaskResult> results = new ArrayList<>();
     for (TaskAssignment task : tasks) {
       ByteString output = task.getKind().equals("exec") ? exited(0) : run(task);
@@ -174,6 +179,7 @@ final class CoreHarness implements AutoCloseable {
               .setAttemptId(task.getAttemptId())
               .setOk(true)
               .setOutput(output)
+              .setDurationUs(durationUs)
               .build());
       link.running.remove(task.getAttemptId());
     }

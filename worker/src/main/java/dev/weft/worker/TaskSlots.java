@@ -690,7 +690,8 @@ final class TaskSlots {
     }
   }
 
+  /** At least 1: the coordinator takes 0 for "not reported" (see TaskResult.duration_us). */
   private static long micros(long startNanos) {
-    return (System.nanoTime() - startNanos) / 1_000;
+    return Math.max(1, (System.nanoTime() - startNanos) / 1_000);
   }
 }
