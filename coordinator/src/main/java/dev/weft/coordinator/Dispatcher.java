@@ -114,8 +114,8 @@ final class Dispatcher implements AttachedWorker.SlotUse {
 
   /**
    * Gives every worker with room as many tasks as it has credit for, round-robin over jobs. A
-   * worker left with credit (no job fits it, its link is full, the queue ran dry) stays to be
-   * visited again; one without credit leaves until its credit grows.
+   * worker left with credit because its link is full or the queue ran dry stays to be visited
+   * again; one that no queued job fits is parked; one without credit leaves until its credit grows.
    */
   void dispatch() {
     if (runnable.isEmpty() || journal.isBehind()) {
