@@ -39,6 +39,9 @@ import java.util.concurrent.TimeUnit;
  *   workers N TRANSPORT DEADLINE_NS   until N ready workers are on TRANSPORT
  *   warmup MAX_NS                     until the job round trip settles, at most MAX_NS
  *   round SLICE_NS TASKS              one round of every measurement
+ *   load TASKS                        big no-op jobs back to back (the swarm rows)
+ *   sample                            tasks done by the coordinator's workers, and when
+ *   stop DEADLINE_NS                  no more jobs; waits for those in flight and checks them
  * </pre>
  *
  * The end of its input ends it.
@@ -60,6 +63,7 @@ public final class ClientProbe {
   private final Channel channel;
   private boolean runJobServed = true; // until the coordinator answers RunJob with UNIMPLEMENTED
   private boolean runJobsServed = true; // the same for RunJobs
+  private SwarmLoad load; // while the swarm rows' jobs run
 
   public ClientProbe(Channel channel) {
     this.channel = channel;
@@ -78,6 +82,9 @@ public final class ClientProbe {
                   awaitWorkers(Integer.parseInt(words[1]), words[2], Long.parseLong(words[3]));
               case "warmup" -> warmup(Long.parseLong(words[1]));
               case "round" -> round(Long.parseLong(words[1]), Integer.parseInt(words[2]));
+              case "load" -> startLoad(Integer.parseInt(words[1]));
+              case "sample" -> sampleLoad();
+              case "stop" -> stopLoad(Long.parseLong(words[1]));
               default -> throw new IllegalArgumentException("unknown command '" + line + "'");
             };
       } catch (RuntimeException e) {
@@ -89,6 +96,31 @@ public final class ClientProbe {
       out.flush();
     }
     return 0;
+  }
+
+  private String startLoad(int tasksPerJob) {
+    if (load != null) {
+      throw new IllegalStateException("the load runs already");
+    }
+    load = new SwarmLoad(channel, tasksPerJob);
+    load.start();
+    return "jobs_in_flight=" + SwarmLoad.JOBS_IN_FLIGHT;
+  }
+
+  private String sampleLoad() {
+    if (load != null && !load.problems().isEmpty()) {
+      throw new IllegalStateException(load.problems());
+    }
+    return SwarmLoad.sample(channel);
+  }
+
+  private String stopLoad(long deadlineNanos) throws InterruptedException {
+    if (load == null) {
+      throw new IllegalStateException("no load to stop");
+    }
+    String answer = load.stop(Duration.ofNanos(deadlineNanos));
+    load = null;
+    return answer;
   }
 
   private String awaitWorkers(int count, String transport, long deadlineNanos)

@@ -56,6 +56,10 @@ final class ClientProcess implements AutoCloseable {
             });
   }
 
+  long pid() {
+    return process.pid();
+  }
+
   /** Sends {@code command} and returns the answer's {@code key=value} pairs. */
   Map<String, String> ask(String command, Duration deadline)
       throws IOException, InterruptedException {

@@ -1,6 +1,7 @@
 package dev.weft.cli;
 
 import dev.weft.bench.ClientPathBench;
+import dev.weft.bench.SwarmBench;
 import dev.weft.bench.TransportBench;
 import dev.weft.security.ClientSecurity;
 import dev.weft.v1.Job;
@@ -46,6 +47,13 @@ import picocli.CommandLine.Spec;
           + " RunJobs the client uses SubmitJob and WatchJob, and says so (API column).",
       "--journal both runs each transport of the link path twice, without and with the"
           + " coordinator's journal (in a temporary data dir), and prints what the journal costs.",
+      "Swarm path (--path swarm, as root): one coordinator process (journal on, TLS, join"
+          + " token) and a load generator process in a network namespace of its own (a veth pair"
+          + " on 10.78.0.0/30) holding --workers workers of --slots slots, each on an Attach"
+          + " stream and a TCP connection of its own, running the jobs of --client-tasks no-op"
+          + " tasks a client process submits back to back: the time all workers take to attach,"
+          + " tasks/s over --duration after --warmup, the coordinator's RSS and heap (after a full"
+          + " GC) before and after the workers attach, per worker, and the CPU of each process.",
       "--join HOST:PORT measures a running cluster instead: its workers are grouped by the"
           + " transport 'weft workers' shows, and each group gets the same measurements, with jobs"
           + " that run only on its workers (submit --on), from this client over the network.",
@@ -58,6 +66,7 @@ import picocli.CommandLine.Spec;
       "  weft bench --path link --transports shm,grpc --duration 5s --warmup 20s",
       "  weft bench --path link --transports shm --journal both   what durability costs",
       "  weft bench --json                       one JSON object per transport, one per line",
+      "  weft bench --path swarm --workers 1000 --slots 4 --duration 10s   one leader, 1000 workers",
       "  weft bench --join 10.0.0.5:7070 --token $WEFT_TOKEN   a running cluster's transports",
     })
 final class BenchCommand implements Callable<Integer> {
@@ -78,11 +87,10 @@ final class BenchCommand implements Callable<Integer> {
   @Option(
       names = "--duration",
       paramLabel = "DURATION",
-      defaultValue = "3s",
       converter = DurationConverter.class,
       description =
-          "Time each measurement takes per transport, split over the rounds (default:"
-              + " ${DEFAULT-VALUE}).")
+          "Time each measurement takes per transport, split over the rounds; the swarm path's"
+              + " measured window (default: 3s; 10s for the swarm path).")
   private Duration duration;
 
   @Option(
@@ -100,7 +108,8 @@ final class BenchCommand implements Callable<Integer> {
   @Option(
       names = "--path",
       paramLabel = "PATH",
-      description = "Which rows: link, client or both (default: both; link alone with --join).")
+      description =
+          "Which rows: link, client, both or swarm (default: both; link alone with --join).")
   private String path;
 
   @Option(
@@ -123,18 +132,33 @@ final class BenchCommand implements Callable<Integer> {
   @Option(
       names = "--slots",
       paramLabel = "N",
-      defaultValue = "2",
-      description = "Slots of each bench worker (default: ${DEFAULT-VALUE}).")
-  private int slots;
+      description = "Slots of each bench worker (default: 2; 4 for the swarm path).")
+  private Integer slots;
 
   @Option(
       names = "--prefetch",
       paramLabel = "N",
-      defaultValue = "512",
       description =
-          "Tasks each bench worker queues beyond its slots, so the pipeline stays full"
-              + " (default: ${DEFAULT-VALUE}).")
-  private int prefetch;
+          "Tasks each bench worker queues beyond its slots, so the pipeline stays full (default:"
+              + " 512; for the swarm path as many as the slots, a real worker's default).")
+  private Integer prefetch;
+
+  @Option(
+      names = "--workers",
+      paramLabel = "N",
+      defaultValue = "1000",
+      converter = NumberConverter.class,
+      description = "Swarm path: workers in the load generator (default: ${DEFAULT-VALUE}).")
+  private long swarmWorkers;
+
+  @Option(
+      names = "--event-loops",
+      paramLabel = "N",
+      defaultValue = "2",
+      description =
+          "Swarm path: event loop threads the load generator's streams share (default:"
+              + " ${DEFAULT-VALUE}).")
+  private int eventLoops;
 
   @Option(
       names = "--journal",
@@ -167,6 +191,12 @@ final class BenchCommand implements Callable<Integer> {
   public Integer call() throws IOException, InterruptedException {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
+    if ("swarm".equals(path)) {
+      return swarm(out, err);
+    }
+    int slots = this.slots == null ? 2 : this.slots;
+    int prefetch = this.prefetch == null ? 512 : this.prefetch;
+    Duration duration = this.duration == null ? Duration.ofSeconds(3) : this.duration;
     if (slots < 1 || prefetch < 0 || rounds < 1) {
       throw new CliException(
           ExitCodes.USAGE, "--slots and --rounds must be at least 1 and --prefetch at least 0");
@@ -187,7 +217,8 @@ final class BenchCommand implements Callable<Integer> {
           case "client" -> false;
           default ->
               throw new CliException(
-                  ExitCodes.USAGE, "--path must be link, client or both, got '" + path + "'");
+                  ExitCodes.USAGE,
+                  "--path must be link, client, both or swarm, got '" + path + "'");
         };
     boolean clientPath = !paths.equals("link");
     if (clientPath && join != null) {
@@ -263,6 +294,143 @@ final class BenchCommand implements Callable<Integer> {
     out.printf(Locale.ROOT, "(%d rounds, %.0f s in all)%n", rounds, seconds);
     out.flush();
     return ExitCodes.OK;
+  }
+
+  /** {@code --path swarm}: one coordinator, a thousand workers. */
+  private int swarm(PrintWriter out, PrintWriter err) throws IOException, InterruptedException {
+    if (join != null) {
+      throw new CliException(
+          ExitCodes.USAGE, "--path swarm starts its own coordinator; it cannot go with --join");
+    }
+    if (clientTasks < 1 || clientTasks > 1_000_000) {
+      throw new CliException(
+          ExitCodes.USAGE, "--client-tasks must be 1 to 1000000, got " + clientTasks);
+    }
+    if (swarmWorkers < 1 || swarmWorkers > 100_000) {
+      throw new CliException(ExitCodes.USAGE, "--workers must be 1 to 100000, got " + swarmWorkers);
+    }
+    int swarmSlots = slots == null ? 4 : slots;
+    SwarmBench.Options options;
+    try {
+      options =
+          new SwarmBench.Options(
+              (int) swarmWorkers,
+              swarmSlots,
+              prefetch == null ? swarmSlots : prefetch,
+              eventLoops,
+              (int) clientTasks,
+              warmup,
+              duration == null ? Duration.ofSeconds(10) : duration,
+              Duration.ofSeconds(60).plusMillis(20 * swarmWorkers),
+              WeftJvm.command(List.of()),
+              WeftJvm.command(List.of(SwarmCommand.NAME)),
+              WeftJvm.command(List.of(BenchClientCommand.NAME)));
+    } catch (IllegalArgumentException e) {
+      throw new CliException(ExitCodes.USAGE, e.getMessage());
+    }
+    QUIETED.forEach(logger -> logger.setLevel(Level.WARNING));
+    long start = System.nanoTime();
+    SwarmBench.Result result;
+    try {
+      result =
+          new SwarmBench(
+                  options,
+                  line -> {
+                    err.println("bench: " + line);
+                    err.flush();
+                  })
+              .run();
+    } catch (IllegalStateException | IOException e) {
+      throw new CliException(
+          ExitCodes.JOB_FAILED, "the swarm path could not be measured: " + e.getMessage());
+    }
+    if (json) {
+      out.println(toJson(result));
+    } else {
+      printSwarm(out, result, (System.nanoTime() - start) / 1e9);
+    }
+    out.flush();
+    return ExitCodes.OK;
+  }
+
+  private static void printSwarm(PrintWriter out, SwarmBench.Result r, double seconds) {
+    out.printf(
+        Locale.ROOT,
+        "Swarm path (one coordinator, journal on; %d workers x %d slots, prefetch %d, in a network"
+            + " namespace, one TCP connection each; jobs of %s no-op tasks from a client"
+            + " process):%n",
+        r.workers(),
+        r.slots(),
+        r.prefetch(),
+        count(r.tasksPerJob()));
+    out.printf(
+        Locale.ROOT,
+        "  attach       %d workers in %.0f ms (%d sessions)%n",
+        r.workers(),
+        r.attachMs(),
+        r.attachSessions());
+    out.printf(
+        Locale.ROOT,
+        "  throughput   %.0f tasks/s over %.1f s (%d tasks); %d jobs (%d tasks) checked%n",
+        r.tasksPerS(),
+        r.windowS(),
+        r.tasksInWindow(),
+        r.jobsChecked(),
+        r.tasksChecked());
+    out.printf(
+        Locale.ROOT,
+        "  coordinator  RSS %.1f -> %.1f MiB, heap used after a full GC %.1f -> %.1f MiB: %.1f KiB"
+            + " RSS and %.1f KiB heap per worker%n",
+        r.rssBefore() / 1048576.0,
+        r.rssAfter() / 1048576.0,
+        r.heapBefore() / 1048576.0,
+        r.heapAfter() / 1048576.0,
+        r.rssPerWorker() / 1024,
+        r.heapPerWorker() / 1024);
+    out.printf(
+        Locale.ROOT,
+        "  CPU          coordinator %.2f, load generator %.2f, client %.2f cores over the window"
+            + " (of %d): %.1f µs of coordinator CPU per task%n",
+        r.coordinatorCpu(),
+        r.swarmCpu(),
+        r.clientCpu(),
+        Runtime.getRuntime().availableProcessors(),
+        r.coordinatorCpuUsPerTask());
+    out.printf(Locale.ROOT, "(%.0f s in all)%n", seconds);
+  }
+
+  static String toJson(SwarmBench.Result r) {
+    return String.format(
+        Locale.ROOT,
+        "{\"path\":\"swarm\",\"transport\":\"grpc\",\"journal\":true,\"workers\":%d,"
+            + "\"workers_ready\":%d,\"slots\":%d,\"prefetch\":%d,\"tasks_per_job\":%d,\"attach_ms\":%.1f,"
+            + "\"attach_sessions\":%d,\"tasks_per_s\":%.0f,\"window_s\":%.2f,"
+            + "\"tasks_in_window\":%d,\"jobs_checked\":%d,\"tasks_checked\":%d,"
+            + "\"rss_before\":%d,\"rss_after\":%d,\"heap_before\":%d,\"heap_after\":%d,"
+            + "\"rss_per_worker\":%.0f,\"heap_per_worker\":%.0f,\"coordinator_cpu\":%.3f,"
+            + "\"swarm_cpu\":%.3f,\"client_cpu\":%.3f,\"coordinator_cpu_us_per_task\":%.2f}",
+        r.workers(),
+        r.workersReady(),
+        r.slots(),
+        r.prefetch(),
+        r.tasksPerJob(),
+        r.attachMs(),
+        r.attachSessions(),
+        r.tasksPerS(),
+        r.windowS(),
+        r.tasksInWindow(),
+        r.jobsChecked(),
+        r.tasksChecked(),
+        r.rssBefore(),
+        r.rssAfter(),
+        r.heapBefore(),
+        r.heapAfter(),
+        r.rssPerWorker(),
+        r.heapPerWorker(),
+        r.coordinatorCpu(),
+        r.swarmCpu(),
+        r.clientCpu(),
+        r.coordinatorCpuUsPerTask());
   }
 
   private static void printLinkRows(

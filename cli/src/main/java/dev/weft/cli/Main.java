@@ -31,6 +31,7 @@ import picocli.CommandLine.Spec;
       DemoCommand.class,
       BenchCommand.class,
       BenchClientCommand.class,
+      SwarmCommand.class,
       HelpCommand.class,
     },
     footerHeading = "%n",

@@ -104,7 +104,8 @@ final class BenchClientPathEndToEndTest {
     CliResult path = ProcessCluster.cli("bench", "--path", "user");
     assertExit(ExitCodes.USAGE, path);
     assertTrue(
-        path.err().contains("--path must be link, client or both, got 'user'"), path::toString);
+        path.err().contains("--path must be link, client, both or swarm, got 'user'"),
+        path::toString);
 
     CliResult tasks = ProcessCluster.cli("bench", "--path", "client", "--client-tasks", "0");
     assertExit(ExitCodes.USAGE, tasks);

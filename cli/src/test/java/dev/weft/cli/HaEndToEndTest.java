@@ -4,7 +4,6 @@ import static dev.weft.cli.ProcessCluster.assertExit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.weft.coordinator.StandbyServer;
 import dev.weft.coordinator.TestPostgres;
 import dev.weft.security.ClientSecurity;
 import dev.weft.v1.Job;
@@ -35,8 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 final class HaEndToEndTest {
   @RegisterExtension static final TestPostgres.PerClass SERVER = new TestPostgres.PerClass();
   static final Duration TAKEOVER = Duration.ofSeconds(5);
-  static final Metadata.Key<String> LEADER =
-      Metadata.Key.of(StandbyServer.LEADER_KEY, Metadata.ASCII_STRING_MARSHALLER);
+  static final Metadata.Key<String> LEADER = dev.weft.wire.Leaders.LEADER;
   // How many primes lie in [1, 10^9].
   static final String PRIMES_TO_1E9 = "50847534";
 

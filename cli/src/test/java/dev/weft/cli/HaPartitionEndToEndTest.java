@@ -190,7 +190,7 @@ final class HaPartitionEndToEndTest {
       assertEquals(40, outcomes.size(), job::toString);
       for (int task = 0; task < 40; task++) {
         assertEquals(task, outcomes.get(task).getTask());
-        assertEquals("task " + (task + 1) + "\n", outcomes.get(task).getStdoutTail());
+        assertEquals("task " + task + "\n", outcomes.get(task).getStdoutTail());
       }
     } finally {
       heal();

@@ -15,11 +15,16 @@ final class AttachedWorker {
   /** A task attempt outstanding on this worker, and the GPUs it was given. */
   record Attempt(JobRun job, int task, int attempt, long dispatchedNanos, int[] gpus) {}
 
-  /** Told when a slot is taken by a job's attempt and when the attempt leaves the worker. */
+  /**
+   * Told when a slot is taken by a job's attempt and when the attempt leaves the worker, and when
+   * the worker may have room for more (its credit grew, or it is back in service).
+   */
   interface SlotUse {
     void taken(JobRun job);
 
     void returned(JobRun job);
+
+    void mayTakeMore(AttachedWorker worker);
   }
 
   private final String id;
@@ -42,6 +47,7 @@ final class AttachedWorker {
   private final WorkerCapacity capacity;
   private final SlotUse slotUse;
   private int nameIndex = WorkerNames.NONE; // its entry in the scheduler's WorkerNames
+  private boolean detached;
 
   AttachedWorker(
       String id, Hello hello, WorkerLink link, long nowNanos, long nowMs, SlotUse slotUse) {
@@ -118,6 +124,24 @@ final class AttachedWorker {
 
   void addCredit(int slots) {
     credit += slots;
+    if (slots > 0) {
+      roomForMore();
+    }
+  }
+
+  private void roomForMore() {
+    if (!detached) {
+      slotUse.mayTakeMore(this);
+    }
+  }
+
+  /** Gone from the registry: it takes nothing more, whatever its credit says. */
+  void detached() {
+    detached = true;
+  }
+
+  boolean isDetached() {
+    return detached;
   }
 
   void assign(long attemptId, Attempt attempt) {
@@ -133,6 +157,7 @@ final class AttachedWorker {
       credit++;
       tasksDone++;
       released(attempt);
+      roomForMore();
     }
     return attempt;
   }
@@ -180,6 +205,9 @@ final class AttachedWorker {
   /** Out of service by an operator's drain ({@code reason} non-null) or back in it (null). */
   void drainedBecause(String reason) {
     drainedBecause = reason;
+    if (reason == null) {
+      roomForMore();
+    }
   }
 
   void drain() {

@@ -125,13 +125,15 @@ final class FairShare {
     return entry;
   }
 
-  /** The job has tasks to run: it waits for a slot (once). */
-  void queue(JobRun job) {
+  /** The job has tasks to run: it waits for a slot (once). Returns whether it joined just now. */
+  boolean queue(JobRun job) {
     Entry entry = entry(job);
     if (!entry.isQueued()) {
       entry.waitingSinceNanos = clock.nanoTime();
       addQueued(entry);
+      return true;
     }
+    return false;
   }
 
   /** The job has nothing more to run for now (ended, stopping, all tasks out). */

@@ -51,7 +51,8 @@ final class JobRun {
   private static final int MAX_RECORDED_FAILURES = 100;
   private static final int MAX_RECORDED_STOPS = 1000;
   private static final long PROGRESS_INTERVAL_NANOS = 100_000_000L;
-  // Tasks shorter than this (from dispatch to result) are worth queueing on a busy worker.
+  // Tasks shorter than this (run time, else dispatch to result) are worth queueing on a busy
+  // worker.
   static final long SHORT_TASK_NANOS = 20_000_000L;
 
   private static final byte PENDING = 0;
@@ -516,7 +517,10 @@ final class JobRun {
     return ranOn == null ? WorkerNames.NONE : ranOn[task];
   }
 
-  /** An attempt answered {@code nanos} after it was dispatched (round trip included). */
+  /**
+   * An attempt took {@code nanos}: its run time as its worker reported it, or from dispatch to
+   * result (round trip included) where the worker did not say.
+   */
   void tookNanos(long nanos) {
     taskNanosAverage =
         taskNanosAverage < 0 ? nanos : taskNanosAverage + (nanos - taskNanosAverage) / 8;

@@ -200,12 +200,18 @@ final class Scheduler {
   private void dispatchIfWanted() {
     if (dispatchWanted) {
       dispatchWanted = false;
-      dispatcher.dispatch(workers.all());
+      dispatcher.dispatch();
     }
   }
 
   private TaskInputs inputsOf(TaskPlan plan) {
-    return TaskInputs.of(plan, io, conductor, this::requestDispatch);
+    return TaskInputs.of(plan, io, conductor, this::inputsReady);
+  }
+
+  /** Task inputs read off the conductor are ready: workers no job fitted before may fit now. */
+  private void inputsReady() {
+    dispatcher.wakeParked();
+    requestDispatch();
   }
 
   // ---- jobs ----
@@ -654,7 +660,15 @@ final class Scheduler {
       }
       JobRun job = attempt.job();
       long tookNanos = conductor.nanoTime() - attempt.dispatchedNanos();
-      job.tookNanos(tookNanos);
+      boolean wasShort = job.hasShortTasks();
+      // Short or not is the task's own run time where the worker reports it: from dispatch to
+      // result also counts the wait in a full pipeline, which would stop queueing exactly when a
+      // busy fleet needs it to hide its round trips.
+      long ranNanos = result.getDurationUs() > 0 ? result.getDurationUs() * 1_000 : tookNanos;
+      job.tookNanos(Math.min(tookNanos, ranNanos));
+      if (!wasShort && job.hasShortTasks()) {
+        dispatcher.wakeParked(); // its tasks may now queue beyond a worker's slots
+      }
       counts.took(worker.link().transport(), tookNanos);
       boolean ended;
       if (result.getOk()) {
@@ -754,6 +768,8 @@ final class Scheduler {
 
   private void detach(AttachedWorker worker, String reason) {
     workers.remove(worker);
+    worker.detached();
+    dispatcher.forget(worker);
     logRelays.workerGone(worker, names);
     worker.link().release();
     for (Map.Entry<Long, AttachedWorker.Attempt> entry : worker.releaseAll().entrySet()) {
@@ -781,6 +797,16 @@ final class Scheduler {
   /** True when some attached worker's link is of {@code transport}. */
   boolean anyWorkerOn(dev.weft.wire.Transport transport) {
     return workers.anyOn(transport);
+  }
+
+  /** How many workers the next dispatch visits (those that may have room for more). */
+  int workersWithRoom() {
+    return dispatcher.workersWithRoom();
+  }
+
+  /** How many workers with credit wait for the jobs to change before they are visited again. */
+  int workersParked() {
+    return dispatcher.workersParked();
   }
 
   int workerCount() {
@@ -863,6 +889,9 @@ final class Scheduler {
 
   /** Sends heartbeats and ends the links of workers silent past their lease or revoked. */
   void tick() {
+    // Whatever a parked worker waits for that no event announced, it waits no longer than this.
+    dispatcher.wakeParked();
+    requestDispatch();
     leases.check(
         workers,
         new Leases.Verdicts() {

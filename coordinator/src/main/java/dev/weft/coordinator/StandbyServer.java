@@ -3,6 +3,7 @@ package dev.weft.coordinator;
 import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.WorkerServiceGrpc;
+import dev.weft.wire.Leaders;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Server;
@@ -24,14 +25,13 @@ import java.util.function.Supplier;
 /**
  * What a standby coordinator serves on the leader's port and probe port while another coordinator
  * leads the journal: every JobService and WorkerService call ends UNAVAILABLE, naming the leader in
- * its message and in the {@value #LEADER_KEY} trailer, so clients and workers go there; health says
+ * its message and in the {@code weft-leader} trailer, so clients and workers go there; health says
  * NOT_SERVING (a Kubernetes Service then reaches the leader alone). Callers meet the same TLS and
  * tokens as at the leader.
  */
 public final class StandbyServer implements AutoCloseable {
-  public static final String LEADER_KEY = "weft-leader";
-  static final Metadata.Key<String> LEADER =
-      Metadata.Key.of(LEADER_KEY, Metadata.ASCII_STRING_MARSHALLER);
+  // Shared with the clients that follow it (dev.weft.wire.Leaders).
+  static final Metadata.Key<String> LEADER = Leaders.LEADER;
 
   private final Server server;
   private final Server probe;
@@ -123,9 +123,9 @@ public final class StandbyServer implements AutoCloseable {
     Metadata trailers = new Metadata();
     String message;
     if (leader == null) {
-      message = "this coordinator is a standby and no coordinator leads the journal now; try again";
+      message = Leaders.STANDBY_MESSAGE + " and no coordinator leads the journal now; try again";
     } else {
-      message = "this coordinator is a standby; the leader is at " + leader;
+      message = Leaders.STANDBY_MESSAGE + "; the leader is at " + leader;
       trailers.put(LEADER, leader);
     }
     call.close(Status.UNAVAILABLE.withDescription(message), trailers);

@@ -224,6 +224,16 @@ final class ConductorTest {
   }
 
   @Test
+  void aTaskShortByTheRunTimeItsWorkerReportsQueuesEvenWhenThePipelineIsSlow() {
+    submit(sum(1000, 50));
+    CoreHarness.Link link = attach("w1", 1, 3);
+    assertEquals(1, link.worker.inflight().size(), "nothing known of the tasks yet: one per slot");
+    advance(100); // a full pipeline: 100 ms from dispatch to result...
+    core.succeed(link, List.of(link.oldest()), 40); // ...for a task that ran 40 µs
+    assertEquals(3, link.worker.inflight().size(), "short by its run time: the prefetch is used");
+  }
+
+  @Test
   void commandsPostedFromOtherThreadsRunOnTheNextCycle() throws Exception {
     var answer = conductor.ask(() -> scheduler.workerCount());
     assertFalse(answer.isDone(), "nothing runs before the cycle");

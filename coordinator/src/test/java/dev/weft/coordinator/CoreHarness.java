@@ -166,6 +166,11 @@ final class CoreHarness implements AutoCloseable {
 
   /** Answers these attempts with their kind's real output, as a worker would. */
   void succeed(Link link, List<TaskAssignment> tasks) {
+    succeed(link, tasks, 0);
+  }
+
+  /** The same, each result saying its task ran {@code durationUs} (0: not said). */
+  void succeed(Link link, List<TaskAssignment> tasks, long durationUs) {
     List<TaskResult> results = new ArrayList<>();
     for (TaskAssignment task : tasks) {
       ByteString output = task.getKind().equals("exec") ? exited(0) : run(task);
@@ -174,6 +179,7 @@ final class CoreHarness implements AutoCloseable {
               .setAttemptId(task.getAttemptId())
               .setOk(true)
               .setOutput(output)
+              .setDurationUs(durationUs)
               .build());
       link.running.remove(task.getAttemptId());
     }
@@ -242,6 +248,8 @@ final class CoreHarness implements AutoCloseable {
     // Whether it takes more; a test of a full link says when it has room again.
     boolean writable = true;
     Runnable becameWritable = () -> {};
+    // How often the dispatcher asked whether it takes more: once per visit to this worker.
+    int writableAsked;
 
     /** Every assignment ever sent. */
     List<TaskAssignment> assignments() {
@@ -321,6 +329,7 @@ final class CoreHarness implements AutoCloseable {
 
     @Override
     public boolean isWritable() {
+      writableAsked++;
       return writable;
     }
 

@@ -161,6 +161,9 @@ class LogRelaysTest {
 
           @Override
           public void returned(JobRun job) {}
+
+          @Override
+          public void mayTakeMore(AttachedWorker worker) {}
         });
   }
 

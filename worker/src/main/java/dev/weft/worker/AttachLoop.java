@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 /**
  * A worker that joins its coordinator over gRPC: attaches, runs the session to its end, backs off
@@ -49,14 +50,29 @@ final class AttachLoop implements Runnable {
   /** A channel, and the settings it was made with (see WorkerConfig#security(Function)). */
   private record Link(ManagedChannel channel, ClientSecurity security) {}
 
+  // Applied to each channel's builder (many workers in one process share their event loops).
+  private final UnaryOperator<NettyChannelBuilder> tuning;
+
   AttachLoop(WorkerConfig config, SessionHost host) {
+    this(config, host, UnaryOperator.identity());
+  }
+
+  /**
+   * @param tuning applied to each channel's builder (many workers in one process share their event
+   *     loops and executor)
+   */
+  AttachLoop(WorkerConfig config, SessionHost host, UnaryOperator<NettyChannelBuilder> tuning) {
     this.config = config;
     this.host = host;
     this.order = new FollowOrder<>(config.coordinators());
+    this.tuning = tuning;
   }
 
   /** Plain text, or TLS checked against the join token / --tls-ca, with the token on calls. */
-  private static ManagedChannel channel(CoordinatorAddress address, ClientSecurity security) {
+  private static ManagedChannel channel(
+      CoordinatorAddress address,
+      ClientSecurity security,
+      UnaryOperator<NettyChannelBuilder> tuning) {
     NettyChannelBuilder builder =
         NettyChannelBuilder.forAddress(address.host(), address.port(), security.credentials())
             .keepAliveTime(30, TimeUnit.SECONDS)
@@ -65,7 +81,7 @@ final class AttachLoop implements Runnable {
     if (security.serverName() != null) {
       builder.overrideAuthority(security.serverName());
     }
-    return builder.build();
+    return tuning.apply(builder).build();
   }
 
   /**
@@ -82,7 +98,7 @@ final class AttachLoop implements Runnable {
       if (link != null) {
         link.channel().shutdownNow();
       }
-      link = new Link(channel(address, now), now);
+      link = new Link(channel(address, now, tuning), now);
       links.put(address, link);
     } else {
       // A channel that failed waits out gRPC's own growing back-off before it connects again;

@@ -24,8 +24,13 @@ final class SlotThreads {
   private volatile boolean stopped;
 
   SlotThreads(int slots) {
+    this(slots, Thread.ofPlatform().name("weft-slot-", 1).daemon(true));
+  }
+
+  /** Slot threads made by {@code threads} (virtual ones, where many workers share a process). */
+  SlotThreads(int slots, Thread.Builder threads) {
     for (int i = 1; i <= slots; i++) {
-      threads.add(Thread.ofPlatform().name("weft-slot-" + i).daemon(true).start(this::loop));
+      this.threads.add(threads.start(this::loop));
     }
   }
 

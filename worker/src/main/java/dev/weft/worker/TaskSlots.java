@@ -119,6 +119,19 @@ final class TaskSlots {
       ScheduledExecutorService timers,
       TaskLogs logs,
       Tally tally) {
+    this(slots, kinds, results, listener, timers, logs, tally, new SlotThreads(slots));
+  }
+
+  /** As above, on slot threads of the caller's making. */
+  TaskSlots(
+      int slots,
+      JobKinds kinds,
+      Consumer<TaskResult> results,
+      Listener listener,
+      ScheduledExecutorService timers,
+      TaskLogs logs,
+      Tally tally,
+      SlotThreads threads) {
     this.logs = logs;
     this.tally = tally;
     this.kinds = kinds;
@@ -126,7 +139,7 @@ final class TaskSlots {
     this.results = results;
     this.listener = listener;
     this.timers = timers;
-    this.threads = new SlotThreads(slots);
+    this.threads = threads;
     this.permits = new Semaphore(slots);
   }
 
@@ -677,7 +690,8 @@ final class TaskSlots {
     }
   }
 
+  /** At least 1: the coordinator takes 0 for "not reported" (see TaskResult.duration_us). */
   private static long micros(long startNanos) {
-    return (System.nanoTime() - startNanos) / 1_000;
+    return Math.max(1, (System.nanoTime() - startNanos) / 1_000);
   }
 }

@@ -450,7 +450,7 @@ public final class Worker implements AutoCloseable {
 
     @Override
     public Hello hello() {
-      return Worker.this.hello();
+      return Worker.hello(config, kinds, logs);
     }
 
     @Override
@@ -484,7 +484,8 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  private Hello hello() {
+  /** What a worker of {@code config} running {@code kinds} says of itself when it attaches. */
+  static Hello hello(WorkerConfig config, JobKinds kinds, TaskLogs logs) {
     HostIdentity host = HostIdentity.current();
     Hello.Builder hello =
         Hello.newBuilder()
