@@ -551,9 +551,11 @@ final class DeployManifestsTest {
 
     // Workers join the Service, so they reach whoever leads.
     Map<String, Object> deployment = resource(haManifests, "Deployment", "weft-worker");
-    Address expected =
-        new Address(
-            string(service, "metadata", "name"), integer(servicePort(service, "grpc"), "port"));
+    Addresses expected =
+        Addresses.of(
+            new Address(
+                string(service, "metadata", "name"),
+                integer(servicePort(service, "grpc"), "port")));
     for (Map<String, Object> container : maps(podSpec(deployment), "containers")) {
       ParseResult worker = weft(strings(container, "args"), "worker");
       assertEquals(expected, worker.matchedOption("--join").getValue(), "--join the Service");
