@@ -65,7 +65,7 @@ def test_exec_failure_carries_exit_code_and_stderr(cluster, tls_token):
         assert failed.value.exit_code == 3
         assert "broken x" in failed.value.stderr
         assert failed.value.job.state == job_pb2.FAILED
-        assert "exited 3" in str(failed.value)
+        assert "exit 3" in str(failed.value)
 
 
 def test_cancel_stops_a_running_job(cluster, tls_token):

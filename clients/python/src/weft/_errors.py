@@ -63,7 +63,7 @@ class JobFailed(WeftError):
         if job.result.WhichOneof("value") == "exec":
             outcomes = [t for t in job.result.exec.tasks if t.exit_code != 0]
         detail = job.error or "failed"
-        if outcomes:
+        if outcomes and not job.error:
             o = outcomes[0]
             detail += " (task %d exited %d%s)" % (
                 o.task, o.exit_code, ": " + o.stderr_tail.strip() if o.stderr_tail.strip() else "")
