@@ -2,6 +2,8 @@
 
 import asyncio
 import os
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -42,6 +44,28 @@ def test_tls_with_the_ca_file(cluster, tls_token):
     ca = os.path.join(cluster.data_dir, "security", "ca.pem")
     with weft.Client(cluster.address, token=tls_token, ca_file=ca) as c:
         assert c.submit_sum(1, 100).result(timeout=60) == 5050
+
+
+def test_grpc_verifies_the_chain_and_the_host_name(cluster, tls_token, tmp_path):
+    # The name the certificate must carry is checked on the gRPC connection itself.
+    with weft.Client(cluster.address, token=tls_token, server_name="wrong.example") as c:
+        with pytest.raises(weft.CertificateRejected) as e:
+            c.jobs()
+        assert "wrong.example" in e.value.message
+    with weft.Client(cluster.address, token=tls_token, server_name="localhost") as c:
+        assert isinstance(c.jobs(), list)
+    # A CA file of another CA: the chain does not verify, with or without the token.
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make another CA with")
+    other = tmp_path / "other-ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(tmp_path / "other.key"),
+                    "-out", str(other), "-days", "1", "-subj", "/CN=another CA"],
+                   check=True, capture_output=True)
+    for token in (None, tls_token):
+        with weft.Client(cluster.address, token=token, ca_file=str(other)) as c:
+            with pytest.raises(weft.CertificateRejected):
+                c.jobs()
 
 
 def test_exec_runs_each_input_and_streams_events(cluster, tls_token):

@@ -117,8 +117,9 @@ def from_rpc_error(error, target=None):
     code = error.code()
     details = error.details() or str(code)
     if code == grpc.StatusCode.UNAVAILABLE and target is not None:
-        if "CERTIFICATE_VERIFY_FAILED" in details or "Handshake failed" in details \
-                or "ssl" in details.lower() and "handshake" in details.lower():
+        lower = details.lower()
+        if "certificate verify failed" in lower or "handshake failed" in lower \
+                or "not in peer certificate" in lower:
             return CertificateRejected(
                 "the coordinator at %s failed the TLS check: %s; check the token (or ca_file) is"
                 " this coordinator's and that its certificate names the host you connect to"
