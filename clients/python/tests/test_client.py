@@ -12,6 +12,8 @@ import weft
 from weft import aio
 from weft.v1 import job_pb2
 
+from conftest import WEFT
+
 
 def client_token(cluster, name, role="submit", exec_=True):
     args = ["token", "create", name, "--role", role, "--data-dir", cluster.data_dir]
@@ -30,6 +32,26 @@ def test_sum_is_exact(cluster):
     # No credentials given: found as the CLI finds them (this user's coordinator on that port).
     with weft.Client(cluster.address) as c:
         assert c.submit_sum(1, 1_000_000_000, tasks=100).result(timeout=120) == 500000000500000000
+        # As the CLI: through the coordinator's Unix socket, which this user may connect to.
+        assert c._conn.route.target.startswith("unix:")
+
+
+def test_without_a_socket_the_admin_token_is_found_and_used_over_tls(cluster):
+    # A coordinator that serves no Unix socket: the registry leads to its admin token.
+    tmp = os.path.join(cluster.tmp, "nosocket")
+    p = cluster.spawn("coordinator-nosocket", [WEFT, "coordinator", "--data-dir", tmp, "--listen",
+                                               "127.0.0.1:0", "--http-listen", "off",
+                                               "--socket", "none"])
+    try:
+        port = p.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1)
+        with weft.Client("127.0.0.1:" + port) as c:
+            assert c.jobs() == []
+            assert c._conn.route.target == "127.0.0.1:" + port
+            assert c._conn.route.credentials is not None  # TLS
+            with open(os.path.join(tmp, "security", "admin-token")) as f:
+                assert c._conn.route.token == f.read().strip()
+    finally:
+        p.stop()
 
 
 def test_sum_over_tls_with_a_client_token(cluster, tls_token):

@@ -7,7 +7,7 @@ import grpc
 
 from . import _common, _connect
 from ._common import connect_failed, leader_of, make_spec, pb, result_value
-from ._errors import Timeout, Unavailable, WeftError, from_rpc_error
+from ._errors import Timeout, Unavailable, from_rpc_error
 
 # How long a watch keeps trying to reach a coordinator again (a takeover, a restart) before it
 # gives up with Unavailable.
@@ -27,6 +27,7 @@ class _Connection:
         self.channel = None
         self.stub = None
         self.address = None
+        self.route = None  # how the current address is reached (weft._connect.Route)
 
     def current(self):
         with self.lock:
@@ -43,6 +44,7 @@ class _Connection:
                     self.channel = route.channel(grpc)
                     self.stub = pb()[2].JobServiceStub(self.channel)
                     self.address = address
+                    self.route = route
                     break
                 else:
                     raise last

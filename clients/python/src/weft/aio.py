@@ -26,6 +26,7 @@ class _Connection:
         self.index = 0
         self.lock = asyncio.Lock()
         self.channel = self.stub = self.address = None
+        self.route = None
 
     async def current(self):
         async with self.lock:
@@ -44,6 +45,7 @@ class _Connection:
                     self.channel = route.channel(grpc.aio)
                     self.stub = pb()[2].JobServiceStub(self.channel)
                     self.address = address
+                    self.route = route
                     break
                 else:
                     raise last
