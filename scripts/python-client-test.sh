@@ -22,10 +22,15 @@ if [ "${WEFT_SKIP_TEST_TOOLS:-}" != 1 ]; then
 fi
 [ -x "$python" ] || skip "there is no $python (Debian package python3) and it could not be installed"
 missing=()
-for module in grpc google.protobuf pytest ensurepip setuptools; do
+for module in grpc google.protobuf pytest ensurepip setuptools wheel; do
   "$python" -c "import $module" >/dev/null 2>&1 || missing+=("$module")
 done
-[ ${#missing[@]} -eq 0 ] || skip "$python lacks the modules ${missing[*]} (Debian: python3-grpcio python3-protobuf python3-pytest python3-venv python3-setuptools) and they could not be installed"
+[ ${#missing[@]} -eq 0 ] || skip "$python lacks the modules ${missing[*]} (Debian: python3-grpcio python3-protobuf python3-pytest python3-venv python3-setuptools python3-wheel) and they could not be installed"
+
+if ! { command -v protoc && command -v grpc_python_plugin; } >/dev/null 2>&1 &&
+  ! "$python" -c "import grpc_tools.protoc" >/dev/null 2>&1; then
+  skip "no stub generator: neither protoc with grpc_python_plugin (Debian: protobuf-compiler protobuf-compiler-grpc libprotobuf-dev) nor grpc_tools, and they could not be installed"
+fi
 
 echo "weft: Python client: venv in $venv, building clients/python (stubs from proto/) ..." >&2
 rm -rf "$venv" "$root/clients/python/build"

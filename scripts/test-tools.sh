@@ -26,7 +26,7 @@ weft_test_python() {
   [ -x /usr/bin/python3 ] || return 0
   local module package
   for module in grpc:python3-grpcio google.protobuf:python3-protobuf pytest:python3-pytest \
-    ensurepip:python3-venv setuptools:python3-setuptools pip:python3-pip; do
+    ensurepip:python3-venv setuptools:python3-setuptools wheel:python3-wheel pip:python3-pip; do
     package=${module#*:}
     /usr/bin/python3 -c "import ${module%%:*}" >/dev/null 2>&1 ||
       weft_test_tool /nonexistent/$package "$package" "$what"
