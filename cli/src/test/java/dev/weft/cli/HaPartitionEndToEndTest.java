@@ -2,7 +2,6 @@ package dev.weft.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.weft.coordinator.TestPostgres;
 import dev.weft.v1.ExecOutcome;
@@ -11,14 +10,11 @@ import dev.weft.v1.JobState;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -34,44 +30,18 @@ import org.junit.jupiter.api.io.TempDir;
  */
 final class HaPartitionEndToEndTest {
   private static final long LEASE_MS = 3_000;
-  private final String suffix =
-      Integer.toString(ThreadLocalRandom.current().nextInt(10_000, 99_999));
-  private final String netns = "weft-h" + suffix;
-  private final String hostSide = "wh" + suffix + "a";
-  private final String nsSide = "wh" + suffix + "b";
-  private final int subnet = ThreadLocalRandom.current().nextInt(1, 250);
-  private final String hostIp = "10.251." + subnet + ".1";
-  private final String leaderIp = "10.251." + subnet + ".2";
   private final Map<String, String> env = Map.of(JournalOption.PASSWORD_ENV, TestPostgres.PASSWORD);
 
   @TempDir private Path work;
   private ProcessCluster cluster;
   private TestPostgres postgres;
-  private boolean made;
+  private TestNetns netns;
 
   @BeforeEach
   void makeTheLeadersHost() throws Exception {
-    assumeTrue(
-        Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")),
-        "skipped: iproute2's ip is not installed, so no network namespace can be made");
-    assumeTrue(
-        Files.isExecutable(Path.of("/usr/sbin/nft")) || Files.isExecutable(Path.of("/sbin/nft")),
-        "skipped: nft (Debian package nftables) is not installed, so no partition can be made;"
-            + " ./build test installs it when run as root");
-    assumeTrue(
-        "0".equals(run(List.of("id", "-u")).strip()),
-        "skipped: making network namespaces needs root");
-    ip("netns", "add", netns);
-    made = true;
-    ip("link", "add", hostSide, "type", "veth", "peer", "name", nsSide);
-    ip("link", "set", nsSide, "netns", netns);
-    ip("addr", "add", hostIp + "/30", "dev", hostSide);
-    ip("link", "set", hostSide, "up");
-    ip("netns", "exec", netns, "ip", "addr", "add", leaderIp + "/30", "dev", nsSide);
-    ip("netns", "exec", netns, "ip", "link", "set", nsSide, "up");
-    ip("netns", "exec", netns, "ip", "link", "set", "lo", "up");
+    netns = TestNetns.make("h", "10.251");
     // The database listens on the host's end of the link too, for the leader's namespace.
-    postgres = TestPostgres.start(hostIp, leaderIp + "/32");
+    postgres = TestPostgres.start(netns.hostIp, netns.nsIp + "/32");
     cluster = new ProcessCluster();
   }
 
@@ -87,9 +57,8 @@ final class HaPartitionEndToEndTest {
           postgres.close();
         }
       } finally {
-        if (made) {
-          runQuietly(List.of("ip", "link", "del", hostSide));
-          ip("netns", "del", netns);
+        if (netns != null) {
+          netns.close();
         }
       }
     }
@@ -100,14 +69,15 @@ final class HaPartitionEndToEndTest {
     String database = postgres.createDatabase();
     int leaderPort = ProcessCluster.freePort();
     int standbyPort = ProcessCluster.freePort();
-    String leader = leaderIp + ":" + leaderPort;
+    String leader = netns.nsIp + ":" + leaderPort;
     String standby = "127.0.0.1:" + standbyPort;
     cluster.startAndAwait(
-        List.of("ip", "netns", "exec", netns),
+        netns.prefix(),
         "leader",
         env,
         "leading:",
-        HaEndToEndTest.coordinatorArgs(leader, work.resolve("a"), postgres.url(hostIp, database))
+        HaEndToEndTest.coordinatorArgs(
+                leader, work.resolve("a"), postgres.url(netns.hostIp, database))
             .toArray(String[]::new));
     cluster.startAndAwait(
         List.of(),
@@ -206,7 +176,7 @@ final class HaPartitionEndToEndTest {
         "the old leader to name the new one",
         Duration.ofSeconds(30),
         () -> {
-          StatusRuntimeException e = callStandby(leaderIp, leaderPort, admin);
+          StatusRuntimeException e = callStandby(netns.nsIp, leaderPort, admin);
           return e.getStatus().getCode() == Status.Code.UNAVAILABLE
               && standby.equals(e.getTrailers().get(HaEndToEndTest.LEADER));
         },
@@ -255,51 +225,17 @@ final class HaPartitionEndToEndTest {
 
   /** Drops the leader's traffic with the database, and only that. */
   private void cut(int port) throws IOException, InterruptedException {
-    String rules =
+    netns.nft(
         """
         table inet weft-cut {
           chain in { type filter hook input priority 0; policy accept; tcp sport %1$d drop; }
           chain out { type filter hook output priority 0; policy accept; tcp dport %1$d drop; }
         }
         """
-            .formatted(port);
-    Path file = Files.createTempFile("weft-cut", ".nft");
-    try {
-      Files.writeString(file, rules);
-      ip("netns", "exec", netns, "nft", "-f", file.toString());
-    } finally {
-      Files.delete(file);
-    }
+            .formatted(port));
   }
 
   private void heal() throws IOException, InterruptedException {
-    ip("netns", "exec", netns, "nft", "delete", "table", "inet", "weft-cut");
-  }
-
-  private static void ip(String... args) throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of("ip"));
-    command.addAll(List.of(args));
-    run(command);
-  }
-
-  private static String run(List<String> command) throws IOException, InterruptedException {
-    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!process.waitFor(30, TimeUnit.SECONDS)) {
-      process.destroyForcibly();
-      throw new AssertionError(String.join(" ", command) + " did not return");
-    }
-    if (process.exitValue() != 0) {
-      throw new AssertionError(String.join(" ", command) + " failed: " + output.strip());
-    }
-    return output;
-  }
-
-  private static void runQuietly(List<String> command) throws InterruptedException {
-    try {
-      run(command);
-    } catch (IOException | AssertionError e) {
-      System.err.println("cleanup: " + e.getMessage());
-    }
+    netns.deleteTable("weft-cut");
   }
 }
