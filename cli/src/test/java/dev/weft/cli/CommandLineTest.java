@@ -95,6 +95,34 @@ final class CommandLineTest {
   }
 
   @Test
+  void leaderOptionsNeedAPostgresJournalAndALeaseInRange() {
+    CliResult noJournal = cli("coordinator", "--data-dir", "/nonexistent", "--leader-lease", "5s");
+    assertExit(2, noJournal);
+    assertTrue(
+        noJournal.err().contains("--leader-lease needs a PostgreSQL --journal"),
+        noJournal::toString);
+
+    CliResult advertise = cli("coordinator", "--data-dir", "/nonexistent", "--advertise", "a:1");
+    assertExit(2, advertise);
+    assertTrue(
+        advertise.err().contains("--advertise needs a PostgreSQL --journal"), advertise::toString);
+
+    CliResult tooShort =
+        cli(
+            "coordinator",
+            "--data-dir",
+            "/nonexistent",
+            "--journal",
+            "postgresql://127.0.0.1:1/weft?user=weft",
+            "--leader-lease",
+            "100ms");
+    assertExit(2, tooShort);
+    assertTrue(
+        tooShort.err().contains("--leader-lease: the leader's lease must be from 1s to 10m"),
+        tooShort::toString);
+  }
+
+  @Test
   void negativeGraceIsAUsageErrorOnOneLine() {
     CliResult cancel = cli("cancel", "j1", "--grace", "-2s", "--coordinator", "127.0.0.1:1");
     CliResult submit = cli("submit", "sleep", "--ms", "1", "--grace=-1s");
