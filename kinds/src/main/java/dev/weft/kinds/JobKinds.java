@@ -41,6 +41,15 @@ public final class JobKinds {
     return new JobKinds(kinds);
   }
 
+  /** The given kinds, by name; {@link PluginDir} checks them for clashes first. */
+  static JobKinds of(Map<String, JobKind> byName) {
+    return new JobKinds(new TreeMap<>(byName));
+  }
+
+  Map<String, JobKind> byName() {
+    return byName;
+  }
+
   public static JobKinds load() {
     return load(JobKinds.class.getClassLoader());
   }
