@@ -129,6 +129,9 @@ final class CoordinatorCommand implements Callable<Integer> {
       description = "Also start N workers on this host and supervise them (default: none).")
   private int localWorkers;
 
+  @Option(names = "--plugins", paramLabel = "DIR", description = PluginOption.DESCRIPTION)
+  private java.nio.file.Path plugins;
+
   @Option(
       names = "--local-transport",
       paramLabel = "LINK",
@@ -384,7 +387,20 @@ final class CoordinatorCommand implements Callable<Integer> {
             .listen(listen.host(), listen.port())
             .shmUpgrade(transport)
             .localWorkers(
-                localWorkers, localTransport, localSlots, WeftJvm.command(List.of("worker")));
+                localWorkers,
+                localTransport,
+                localSlots,
+                // Local workers load the same plugins: they run the tasks this one plans.
+                WeftJvm.command(
+                    plugins == null
+                        ? List.of("worker")
+                        : List.of("worker", "--plugins", plugins.toAbsolutePath().toString())));
+    if (plugins != null) {
+      dev.weft.kinds.PluginDir.Loaded loaded = PluginOption.load(plugins);
+      config.kinds(loaded.kinds());
+      PluginOption.print(spec.commandLine().getOut(), loaded);
+      spec.commandLine().getOut().flush();
+    }
     config
         .maxUnfinishedJobs(maxUnfinishedJobs)
         .maxQueuedTasks(maxQueuedTasks)

@@ -159,6 +159,9 @@ final class WorkerCommand implements Callable<Integer> {
               + " free one (default: off).")
   private String httpListen;
 
+  @Option(names = "--plugins", paramLabel = "DIR", description = PluginOption.DESCRIPTION)
+  private java.nio.file.Path plugins;
+
   // Set by `weft demo` (and any launcher) so a worker never outlives the process that started it.
   @Option(names = "--parent-pid", hidden = true)
   private Long parentPid;
@@ -252,6 +255,14 @@ final class WorkerCommand implements Callable<Integer> {
             .transport(transport)
             .stdio(stdio)
             .exitWhenStuck(exitWhenStuck);
+    if (plugins != null) {
+      dev.weft.kinds.PluginDir.Loaded loaded = PluginOption.load(plugins);
+      config.kinds(loaded.kinds());
+      // With --stdio, stdout carries the link's frames.
+      PrintWriter out = stdio ? spec.commandLine().getErr() : spec.commandLine().getOut();
+      PluginOption.print(out, loaded);
+      out.flush();
+    }
     if (logDir != null) {
       config.logDir(logDir);
     }

@@ -258,7 +258,7 @@ public final class Coordinator implements AutoCloseable {
     // Task inputs that read files are read here, never on the conductor.
     ExecutorService events = Executors.newCachedThreadPool(daemon("weft-coordinator-io"));
     Conductor conductor = new Conductor(config.nanoClock(), config.epochClock());
-    JobKinds kinds = JobKinds.load(Coordinator.class.getClassLoader());
+    JobKinds kinds = config.kinds();
     JobIntake intake = new JobIntake(kinds, config.maxTasksPerJob(), ReadableRoots.of(config));
     Scheduler scheduler = new Scheduler(config, id, kinds, conductor, events, timers, journal);
     if (saved != null) {

@@ -64,6 +64,7 @@ public final class CoordinatorConfig {
   private Path socket;
   private boolean noSocket;
   private List<UidGrant> allowedUids = List.of();
+  private dev.weft.kinds.JobKinds kinds; // null: the kinds on the coordinator's class path
   private LongSupplier nanoClock = System::nanoTime;
   private LongSupplier epochClock = System::currentTimeMillis;
 
@@ -645,6 +646,18 @@ public final class CoordinatorConfig {
 
   public List<String> workerCommand() {
     return workerCommand;
+  }
+
+  /** The job kinds to plan and reduce with, e.g. the built-ins plus a plugin directory's. */
+  public CoordinatorConfig kinds(dev.weft.kinds.JobKinds value) {
+    this.kinds = Objects.requireNonNull(value, "kinds");
+    return this;
+  }
+
+  public dev.weft.kinds.JobKinds kinds() {
+    return kinds != null
+        ? kinds
+        : dev.weft.kinds.JobKinds.load(CoordinatorConfig.class.getClassLoader());
   }
 
   public Duration defaultGrace() {

@@ -166,9 +166,9 @@ public final class PluginDir {
         || permissions.contains(PosixFilePermission.OTHERS_WRITE)) {
       throw new PluginException(
           path
-              + " must be owned by uid "
-              + uid
-              + " or root and writable by its owner only: a plugin runs as this user (it is owned"
+              + " must be owned by "
+              + (uid == 0 ? "root" : "uid " + uid + " or root")
+              + " and writable by its owner only: a plugin runs as this user (it is owned"
               + " by uid "
               + owner
               + ", mode "

@@ -62,7 +62,7 @@ public final class Worker implements AutoCloseable {
   private Worker(WorkerConfig config, TaskLogs logs) {
     this.config = config;
     this.logs = logs;
-    this.kinds = JobKinds.load(Worker.class.getClassLoader());
+    this.kinds = config.kinds();
     this.metrics = config.httpPort() < 0 ? null : new WorkerMetrics(kinds.names());
     ScheduledThreadPoolExecutor timer =
         new ScheduledThreadPoolExecutor(

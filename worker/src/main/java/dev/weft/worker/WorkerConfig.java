@@ -49,6 +49,7 @@ public final class WorkerConfig {
   private final Map<String, Long> customResources = new TreeMap<>();
   private final Map<String, String> labels = new TreeMap<>();
   private String httpHost;
+  private dev.weft.kinds.JobKinds kinds; // null: the kinds on the worker's class path
   private int httpPort = -1; // -1: no HTTP port
   private boolean httpPlainBeyondLoopback;
   private java.net.InetAddress httpAddress; // resolved by conclude()
@@ -60,6 +61,18 @@ public final class WorkerConfig {
   public WorkerConfig join(String hostPorts) {
     this.coordinators = CoordinatorAddress.parseList(hostPorts);
     return this;
+  }
+
+  /** The job kinds to run tasks with, e.g. the built-ins plus a plugin directory's. */
+  public WorkerConfig kinds(dev.weft.kinds.JobKinds value) {
+    this.kinds = Objects.requireNonNull(value, "kinds");
+    return this;
+  }
+
+  public dev.weft.kinds.JobKinds kinds() {
+    return kinds != null
+        ? kinds
+        : dev.weft.kinds.JobKinds.load(WorkerConfig.class.getClassLoader());
   }
 
   public WorkerConfig id(String value) {
