@@ -184,7 +184,9 @@ class Client:
             except grpc.RpcError as e:
                 if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED and deadline is not None:
                     raise Timeout("job %s did not finish within %ss" % (job_id, timeout)) from None
-                if e.code() != grpc.StatusCode.UNAVAILABLE:
+                # A watch is a read: a stream the dying coordinator reset (INTERNAL, RST_STREAM)
+                # is watched again as after UNAVAILABLE.
+                if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL):
                     raise from_rpc_error(e, address) from None
                 if lost_since is None:
                     lost_since = time.monotonic()

@@ -167,7 +167,9 @@ class Client:
             except grpc.aio.AioRpcError as e:
                 if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED and deadline is not None:
                     raise Timeout("job %s did not finish within %ss" % (job_id, timeout)) from None
-                if e.code() != grpc.StatusCode.UNAVAILABLE:
+                # A watch is a read: a stream the dying coordinator reset (INTERNAL, RST_STREAM)
+                # is watched again as after UNAVAILABLE.
+                if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL):
                     raise from_rpc_error(e, address) from None
                 lost_since = lost_since or time.monotonic()
                 if time.monotonic() - lost_since > REWATCH_SECONDS:
