@@ -39,7 +39,20 @@ rm -rf "$venv" "$root/clients/python/build"
 # and protoc, so the stubs are generated for the protobuf runtime that will import them.
 "$venv/bin/pip" install --quiet --no-index --no-build-isolation "$root/clients/python"
 
+# The tests' processes (coordinators, workers, PostgreSQL) run in sessions of their own, under
+# temporary directories in this run's TMPDIR; whatever a killed or timed-out run left is stopped.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-pyrun-XXXXXX")
+chmod 755 "$run_tmp" # PostgreSQL runs as nobody and must reach its directory
+leftovers() {
+  pkill -KILL -f -- "$run_tmp/" 2>/dev/null || true
+  rm -rf "$run_tmp"
+}
+trap leftovers EXIT
+export TMPDIR="$run_tmp"
+
 cd "$root/clients/python"
 # -p no:cacheprovider: leave no .pytest_cache in the source tree. The tests import the installed
-# package (tests/ has no path to src/).
-WEFT_ROOT="$root" "$venv/bin/python" -m pytest -p no:cacheprovider -v tests "$@"
+# package (tests/ has no path to src/). Each test has its own deadline (tests/conftest.py); the
+# whole run has this one.
+WEFT_ROOT="$root" timeout -k 20 "${WEFT_PY_SUITE_SECONDS:-1200}" \
+  "$venv/bin/python" -m pytest -p no:cacheprovider -v tests "$@"

@@ -5,8 +5,10 @@ temporary directory), so the client finds its credentials the way a local user's
 without touching the user's own coordinators. Every process started here is stopped at the end.
 """
 
+import faulthandler
 import os
 import re
+import sys
 import shutil
 import signal
 import subprocess
@@ -18,6 +20,34 @@ import pytest
 ROOT = os.environ.get("WEFT_ROOT") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 WEFT = os.path.join(ROOT, "weft")
+
+
+# No test may hang the build. Past TEST_SECONDS every thread's stack is printed and the test fails
+# in its main thread, so the fixtures still stop what they started; should even that not return,
+# the run exits a little later (scripts/python-client-test.sh then kills what is left).
+TEST_SECONDS = int(os.environ.get("WEFT_PY_TEST_SECONDS", "240"))
+
+
+class TestTookTooLong(Exception):
+    pass
+
+
+def _too_long(signum, frame):
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    raise TestTookTooLong("the test did not end within %ss (stacks above)" % TEST_SECONDS)
+
+
+@pytest.fixture(autouse=True)
+def deadline():
+    previous = signal.signal(signal.SIGALRM, _too_long)
+    signal.alarm(TEST_SECONDS)
+    faulthandler.dump_traceback_later(TEST_SECONDS + 120, exit=True, file=sys.stderr)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        faulthandler.cancel_dump_traceback_later()
+        signal.signal(signal.SIGALRM, previous)
 
 
 class Process:

@@ -131,7 +131,7 @@ def test_a_watch_follows_the_job_to_the_coordinator_that_takes_over(pair):
             kinds.append(event.WhichOneof("event"))
             if not killed and event.WhichOneof("event") == "progress" and event.progress.done >= 1:
                 pair["leader"].proc.send_signal(signal.SIGKILL)
-                pair["leader"].proc.wait()
+                pair["leader"].proc.wait(timeout=60)
                 killed = True
         assert killed, kinds
         assert kinds[-1] == "finished"

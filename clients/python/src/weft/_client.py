@@ -6,7 +6,7 @@ import time
 import grpc
 
 from . import _common, _connect
-from ._common import connect_failed, leader_of, make_spec, pb, result_value
+from ._common import connect_failed, leader_of, make_spec, new_request_id, pb, result_value
 from ._errors import Timeout, Unavailable, from_rpc_error
 
 # How long a watch keeps trying to reach a coordinator again (a takeover, a restart) before it
@@ -18,10 +18,11 @@ class _Connection:
     """One coordinator address at a time, with failover to the next address or to the leader a
     standby names."""
 
-    def __init__(self, settings, connect_timeout):
+    def __init__(self, settings, connect_timeout, call_timeout):
         self.settings = settings
         self.addresses = list(settings.addresses)
         self.connect_timeout = connect_timeout
+        self.call_timeout = call_timeout
         self.index = 0
         self.lock = threading.Lock()
         self.channel = None
@@ -70,7 +71,8 @@ class _Connection:
         while True:
             stub, address = self.current()
             try:
-                return getattr(stub, method)(request, timeout=timeout)
+                return getattr(stub, method)(
+                    request, timeout=self.call_timeout if timeout is None else timeout)
             except grpc.RpcError as e:
                 leader = leader_of(e)
                 retry = leader is not None or (
@@ -95,20 +97,25 @@ class Client:
     127.0.0.1:7070; credentials are found as the CLI finds them (see weft._connect), or given as
     ``token=`` (a client token ``weft1-...``), ``ca_file=``, ``cert_file=``/``key_file=``,
     ``server_name=``, or ``insecure=True`` for a coordinator started with --insecure.
+    ``call_timeout`` (seconds) bounds each call but watches, which ``timeout=`` bounds.
     """
 
     def __init__(self, address=None, *, token=None, ca_file=None, cert_file=None, key_file=None,
-                 server_name=None, insecure=False, config=None, connect_timeout=10.0):
+                 server_name=None, insecure=False, config=None, connect_timeout=10.0,
+                 call_timeout=30.0):
         self.settings = _connect.Settings(address, token, ca_file, cert_file, key_file,
                                           server_name, insecure, config)
-        self._conn = _Connection(self.settings, connect_timeout)
+        self._conn = _Connection(self.settings, connect_timeout, call_timeout)
 
     # --- submitting ---
     def submit(self, spec=None, **options):
-        """Submits a weft.v1.JobSpec (plus options, see make_spec) and returns its Job."""
+        """Submits a weft.v1.JobSpec (plus options, see make_spec) and returns its Job. The request
+        carries a request id of its own: when the answer is lost (a takeover), it is sent again
+        to the leader, which answers with the job the first sending made."""
         _, service, _ = pb()
-        job = self._conn.call("SubmitJob", service.SubmitJobRequest(spec=make_spec(spec, **options)),
-                              idempotent=False)
+        request = service.SubmitJobRequest(spec=make_spec(spec, **options),
+                                           request_id=new_request_id())
+        job = self._conn.call("SubmitJob", request, idempotent=True)
         return Job(self, job.id, job)
 
     def submit_sum(self, from_, to, **options):

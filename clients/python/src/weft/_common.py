@@ -1,5 +1,7 @@
 """What the sync and async clients share: building specs, reading results, failover decisions."""
 
+import uuid
+
 import grpc
 
 from ._errors import JobCancelled, JobFailed
@@ -17,6 +19,12 @@ def _duration(value):
     d = duration_pb2.Duration()
     d.FromNanoseconds(int(round(float(value) * 1e9)))
     return d
+
+
+def new_request_id():
+    """A key for one submission (SubmitJobRequest.request_id): a repeat of the request makes no
+    second job."""
+    return str(uuid.uuid4())
 
 
 def make_spec(spec=None, **options):

@@ -14,15 +14,16 @@ import grpc.aio
 
 from . import _common, _connect
 from ._client import REWATCH_SECONDS
-from ._common import connect_failed, leader_of, make_spec, pb, result_value
+from ._common import connect_failed, leader_of, make_spec, new_request_id, pb, result_value
 from ._errors import Timeout, Unavailable, from_rpc_error
 
 
 class _Connection:
-    def __init__(self, settings, connect_timeout):
+    def __init__(self, settings, connect_timeout, call_timeout):
         self.settings = settings
         self.addresses = list(settings.addresses)
         self.connect_timeout = connect_timeout
+        self.call_timeout = call_timeout
         self.index = 0
         self.lock = asyncio.Lock()
         self.channel = self.stub = self.address = None
@@ -70,7 +71,8 @@ class _Connection:
         while True:
             stub, address = await self.current()
             try:
-                return await getattr(stub, method)(request, timeout=timeout)
+                return await getattr(stub, method)(
+                    request, timeout=self.call_timeout if timeout is None else timeout)
             except grpc.aio.AioRpcError as e:
                 leader = leader_of(e)
                 retry = leader is not None or (
@@ -92,14 +94,17 @@ class Client:
     """As weft.Client, over grpc.aio; every call is a coroutine."""
 
     def __init__(self, address=None, *, token=None, ca_file=None, cert_file=None, key_file=None,
-                 server_name=None, insecure=False, config=None, connect_timeout=10.0):
+                 server_name=None, insecure=False, config=None, connect_timeout=10.0,
+                 call_timeout=30.0):
         self.settings = _connect.Settings(address, token, ca_file, cert_file, key_file,
                                           server_name, insecure, config)
-        self._conn = _Connection(self.settings, connect_timeout)
+        self._conn = _Connection(self.settings, connect_timeout, call_timeout)
 
     async def submit(self, spec=None, **options):
         job = await self._conn.call(
-            "SubmitJob", pb()[1].SubmitJobRequest(spec=make_spec(spec, **options)), idempotent=False)
+            "SubmitJob", pb()[1].SubmitJobRequest(spec=make_spec(spec, **options),
+                                                  request_id=new_request_id()),
+            idempotent=True)
         return Job(self, job.id, job)
 
     async def submit_sum(self, from_, to, **options):

@@ -55,8 +55,9 @@ import java.util.function.Function;
  * <p>Given several addresses (coordinators sharing one journal: one leads, the others stand by), it
  * follows the leader: a call that was not acted on (the connection was refused, or a standby
  * answered) is tried again at the leader the standby named, else at the next address, for up to
- * {@link #FOLLOW_PATIENCE}. A call that may have been acted on is tried again only when it changes
- * nothing (reads); a submission never is, since SubmitJob carries no key to tell a repeat by.
+ * {@link #FOLLOW_PATIENCE}. A call that may have been acted on is tried again only when a repeat
+ * changes nothing: reads, and submissions, which carry a request id of their own so that the
+ * coordinator answers a repeat with the job the first sending made.
  */
 final class CoordinatorClient implements AutoCloseable {
   static final Duration UNARY_DEADLINE = Duration.ofSeconds(10);
@@ -270,9 +271,24 @@ final class CoordinatorClient implements AutoCloseable {
     return current().address();
   }
 
+  /**
+   * Submits a job. Its request id lets a submission whose answer was lost go again to the leader;
+   * with one coordinator there is no other to go to, and the user is told it may have been made.
+   */
   Job submit(JobSpec spec) {
-    return call(
-        s -> s.submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build()), false, "submitted");
+    SubmitJobRequest request =
+        SubmitJobRequest.newBuilder().setSpec(spec).setRequestId(newRequestId()).build();
+    return call(s -> s.submitJob(request), listed.isList(), "submitted");
+  }
+
+  /** A key for one submission (SubmitJobRequest.request_id): sent again, it makes no second job. */
+  static String newRequestId() {
+    return java.util.UUID.randomUUID().toString();
+  }
+
+  /** Whether several coordinators were given: a call whose answer was lost may go to another. */
+  boolean followsLeader() {
+    return listed.isList();
   }
 
   Job get(String id) {
@@ -572,8 +588,7 @@ final class CoordinatorClient implements AutoCloseable {
             + why
             + "): it may have been "
             + what
-            + ", and it was not sent again, since a repeat would make a second job; look for it"
-            + " with 'weft jobs' before submitting it again");
+            + "; look for it with 'weft jobs' before submitting it again");
   }
 
   /** Something answers at the address, but not with our JobService (another server, a proxy). */

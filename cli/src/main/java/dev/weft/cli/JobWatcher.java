@@ -61,8 +61,9 @@ final class JobWatcher {
    * (its first snapshot) once the coordinator has it. A stream that breaks after that leaves the
    * job running, so the wait goes on as {@link #await} does; a coordinator that predates RunJob
    * (UNIMPLEMENTED) gets SubmitJob and then WatchJob. A RunJob that no leader saw (refused, or
-   * turned away by a standby) goes to the leader; one whose stream broke before the job was
-   * accepted is not sent again, since a leader may have the job (see {@link CoordinatorClient}).
+   * turned away by a standby) goes to the leader; so does one whose stream broke before the job was
+   * accepted, with the same request id, so a leader that has the job answers with it. With one
+   * coordinator, that break is reported: the job may have been submitted.
    *
    * <p>A {@link #detach} before the job is accepted takes effect only once it is, so whoever
    * cancels on Ctrl-C learns the job's id: the submission cannot be called back, only the job.
@@ -70,10 +71,11 @@ final class JobWatcher {
   Job run(JobSpec spec, Consumer<Job> accepted, Listener listener) throws InterruptedException {
     // Not this::pause: a detach before acceptance waits for it (see above), pauses included.
     CoordinatorClient.Follow follow = client.follow(false, Thread::sleep);
+    String requestId = CoordinatorClient.newRequestId();
     Accepting accepting;
     while (true) {
       accepting = new Accepting();
-      StatusRuntimeException notActedOn = null;
+      StatusRuntimeException followOn = null;
       Context.CancellableContext context = Context.current().withCancellation();
       // The acceptance must come within a unary call's deadline, as SubmitJob's answer would; the
       // stream itself lives as long as a watch.
@@ -90,7 +92,9 @@ final class JobWatcher {
       Context previous = context.attach();
       try {
         Iterator<JobEvent> events =
-            client.stub(watchDeadline).runJob(RunJobRequest.newBuilder().setSpec(spec).build());
+            client
+                .stub(watchDeadline)
+                .runJob(RunJobRequest.newBuilder().setSpec(spec).setRequestId(requestId).build());
         if (!events.hasNext()) {
           // A coordinator must answer with the job or a status; an empty stream is neither.
           throw new CliException(
@@ -119,8 +123,11 @@ final class JobWatcher {
             throw client.unreachable(Status.DEADLINE_EXCEEDED);
           }
           Status.Code code = e.getStatus().getCode();
-          if (code == Status.Code.UNAVAILABLE && Leaders.notActedOn(e)) {
-            notActedOn = e; // refused, or a standby: the job is nowhere yet; try the leader
+          if (code == Status.Code.UNAVAILABLE
+              && (Leaders.notActedOn(e) || client.followsLeader())) {
+            // Refused, or a standby: the job is nowhere yet; or the stream broke after the spec
+            // went out: the leader answers the same request id with the job, if it has it.
+            followOn = e;
           } else if (code == Status.Code.UNAVAILABLE) {
             // The stream broke after the spec went out: a leader may have the job.
             throw client.maybeActedOn(e, "submitted");
@@ -137,10 +144,10 @@ final class JobWatcher {
         context.detach(previous);
         context.cancel(null);
       }
-      if (notActedOn == null) {
+      if (followOn == null) {
         break;
       }
-      follow.failed(notActedOn);
+      follow.failed(followOn);
     }
     if (accepting.older) {
       // Outside the RunJob's context, which the acceptance timer may still cancel.

@@ -1,6 +1,7 @@
 package dev.weft.coordinator;
 
 import dev.weft.v1.Job;
+import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
 import io.grpc.Status;
 import java.security.SecureRandom;
@@ -17,8 +18,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Every job the coordinator knows, by id, in submission order: new ids, lookups, the waiters for a
- * job's end, and forgetting finished jobs past the retention (here and in the journal). Conductor
- * thread only.
+ * job's end, the jobs by their submissions' request ids, and forgetting finished jobs past the
+ * retention (here and in the journal). Conductor thread only.
  */
 final class JobBook {
   private static final int ID_CHARS = 10;
@@ -33,6 +34,9 @@ final class JobBook {
   // Finished jobs, oldest end first: the order they are forgotten in.
   private final ArrayDeque<String> finishedOrder = new ArrayDeque<>();
   private final Map<String, CompletableFuture<Job>> waiters = new HashMap<>();
+  // By owner and request id, while the job is kept: a submission sent again after its answer was
+  // lost (a cut connection, a takeover) gets the job the first one made.
+  private final Map<String, Scheduler.Submission> byRequest = new HashMap<>();
 
   JobBook(Journal journal, int retainedFinished) {
     this.journal = journal;
@@ -63,8 +67,58 @@ final class JobBook {
     }
   }
 
-  void add(JobRun job) {
+  /** A new job, whose spec is durable once {@code durable} completes. */
+  void add(JobRun job, CompletableFuture<Void> durable) {
     jobs.put(job.id(), job);
+    index(job, durable);
+  }
+
+  private void index(JobRun job, CompletableFuture<Void> durable) {
+    if (!job.spec().getRequestId().isEmpty()) {
+      byRequest.put(requestKey(job.spec()), new Scheduler.Submission(job, durable, true));
+    }
+  }
+
+  private void unindex(JobRun job) {
+    if (job != null && !job.spec().getRequestId().isEmpty()) {
+      byRequest.computeIfPresent(
+          requestKey(job.spec()), (key, earlier) -> earlier.job() == job ? null : earlier);
+    }
+  }
+
+  private static String requestKey(JobSpec spec) {
+    return spec.getOwner() + '\n' + spec.getRequestId();
+  }
+
+  /**
+   * The submission made earlier with this spec's request id by the same owner, while its job is
+   * kept; null when there is none (or the spec has no request id). ALREADY_EXISTS when that job's
+   * spec is another.
+   */
+  Scheduler.Submission submittedAs(JobSpec spec) {
+    if (spec.getRequestId().isEmpty()) {
+      return null;
+    }
+    Scheduler.Submission earlier = byRequest.get(requestKey(spec));
+    if (earlier == null) {
+      return null;
+    }
+    // A priority an admin changed since is not a different submission.
+    if (!earlier.job().spec().toBuilder()
+        .clearPriority()
+        .build()
+        .equals(spec.toBuilder().clearPriority().build())) {
+      throw Status.ALREADY_EXISTS
+          .withDescription(
+              "request_id '"
+                  + spec.getRequestId()
+                  + "' was used for job "
+                  + earlier.job().id()
+                  + " with another spec; a request id names one submission: send a new one with"
+                  + " a new spec")
+          .asRuntimeException();
+    }
+    return earlier;
   }
 
   /**
@@ -75,6 +129,7 @@ final class JobBook {
     List<JobRun> finishedBefore = new ArrayList<>();
     for (JobRun run : restored) {
       jobs.put(run.id(), run);
+      index(run, CompletableFuture.completedFuture(null));
       if (run.isFinished()) {
         finishedBefore.add(run);
       }
@@ -135,6 +190,7 @@ final class JobBook {
    */
   void dropUnrecorded(JobRun job) {
     jobs.remove(job.id());
+    unindex(job);
     CompletableFuture<Job> waiter = waiters.remove(job.id());
     if (waiter != null) {
       waiter.complete(job.toProto());
@@ -162,7 +218,7 @@ final class JobBook {
     List<String> forgotten = new ArrayList<>();
     while (finishedOrder.size() > retainedFinished) {
       String id = finishedOrder.pollFirst();
-      jobs.remove(id);
+      unindex(jobs.remove(id));
       forgotten.add(id);
     }
     journal.forget(forgotten);
@@ -175,7 +231,7 @@ final class JobBook {
       if (job != null && job.finishedMs() >= cutoffMs) {
         break;
       }
-      jobs.remove(finishedOrder.pollFirst());
+      unindex(jobs.remove(finishedOrder.pollFirst()));
     }
     journal.forgetFinishedBefore(cutoffMs);
   }

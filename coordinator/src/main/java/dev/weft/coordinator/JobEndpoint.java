@@ -53,6 +53,8 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
   static final int MAX_REASON_CHARS = 1_000;
   // RunJobs requests read ahead of the conductor: enough to keep it busy, bounded per stream.
   private static final int RUN_JOBS_WINDOW = 1024;
+  private static final java.util.regex.Pattern REQUEST_ID =
+      java.util.regex.Pattern.compile("[A-Za-z0-9._:-]{1,128}");
 
   private static final System.Logger LOG = System.getLogger(JobEndpoint.class.getName());
 
@@ -84,10 +86,18 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
 
   /**
    * {@link #plan}, on the I/O executor for a job whose planning reads files. The spec records its
-   * owner, {@code caller}; a kind that runs arbitrary code needs the caller's exec grant.
+   * owner, {@code caller}, and the submission's request id ("" for none); a kind that runs
+   * arbitrary code needs the caller's exec grant.
    */
   private CompletableFuture<JobIntake.Planned> planned(
-      JobSpec submitted, boolean present, Caller caller) {
+      JobSpec submitted, boolean present, Caller caller, String requestId) {
+    if (!requestId.isEmpty() && !REQUEST_ID.matcher(requestId).matches()) {
+      return CompletableFuture.failedFuture(
+          invalid(
+              "request_id: 1..128 characters of A-Z a-z 0-9 . _ : - (a random UUID, say), got '"
+                  + (requestId.length() > 140 ? requestId.substring(0, 140) + "..." : requestId)
+                  + "'"));
+    }
     if (present && (submitted.hasExec() || submitted.hasPlugin()) && !caller.exec()) {
       return CompletableFuture.failedFuture(
           Status.PERMISSION_DENIED
@@ -118,7 +128,10 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
                       + " set-priority`")
               .asRuntimeException());
     }
-    JobSpec spec = present ? submitted.toBuilder().setOwner(caller.name()).build() : submitted;
+    JobSpec spec =
+        present
+            ? submitted.toBuilder().setOwner(caller.name()).setRequestId(requestId).build()
+            : submitted;
     if (present && spec.hasHash()) {
       return CompletableFuture.supplyAsync(() -> plan(spec, true), io);
     }
@@ -153,7 +166,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     ServerCallStreamObserver<Job> out = (ServerCallStreamObserver<Job>) responses;
     out.setOnCancelHandler(() -> {});
     Context call = Context.current();
-    planned(request.getSpec(), request.hasSpec(), Caller.current())
+    planned(request.getSpec(), request.hasSpec(), Caller.current(), request.getRequestId())
         .whenComplete(
             (planned, failure) -> {
               if (failure != null) {
@@ -179,6 +192,10 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
           }
           String id = submission.job().id();
           Job accepted = submission.job().toProto();
+          if (submission.repeat()) {
+            answerRepeat(submission, accepted, out);
+            return;
+          }
           // Its tasks may already run; the answer waits until the job is durable.
           submission
               .durable()
@@ -200,6 +217,29 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
                     }
                   });
         });
+  }
+
+  /**
+   * Answers a submission sent again with the job its first sending made, once that is durable.
+   * Should it never become so, the first sending's answer ends the job; this one only fails.
+   */
+  private static void answerRepeat(
+      Scheduler.Submission submission, Job job, ServerCallStreamObserver<Job> out) {
+    submission
+        .durable()
+        .whenComplete(
+            (ok, failure) -> {
+              if (failure != null) {
+                out.onError(
+                    Status.UNAVAILABLE
+                        .withDescription(
+                            "the job could not be recorded: " + rootCause(failure).getMessage())
+                        .asRuntimeException());
+              } else if (!out.isCancelled()) {
+                out.onNext(job);
+                out.onCompleted();
+              }
+            });
   }
 
   /** A caller past its deadline has been told the submission failed: it must not run. */
@@ -228,7 +268,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
                   watcher.outbox.close();
                 }));
     Context call = Context.current();
-    planned(request.getSpec(), request.hasSpec(), Caller.current())
+    planned(request.getSpec(), request.hasSpec(), Caller.current(), request.getRequestId())
         .whenComplete(
             (planned, failure) -> {
               if (failure != null) {
@@ -253,6 +293,29 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     }
     JobRun job = submission.job();
     jobId[0] = job.id();
+    if (submission.repeat()) {
+      // Sent again: this caller watches the job the first sending made, once it is durable.
+      submission
+          .durable()
+          .whenComplete(
+              (ok, failure) ->
+                  conductor.post(
+                      () -> {
+                        if (failure != null) {
+                          watcher.outbox.fail(
+                              Status.UNAVAILABLE.withDescription(
+                                  "the job could not be recorded: "
+                                      + rootCause(failure).getMessage()));
+                        } else {
+                          try {
+                            scheduler.watch(job.id(), watcher);
+                          } catch (StatusRuntimeException e) {
+                            watcher.outbox.fail(e.getStatus());
+                          }
+                        }
+                      }));
+      return;
+    }
     job.watchers().addHeld(watcher);
     submission
         .durable()
@@ -286,7 +349,7 @@ final class JobEndpoint extends JobServiceGrpc.JobServiceImplBase {
     return new StreamObserver<>() {
       @Override
       public void onNext(RunJobsRequest request) {
-        planned(request.getSpec(), request.hasSpec(), caller)
+        planned(request.getSpec(), request.hasSpec(), caller, "")
             .whenComplete(
                 (planned, failure) -> {
                   if (failure != null) {

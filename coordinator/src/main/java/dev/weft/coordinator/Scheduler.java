@@ -46,8 +46,11 @@ final class Scheduler {
   private static final long STOP_ANSWER_SLACK_MS = 2_000;
   private static final System.Logger LOG = System.getLogger(Scheduler.class.getName());
 
-  /** A job just submitted, and when its spec is durable. */
-  record Submission(JobRun job, CompletableFuture<Void> durable) {}
+  /**
+   * A job just submitted, and when its spec is durable; {@code repeat} when the submission named
+   * the request id of one made before, whose job this is.
+   */
+  record Submission(JobRun job, CompletableFuture<Void> durable, boolean repeat) {}
 
   private final CoordinatorConfig config;
   private final String coordinatorId;
@@ -232,6 +235,17 @@ final class Scheduler {
     JobSpec spec = planned.spec();
     TaskPlan plan = planned.plan();
     JobKind kind = planned.kind();
+    Submission earlier;
+    try {
+      earlier = jobs.submittedAs(spec);
+    } catch (StatusRuntimeException e) {
+      plan.close();
+      throw e;
+    }
+    if (earlier != null) {
+      plan.close();
+      return earlier;
+    }
     try {
       dependencies.checkKnown(spec);
       if (spec.getStrict()) {
@@ -270,7 +284,7 @@ final class Scheduler {
             counts,
             this::inputsOf,
             this::finished);
-    jobs.add(job);
+    jobs.add(job, durable);
     counts.submitted += plan.taskCount();
     if (spec.getAfterCount() > 0) {
       apply(job, dependencies.judge(spec));
@@ -282,7 +296,7 @@ final class Scheduler {
       conductor.schedule(timeoutMs, () -> timeOut(id, timeoutMs));
     }
     requestDispatch();
-    return new Submission(job, durable);
+    return new Submission(job, durable, false);
   }
 
   /**

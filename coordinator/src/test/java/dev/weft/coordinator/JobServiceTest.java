@@ -192,6 +192,76 @@ class JobServiceTest {
   }
 
   @Test
+  void aSubmissionSentAgainWithItsRequestIdGetsTheSameJob() {
+    JobSpec spec = sum(1, 1_000, 4);
+    SubmitJobRequest request =
+        SubmitJobRequest.newBuilder().setSpec(spec).setRequestId("7f0c-retry.1:a_b").build();
+    Job first = jobs().submitJob(request);
+    Job again = jobs().submitJob(request);
+
+    assertEquals(first.getId(), again.getId());
+    assertEquals(1, jobs().listJobs(ListJobsRequest.getDefaultInstance()).getJobsCount());
+    // A RunJob with that key watches the same job instead of making one.
+    Iterator<JobEvent> events =
+        jobs()
+            .runJob(
+                dev.weft.v1.RunJobRequest.newBuilder()
+                    .setSpec(spec)
+                    .setRequestId(request.getRequestId())
+                    .build());
+    assertEquals(first.getId(), events.next().getSnapshot().getId());
+    assertEquals(1, jobs().listJobs(ListJobsRequest.getDefaultInstance()).getJobsCount());
+
+    StatusRuntimeException other =
+        assertThrows(
+            StatusRuntimeException.class,
+            () -> jobs().submitJob(request.toBuilder().setSpec(sum(1, 1_000, 5)).build()));
+    assertEquals(Status.Code.ALREADY_EXISTS, other.getStatus().getCode());
+    assertTrue(
+        other.getStatus().getDescription().contains("was used for job " + first.getId()),
+        other::getMessage);
+    // Without a key, or with another, a submission is a new job.
+    assertFalse(
+        first
+            .getId()
+            .equals(jobs().submitJob(request.toBuilder().clearRequestId().build()).getId()));
+    assertFalse(
+        first
+            .getId()
+            .equals(jobs().submitJob(request.toBuilder().setRequestId("another").build()).getId()));
+  }
+
+  @Test
+  void aRequestIdOutsideItsAlphabetIsRefusedSayingWhatIsAllowed() {
+    for (String bad : List.of("has space", "x".repeat(129), "semi;colon", "ünï")) {
+      StatusRuntimeException e =
+          assertThrows(
+              StatusRuntimeException.class,
+              () ->
+                  jobs()
+                      .submitJob(
+                          SubmitJobRequest.newBuilder()
+                              .setSpec(sum(1, 10, 1))
+                              .setRequestId(bad)
+                              .build()));
+      assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), bad);
+      assertTrue(
+          e.getStatus().getDescription().startsWith("request_id: 1..128 characters of A-Z"),
+          e::getMessage);
+    }
+    assertEquals(0, jobs().listJobs(ListJobsRequest.getDefaultInstance()).getJobsCount());
+  }
+
+  @Test
+  void aRequestIdAClientPutsInTheSpecIsNotTakenAsOne() {
+    JobSpec spec = sum(1, 10, 1).toBuilder().setRequestId("forged").build();
+    Job first = jobs().submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build());
+    Job second = jobs().submitJob(SubmitJobRequest.newBuilder().setSpec(spec).build());
+    assertEquals("", first.getSpec().getRequestId());
+    assertFalse(first.getId().equals(second.getId()));
+  }
+
+  @Test
   void sumJobRunsToTheExactResult() {
     runningWorker("w1", 2);
     runningWorker("w2", 2);

@@ -402,6 +402,25 @@ abstract class JournalContractTest {
   }
 
   @Test
+  void aSubmissionSentAgainAfterARestartGetsTheJobItsFirstSendingMade() throws Exception {
+    Node first = new Node(new CoordinatorConfig());
+    SubmitJobRequest request =
+        SubmitJobRequest.newBuilder().setSpec(sum(100, 2)).setRequestId("req-1").build();
+    // The answer to this one is "lost": the coordinator stops before the client reads it.
+    Job made = first.jobs().submitJob(request);
+    first.close();
+
+    Node second = new Node(new CoordinatorConfig());
+    Job again = second.jobs().submitJob(request);
+    assertEquals(made.getId(), again.getId());
+    assertEquals("req-1", again.getSpec().getRequestId());
+    assertEquals(
+        1, second.jobs().listJobs(ListJobsRequest.getDefaultInstance()).getJobsCount(), "one job");
+    Job other = second.jobs().submitJob(request.toBuilder().setRequestId("req-2").build());
+    assertFalse(other.getId().equals(made.getId()), "another request id makes another job");
+  }
+
+  @Test
   void aJobIsInTheJournalBeforeSubmitJobAnswers() throws Exception {
     Node node = new Node(new CoordinatorConfig());
     Job job = node.submit(sum(100, 3));
