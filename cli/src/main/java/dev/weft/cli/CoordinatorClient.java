@@ -65,6 +65,8 @@ final class CoordinatorClient implements AutoCloseable {
   /** How long a client looks for a leader (or waits for its one coordinator to come back). */
   static final Duration FOLLOW_PATIENCE = Duration.ofSeconds(30);
 
+  private static final Duration KEEPALIVE = Duration.ofSeconds(10);
+  private static final Duration KEEPALIVE_TIMEOUT = Duration.ofSeconds(5);
   private static final long FIRST_BACKOFF_MS = 100;
   private static final long MAX_BACKOFF_MS = 2_000;
   private static final int MAX_INBOUND_BYTES = 64 * 1024 * 1024;
@@ -172,6 +174,10 @@ final class CoordinatorClient implements AutoCloseable {
       channel =
           builder
               .maxInboundMessageSize(MAX_INBOUND_BYTES)
+              // A coordinator stopped (SIGSTOP) or cut off keeps its connections open and answers
+              // nothing: pings end a watch on it, so the wait moves on (the server allows them).
+              .keepAliveTime(KEEPALIVE.toSeconds(), TimeUnit.SECONDS)
+              .keepAliveTimeout(KEEPALIVE_TIMEOUT.toSeconds(), TimeUnit.SECONDS)
               .userAgent("weft-cli/" + BuildInfo.version())
               .build();
     }
@@ -405,7 +411,13 @@ final class CoordinatorClient implements AutoCloseable {
       try {
         return rpc.apply(stub(at, UNARY_DEADLINE));
       } catch (StatusRuntimeException e) {
-        boolean unavailable = e.getStatus().getCode() == Status.Code.UNAVAILABLE;
+        // With several coordinators, one that answers nothing within the deadline (stopped, cut
+        // off) is passed by as one that is down.
+        boolean unavailable =
+            e.getStatus().getCode() == Status.Code.UNAVAILABLE
+                || (listed.isList()
+                    && idempotent
+                    && e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED);
         if (unavailable && !idempotent && !Leaders.notActedOn(e) && what != null) {
           throw maybeActedOn(at, e, what);
         }

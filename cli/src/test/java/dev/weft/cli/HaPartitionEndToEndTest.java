@@ -183,7 +183,7 @@ final class HaPartitionEndToEndTest {
         cluster::logTails);
   }
 
-  private StatusRuntimeException callStandby(String host, int port, String admin) {
+  static StatusRuntimeException callStandby(String host, int port, String admin) {
     io.grpc.ManagedChannel channel =
         io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress(
                 host,

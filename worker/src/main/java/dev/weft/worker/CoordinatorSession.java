@@ -28,6 +28,8 @@ final class CoordinatorSession {
   // Tasks handed back when the worker leaves are run again elsewhere: no use waiting long for them.
   private static final long LEAVE_GRACE_MS = 2_000;
 
+  private static final long WELCOME_DEADLINE_MS = 10_000;
+
   private final CoordinatorLink control;
   private final TaskSlots slots;
   private final ResultBatcher results;
@@ -76,6 +78,18 @@ final class CoordinatorSession {
 
   void start(Hello hello) {
     control.send(WorkerMessage.newBuilder().setHello(hello).build());
+    // A coordinator that was stopped (SIGSTOP) still accepts connections and says nothing: the
+    // worker moves on to the next address rather than wait for the transport's keepalive.
+    timers.schedule(this::welcomeOverdue, WELCOME_DEADLINE_MS, TimeUnit.MILLISECONDS);
+  }
+
+  private void welcomeOverdue() {
+    if (!welcomed && ended.getCount() > 0) {
+      String why = "no welcome from the coordinator within " + WELCOME_DEADLINE_MS + " ms";
+      LOG.log(System.Logger.Level.WARNING, "{0} at {1}; detaching", why, control.peer());
+      control.abort(why);
+      ended(why);
+    }
   }
 
   /**
