@@ -211,9 +211,14 @@ class Route:
         self.token = token
 
     def channel(self, grpc_module):
+        # A coordinator stopped (SIGSTOP) or cut off keeps its connections open and answers
+        # nothing: pings end a watch on it so it is watched again elsewhere (the server allows a
+        # ping every 5 s).
+        options = list(self.options) + [("grpc.keepalive_time_ms", 10000),
+                                        ("grpc.keepalive_timeout_ms", 5000)]
         if self.credentials is None:
-            return grpc_module.insecure_channel(self.target, options=self.options)
-        return grpc_module.secure_channel(self.target, self.credentials, options=self.options)
+            return grpc_module.insecure_channel(self.target, options=options)
+        return grpc_module.secure_channel(self.target, self.credentials, options=options)
 
 
 def route(settings, address, timeout=10.0):

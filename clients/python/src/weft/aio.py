@@ -75,9 +75,13 @@ class _Connection:
                     request, timeout=self.call_timeout if timeout is None else timeout)
             except grpc.aio.AioRpcError as e:
                 leader = leader_of(e)
+                # With several addresses, one that answers nothing in time (a coordinator stopped
+                # or cut off) is passed by as one that is down, for calls a repeat cannot harm.
                 retry = leader is not None or (
-                    len(self.addresses) > 1 and (idempotent or connect_failed(e))
-                    and e.code() == grpc.StatusCode.UNAVAILABLE)
+                    len(self.addresses) > 1 and (
+                        ((idempotent or connect_failed(e))
+                         and e.code() == grpc.StatusCode.UNAVAILABLE)
+                        or (idempotent and e.code() == grpc.StatusCode.DEADLINE_EXCEEDED)))
                 if not retry or hops >= 2 * len(self.addresses) + 2:
                     raise from_rpc_error(e, address) from None
                 hops += 1
