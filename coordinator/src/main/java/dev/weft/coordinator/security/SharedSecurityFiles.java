@@ -85,15 +85,13 @@ public final class SharedSecurityFiles implements AutoCloseable {
       }
       Map<String, Stored> stored = read(c, -1);
       if (stored.isEmpty()) {
-        long now = System.currentTimeMillis();
         for (Map.Entry<String, Path> file : shared().entrySet()) {
           byte[] content = readLocal(file.getValue());
           if (content != null) {
-            upsert(c, file.getKey(), content, now);
+            seenUpdatedMs = Math.max(seenUpdatedMs, upsert(c, file.getKey(), content));
             synced.put(file.getKey(), content);
           }
         }
-        seenUpdatedMs = now;
         c.commit();
         LOG.log(
             System.Logger.Level.INFO,
@@ -123,13 +121,12 @@ public final class SharedSecurityFiles implements AutoCloseable {
 
   /** Writes back the files this coordinator changed (as the leader: tokens made or revoked). */
   public void push() throws SQLException, IOException {
-    long now = System.currentTimeMillis();
     for (Map.Entry<String, Path> file : shared().entrySet()) {
       byte[] content = readLocal(file.getValue());
       if (content != null && !Arrays.equals(content, synced.get(file.getKey()))) {
-        upsert(db(), file.getKey(), content, now);
+        long stamp = upsert(db(), file.getKey(), content);
         synced.put(file.getKey(), content);
-        seenUpdatedMs = Math.max(seenUpdatedMs, now);
+        seenUpdatedMs = Math.max(seenUpdatedMs, stamp);
         LOG.log(System.Logger.Level.INFO, "shared {0} with the journal", file.getKey());
       }
     }
@@ -152,18 +149,28 @@ public final class SharedSecurityFiles implements AutoCloseable {
     return stored;
   }
 
-  private static void upsert(Connection c, String name, byte[] content, long now)
-      throws SQLException {
+  /**
+   * Stores a file, stamped by the database past every stamp it holds: the hosts' clocks may
+   * disagree, and a change stamped behind what a standby has seen would never reach it. (One
+   * coordinator writes at a time: the first under a table lock, then the leader.)
+   */
+  private static long upsert(Connection c, String name, byte[] content) throws SQLException {
     try (PreparedStatement u =
         c.prepareStatement(
             "INSERT INTO "
                 + TABLE
-                + " (name, content, updated_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
-                + " content = EXCLUDED.content, updated_ms = EXCLUDED.updated_ms")) {
+                + " (name, content, updated_ms) VALUES (?, ?, GREATEST((SELECT"
+                + " COALESCE(MAX(updated_ms), 0) + 1 FROM "
+                + TABLE
+                + "), (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint)) ON CONFLICT (name)"
+                + " DO UPDATE SET content = EXCLUDED.content, updated_ms = EXCLUDED.updated_ms"
+                + " RETURNING updated_ms")) {
       u.setString(1, name);
       u.setBytes(2, content);
-      u.setLong(3, now);
-      u.executeUpdate();
+      try (ResultSet rs = u.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
     }
   }
 
