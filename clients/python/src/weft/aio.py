@@ -176,9 +176,11 @@ class Client:
             except grpc.aio.AioRpcError as e:
                 if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED and deadline is not None:
                     raise Timeout("job %s did not finish within %ss" % (job_id, timeout)) from None
-                # A watch is a read: a stream the dying coordinator reset (INTERNAL, RST_STREAM)
-                # is watched again as after UNAVAILABLE.
-                if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL):
+                # A watch is a read: a stream the coordinator reset as it died or closed its port
+                # (INTERNAL or CANCELLED with RST_STREAM; our own cancel raises nothing here) is
+                # watched again as after UNAVAILABLE.
+                if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL,
+                                    grpc.StatusCode.CANCELLED):
                     raise from_rpc_error(e, address) from None
                 lost_since = lost_since or time.monotonic()
                 if time.monotonic() - lost_since > REWATCH_SECONDS:

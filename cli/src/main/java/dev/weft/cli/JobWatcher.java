@@ -210,7 +210,9 @@ final class JobWatcher {
         if (status.getCode() == Status.Code.DEADLINE_EXCEEDED && client.isConnected()) {
           continue; // this watch's deadline passed, the job runs on: watch again
         }
-        if (!CoordinatorClient.isUnreachable(status)) {
+        // CANCELLED here is the server's (ours was caught by checkDetached): a coordinator that
+        // closes its port at once, as one turning from standby to leader does, resets the streams.
+        if (!CoordinatorClient.isUnreachable(status) && status.getCode() != Status.Code.CANCELLED) {
           throw e;
         }
         // Gone, or a standby now: the job is in the shared journal; watch it at the leader.
