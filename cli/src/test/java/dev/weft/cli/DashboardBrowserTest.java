@@ -102,6 +102,24 @@ final class DashboardBrowserTest {
         ((TakesScreenshot) browser).getScreenshotAs(OutputType.BYTES));
   }
 
+  /**
+   * Clicks the element {@code by} finds, again if the live page re-rendered it between the finding
+   * and the click (a stale element takes no click).
+   */
+  private void click(By by) {
+    waiting()
+        .ignoring(org.openqa.selenium.StaleElementReferenceException.class)
+        .until(
+            driver -> {
+              WebElement element = ExpectedConditions.elementToBeClickable(by).apply(driver);
+              if (element == null) {
+                return false;
+              }
+              element.click();
+              return true;
+            });
+  }
+
   private WebDriverWait waiting() {
     return new WebDriverWait(browser, WAIT);
   }
@@ -179,7 +197,7 @@ final class DashboardBrowserTest {
         browser.findElement(By.cssSelector("tr[data-job='" + jobId + "'] td.progress")).getText());
     screenshot("04-job-finished");
 
-    browser.findElement(By.linkText(jobId)).click();
+    click(By.linkText(jobId));
     waiting().until(ExpectedConditions.textToBe(By.id("job-state"), "succeeded"));
     assertEquals("8 of 8 tasks done", browser.findElement(By.id("job-counts")).getText());
     assertTrue(browser.findElements(By.id("cancel")).isEmpty(), "no cancel for a finished job");
@@ -197,25 +215,24 @@ final class DashboardBrowserTest {
         submit("{\"name\": \"sleeper\", \"exec\": {\"command\": [\"sleep\", \"300\"]}}");
     browser.get(base + "/#/jobs/" + sleeper);
     waiting().until(ExpectedConditions.textToBe(By.id("job-state"), "running"));
-    WebElement cancel = waiting().until(ExpectedConditions.elementToBeClickable(By.id("cancel")));
-    cancel.click();
+    click(By.id("cancel"));
     waiting().until(ExpectedConditions.textToBe(By.id("cancel"), "Confirm cancel"));
     screenshot("06-cancel-confirm");
-    browser.findElement(By.id("cancel")).click();
+    click(By.id("cancel"));
     waiting().until(ExpectedConditions.textToBe(By.id("job-state"), "cancelled"));
     waiting().until(ExpectedConditions.presenceOfElementLocated(By.id("stops")));
     screenshot("07-cancelled");
     CliResult status = cluster.client("status", sleeper);
     assertTrue(status.out().contains("cancelled"), status::toString);
 
-    browser.findElement(By.id("nav-workers")).click();
+    click(By.id("nav-workers"));
     waiting().until(ExpectedConditions.presenceOfElementLocated(By.id("workers")));
     List<WebElement> workers = browser.findElements(By.cssSelector("#workers tbody tr"));
     assertEquals(1, workers.size());
     screenshot("08-workers");
 
     // Log out: the page says so, and the dashboard refuses again.
-    browser.findElement(By.id("logout")).click();
+    click(By.id("logout"));
     waiting().until(ExpectedConditions.presenceOfElementLocated(By.id("logged-out")));
     screenshot("09-logged-out");
     browser.get(base + "/");
