@@ -225,9 +225,8 @@ final class Connection implements AutoCloseable {
    */
   private Channel channel(Endpoint at) {
     if (at.channel() == null) {
-      if (!listed.isList() && at.listedAs.equals(listed.first())) {
-        throw noCredentials(at);
-      }
+      // As a refused connection, so that a watch waits for the coordinator (and its registry
+      // entry) to come back; what it means is said where failures are (unreachable).
       throw Status.UNAVAILABLE
           .withDescription("no token for " + at.address())
           .withCause(new NothingSent("no token for " + at.address() + ": nothing sent there"))
@@ -488,6 +487,9 @@ final class Connection implements AutoCloseable {
 
   private WeftException unreachable(Endpoint at, Status status, Throwable cause) {
     Address address = at.address();
+    if (status.getCause() instanceof NothingSent) {
+      return noCredentials(at);
+    }
     Optional<CertificateRejectedException> certificate =
         CertificateRejectedException.in(status.getCause());
     if (certificate.isPresent()) {

@@ -222,7 +222,7 @@ final class Watch {
         if (status.getCode() == Status.Code.DEADLINE_EXCEEDED && connection.isConnected()) {
           continue; // this watch's deadline passed, the job runs on: watch again
         }
-        if (!retryable(status)) {
+        if (!retryable(status, context.isCancelled())) {
           throw connection.failure(e);
         }
         // Gone, or a standby now: the job is in the shared journal; watch it at the leader.
@@ -235,14 +235,17 @@ final class Watch {
   }
 
   /**
-   * Gone (UNAVAILABLE), no answer in time, or a stream a dying coordinator reset (INTERNAL, as a
-   * RST_STREAM reads): the job is still in the journal, so it is watched again.
+   * Gone (UNAVAILABLE), no answer in time, or a stream a dying coordinator reset (RST_STREAM, read
+   * as INTERNAL, or CANCELLED when it was not this client that cancelled): the job is still in the
+   * journal, so it is watched again.
    */
-  private static boolean retryable(Status status) {
-    return status.getCode() == Status.Code.UNAVAILABLE
-        || status.getCode() == Status.Code.DEADLINE_EXCEEDED
-        || (status.getCode() == Status.Code.INTERNAL
-            && String.valueOf(status.getDescription()).contains("RST_STREAM"));
+  private static boolean retryable(Status status, boolean cancelledHere) {
+    return switch (status.getCode()) {
+      case UNAVAILABLE, DEADLINE_EXCEEDED -> true;
+      case INTERNAL -> String.valueOf(status.getDescription()).contains("RST_STREAM");
+      case CANCELLED -> !cancelledHere;
+      default -> false;
+    };
   }
 
   /** Stops watching: {@link #await} ends with a {@link CancellationException}. */
