@@ -94,6 +94,7 @@ public final class InProcessCluster implements AutoCloseable {
     return name;
   }
 
+  /** The coordinator itself, for what its own API tells (workers attached, say). */
   public Coordinator coordinator() {
     return coordinator;
   }
