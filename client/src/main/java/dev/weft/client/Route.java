@@ -1,0 +1,20 @@
+package dev.weft.client;
+
+import dev.weft.security.ClientSecurity;
+
+/**
+ * How an address is reached as things are now: {@code target} is the address itself or the
+ * coordinator's Unix socket that stands for it; {@code security} is null when there is nothing to
+ * talk with (no token given or found), and then nothing is sent.
+ */
+record Route(Address target, ClientSecurity security) {
+  static ClientSecurity plainText() {
+    return new ClientSecurity().conclude();
+  }
+
+  boolean same(Route other) {
+    return other != null
+        && target.equals(other.target)
+        && (security == null ? other.security == null : security.sameSettings(other.security));
+  }
+}
