@@ -280,7 +280,13 @@ final class Connection implements AutoCloseable {
             JobServiceGrpc.newBlockingStub(channel(at))
                 .withDeadlineAfter(UNARY_DEADLINE.toMillis(), TimeUnit.MILLISECONDS));
       } catch (StatusRuntimeException e) {
-        boolean unavailable = e.getStatus().getCode() == Status.Code.UNAVAILABLE;
+        // With several coordinators, one that answers nothing within the deadline (stopped, cut
+        // off) is passed by as one that is down.
+        boolean unavailable =
+            e.getStatus().getCode() == Status.Code.UNAVAILABLE
+                || (listed.isList()
+                    && idempotent
+                    && e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED);
         if (unavailable && !idempotent && !Leaders.notActedOn(e) && what != null) {
           throw maybeActedOn(at, e, what);
         }

@@ -46,7 +46,15 @@ interface Dialer {
         }
       }
       return new Dialed(
-          builder.maxInboundMessageSize(MAX_INBOUND_BYTES).userAgent(userAgent).build(), release);
+          builder
+              .maxInboundMessageSize(MAX_INBOUND_BYTES)
+              .userAgent(userAgent)
+              // A coordinator stopped (SIGSTOP) or cut off keeps its connections open and answers
+              // nothing: pings end a watch on it, so the watch moves on (the server allows them).
+              .keepAliveTime(10, java.util.concurrent.TimeUnit.SECONDS)
+              .keepAliveTimeout(5, java.util.concurrent.TimeUnit.SECONDS)
+              .build(),
+          release);
     };
   }
 

@@ -120,11 +120,17 @@ final class Watch {
         }
       } catch (StatusRuntimeException e) {
         if (accepting.id == null) {
-          if (accepting.timedOut) {
-            throw connection.unreachable(Status.DEADLINE_EXCEEDED);
-          }
           Status.Code code = e.getStatus().getCode();
-          if (code == Status.Code.UNAVAILABLE
+          if (accepting.timedOut && connection.followsLeader()) {
+            // No answer in time (a stopped coordinator accepts connections and says nothing):
+            // the next address, with the same request id.
+            followOn =
+                Status.DEADLINE_EXCEEDED
+                    .withDescription("no answer within " + Connection.UNARY_DEADLINE)
+                    .asRuntimeException();
+          } else if (accepting.timedOut) {
+            throw connection.unreachable(Status.DEADLINE_EXCEEDED);
+          } else if (code == Status.Code.UNAVAILABLE
               && (Leaders.notActedOn(e) || connection.followsLeader())) {
             // Refused, or a standby: the job is nowhere yet; or the stream broke after the spec
             // went out: the leader answers the same request id with the job, if it has it.
