@@ -2,7 +2,7 @@
 # What one dispatch decision costs the coordinator's conductor as workers and queued jobs grow
 # (fair share, priorities and weights on): the core driven on a hand-set clock, no sockets.
 #   scripts/bench-dispatch.sh           prints the table
-#   scripts/bench-dispatch.sh --readme  also writes it into README.md between
+#   scripts/bench-dispatch.sh --readme  also writes it into docs/transports.md between
 #                                       <!-- dispatch-figures --> and <!-- /dispatch-figures -->
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,12 +34,12 @@ if [ "${1:-}" = "--readme" ]; then
     printf '%s\n\n%s\n' "$heading" "$table"
     echo "$end"
   } >"$section"
-  tmp="README.md.bench-dispatch.$$"
+  tmp="docs/transports.md.bench-dispatch.$$"
   awk -v begin="$begin" -v end="$end" -v section="$section" '
     $0 == begin { while ((getline line < section) > 0) print line; skipping = 1; next }
     $0 == end { skipping = 0; next }
     !skipping { print }
-  ' README.md >"$tmp"
-  mv "$tmp" README.md
-  echo "bench-dispatch: wrote the figures into README.md" >&2
+  ' docs/transports.md >"$tmp"
+  mv "$tmp" docs/transports.md
+  echo "bench-dispatch: wrote the figures into docs/transports.md" >&2
 fi

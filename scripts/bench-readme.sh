@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs `weft bench` and writes its figures into README.md, between the lines
+# Runs `weft bench` and writes its figures into docs/transports.md, between the lines
 # <!-- bench-figures --> and <!-- /bench-figures -->: the date, the machine's CPU count and model
 # (from /proc/cpuinfo), the exact command, and one table per path. Nothing in that section is
 # copied by hand; run this again to refresh it.
@@ -7,7 +7,7 @@
 #   scripts/bench-readme.sh --client-tasks 100000    any other `weft bench` options
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-readme="$root/README.md"
+readme="$root/docs/transports.md"
 begin='<!-- bench-figures -->'
 end='<!-- /bench-figures -->'
 

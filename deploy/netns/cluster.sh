@@ -408,7 +408,7 @@ kill_node() {
 }
 
 # Removes what this cluster's workers keep about their running exec tasks, which a worker killed
-# with SIGKILL leaves behind (see "Task processes" and "Task cgroups" in the README): its records in
+# with SIGKILL leaves behind (see "Task processes" and "Task cgroups" in docs/cluster.md): its records in
 # ${XDG_RUNTIME_DIR:-/tmp}/weft-tasks-UID/PID-START and its cgroups weft-worker-PIDNS-PID-START
 # under the cgroup it was started in. Their processes are gone already (see down).
 sweep_task_leftovers() {
