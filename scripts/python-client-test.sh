@@ -44,7 +44,16 @@ rm -rf "$venv" "$root/clients/python/build"
 run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-pyrun-XXXXXX")
 chmod 755 "$run_tmp" # PostgreSQL runs as nobody and must reach its directory
 leftovers() {
-  pkill -KILL -f -- "$run_tmp/" 2>/dev/null || true
+  # Every process the tests started inherited this TMPDIR (a worker's command line names no path).
+  local environ pid
+  for environ in /proc/[0-9]*/environ; do
+    pid=${environ#/proc/}
+    pid=${pid%/environ}
+    [ "$pid" != $$ ] || continue
+    if { tr '\0' '\n' <"$environ"; } 2>/dev/null | grep -qxF "TMPDIR=$run_tmp"; then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$run_tmp"
 }
 trap leftovers EXIT
