@@ -312,10 +312,13 @@ final class SubmitCommand implements Callable<Integer> {
       name = "plugin",
       mixinStandardHelpOptions = true,
       description =
-          "A job of a kind that a plugin jar on the coordinator's and workers' class path"
-              + " provides.",
+          "A job of a kind that a plugin provides: a jar in the --plugins directory of the"
+              + " coordinator and the workers.",
       footerHeading = "%n",
-      footer = {"Example:", "  weft submit plugin wordcount -p path=/data/books --tasks 8 --wait"})
+      footer = {
+        "Example:",
+        "  weft submit plugin wordcount -p path=/data/books.txt --tasks 8 --wait"
+      })
   static final class Plugin implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "NAME", description = "The plugin's kind name.")
     private String kind;

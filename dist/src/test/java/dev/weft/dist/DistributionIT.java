@@ -91,6 +91,60 @@ final class DistributionIT {
     assertTrue(Files.readString(home.resolve("LICENSE")).contains("Version 2.0, January 2004"));
     assertTrue(Files.readString(home.resolve("README.md")).startsWith("# weft"));
     assertTrue(Files.isRegularFile(home.resolve("conf/weft.properties")));
+    assertTrue(Files.isRegularFile(home.resolve("examples/plugins/wordcount.jar")));
+  }
+
+  @Test
+  void theExamplePluginRunsFromTheTarball() throws Exception {
+    // Not in lib/, where it would be a built-in kind and clash with the plugin directory's.
+    try (Stream<Path> jars = Files.list(home.resolve("lib"))) {
+      List<String> names = jars.map(p -> p.getFileName().toString()).toList();
+      assertFalse(names.stream().anyMatch(n -> n.contains("example")), names::toString);
+    }
+    String address = "127.0.0.1:" + freePort();
+    Path plugins = home.resolve("examples/plugins");
+    Run coordinator =
+        start(
+            command(
+                "coordinator",
+                "--listen",
+                address,
+                "--http-listen",
+                "127.0.0.1:0",
+                "--plugins",
+                plugins.toString(),
+                "--local-workers",
+                "1"),
+            work,
+            env(Map.of()));
+    awaitLine(coordinator, Pattern.compile("^plugins: +wordcount \\(wordcount\\.jar\\)$"));
+    awaitLine(coordinator, LISTENING);
+
+    Path readme = home.resolve("README.md");
+    Result count =
+        weft(
+            Map.of("WEFT_COORDINATOR", address),
+            "submit",
+            "plugin",
+            "wordcount",
+            "-p",
+            "path=" + readme,
+            "--tasks",
+            "4",
+            "--wait",
+            "--json");
+
+    assertEquals(0, count.exit(), count::toString);
+    // The oracle: runs of non-whitespace (isspace's six bytes), as the plugin defines words.
+    long words =
+        Pattern.compile("[^ \\t\\n\\x0B\\f\\r]+")
+            .matcher(Files.readString(readme, StandardCharsets.ISO_8859_1))
+            .results()
+            .count();
+    assertTrue(count.out().contains("\"plugin\":{\"text\":\"" + words + "\","), count::toString);
+    coordinator.process().destroy();
+    Result stopped = await(coordinator);
+    assertEquals(0, stopped.exit(), stopped::toString);
   }
 
   @Test

@@ -13,18 +13,23 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.jar.JarFile;
 import java.util.stream.Stream;
 
 /**
  * Loads the {@link JobKind}s of every {@code *.jar} in a plugin directory (not recursive, sorted by
  * name) into one class loader whose parent is weft's. Every problem is a {@link PluginException}
- * naming the file(s), for the CLI to print and exit 2.
+ * naming the file(s), for the CLI to print and exit 2. A plugin runs as this process's user, so the
+ * directory, its jars and every directory above it must be safe from other users.
  */
 public final class PluginDir {
   private static final String SERVICE = "META-INF/services/" + JobKind.class.getName();
+  private static final int GROUP_OR_OTHERS_WRITE = 0022;
+  private static final int STICKY = 01000;
 
   /** A plugin directory that cannot be used; the message names the file(s) and why. */
   public static final class PluginException extends Exception {
@@ -47,7 +52,11 @@ public final class PluginDir {
    * is never closed: the kinds' classes live as long as the process.
    */
   public static Loaded load(Path dir, ClassLoader parent) throws PluginException {
-    checkWritable(dir, true);
+    int uid =
+        ProcessStat.ownerUid(ProcessHandle.current().pid())
+            .orElseThrow(() -> new IllegalStateException("this process is not in /proc"));
+    checkWritable(dir, true, uid);
+    checkAncestors(dir, uid);
     List<Path> jars;
     try (Stream<Path> entries = Files.list(dir)) {
       jars = entries.filter(p -> p.getFileName().toString().endsWith(".jar")).sorted().toList();
@@ -56,7 +65,7 @@ public final class PluginDir {
     }
     List<URL> urls = new ArrayList<>();
     for (Path jar : jars) {
-      checkWritable(jar, false);
+      checkWritable(jar, false, uid);
       if (!hasService(jar)) {
         throw new PluginException(jar + " is not a plugin: it declares no job kind in " + SERVICE);
       }
@@ -139,7 +148,7 @@ public final class PluginDir {
    * Refuses a directory or jar that another user could write: a plugin runs as this process's user.
    * Files owned by root or by this user qualify when group and others cannot write them.
    */
-  private static void checkWritable(Path path, boolean directory) throws PluginException {
+  private static void checkWritable(Path path, boolean directory, int uid) throws PluginException {
     PosixFileAttributes attributes;
     int owner;
     try {
@@ -157,9 +166,6 @@ public final class PluginDir {
               + " is not a "
               + (directory ? "directory" : "regular file (symbolic links are refused)"));
     }
-    int uid =
-        ProcessStat.ownerUid(ProcessHandle.current().pid())
-            .orElseThrow(() -> new IllegalStateException("this process is not in /proc"));
     java.util.Set<PosixFilePermission> permissions = attributes.permissions();
     if ((owner != uid && owner != 0)
         || permissions.contains(PosixFilePermission.GROUP_WRITE)
@@ -174,6 +180,74 @@ public final class PluginDir {
               + ", mode "
               + PosixFilePermissions.toString(permissions)
               + ")");
+    }
+  }
+
+  /**
+   * Refuses a plugin directory that another user could swap for one of theirs: whoever may write a
+   * directory above it may rename what is inside, unless the directory is sticky (as /tmp), where
+   * only an entry's owner may. So every directory above it must be owned by this user or root, and
+   * writable by group or others only with the sticky bit, as ssh's StrictModes asks of the
+   * directories above authorized_keys. Both the directories of the path as given and those its
+   * symbolic links lead to are checked.
+   */
+  private static void checkAncestors(Path dir, int uid) throws PluginException {
+    Set<Path> ancestors = new LinkedHashSet<>();
+    for (Path given = dir.toAbsolutePath().getParent(); given != null; given = given.getParent()) {
+      Path real;
+      try {
+        real = given.toRealPath();
+      } catch (IOException e) {
+        throw new PluginException(
+            "cannot resolve " + given + ", above plugin directory " + dir + ": " + e, e);
+      }
+      // Once a directory was seen, so were all the directories above it.
+      Path above = real;
+      while (above != null && ancestors.add(above)) {
+        above = above.getParent();
+      }
+    }
+    for (Path ancestor : ancestors) {
+      int owner;
+      int mode;
+      try {
+        owner = (Integer) Files.getAttribute(ancestor, "unix:uid");
+        mode = (Integer) Files.getAttribute(ancestor, "unix:mode");
+      } catch (IOException | UnsupportedOperationException e) {
+        throw new PluginException(
+            "cannot read the attributes of "
+                + ancestor
+                + ", above plugin directory "
+                + dir
+                + ": "
+                + e,
+            e);
+      }
+      if (owner != uid && owner != 0) {
+        throw new PluginException(
+            "plugin directory "
+                + dir
+                + " is inside "
+                + ancestor
+                + ", which is owned by uid "
+                + owner
+                + ": its owner could put other plugins in the directory's place, and a plugin runs"
+                + " as this user; use a plugin directory all of whose parents are owned by "
+                + (uid == 0 ? "root" : "uid " + uid + " or root"));
+      }
+      if ((mode & GROUP_OR_OTHERS_WRITE) != 0 && (mode & STICKY) == 0) {
+        throw new PluginException(
+            "plugin directory "
+                + dir
+                + " is inside "
+                + ancestor
+                + ", which group or others may write (mode "
+                + String.format("%04o", mode & 07777)
+                + ", not sticky): they could put other plugins in the directory's place, and a"
+                + " plugin runs as this user; run chmod go-w "
+                + ancestor
+                + " (or chmod +t), or use another plugin directory");
+      }
     }
   }
 }

@@ -3,6 +3,7 @@ package dev.weft.kinds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.protobuf.ByteString;
 import dev.weft.v1.JobSpec;
@@ -156,5 +157,58 @@ class PluginDirTest {
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
     Files.setPosixFilePermissions(jar, PosixFilePermissions.fromString("rw-rw-rw-"));
     assertTrue(failure(dir).startsWith(jar + " must be owned by "), failure(dir));
+  }
+
+  @Test
+  void aDirectoryInsideOneOthersCanWriteIsRefusedUnlessItIsSticky() throws Exception {
+    Path shared = Files.createDirectory(dir.resolve("shared"));
+    Path plugins = Files.createDirectory(shared.resolve("plugins"));
+    jar("extra.jar", Extra.class.getName());
+    Files.move(dir.resolve("extra.jar"), plugins.resolve("extra.jar"));
+    Files.setAttribute(shared, "unix:mode", 0777);
+    assertEquals(
+        "plugin directory "
+            + plugins
+            + " is inside "
+            + shared
+            + ", which group or others may write (mode 0777, not sticky): they could put other"
+            + " plugins in the directory's place, and a plugin runs as this user; run chmod go-w "
+            + shared
+            + " (or chmod +t), or use another plugin directory",
+        failure(plugins));
+    // Through a link, the directory it leads to is checked as well.
+    Path link = Files.createSymbolicLink(dir.resolve("link"), shared);
+    assertTrue(
+        failure(link.resolve("plugins")).contains(" is inside " + shared + ", which group or"),
+        failure(link.resolve("plugins")));
+    // In a sticky directory (as /tmp) only an entry's owner may rename it.
+    Files.setAttribute(shared, "unix:mode", 01777);
+    assertEquals(
+        plugins.resolve("extra.jar"),
+        PluginDir.load(plugins, getClass().getClassLoader()).pluginKinds().get("extra"));
+    Files.setAttribute(shared, "unix:mode", 0775);
+    assertTrue(failure(plugins).contains("(mode 0775, not sticky)"), failure(plugins));
+    Files.setAttribute(shared, "unix:mode", 0755);
+    assertEquals(1, PluginDir.load(plugins, getClass().getClassLoader()).pluginKinds().size());
+  }
+
+  @Test
+  void aDirectoryInsideOneAnotherUserOwnsIsRefused() throws Exception {
+    int uid = (Integer) Files.getAttribute(dir, "unix:uid");
+    assumeTrue(uid == 0, "only root can give a directory to another user");
+    Path theirs = Files.createDirectory(dir.resolve("theirs"));
+    Path plugins = Files.createDirectory(theirs.resolve("plugins"));
+    Files.setAttribute(theirs, "unix:uid", 4242);
+    assertEquals(
+        "plugin directory "
+            + plugins
+            + " is inside "
+            + theirs
+            + ", which is owned by uid 4242: its owner could put other plugins in the directory's"
+            + " place, and a plugin runs as this user; use a plugin directory all of whose parents"
+            + " are owned by root",
+        failure(plugins));
+    Files.setAttribute(theirs, "unix:uid", 0);
+    assertEquals(0, PluginDir.load(plugins, getClass().getClassLoader()).pluginKinds().size());
   }
 }
