@@ -2,6 +2,8 @@ package dev.weft.cli;
 
 import dev.weft.coordinator.security.LocalCoordinators;
 import dev.weft.security.ClientSecurity;
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine.Mixin;
@@ -19,7 +21,7 @@ final class ClientOptions {
       names = "--coordinator",
       paramLabel = "HOST:PORT[,HOST:PORT...]|unix:PATH",
       defaultValue = "${env:WEFT_COORDINATOR:-" + Address.DEFAULT + "}",
-      converter = Addresses.ClientConverter.class,
+      converter = AddressConverters.Coordinators.class,
       description =
           "The coordinator to talk to: its port, or its Unix socket, where it knows you by your"
               + " uid and needs no token; or the ports of coordinators sharing one journal,"

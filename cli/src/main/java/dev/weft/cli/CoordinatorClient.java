@@ -19,6 +19,8 @@ import dev.weft.v1.ListWorkersRequest;
 import dev.weft.v1.ResumeWorkerRequest;
 import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.WorkerInfo;
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import dev.weft.wire.FollowOrder;
 import dev.weft.wire.Leaders;
 import io.grpc.ConnectivityState;

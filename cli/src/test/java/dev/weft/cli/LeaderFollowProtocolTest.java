@@ -13,6 +13,8 @@ import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.SumParams;
 import dev.weft.v1.WorkerServiceGrpc;
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import dev.weft.wire.Leaders;
 import dev.weft.worker.Worker;
 import dev.weft.worker.WorkerConfig;

@@ -1,6 +1,7 @@
 package dev.weft.client;
 
 import dev.weft.security.ClientSecurity;
+import dev.weft.wire.Address;
 
 /**
  * How an address is reached as things are now: {@code target} is the address itself or the
