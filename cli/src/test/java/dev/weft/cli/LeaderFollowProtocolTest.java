@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.weft.client.Route;
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
 import dev.weft.coordinator.security.SecurityConfig;
@@ -136,7 +137,7 @@ final class LeaderFollowProtocolTest {
     return closeLater(
         new CoordinatorClient(
             new Addresses(List.of(addresses)),
-            address -> new CoordinatorClient.Route(address, new ClientSecurity().conclude()),
+            address -> new Route(address, new ClientSecurity().conclude()),
             patience));
   }
 
