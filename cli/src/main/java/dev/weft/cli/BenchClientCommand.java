@@ -1,6 +1,7 @@
 package dev.weft.cli;
 
 import dev.weft.bench.ClientProbe;
+import dev.weft.wire.Address;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import java.io.BufferedReader;
@@ -37,7 +38,7 @@ final class BenchClientCommand implements Callable<Integer> {
       names = "--coordinator",
       required = true,
       paramLabel = "HOST:PORT",
-      converter = Address.Converter.class,
+      converter = AddressConverters.HostPort.class,
       description = "The coordinator to measure.")
   private Address coordinator;
 

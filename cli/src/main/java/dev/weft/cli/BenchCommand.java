@@ -6,6 +6,7 @@ import dev.weft.bench.TransportBench;
 import dev.weft.security.ClientSecurity;
 import dev.weft.v1.Job;
 import dev.weft.v1.WorkerInfo;
+import dev.weft.wire.Address;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -179,7 +180,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(
       names = "--join",
       paramLabel = "HOST:PORT",
-      converter = Address.Converter.class,
+      converter = AddressConverters.HostPort.class,
       description =
           "Measure the running coordinator there and its workers, transport by transport, instead"
               + " of starting coordinators and workers of its own.")

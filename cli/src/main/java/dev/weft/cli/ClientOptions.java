@@ -1,7 +1,10 @@
 package dev.weft.cli;
 
+import dev.weft.client.Route;
 import dev.weft.coordinator.security.LocalCoordinators;
 import dev.weft.security.ClientSecurity;
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine.Mixin;
@@ -19,7 +22,7 @@ final class ClientOptions {
       names = "--coordinator",
       paramLabel = "HOST:PORT[,HOST:PORT...]|unix:PATH",
       defaultValue = "${env:WEFT_COORDINATOR:-" + Address.DEFAULT + "}",
-      converter = Addresses.ClientConverter.class,
+      converter = AddressConverters.Coordinators.class,
       description =
           "The coordinator to talk to: its port, or its Unix socket, where it knows you by your"
               + " uid and needs no token; or the ports of coordinators sharing one journal,"
@@ -36,7 +39,7 @@ final class ClientOptions {
     // e.g. for a host name that does not resolve) would only repeat it.
     GRPC_LOG.setLevel(Level.SEVERE);
     if (!coordinator.isList()) {
-      CoordinatorClient.Route route = route(coordinator.first());
+      Route route = route(coordinator.first());
       if (route.security() == null) {
         throw TlsClientOptions.noToken(coordinator.first(), false);
       }
@@ -51,12 +54,12 @@ final class ClientOptions {
    * needed. Otherwise the port, with the admin token the registry leads to (see {@link
    * TlsClientOptions}); with no security when there is none to talk with.
    */
-  CoordinatorClient.Route route(Address address) {
+  Route route(Address address) {
     Address target = target(address);
     if (target.isUnix()) {
-      return new CoordinatorClient.Route(target, new ClientSecurity().conclude());
+      return new Route(target, new ClientSecurity().conclude());
     }
-    return new CoordinatorClient.Route(target, tls.security(target, false));
+    return new Route(target, tls.security(target, false));
   }
 
   private Address target(Address address) {

@@ -15,6 +15,7 @@ import dev.weft.coordinator.security.ServerSecurity;
 import dev.weft.coordinator.security.SharedSecurityFiles;
 import dev.weft.coordinator.security.UidGrant;
 import dev.weft.local.HostIdentity;
+import dev.weft.wire.Address;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.sql.SQLException;
@@ -64,7 +65,7 @@ final class CoordinatorCommand implements Callable<Integer> {
       names = "--listen",
       paramLabel = "HOST:PORT",
       defaultValue = Address.DEFAULT,
-      converter = Address.ListenConverter.class,
+      converter = AddressConverters.Listen.class,
       description =
           "Where to serve clients and workers; port 0 picks a free one"
               + " (default: ${DEFAULT-VALUE}).")
@@ -271,7 +272,7 @@ final class CoordinatorCommand implements Callable<Integer> {
   @Option(
       names = "--probe-listen",
       paramLabel = "HOST:PORT",
-      converter = Address.ListenConverter.class,
+      converter = AddressConverters.Listen.class,
       description =
           "Also serve grpc.health.v1 alone, in plain text and without a token, here: for probes"
               + " that cannot speak TLS, such as Kubernetes' grpc probe (default: none).")

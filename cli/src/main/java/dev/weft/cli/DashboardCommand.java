@@ -2,6 +2,7 @@ package dev.weft.cli;
 
 import dev.weft.v1.CreateDashboardLoginRequest;
 import dev.weft.v1.DashboardLogin;
+import dev.weft.wire.Address;
 import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;

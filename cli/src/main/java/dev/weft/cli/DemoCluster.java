@@ -4,6 +4,7 @@ import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
 import dev.weft.coordinator.TempDataDir;
 import dev.weft.security.ClientSecurity;
+import dev.weft.wire.Address;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;

@@ -1,6 +1,7 @@
 package dev.weft.cli;
 
 import dev.weft.security.ClientSecurity;
+import dev.weft.wire.Address;
 import dev.weft.worker.Swarm;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -39,7 +40,7 @@ final class SwarmCommand implements Callable<Integer> {
       names = "--join",
       required = true,
       paramLabel = "HOST:PORT",
-      converter = Address.Converter.class,
+      converter = AddressConverters.HostPort.class,
       description = "The coordinator to attach to.")
   private Address join;
 

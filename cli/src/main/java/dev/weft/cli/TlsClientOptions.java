@@ -2,6 +2,7 @@ package dev.weft.cli;
 
 import dev.weft.coordinator.security.LocalCoordinators;
 import dev.weft.security.ClientSecurity;
+import dev.weft.wire.Address;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 

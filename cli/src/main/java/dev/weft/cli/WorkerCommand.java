@@ -1,6 +1,8 @@
 package dev.weft.cli;
 
 import dev.weft.security.ClientSecurity;
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import dev.weft.worker.Worker;
 import dev.weft.worker.WorkerConfig;
 import java.io.PrintWriter;
@@ -48,7 +50,7 @@ final class WorkerCommand implements Callable<Integer> {
   @Option(
       names = "--join",
       paramLabel = "HOST:PORT[,HOST:PORT...]",
-      converter = Addresses.Converter.class,
+      converter = AddressConverters.Join.class,
       description =
           "The coordinator's address (required); or the addresses of coordinators sharing one"
               + " journal, separated by commas: the worker attaches to the leader and follows it"

@@ -11,6 +11,7 @@ import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.JobState;
 import dev.weft.v1.SleepParams;
+import dev.weft.wire.Address;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.Duration;

@@ -5,6 +5,8 @@ import static dev.weft.cli.ProcessCluster.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import java.io.IOException;
 import java.util.List;
 import org.junit.jupiter.api.Test;

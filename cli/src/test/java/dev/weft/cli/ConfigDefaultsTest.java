@@ -4,6 +4,8 @@ import static dev.weft.cli.ProcessCluster.assertExit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;

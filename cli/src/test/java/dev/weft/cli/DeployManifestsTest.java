@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import dev.weft.worker.WorkerConfig;
 import java.io.IOException;
 import java.io.InputStream;

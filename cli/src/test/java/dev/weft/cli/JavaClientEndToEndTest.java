@@ -16,6 +16,7 @@ import dev.weft.client.UntrustedCoordinatorException;
 import dev.weft.client.WeftClient;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobState;
+import dev.weft.wire.Address;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;

@@ -12,6 +12,7 @@ import dev.weft.v1.NoopParams;
 import dev.weft.v1.RunJobRequest;
 import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.WatchJobRequest;
+import dev.weft.wire.Address;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
 import io.grpc.Status;

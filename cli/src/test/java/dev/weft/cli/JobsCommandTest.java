@@ -10,6 +10,7 @@ import dev.weft.coordinator.CoordinatorConfig;
 import dev.weft.v1.ExecParams;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobSpec;
+import dev.weft.wire.Address;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

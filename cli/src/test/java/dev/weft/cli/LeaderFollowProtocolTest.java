@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.weft.client.Route;
 import dev.weft.coordinator.Coordinator;
 import dev.weft.coordinator.CoordinatorConfig;
 import dev.weft.coordinator.security.SecurityConfig;
@@ -13,6 +14,8 @@ import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.JobSpec;
 import dev.weft.v1.SumParams;
 import dev.weft.v1.WorkerServiceGrpc;
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import dev.weft.wire.Leaders;
 import dev.weft.worker.Worker;
 import dev.weft.worker.WorkerConfig;
@@ -134,7 +137,7 @@ final class LeaderFollowProtocolTest {
     return closeLater(
         new CoordinatorClient(
             new Addresses(List.of(addresses)),
-            address -> new CoordinatorClient.Route(address, new ClientSecurity().conclude()),
+            address -> new Route(address, new ClientSecurity().conclude()),
             patience));
   }
 

@@ -20,6 +20,7 @@ import dev.weft.v1.NoopParams;
 import dev.weft.v1.SleepParams;
 import dev.weft.v1.SumParams;
 import dev.weft.v1.WorkerInfo;
+import dev.weft.wire.Address;
 import dev.weft.worker.Worker;
 import dev.weft.worker.WorkerConfig;
 import java.nio.file.Files;

@@ -7,6 +7,7 @@ import dev.weft.v1.ExecOutcome;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobState;
 import dev.weft.v1.WorkerInfo;
+import dev.weft.wire.Address;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.weft.v1.Job;
 import dev.weft.v1.JobState;
 import dev.weft.v1.WorkerInfo;
+import dev.weft.wire.Address;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;

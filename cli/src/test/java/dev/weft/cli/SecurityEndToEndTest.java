@@ -12,6 +12,7 @@ import dev.weft.security.ClientSecurity;
 import dev.weft.security.TestPki;
 import dev.weft.v1.JobState;
 import dev.weft.v1.WorkerInfo;
+import dev.weft.wire.Address;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.health.v1.HealthCheckRequest;

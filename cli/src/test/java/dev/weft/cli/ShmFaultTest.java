@@ -19,6 +19,7 @@ import dev.weft.v1.SumParams;
 import dev.weft.v1.WorkerInfo;
 import dev.weft.v1.WorkerMessage;
 import dev.weft.v1.WorkerServiceGrpc;
+import dev.weft.wire.Address;
 import dev.weft.worker.Worker;
 import dev.weft.worker.WorkerConfig;
 import io.grpc.Grpc;

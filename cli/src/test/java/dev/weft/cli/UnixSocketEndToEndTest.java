@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.weft.coordinator.security.LocalDoor;
 import dev.weft.v1.Job;
+import dev.weft.wire.Address;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -4,6 +4,8 @@ import dev.weft.security.CertificateRejectedException;
 import dev.weft.security.ClientSecurity;
 import dev.weft.v1.JobServiceGrpc;
 import dev.weft.v1.JobServiceGrpc.JobServiceBlockingStub;
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import dev.weft.wire.FollowOrder;
 import dev.weft.wire.Leaders;
 import io.grpc.Channel;

@@ -1,6 +1,7 @@
 package dev.weft.client;
 
 import dev.weft.security.ClientSecurity;
+import dev.weft.wire.Address;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;

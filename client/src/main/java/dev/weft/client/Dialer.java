@@ -1,5 +1,6 @@
 package dev.weft.client;
 
+import dev.weft.wire.Address;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;

@@ -126,7 +126,8 @@ final class Watch {
             // the next address, with the same request id.
             followOn =
                 Status.DEADLINE_EXCEEDED
-                    .withDescription("no answer within " + Connection.UNARY_DEADLINE)
+                    .withDescription(
+                        "no answer within " + Connection.format(Connection.UNARY_DEADLINE))
                     .asRuntimeException();
           } else if (accepting.timedOut) {
             throw connection.unreachable(Status.DEADLINE_EXCEEDED);

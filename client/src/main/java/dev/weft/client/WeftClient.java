@@ -12,6 +12,8 @@ import dev.weft.v1.ListJobsRequest;
 import dev.weft.v1.ListWorkersRequest;
 import dev.weft.v1.SubmitJobRequest;
 import dev.weft.v1.WorkerInfo;
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

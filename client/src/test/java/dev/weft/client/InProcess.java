@@ -1,5 +1,7 @@
 package dev.weft.client;
 
+import dev.weft.wire.Address;
+import dev.weft.wire.Addresses;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import java.time.Duration;
 import java.util.Arrays;

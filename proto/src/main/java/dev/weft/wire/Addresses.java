@@ -1,4 +1,4 @@
-package dev.weft.client;
+package dev.weft.wire;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -9,24 +9,26 @@ import java.util.stream.Collectors;
  * that share one journal, of which one leads and the others stand by. A {@code unix:PATH} socket
  * stands alone: it is one coordinator's, on this host.
  */
-record Addresses(List<Address> all) {
-  Addresses {
+public record Addresses(List<Address> all) {
+  public Addresses {
     if (all.isEmpty()) {
       throw new IllegalArgumentException("no coordinator address");
     }
     all = List.copyOf(all);
   }
 
-  static Addresses of(Address address) {
+  /** One address alone. */
+  public static Addresses of(Address address) {
     return new Addresses(List.of(address));
   }
 
   /** The first address: the one tried first. */
-  Address first() {
+  public Address first() {
     return all.getFirst();
   }
 
-  boolean isList() {
+  /** Whether several addresses were given: coordinators of which one leads. */
+  public boolean isList() {
     return all.size() > 1;
   }
 
@@ -34,7 +36,7 @@ record Addresses(List<Address> all) {
    * Parses a comma-separated list; each item as {@link Address#parseClient} ({@code client}) or
    * {@link Address#parse} reads it.
    */
-  static Addresses parse(String text, boolean client) {
+  public static Addresses parse(String text, boolean client) {
     String[] items = text.split(",", -1);
     List<Address> all = new ArrayList<>();
     for (String item : items) {

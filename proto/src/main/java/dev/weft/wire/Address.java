@@ -1,33 +1,37 @@
-package dev.weft.cli;
+package dev.weft.wire;
 
 import java.nio.file.Path;
-import picocli.CommandLine.ITypeConverter;
-import picocli.CommandLine.TypeConversionException;
 
 /**
  * A {@code HOST:PORT} pair; IPv6 hosts are written in brackets, {@code [::1]:7070}. For clients, a
  * coordinator's Unix socket too, {@code unix:PATH}: then {@link #socket} is its path (and host and
- * port mean nothing).
+ * port mean nothing). One parser for every weft program: the {@code weft} command (its listen and
+ * coordinator addresses) and the Java client.
  */
-record Address(String host, int port, Path socket) {
-  static final String DEFAULT = "127.0.0.1:7070";
-  static final String UNIX = "unix:";
+public record Address(String host, int port, Path socket) {
+  /** Where a coordinator listens, and clients look, unless told otherwise. */
+  public static final String DEFAULT = "127.0.0.1:7070";
 
-  Address(String host, int port) {
+  /** The prefix of a Unix socket's address. */
+  public static final String UNIX = "unix:";
+
+  /** A TCP address. */
+  public Address(String host, int port) {
     this(host, port, null);
   }
 
   /** A coordinator's Unix socket. */
-  static Address unix(Path socket) {
+  public static Address unix(Path socket) {
     return new Address("localhost", 0, socket);
   }
 
-  boolean isUnix() {
+  /** Whether this is a Unix socket's address. */
+  public boolean isUnix() {
     return socket != null;
   }
 
   /** {@code unix:PATH}, or {@link #parse} with a port 1..65535. */
-  static Address parseClient(String text) {
+  public static Address parseClient(String text) {
     if (text.startsWith(UNIX)) {
       String path = text.substring(UNIX.length());
       if (path.isBlank()) {
@@ -43,7 +47,7 @@ record Address(String host, int port, Path socket) {
    * Parses {@code HOST:PORT}; port 0 only when {@code allowAnyPort} (a server may ask for a free
    * one).
    */
-  static Address parse(String text, boolean allowAnyPort) {
+  public static Address parse(String text, boolean allowAnyPort) {
     int colon = text.lastIndexOf(':');
     if (colon <= 0 || colon == text.length() - 1) {
       throw new IllegalArgumentException(
@@ -78,7 +82,7 @@ record Address(String host, int port, Path socket) {
    * Whether the host is a loopback address (or {@code localhost}), without a DNS lookup: a name
    * that merely resolves to loopback is not taken for one.
    */
-  boolean isLoopback() {
+  public boolean isLoopback() {
     if (isUnix()) {
       return false; // not a port: no token to look up for it
     }
@@ -101,41 +105,5 @@ record Address(String host, int port, Path socket) {
       return UNIX + socket;
     }
     return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
-  }
-
-  /** For client options: the coordinator's address. */
-  static final class Converter implements ITypeConverter<Address> {
-    @Override
-    public Address convert(String value) {
-      try {
-        return parse(value, false);
-      } catch (IllegalArgumentException e) {
-        throw new TypeConversionException(e.getMessage());
-      }
-    }
-  }
-
-  /** For {@code --coordinator} of client commands: {@code HOST:PORT} or {@code unix:PATH}. */
-  static final class ClientConverter implements ITypeConverter<Address> {
-    @Override
-    public Address convert(String value) {
-      try {
-        return parseClient(value);
-      } catch (IllegalArgumentException e) {
-        throw new TypeConversionException(e.getMessage());
-      }
-    }
-  }
-
-  /** For server options: port 0 picks a free port. */
-  static final class ListenConverter implements ITypeConverter<Address> {
-    @Override
-    public Address convert(String value) {
-      try {
-        return parse(value, true);
-      } catch (IllegalArgumentException e) {
-        throw new TypeConversionException(e.getMessage());
-      }
-    }
   }
 }
